@@ -1,0 +1,129 @@
+//! [`Heap`]: memory from any `allocator-api2` allocator.
+
+use core::alloc::Layout;
+use core::fmt;
+
+use allocator_api2::alloc::{Allocator, Global};
+
+use super::{prefault, Backing, Region};
+use crate::{sys, Error};
+
+/// Memory from an [`Allocator`] (the global allocator by default, or any allocator-api2
+/// allocator such as a `bumpalo::Bump`, by value or by reference).
+///
+/// The layout asked of the allocator is page-aligned and page-padded, so the region owns whole
+/// pages and the memory controls (`mlock`, `try_collapse`) apply to it as to an mmap. The
+/// region is prefaulted when it is allocated. Under Miri this is the backing to test with.
+///
+/// ```
+/// use nexus_slab::{Heap, HeapSlab, Slab};
+///
+/// let mut slab: HeapSlab<u32> = Slab::new_in(Heap::new());
+/// slab.alloc(10).unwrap();
+/// let k = slab.insert(7).unwrap();
+/// assert_eq!(slab[k], 7);
+/// ```
+pub struct Heap<A: Allocator = Global> {
+    alloc: A,
+}
+
+impl Heap<Global> {
+    /// A backing over the global allocator.
+    ///
+    /// ```
+    /// let h = nexus_slab::Heap::new();
+    /// # let _ = h;
+    /// ```
+    pub const fn new() -> Self {
+        Heap { alloc: Global }
+    }
+}
+
+impl<A: Allocator> Heap<A> {
+    /// A backing over `alloc`. A reference works too (`Heap::new_in(&arena)`), and the slab
+    /// then borrows the arena.
+    ///
+    /// ```
+    /// use allocator_api2::alloc::Global;
+    /// use nexus_slab::{Heap, Slab};
+    ///
+    /// let mut slab: Slab<u8, Heap<&Global>> = Slab::new_in(Heap::new_in(&Global));
+    /// slab.alloc(1).unwrap();
+    /// assert!(slab.capacity() >= 1);
+    /// ```
+    pub const fn new_in(alloc: A) -> Self {
+        Heap { alloc }
+    }
+
+    /// The allocator.
+    ///
+    /// ```
+    /// let h = nexus_slab::Heap::new();
+    /// let _global: &allocator_api2::alloc::Global = h.allocator();
+    /// ```
+    pub fn allocator(&self) -> &A {
+        &self.alloc
+    }
+
+    /// The layout actually asked of the allocator for `layout`: whole pages, page-aligned.
+    fn padded(layout: Layout) -> Option<Layout> {
+        let page = sys::page_size();
+        let size = layout.size().checked_next_multiple_of(page)?;
+        Layout::from_size_align(size, layout.align().max(page)).ok()
+    }
+}
+
+impl Default for Heap<Global> {
+    fn default() -> Self {
+        Heap::new()
+    }
+}
+
+impl<A: Allocator> fmt::Debug for Heap<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Heap")
+            .field("allocator", &core::any::type_name::<A>())
+            .finish()
+    }
+}
+
+// SAFETY: the region is a block from `alloc` for the padded layout: aligned to at least
+// `layout.align()` (and the page), `padded.size() >= layout.size()` bytes, exclusively ours
+// until `release` deallocates it with the same padded layout (allocator-api2 keeps a block
+// valid while the allocator value moves). Whole pages, so the default memory controls act on
+// exactly the region.
+unsafe impl<A: Allocator> Backing for Heap<A> {
+    fn granularity(&self) -> usize {
+        sys::page_size()
+    }
+
+    fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
+        let padded = Self::padded(layout).ok_or(Error::SizeOverflow {
+            requested: layout.size(),
+            slot_size: 1,
+        })?;
+        let block = self.alloc.allocate(padded).map_err(|_| {
+            Error::os(
+                "allocator.allocate",
+                padded.size(),
+                std::io::ErrorKind::OutOfMemory.into(),
+            )
+        })?;
+        let region = Region::new(block.cast(), padded.size(), sys::page_size());
+        // SAFETY: the block is fresh and ours.
+        if let Err(e) = unsafe { prefault(&region) } {
+            // SAFETY: allocated just above with `padded`.
+            unsafe { self.alloc.deallocate(region.as_non_null(), padded) };
+            return Err(e);
+        }
+        Ok(region)
+    }
+
+    unsafe fn release(&mut self, region: Region, layout: Layout) {
+        let padded = Self::padded(layout).expect("the layout was valid when allocated");
+        debug_assert_eq!(padded.size(), region.len());
+        // SAFETY: the caller hands back a region from `allocate`; `padded` is the layout it
+        // was allocated with (same alignment, and the size rounds up to the same pages).
+        unsafe { self.alloc.deallocate(region.as_non_null(), padded) };
+    }
+}

@@ -1,0 +1,299 @@
+//! Where a slab's memory comes from: the [`Backing`] trait and the [`Region`] it hands out.
+//!
+//! A backing gives the slab one contiguous region and takes it back; the slab's core lays its
+//! slots out in it and never calls the OS. The memory controls (lock, unlock, collapse to huge
+//! pages) are provided methods of the trait, written once over `sys` for every
+//! backing whose region is page-aligned; a backing overrides them only to do better.
+//!
+//! # Writing your own backing
+//!
+//! ```
+//! use std::alloc::Layout;
+//! use std::ptr::NonNull;
+//! use nexus_slab::{Backing, Error, Region, Slab};
+//!
+//! /// Hands out one caller-provided, page-aligned buffer.
+//! struct Static<'a> {
+//!     buf: Option<&'a mut [u8]>,
+//! }
+//!
+//! // SAFETY: the region is the borrowed buffer: valid, exclusively ours and unmoved for 'a,
+//! // aligned and long enough (both checked), and never handed out twice.
+//! unsafe impl Backing for Static<'_> {
+//!     fn granularity(&self) -> usize {
+//!         4096
+//!     }
+//!     fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
+//!         let buf = self.buf.take().ok_or(Error::Unsupported {
+//!             what: "a second allocation",
+//!             reason: "the buffer is in use".into(),
+//!         })?;
+//!         let ptr = NonNull::from(&mut *buf).cast::<u8>();
+//!         if buf.len() < layout.size() || ptr.as_ptr() as usize % layout.align() != 0 {
+//!             self.buf = Some(buf);
+//!             return Err(Error::Unsupported {
+//!                 what: "this layout",
+//!                 reason: "the buffer is too small or misaligned".into(),
+//!             });
+//!         }
+//!         Ok(Region::new(ptr, buf.len(), 4096))
+//!     }
+//!     unsafe fn release(&mut self, region: Region, _layout: Layout) {
+//!         // SAFETY: the caller hands back the region made from our buffer; rebuild the borrow.
+//!         let buf = unsafe { std::slice::from_raw_parts_mut(region.as_ptr(), region.len()) };
+//!         self.buf = Some(buf);
+//!     }
+//! }
+//!
+//! #[repr(C, align(4096))]
+//! struct Page([u8; 4096]);
+//! let mut pages = [Page([0; 4096]), Page([0; 4096])];
+//! // SAFETY: `pages` is 8192 plain bytes.
+//! let bytes = unsafe { std::slice::from_raw_parts_mut(pages.as_mut_ptr().cast::<u8>(), 8192) };
+//!
+//! let mut slab: Slab<u64, Static> = Slab::new_in(Static { buf: Some(bytes) });
+//! slab.alloc(100).unwrap();
+//! let k = slab.insert(5).unwrap();
+//! assert_eq!(slab[k], 5);
+//! assert!(slab.capacity() >= 1000); // slots fill the two pages
+//! ```
+
+mod heap;
+mod mmap;
+
+pub use heap::Heap;
+pub use mmap::Mmap;
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+
+use crate::{sys, Error};
+
+/// One contiguous block of memory a [`Backing`] hands to a slab.
+///
+/// A plain description — start, length, and the size of the pages under it. It owns nothing:
+/// the backing that made it frees it in [`Backing::release`].
+///
+/// ```
+/// use std::ptr::NonNull;
+/// use nexus_slab::Region;
+///
+/// let mut buf = [0u8; 64];
+/// let r = Region::new(NonNull::from(&mut buf).cast(), 64, 4096);
+/// assert_eq!(r.len(), 64);
+/// assert_eq!(r.page_size(), 4096);
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+pub struct Region {
+    ptr: NonNull<u8>,
+    len: usize,
+    page_size: usize,
+}
+
+// SAFETY: a `Region` is an address range, not access to it; the slab that holds one decides
+// who touches the memory, and its own `Send`/`Sync` bounds on `T` and the backing govern that.
+unsafe impl Send for Region {}
+// SAFETY: see above.
+unsafe impl Sync for Region {}
+
+impl Region {
+    /// Describes `len` bytes at `ptr`, on pages of `page_size` bytes.
+    ///
+    /// ```
+    /// use std::ptr::NonNull;
+    /// use nexus_slab::Region;
+    /// let mut b = [0u8; 8];
+    /// assert_eq!(Region::new(NonNull::from(&mut b).cast(), 8, 4096).len(), 8);
+    /// ```
+    pub const fn new(ptr: NonNull<u8>, len: usize, page_size: usize) -> Self {
+        Region {
+            ptr,
+            len,
+            page_size,
+        }
+    }
+
+    /// First byte of the region.
+    ///
+    /// ```
+    /// use std::ptr::NonNull;
+    /// use nexus_slab::Region;
+    /// let mut b = [0u8; 8];
+    /// let p = NonNull::from(&mut b).cast::<u8>();
+    /// assert_eq!(Region::new(p, 8, 4096).as_non_null(), p);
+    /// ```
+    pub const fn as_non_null(&self) -> NonNull<u8> {
+        self.ptr
+    }
+
+    /// First byte of the region, as a raw pointer.
+    ///
+    /// ```
+    /// use std::ptr::NonNull;
+    /// use nexus_slab::Region;
+    /// let mut b = [0u8; 8];
+    /// let p = NonNull::from(&mut b).cast::<u8>();
+    /// assert_eq!(Region::new(p, 8, 4096).as_ptr(), p.as_ptr());
+    /// ```
+    pub const fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// Length in bytes: what the slab reports as `memory_size()`.
+    ///
+    /// ```
+    /// use std::ptr::NonNull;
+    /// use nexus_slab::Region;
+    /// let mut b = [0u8; 8];
+    /// assert_eq!(Region::new(NonNull::from(&mut b).cast(), 8, 4096).len(), 8);
+    /// ```
+    #[allow(clippy::len_without_is_empty)] // a region is never empty
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Size of the pages the region sits on (4 KiB, 2 MiB, 1 GiB ...).
+    ///
+    /// ```
+    /// use std::ptr::NonNull;
+    /// use nexus_slab::Region;
+    /// let mut b = [0u8; 8];
+    /// assert_eq!(Region::new(NonNull::from(&mut b).cast(), 8, 1 << 21).page_size(), 1 << 21);
+    /// ```
+    pub const fn page_size(&self) -> usize {
+        self.page_size
+    }
+
+    /// Whether start and length are whole base pages, so that page-granular calls (mlock,
+    /// madvise) act on exactly this region and nothing beside it.
+    pub(crate) fn is_page_aligned(&self) -> bool {
+        let page = sys::page_size();
+        self.ptr.as_ptr() as usize % page == 0 && self.len % page == 0
+    }
+}
+
+/// A source of memory for a [`Slab`](crate::Slab).
+///
+/// The slab asks its backing for one region when it is allocated and gives it back when it is
+/// dropped. A backing may borrow (no `'static` bound), so `Heap<&'a MyArena>` works.
+///
+/// See the [module documentation](self) for a complete custom backing.
+///
+/// # Safety
+///
+/// The slab's core writes values into the region and relies on these promises:
+///
+/// - A region returned by [`allocate`](Backing::allocate) is aligned to at least
+///   `layout.align()`, at least `layout.size()` bytes long, readable and writable over its
+///   whole length, and used by nothing else until it is passed to
+///   [`release`](Backing::release); it stays valid even if the backing value is moved.
+///   (The slab checks alignment and length once and panics on a violation rather than go on.)
+/// - Its contents need not be zeroed; the core initialises what it reads.
+/// - [`lock`](Backing::lock), [`unlock`](Backing::unlock) and [`collapse`](Backing::collapse)
+///   never change the region's contents and act on no memory outside it.
+/// - A backing's own `Drop` does not free regions still handed out.
+pub unsafe trait Backing {
+    /// The size to which this backing rounds region lengths (its page size). The slab uses it
+    /// to choose the capacity for a byte budget.
+    fn granularity(&self) -> usize;
+
+    /// Hands out a region for `layout`, at least `layout.size()` bytes long; the slab fills all
+    /// of it with slots. It should be `layout.size()` rounded up to
+    /// [`granularity`](Backing::granularity) and no longer, or `alloc_bytes` overshoots its
+    /// budget.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the memory source reports, as a typed [`Error`].
+    fn allocate(&mut self, layout: Layout) -> Result<Region, Error>;
+
+    /// Takes back a region.
+    ///
+    /// # Safety
+    ///
+    /// `region` must have come from `allocate` on this backing and not have been released
+    /// since; nothing may use its memory afterwards. `layout` has the alignment that was
+    /// passed to `allocate` and a size between the one passed and `region.len()`.
+    unsafe fn release(&mut self, region: Region, layout: Layout);
+
+    /// Pins the region in RAM (`mlock`), so it is never paged out.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MemlockLimit`] when `RLIMIT_MEMLOCK` is too low, [`Error::Unsupported`] when
+    /// the region is not page-aligned or the platform cannot lock, [`Error::Os`] otherwise.
+    fn lock(&mut self, region: &Region) -> Result<(), Error> {
+        require_pages(region, "mlock")?;
+        sys::lock(region.as_ptr(), region.len())
+    }
+
+    /// Lets the region be paged out again (`munlock`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`lock`](Backing::lock).
+    fn unlock(&mut self, region: &Region) -> Result<(), Error> {
+        require_pages(region, "munlock")?;
+        sys::unlock(region.as_ptr(), region.len())
+    }
+
+    /// Asks the kernel to move the region onto transparent huge pages now
+    /// (`MADV_COLLAPSE`, Linux 6.1+).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the kernel or region cannot collapse, [`Error::Os`] when the
+    /// kernel tried and failed (for example no free huge page).
+    fn collapse(&mut self, region: &Region) -> Result<(), Error> {
+        require_pages(region, "MADV_COLLAPSE")?;
+        sys::collapse(region.as_ptr(), region.len())
+    }
+}
+
+/// Makes every page of `region` resident, so first use takes no page fault: populates writable
+/// page tables (`MADV_POPULATE_WRITE`) or, where that is missing, touches every page.
+///
+/// # Safety
+///
+/// `region` must be valid for reads and writes over its length and not in use by anyone else
+/// (a page is touched by reading a byte and writing it back).
+pub(crate) unsafe fn prefault(region: &Region) -> Result<(), Error> {
+    if region.is_page_aligned() {
+        match sys::populate(region.as_ptr(), region.len()) {
+            Err(Error::Unsupported { .. }) => {}
+            done => return done,
+        }
+    }
+    let page = sys::page_size();
+    let mut off = 0;
+    while off < region.len() {
+        // SAFETY: `off < len`, inside the region, which the caller lets us use; the byte is
+        // read as `MaybeUninit` (it may be uninitialised) and written back unchanged, volatile
+        // so neither access is elided.
+        unsafe {
+            let p = region
+                .as_ptr()
+                .add(off)
+                .cast::<core::mem::MaybeUninit<u8>>();
+            p.write_volatile(p.read_volatile());
+        }
+        off += page;
+    }
+    Ok(())
+}
+fn require_pages(region: &Region, what: &'static str) -> Result<(), Error> {
+    if region.is_page_aligned() {
+        Ok(())
+    } else {
+        Err(Error::Unsupported {
+            what,
+            reason: format!(
+                "the region at {:p} ({} bytes) is not whole pages of {} bytes, so the call \
+                 would act on memory outside it; use a page-aligned backing",
+                region.as_ptr(),
+                region.len(),
+                sys::page_size()
+            ),
+        })
+    }
+}

@@ -1,0 +1,81 @@
+//! [`VacantEntry`]: a slot reserved by key before its value exists.
+
+use core::fmt;
+
+use crate::backing::Backing;
+use crate::{Key, Slab};
+
+/// The next vacant slot of a slab, whose key is known before the value is inserted.
+///
+/// Made by [`Slab::vacant_entry`]. Dropping it without inserting changes nothing.
+///
+/// ```
+/// use nexus_slab::{Key, Slab};
+///
+/// struct Node {
+///     self_key: Key,
+///     data: u32,
+/// }
+///
+/// let mut slab: Slab<Node> = Slab::with_capacity(16).unwrap();
+/// let entry = slab.vacant_entry().unwrap();
+/// let key = entry.key();
+/// let node = entry.insert(Node { self_key: key, data: 42 });
+/// assert_eq!(node.data, 42);
+/// assert_eq!(slab[key].self_key, key);
+/// ```
+pub struct VacantEntry<'a, T, B: Backing> {
+    slab: &'a mut Slab<T, B>,
+    index: usize,
+}
+
+impl<'a, T, B: Backing> VacantEntry<'a, T, B> {
+    pub(crate) fn new(slab: &'a mut Slab<T, B>, index: usize) -> Self {
+        VacantEntry { slab, index }
+    }
+
+    /// The key the value will have.
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// assert_eq!(slab.vacant_entry().unwrap().key(), Key::new(0));
+    /// ```
+    pub fn key(&self) -> Key {
+        Key::new(self.index)
+    }
+
+    /// Stores `value` under [`key`](VacantEntry::key) and returns a reference to it.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let e = slab.vacant_entry().unwrap();
+    /// let k = e.key();
+    /// *e.insert(1) += 1;
+    /// assert_eq!(slab[k], 2);
+    /// ```
+    pub fn insert(self, value: T) -> &'a mut T {
+        let raw = self.slab.raw_mut();
+        // The slab has been borrowed since `next_vacant` named this slot, so the insert
+        // takes exactly it.
+        match raw.insert(value) {
+            Ok(i) => {
+                debug_assert_eq!(i, self.index);
+                // SAFETY: slot `i` was just filled; the slab stays borrowed for `'a`.
+                unsafe { &mut *raw.value_ptr(i) }
+            }
+            Err(_) => unreachable!("a VacantEntry exists only while a slot is vacant"),
+        }
+    }
+}
+
+impl<T, B: Backing> fmt::Debug for VacantEntry<'_, T, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VacantEntry")
+            .field("key", &self.key())
+            .finish()
+    }
+}

@@ -1,0 +1,225 @@
+//! Errors: [`Error`] for everything that can fail, [`Full`] for an insert into a full slab.
+
+use core::fmt;
+use std::io;
+
+/// Everything that can go wrong in `nexus-slab`, with what to do about it.
+///
+/// Every message says what happened and, where the fix is outside the program (a limit, a
+/// sysctl, a capability), the command that changes it. A call that returns an `Error` leaves the
+/// slab exactly as it was.
+///
+/// ```
+/// use nexus_slab::{Error, Slab};
+///
+/// let mut slab: Slab<u64> = Slab::new();
+/// assert!(matches!(slab.alloc(0), Err(Error::ZeroCapacity)));
+/// slab.alloc(16).unwrap();
+/// let err = slab.alloc(16).unwrap_err();
+/// assert!(matches!(err, Error::AlreadyAllocated { .. }));
+/// assert!(err.to_string().contains("already allocated"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The slab already owns memory; a slab allocates once.
+    #[error(
+        "the slab is already allocated (capacity {capacity}); a slab allocates once and never \
+         grows: create a new Slab for a different size"
+    )]
+    AlreadyAllocated {
+        /// Capacity of the existing allocation.
+        capacity: usize,
+    },
+
+    /// `alloc(0)` or `with_capacity(0)`.
+    #[error("a capacity of 0 was requested; ask for at least one slot")]
+    ZeroCapacity,
+
+    /// More slots than a key can address (slots are linked by 32-bit indices).
+    #[error(
+        "{requested} slots requested, but a slab holds at most {max} slots (keys are 32-bit \
+         indices); split the data over several slabs"
+    )]
+    CapacityOverflow {
+        /// Slots asked for.
+        requested: usize,
+        /// The most slots a slab can hold.
+        max: usize,
+    },
+
+    /// The bytes for the requested slots do not fit in the address space.
+    #[error(
+        "{requested} slots of {slot_size} bytes do not fit in the address space \
+         (the size overflows usize); ask for fewer slots"
+    )]
+    SizeOverflow {
+        /// Slots asked for.
+        requested: usize,
+        /// Bytes per slot.
+        slot_size: usize,
+    },
+
+    /// A byte budget that cannot hold one slot.
+    #[error(
+        "a budget of {budget} bytes cannot hold one slot: the smallest slab of this type takes \
+         {minimum} bytes (whole pages of {granularity} bytes); raise the budget to at least {minimum}"
+    )]
+    BudgetTooSmall {
+        /// The budget given.
+        budget: usize,
+        /// The smallest `memory_size()` a slab of this type and backing can have.
+        minimum: usize,
+        /// The page size the backing allocates in.
+        granularity: usize,
+    },
+
+    /// A memory operation was asked of a slab that has no memory yet.
+    #[error(
+        "the slab has no memory yet; call alloc(n), alloc_bytes(max) or with_capacity(n) first"
+    )]
+    NotAllocated,
+
+    /// No vacant slot is left.
+    #[error("the slab is full (capacity {capacity}); remove a value or allocate a larger slab")]
+    Full {
+        /// Capacity of the slab.
+        capacity: usize,
+    },
+
+    /// A key beyond the slab's capacity (foreign, or made up).
+    #[error("key {index} is out of range: this slab has {capacity} slots")]
+    KeyOutOfRange {
+        /// The key's index.
+        index: usize,
+        /// Capacity of the slab.
+        capacity: usize,
+    },
+
+    /// A key whose slot holds no value.
+    #[error("key {index} is vacant: its value was removed (or never inserted)")]
+    VacantKey {
+        /// The key's index.
+        index: usize,
+    },
+
+    /// The same key twice in a request for disjoint references.
+    #[error("key {index} appears more than once; get_disjoint_mut needs distinct keys")]
+    DuplicateKey {
+        /// The repeated index.
+        index: usize,
+    },
+
+    /// Not enough huge pages are reserved for a huge-page allocation.
+    #[error(
+        "not enough huge pages: {needed} pages of {page_kib} KiB are needed, {free} are free in \
+         the pool; reserve more with `{fix}`"
+    )]
+    HugePagesUnavailable {
+        /// Huge pages the allocation needs.
+        needed: usize,
+        /// Huge pages free (and not reserved by others) when the allocation failed.
+        free: usize,
+        /// Size of one huge page in KiB.
+        page_kib: usize,
+        /// The command that reserves enough pages.
+        fix: String,
+    },
+
+    /// `mlock` hit `RLIMIT_MEMLOCK`.
+    #[error(
+        "mlock of {needed} bytes exceeds RLIMIT_MEMLOCK ({limit}); raise the limit \
+         (`ulimit -l unlimited` in the shell that starts the program, or a `memlock` line in \
+         /etc/security/limits.conf, or LimitMEMLOCK= in a systemd unit) or run with CAP_IPC_LOCK \
+         (e.g. `setcap cap_ipc_lock=ep <binary>`)"
+    )]
+    MemlockLimit {
+        /// Bytes that had to be locked.
+        needed: usize,
+        /// The soft limit, as text: bytes, or "unlimited".
+        limit: String,
+    },
+
+    /// The platform (or this kernel) cannot do what was asked.
+    #[error("{what} is not supported here: {reason}")]
+    Unsupported {
+        /// The operation.
+        what: &'static str,
+        /// Why, and what would make it work.
+        reason: String,
+    },
+
+    /// The operating system refused a call.
+    #[error("{op} of {bytes} bytes failed: {source}{hint}")]
+    Os {
+        /// The call, e.g. `"mmap"`.
+        op: &'static str,
+        /// The bytes it was asked to act on.
+        bytes: usize,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+        /// What to do about it ("" when there is nothing to add).
+        hint: &'static str,
+    },
+}
+
+impl Error {
+    /// An OS failure of `op` over `bytes`, with a hint chosen from the error kind.
+    pub(crate) fn os(op: &'static str, bytes: usize, source: io::Error) -> Self {
+        let hint = crate::sys::hint_for(&source);
+        Error::Os {
+            op,
+            bytes,
+            source,
+            hint,
+        }
+    }
+}
+
+/// The value an [`insert`](crate::Slab::insert) could not place because the slab is full.
+///
+/// Nothing is lost: [`into_inner`](Full::into_inner) gives the value back. `Full<T>` is
+/// `Debug` for every `T`, so `.unwrap()` works on any value type.
+///
+/// ```
+/// use nexus_slab::Slab;
+///
+/// let mut slab: Slab<String> = Slab::with_capacity(1).unwrap();
+/// while !slab.is_full() {
+///     slab.insert("filler".to_string()).unwrap();
+/// }
+/// let err = slab.insert("late".to_string()).unwrap_err();
+/// assert_eq!(err.into_inner(), "late");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Full<T>(pub T);
+
+impl<T> Full<T> {
+    /// Gives back the value that was not inserted.
+    ///
+    /// ```
+    /// use nexus_slab::Full;
+    /// assert_eq!(Full(7).into_inner(), 7);
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for Full<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Full(..)")
+    }
+}
+
+impl<T> fmt::Display for Full<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "the slab is full; the value was handed back (Full::into_inner): remove a value \
+             or allocate a larger slab",
+        )
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for Full<T> {}

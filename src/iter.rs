@@ -1,0 +1,416 @@
+//! Iterators: [`Iter`], [`IterMut`], [`IntoIter`], [`Drain`]. All go in ascending key order,
+//! from both ends, and know their exact length.
+//!
+//! They walk the occupancy bitmap a word (64 slots) at a time, so vacant slots cost one bit
+//! each, not a visit: iterating a sparse slab touches only the live values.
+
+use core::fmt;
+use core::iter::FusedIterator;
+use core::marker::PhantomData;
+
+use crate::backing::Backing;
+use crate::raw::RawSlab;
+use crate::{Key, Slab};
+
+/// Walks the set bits of a bitmap from both ends.
+///
+/// It stops after `remaining` indices, which is what keeps the two ends apart: the front yields
+/// the smallest indices, the back the largest, and together never more than were set.
+#[derive(Clone)]
+pub(crate) struct BitCursor {
+    front: usize,
+    front_bits: u64,
+    back: usize,
+    back_bits: u64,
+    remaining: usize,
+}
+
+impl BitCursor {
+    /// A cursor over the first `words` words, which hold exactly `len` set bits.
+    ///
+    /// # Safety
+    /// `bits` must be valid for reads of `words` words for as long as the cursor is used, with
+    /// exactly `len` bits set among them when the cursor is created.
+    unsafe fn new(bits: *const u64, words: usize, len: usize) -> Self {
+        if len == 0 {
+            return BitCursor {
+                front: 0,
+                front_bits: 0,
+                back: 0,
+                back_bits: 0,
+                remaining: 0,
+            };
+        }
+        BitCursor {
+            front: 0,
+            // SAFETY: `len > 0`, so `words > 0`; word 0 and word `words - 1` are readable.
+            front_bits: unsafe { *bits },
+            back: words - 1,
+            // SAFETY: see above.
+            back_bits: unsafe { *bits.add(words - 1) },
+            remaining: len,
+        }
+    }
+
+    /// # Safety
+    /// The same `bits` as given to `new`; bits may have been cleared since, but only for
+    /// indices this cursor already yielded.
+    #[inline]
+    unsafe fn next(&mut self, bits: *const u64) -> Option<usize> {
+        if self.remaining == 0 {
+            return None;
+        }
+        while self.front_bits == 0 {
+            self.front += 1;
+            // SAFETY: `remaining > 0` set bits lie at or after `front` and at or before `back`,
+            // so `front` stays below `words`.
+            self.front_bits = unsafe { *bits.add(self.front) };
+        }
+        let bit = self.front_bits.trailing_zeros() as usize;
+        self.front_bits &= self.front_bits - 1;
+        self.remaining -= 1;
+        Some(self.front * 64 + bit)
+    }
+
+    /// # Safety
+    /// As for [`next`](Self::next).
+    #[inline]
+    unsafe fn next_back(&mut self, bits: *const u64) -> Option<usize> {
+        if self.remaining == 0 {
+            return None;
+        }
+        while self.back_bits == 0 {
+            self.back -= 1;
+            // SAFETY: `remaining > 0` set bits lie at or before `back`, so it stays >= 0.
+            self.back_bits = unsafe { *bits.add(self.back) };
+        }
+        let bit = 63 - self.back_bits.leading_zeros() as usize;
+        self.back_bits &= !(1u64 << bit);
+        self.remaining -= 1;
+        Some(self.back * 64 + bit)
+    }
+
+    fn new_for<T>(raw: &RawSlab<T>) -> Self {
+        // SAFETY: the live words of the core's bitmap are readable and hold `len` set bits.
+        unsafe { BitCursor::new(raw.bits_ptr(), raw.live_words(), raw.len()) }
+    }
+}
+
+/// Shared references to every value, with keys, in ascending key order.
+///
+/// Made by [`Slab::iter`].
+///
+/// ```
+/// use nexus_slab::{Key, Slab};
+///
+/// let mut slab: Slab<char> = Slab::with_capacity(8).unwrap();
+/// for c in ['a', 'b', 'c'] {
+///     slab.insert(c).unwrap();
+/// }
+/// slab.remove(Key::new(1));
+/// let all: Vec<_> = slab.iter().collect();
+/// assert_eq!(all, [(Key::new(0), &'a'), (Key::new(2), &'c')]);
+/// assert_eq!(slab.iter().rev().next(), Some((Key::new(2), &'c')));
+/// ```
+pub struct Iter<'a, T> {
+    raw: &'a RawSlab<T>,
+    cursor: BitCursor,
+}
+
+impl<'a, T> Iter<'a, T> {
+    pub(crate) fn new(raw: &'a RawSlab<T>) -> Self {
+        Iter {
+            cursor: BitCursor::new_for(raw),
+            raw,
+        }
+    }
+
+    #[inline]
+    fn item(&self, i: usize) -> (Key, &'a T) {
+        // SAFETY: the cursor only yields set bits, so slot `i` is occupied; the slab is
+        // borrowed shared for `'a`.
+        (Key::new(i), unsafe { &*self.raw.value_ptr(i) })
+    }
+}
+
+impl<'a, T> Iterator for Iter<'a, T> {
+    type Item = (Key, &'a T);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        // SAFETY: the bitmap cannot change while the slab is borrowed.
+        let i = unsafe { self.cursor.next(self.raw.bits_ptr()) }?;
+        Some(self.item(i))
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.cursor.remaining, Some(self.cursor.remaining))
+    }
+}
+
+impl<T> DoubleEndedIterator for Iter<'_, T> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        // SAFETY: as in `next`.
+        let i = unsafe { self.cursor.next_back(self.raw.bits_ptr()) }?;
+        Some(self.item(i))
+    }
+}
+
+impl<T> ExactSizeIterator for Iter<'_, T> {}
+impl<T> FusedIterator for Iter<'_, T> {}
+
+impl<T> Clone for Iter<'_, T> {
+    fn clone(&self) -> Self {
+        Iter {
+            raw: self.raw,
+            cursor: self.cursor.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Iter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Iter")
+            .field("remaining", &self.cursor.remaining)
+            .finish()
+    }
+}
+
+/// Mutable references to every value, with keys, in ascending key order.
+///
+/// Made by [`Slab::iter_mut`].
+///
+/// ```
+/// use nexus_slab::Slab;
+///
+/// let mut slab: Slab<u32> = Slab::with_capacity(8).unwrap();
+/// for v in 1..=3 {
+///     slab.insert(v).unwrap();
+/// }
+/// for (_, v) in slab.iter_mut() {
+///     *v *= 10;
+/// }
+/// assert_eq!(slab.iter().map(|(_, v)| *v).sum::<u32>(), 60);
+/// ```
+pub struct IterMut<'a, T> {
+    raw: &'a RawSlab<T>,
+    cursor: BitCursor,
+    _values: PhantomData<&'a mut T>,
+}
+
+// SAFETY: an `IterMut` hands out `&mut T` to distinct slots; it is `Send`/`Sync` exactly as
+// `&mut T` is. The shared `&RawSlab` inside is only read (pointers and bitmap).
+unsafe impl<T: Send> Send for IterMut<'_, T> {}
+// SAFETY: see above.
+unsafe impl<T: Sync> Sync for IterMut<'_, T> {}
+
+impl<'a, T> IterMut<'a, T> {
+    pub(crate) fn new(raw: &'a mut RawSlab<T>) -> Self {
+        IterMut {
+            cursor: BitCursor::new_for(raw),
+            raw,
+            _values: PhantomData,
+        }
+    }
+
+    #[inline]
+    fn item(&mut self, i: usize) -> (Key, &'a mut T) {
+        // SAFETY: the cursor yields each occupied slot at most once, so the `&mut` references
+        // are disjoint; the slab is borrowed mutably for `'a`. The pointer comes from the
+        // core's own slot pointer, not from a reference to another slot.
+        (Key::new(i), unsafe { &mut *self.raw.value_ptr(i) })
+    }
+}
+
+impl<'a, T> Iterator for IterMut<'a, T> {
+    type Item = (Key, &'a mut T);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        // SAFETY: the bitmap cannot change while the slab is borrowed.
+        let i = unsafe { self.cursor.next(self.raw.bits_ptr()) }?;
+        Some(self.item(i))
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.cursor.remaining, Some(self.cursor.remaining))
+    }
+}
+
+impl<T> DoubleEndedIterator for IterMut<'_, T> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        // SAFETY: as in `next`.
+        let i = unsafe { self.cursor.next_back(self.raw.bits_ptr()) }?;
+        Some(self.item(i))
+    }
+}
+
+impl<T> ExactSizeIterator for IterMut<'_, T> {}
+impl<T> FusedIterator for IterMut<'_, T> {}
+
+impl<T> fmt::Debug for IterMut<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IterMut")
+            .field("remaining", &self.cursor.remaining)
+            .finish()
+    }
+}
+
+/// Every value, with its key, moved out of a slab in ascending key order.
+///
+/// Made by `slab.into_iter()`. Values not taken are dropped with the iterator, and then the
+/// slab's memory is released.
+///
+/// ```
+/// use nexus_slab::{Key, Slab};
+///
+/// let mut slab: Slab<String> = Slab::with_capacity(4).unwrap();
+/// slab.insert("a".to_string()).unwrap();
+/// slab.insert("b".to_string()).unwrap();
+/// let v: Vec<(Key, String)> = slab.into_iter().collect();
+/// assert_eq!(v, [(Key::new(0), "a".to_string()), (Key::new(1), "b".to_string())]);
+/// ```
+pub struct IntoIter<T, B: Backing> {
+    slab: Slab<T, B>,
+    cursor: BitCursor,
+}
+
+impl<T, B: Backing> IntoIter<T, B> {
+    pub(crate) fn new(slab: Slab<T, B>) -> Self {
+        IntoIter {
+            cursor: BitCursor::new_for(slab.raw()),
+            slab,
+        }
+    }
+
+    #[inline]
+    fn item(&mut self, i: usize) -> (Key, T) {
+        // SAFETY: the cursor yields each occupied slot once; `abandon` marks it vacant before
+        // the read, so the slab's drop will not drop it again.
+        (Key::new(i), unsafe {
+            self.slab.raw_mut().abandon(i).read()
+        })
+    }
+}
+
+impl<T, B: Backing> Iterator for IntoIter<T, B> {
+    type Item = (Key, T);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        // SAFETY: the bits this cursor clears (via `abandon`) are ones it already yielded.
+        let i = unsafe { self.cursor.next(self.slab.raw().bits_ptr()) }?;
+        Some(self.item(i))
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.cursor.remaining, Some(self.cursor.remaining))
+    }
+}
+
+impl<T, B: Backing> DoubleEndedIterator for IntoIter<T, B> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        // SAFETY: as in `next`.
+        let i = unsafe { self.cursor.next_back(self.slab.raw().bits_ptr()) }?;
+        Some(self.item(i))
+    }
+}
+
+impl<T, B: Backing> ExactSizeIterator for IntoIter<T, B> {}
+impl<T, B: Backing> FusedIterator for IntoIter<T, B> {}
+
+impl<T, B: Backing> fmt::Debug for IntoIter<T, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntoIter")
+            .field("remaining", &self.cursor.remaining)
+            .finish()
+    }
+}
+
+/// Removes every value, with its key, in ascending key order.
+///
+/// Made by [`Slab::drain`]. The slab is empty once the `Drain` is dropped, whether or not it
+/// was consumed, and its next insert gets key 0 again. If the `Drain` is leaked
+/// (`mem::forget`), the values not yet yielded stay in the slab.
+///
+/// ```
+/// use nexus_slab::{Key, Slab};
+///
+/// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+/// slab.insert(7).unwrap();
+/// slab.insert(8).unwrap();
+/// let first = slab.drain().next();
+/// assert_eq!(first, Some((Key::new(0), 7)));
+/// assert!(slab.is_empty());
+/// ```
+pub struct Drain<'a, T> {
+    raw: &'a mut RawSlab<T>,
+    cursor: BitCursor,
+}
+
+impl<'a, T> Drain<'a, T> {
+    pub(crate) fn new(raw: &'a mut RawSlab<T>) -> Self {
+        Drain {
+            cursor: BitCursor::new_for(raw),
+            raw,
+        }
+    }
+
+    #[inline]
+    fn item(&mut self, i: usize) -> (Key, T) {
+        // SAFETY: the cursor yields each occupied slot once; `take` unlinks it before the
+        // value leaves, so the slab is consistent even if the caller's drop panics.
+        (Key::new(i), unsafe { self.raw.take(i) })
+    }
+}
+
+impl<T> Iterator for Drain<'_, T> {
+    type Item = (Key, T);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        // SAFETY: the bits cleared since creation are ones this cursor yielded.
+        let i = unsafe { self.cursor.next(self.raw.bits_ptr()) }?;
+        Some(self.item(i))
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.cursor.remaining, Some(self.cursor.remaining))
+    }
+}
+
+impl<T> DoubleEndedIterator for Drain<'_, T> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        // SAFETY: as in `next`.
+        let i = unsafe { self.cursor.next_back(self.raw.bits_ptr()) }?;
+        Some(self.item(i))
+    }
+}
+
+impl<T> ExactSizeIterator for Drain<'_, T> {}
+impl<T> FusedIterator for Drain<'_, T> {}
+
+impl<T> Drop for Drain<'_, T> {
+    fn drop(&mut self) {
+        // Drop what was not yielded. A panicking `Drop` stops here with the slab consistent.
+        for _ in &mut *self {}
+        // Everything is out: start key numbering afresh, as `clear` does.
+        self.raw.reset();
+    }
+}
+
+impl<T> fmt::Debug for Drain<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Drain")
+            .field("remaining", &self.cursor.remaining)
+            .finish()
+    }
+}

@@ -1,0 +1,139 @@
+//! A pre-allocated slab with OS-level memory control, for latency-critical systems.
+//!
+//! [`Slab<T, B>`](Slab) stores values of one type in a fixed number of slots and hands out a
+//! [`Key`] for each: insert, get and remove are O(1), the slab never grows, and a value never
+//! moves while it is stored. Its memory comes from a [`Backing`] chosen at the type level —
+//! [`Mmap`] (the default) or [`Heap`] over any allocator — and can be pinned in RAM
+//! ([`Slab::mlock`]), faulted in up front, and moved onto huge pages
+//! ([`Slab::try_collapse`]).
+//!
+//! # Usage
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use nexus_slab::{Slab, Key};
+//!
+//! // Create and allocate
+//! let mut slab: Slab<String> = Slab::new();
+//! slab.alloc(10_000)?;  // Pre-allocate for 10K items
+//!
+//! // Optional: lock pages in RAM (requires privileges)
+//! if let Err(e) = slab.mlock() {
+//!     eprintln!("mlock failed (may need CAP_IPC_LOCK): {}", e);
+//! }
+//!
+//! // O(1) operations
+//! let key: Key = slab.insert("hello".to_string())?;
+//! assert_eq!(slab.get(key), Some(&"hello".to_string()));
+//!
+//! let value = slab.remove(key);
+//! assert_eq!(value, Some("hello".to_string()));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Memory control
+//!
+//! ## Page locking (`mlock`)
+//!
+//! ```
+//! # use nexus_slab::Slab;
+//! # #[allow(dead_code)]
+//! # struct Order { id: u64, price: i64, qty: u32 }
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut slab: Slab<Order> = Slab::new();
+//! slab.alloc(100_000)?;
+//!
+//! // Lock all pages in physical RAM
+//! slab.mlock()?;
+//!
+//! // Pages remain locked until drop (or explicit munlock)
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Allocation modes
+//!
+//! ```
+//! # use nexus_slab::Slab;
+//! # #[allow(dead_code)]
+//! # struct Order { id: u64, price: i64, qty: u32 }
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let mut slab: Slab<Order> = Slab::new();
+//! // By capacity: "I need space for N items"
+//! slab.alloc(100_000)?;  // Capacity >= 100K guaranteed
+//! # assert!(slab.capacity() >= 100_000);
+//! # let mut slab: Slab<Order> = Slab::new();
+//!
+//! // By memory budget: "I have X bytes available"  
+//! slab.alloc_bytes(256 * 1024 * 1024)?;  // Uses <= 256MB
+//! # assert!(slab.memory_size() <= 256 * 1024 * 1024);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Vacant entry pattern
+//!
+//! For self-referential structures where you need the key before inserting:
+//!
+//! ```
+//! # use nexus_slab::{Key, Slab};
+//! # struct Node { self_key: Key, data: u32 }
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let mut slab: Slab<Node> = Slab::with_capacity(16)?;
+//! let entry = slab.vacant_entry()?;
+//! let key = entry.key();  // Know the key before insert
+//!
+//! let node = Node {
+//!     self_key: key,
+//!     data: 42,
+//! };
+//! entry.insert(node);
+//! # assert_eq!(slab[key].self_key, key);
+//! # assert_eq!(slab[key].data, 42);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Key safety
+//!
+//! Like the `slab` crate, keys are plain indices without generation counters: it is the
+//! caller's responsibility not to use stale keys. A key used after its value was removed and
+//! the slot reused reaches the new value. Any key value is memory-safe, though: a foreign,
+//! stale or made-up key finds nothing or another value, never undefined behaviour.
+
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+mod backing;
+mod entry;
+mod error;
+mod iter;
+mod key;
+mod raw;
+mod slab;
+mod sys;
+
+pub use backing::{Backing, Heap, Mmap, Region};
+pub use entry::VacantEntry;
+pub use error::{Error, Full};
+pub use iter::{Drain, IntoIter, Iter, IterMut};
+pub use key::Key;
+pub use slab::Slab;
+
+/// A slab on anonymous mmap memory (the default backing, spelled out).
+///
+/// ```
+/// let slab: nexus_slab::MmapSlab<u64> = nexus_slab::MmapSlab::with_capacity(10).unwrap();
+/// assert!(slab.capacity() >= 10);
+/// ```
+pub type MmapSlab<T> = Slab<T, Mmap>;
+
+/// A slab on memory from an allocator-api2 allocator (the global one by default).
+///
+/// ```
+/// let slab: nexus_slab::HeapSlab<u64> = nexus_slab::HeapSlab::with_capacity(10).unwrap();
+/// assert!(slab.capacity() >= 10);
+/// ```
+pub type HeapSlab<T, A = allocator_api2::alloc::Global> = Slab<T, Heap<A>>;

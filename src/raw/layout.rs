@@ -1,0 +1,149 @@
+//! Where things are inside a slab's region: the slot array, then the occupancy bitmap.
+//!
+//! ```text
+//! region (from the backing, page-aligned)
+//! ├─ slots:  capacity × size_of::<Slot<T>>()      offset 0, aligned to the slot
+//! └─ bitmap: ceil(capacity / 64) × u64            offset rounded up to 64 (a cache line)
+//! ```
+//!
+//! A slot is a union of the value and a 32-bit free-list link, so a slot costs
+//! `max(size_of::<T>(), 4)` rounded up to `align_of::<T>()` (at least 4), plus one bit.
+
+use core::alloc::Layout;
+use core::mem::{align_of, size_of};
+
+use super::Slot;
+
+/// The most slots a slab can hold: free-list links are `u32`, and `u32::MAX` means "none".
+pub(crate) const MAX_CAPACITY: usize = u32::MAX as usize;
+
+/// Offset of the bitmap is rounded up to this, so it starts on its own cache line.
+const BITMAP_ALIGN: usize = 64;
+
+/// Slot geometry of one `T`, and the sizes derived from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SlotLayout {
+    /// Bytes between consecutive slots.
+    pub(crate) slot_size: usize,
+    /// Alignment of the slot array (and so of every value).
+    pub(crate) slot_align: usize,
+}
+
+impl SlotLayout {
+    /// The geometry of `Slot<T>`.
+    pub(crate) const fn of<T>() -> Self {
+        SlotLayout {
+            slot_size: size_of::<Slot<T>>(),
+            slot_align: align_of::<Slot<T>>(),
+        }
+    }
+
+    /// Number of `u64` words in the bitmap of `cap` slots.
+    pub(crate) const fn bitmap_words(cap: usize) -> usize {
+        cap.div_ceil(64)
+    }
+
+    /// Byte offset of the bitmap for `cap` slots, or `None` on overflow.
+    pub(crate) fn bitmap_offset(&self, cap: usize) -> Option<usize> {
+        let slots = cap.checked_mul(self.slot_size)?;
+        Some(slots.checked_add(BITMAP_ALIGN - 1)? & !(BITMAP_ALIGN - 1))
+    }
+
+    /// Bytes that `cap` slots need (slots and bitmap), or `None` on overflow.
+    pub(crate) fn bytes_for(&self, cap: usize) -> Option<usize> {
+        let words = Self::bitmap_words(cap);
+        self.bitmap_offset(cap)?.checked_add(words.checked_mul(8)?)
+    }
+
+    /// Alignment the region needs: the slots', and the bitmap words'.
+    pub(crate) const fn region_align(&self) -> usize {
+        if self.slot_align > align_of::<u64>() {
+            self.slot_align
+        } else {
+            align_of::<u64>()
+        }
+    }
+
+    /// The layout to ask a backing for, for `cap` slots. `None` when the size overflows
+    /// (including the rounding `Layout` itself does).
+    pub(crate) fn region_layout(&self, cap: usize) -> Option<Layout> {
+        let size = self.bytes_for(cap)?;
+        Layout::from_size_align(size, self.region_align()).ok()
+    }
+
+    /// The layout to release a region of `len` bytes with: the allocation's alignment, and a
+    /// size between the one requested and the region's length.
+    pub(crate) fn release_layout(&self, len: usize) -> Layout {
+        Layout::from_size_align(len, self.region_align())
+            .expect("the region was allocated with this alignment")
+    }
+
+    /// The most slots (at most [`MAX_CAPACITY`]) whose bytes fit in `len` bytes.
+    pub(crate) fn capacity_for(&self, len: usize) -> usize {
+        // bytes_for is monotonic in cap: binary search the largest cap that fits.
+        let mut lo = 0usize; // fits
+        let mut hi = (len / self.slot_size).min(MAX_CAPACITY); // upper bound
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            match self.bytes_for(mid) {
+                Some(b) if b <= len => lo = mid,
+                _ => hi = mid - 1,
+            }
+        }
+        lo
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_size_is_value_size_with_a_four_byte_floor() {
+        assert_eq!(SlotLayout::of::<u64>().slot_size, 8);
+        assert_eq!(SlotLayout::of::<u8>().slot_size, 4);
+        assert_eq!(SlotLayout::of::<()>().slot_size, 4);
+        assert_eq!(SlotLayout::of::<[u8; 32]>().slot_size, 32);
+        assert_eq!(SlotLayout::of::<[u64; 8]>().slot_size, 64);
+        assert_eq!(SlotLayout::of::<[u8; 6000]>().slot_size, 6000);
+        assert_eq!(SlotLayout::of::<[u8; 5]>().slot_size, 8);
+    }
+
+    #[test]
+    fn bytes_for_counts_slots_padding_and_bitmap() {
+        let l = SlotLayout::of::<u64>();
+        assert_eq!(l.bytes_for(0), Some(0));
+        assert_eq!(l.bytes_for(1), Some(64 + 8));
+        assert_eq!(l.bytes_for(64), Some(512 + 8));
+        assert_eq!(l.bytes_for(65), Some(576 + 16));
+        assert_eq!(l.bytes_for(usize::MAX), None);
+    }
+
+    #[test]
+    fn capacity_for_is_the_largest_fit() {
+        for l in [
+            SlotLayout::of::<u8>(),
+            SlotLayout::of::<u64>(),
+            SlotLayout::of::<[u8; 6000]>(),
+        ] {
+            for len in [0usize, 1, 71, 72, 4096, 8192, 20480, 1 << 21] {
+                let cap = l.capacity_for(len);
+                assert!(l.bytes_for(cap).unwrap() <= len);
+                assert!(l.bytes_for(cap + 1).unwrap() > len, "{l:?} {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn capacity_for_never_exceeds_the_key_space() {
+        let l = SlotLayout::of::<u8>();
+        assert_eq!(l.capacity_for(usize::MAX), MAX_CAPACITY);
+    }
+
+    #[test]
+    fn region_layout_rejects_overflow() {
+        let l = SlotLayout::of::<[u8; 6000]>();
+        assert!(l.region_layout(usize::MAX / 1000).is_none());
+        assert_eq!(l.region_layout(3).unwrap().size(), 18000 + 48 + 8);
+    }
+}

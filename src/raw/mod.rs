@@ -1,0 +1,512 @@
+//! The unsafe core: slot array, occupancy bitmap, free list. The only code that knows them.
+//!
+//! `RawSlab<T>` works on memory it is handed and never calls the OS; it does not own the
+//! memory either (the façade [`Slab`](crate::Slab) does, with its backing). It is generic over
+//! `T` only, so its code is compiled once per value type whatever the backing.
+//!
+//! State, for `cap` slots:
+//! - `bits`: bit `i` is set exactly when slot `i` holds a value. Bits at or above `hwm` are 0.
+//! - `hwm` (high-water mark): slots `hwm..cap` have never been handed out since the last reset,
+//!   so they are free without being on the free list; an insert takes them in order.
+//! - `free`: a LIFO stack of vacated slots below `hwm`, linked through the slots themselves
+//!   (`Slot::next`), `NIL` at the bottom.
+//!
+//! Invariants: `len == popcount(bits)`; every slot below `hwm` is either occupied or on the
+//! free list, never both; the free list holds no slot twice.
+
+pub(crate) mod layout;
+
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
+use core::ptr::{self, NonNull};
+
+pub(crate) use layout::{SlotLayout, MAX_CAPACITY};
+
+/// End of the free list.
+const NIL: u32 = u32::MAX;
+
+/// One slot: a value when occupied, the next free slot's index when vacant.
+#[repr(C)]
+pub(crate) union Slot<T> {
+    value: ManuallyDrop<T>,
+    next: u32,
+}
+
+pub(crate) struct RawSlab<T> {
+    /// Slot 0; dangling when `cap == 0`.
+    slots: NonNull<Slot<T>>,
+    /// Bitmap word 0; dangling when `cap == 0`.
+    bits: NonNull<u64>,
+    cap: usize,
+    len: usize,
+    hwm: usize,
+    free: u32,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: the core owns its values (the pointers are to memory only it uses), so sending it
+// sends the values: `Send` when `T` is.
+unsafe impl<T: Send> Send for RawSlab<T> {}
+// SAFETY: `&RawSlab` gives only `&T` and reads of the bitmap: `Sync` when `T` is.
+unsafe impl<T: Sync> Sync for RawSlab<T> {}
+
+impl<T> RawSlab<T> {
+    /// A slab with no memory: capacity 0, every lookup misses, every insert is full.
+    pub(crate) const fn empty() -> Self {
+        RawSlab {
+            slots: NonNull::dangling(),
+            bits: NonNull::dangling(),
+            cap: 0,
+            len: 0,
+            hwm: 0,
+            free: NIL,
+            _owns: PhantomData,
+        }
+    }
+
+    /// Lays out as many slots as fit in `len` bytes at `base` and clears their bitmap.
+    ///
+    /// # Safety
+    /// `base` must be valid for reads and writes of `len` bytes, aligned to
+    /// `SlotLayout::of::<T>().region_layout(..).align()`, not used by anything else until the
+    /// returned slab is dropped or forgotten, and must outlive it. `len` must hold at least one
+    /// slot (`SlotLayout::capacity_for(len) > 0`).
+    pub(crate) unsafe fn init(base: NonNull<u8>, len: usize) -> Self {
+        let layout = SlotLayout::of::<T>();
+        let cap = layout.capacity_for(len);
+        debug_assert!(cap > 0);
+        let off = layout
+            .bitmap_offset(cap)
+            .expect("capacity_for returned a capacity that fits");
+        // SAFETY: `bytes_for(cap) <= len`, so the bitmap (at `off`, `bitmap_words(cap)` words)
+        // lies inside the region; `off` is a multiple of 64, so the words are aligned.
+        let bits = unsafe { base.add(off) }.cast::<u64>();
+        // SAFETY: same range as above, valid for writes per the caller's contract.
+        unsafe { ptr::write_bytes(bits.as_ptr(), 0, SlotLayout::bitmap_words(cap)) };
+        RawSlab {
+            slots: base.cast(),
+            bits,
+            cap,
+            len: 0,
+            hwm: 0,
+            free: NIL,
+            _owns: PhantomData,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Bitmap words that may have set bits (those covering `0..hwm`).
+    #[inline]
+    pub(crate) fn live_words(&self) -> usize {
+        SlotLayout::bitmap_words(self.hwm)
+    }
+
+    /// Pointer to bitmap word 0, for the iterators (valid for `live_words()` reads).
+    #[inline]
+    pub(crate) fn bits_ptr(&self) -> *const u64 {
+        self.bits.as_ptr()
+    }
+
+    /// Pointer to the value in slot `i` (which need not be occupied).
+    ///
+    /// # Safety
+    /// `i < self.capacity()`.
+    #[inline]
+    pub(crate) unsafe fn value_ptr(&self, i: usize) -> *mut T {
+        debug_assert!(i < self.cap);
+        // SAFETY: `i < cap`, so the slot is inside the slot array; `Slot` is `repr(C)`, so
+        // its `value` field sits at offset 0.
+        unsafe { self.slots.as_ptr().add(i).cast::<T>() }
+    }
+
+    /// Whether slot `i` holds a value. Any `i` is fine.
+    #[inline]
+    pub(crate) fn is_occupied(&self, i: usize) -> bool {
+        // `hwm <= cap`, and bits at or above `hwm` are clear, so `i < hwm` is both the bounds
+        // check and a fast miss for never-used slots.
+        // SAFETY: `i < hwm <= cap`, so word `i / 64` is inside the bitmap.
+        i < self.hwm && unsafe { *self.bits.as_ptr().add(i / 64) } & (1u64 << (i % 64)) != 0
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> Option<&T> {
+        if self.is_occupied(i) {
+            // SAFETY: slot `i` is occupied, so it holds an initialised `T`; `&self` keeps the
+            // slab (and so the value) from being changed while the reference lives.
+            Some(unsafe { &*self.value_ptr(i) })
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        if self.is_occupied(i) {
+            // SAFETY: as in `get`; `&mut self` makes the reference unique.
+            Some(unsafe { &mut *self.value_ptr(i) })
+        } else {
+            None
+        }
+    }
+
+    /// The index the next insert will use, if the slab is not full.
+    #[inline]
+    pub(crate) fn next_vacant(&self) -> Option<usize> {
+        if self.free != NIL {
+            Some(self.free as usize)
+        } else if self.hwm < self.cap {
+            Some(self.hwm)
+        } else {
+            None
+        }
+    }
+
+    /// Stores `value` in the most recently freed slot (or the next never-used one).
+    #[inline]
+    pub(crate) fn insert(&mut self, value: T) -> Result<usize, T> {
+        let i = if self.free != NIL {
+            let i = self.free as usize;
+            // SAFETY: slots on the free list are vacant slots below `hwm <= cap` whose `next`
+            // field was written when they were freed.
+            self.free = unsafe { (*self.slots.as_ptr().add(i)).next };
+            i
+        } else if self.hwm < self.cap {
+            let i = self.hwm;
+            self.hwm += 1;
+            i
+        } else {
+            return Err(value);
+        };
+        // SAFETY: `i < cap` and slot `i` is vacant, so writing does not overwrite a live value.
+        unsafe { self.value_ptr(i).write(value) };
+        // SAFETY: `i < hwm`, so the word is inside the bitmap.
+        unsafe { *self.bits.as_ptr().add(i / 64) |= 1u64 << (i % 64) };
+        self.len += 1;
+        Ok(i)
+    }
+
+    /// Removes and returns the value in slot `i`, if any. Any `i` is fine.
+    #[inline]
+    pub(crate) fn remove(&mut self, i: usize) -> Option<T> {
+        if self.is_occupied(i) {
+            // SAFETY: just checked.
+            Some(unsafe { self.take(i) })
+        } else {
+            None
+        }
+    }
+
+    /// Moves the value out of slot `i` and puts the slot on the free list.
+    ///
+    /// The slab is consistent before the value reaches the caller, so a panic in the value's
+    /// `Drop` cannot leave it half-updated.
+    ///
+    /// # Safety
+    /// Slot `i` must be occupied.
+    #[inline]
+    pub(crate) unsafe fn take(&mut self, i: usize) -> T {
+        debug_assert!(self.is_occupied(i));
+        // SAFETY: occupied, so initialised; after this read the slot is treated as vacant.
+        let value = unsafe { self.value_ptr(i).read() };
+        // SAFETY: `i < hwm`; the word is inside the bitmap.
+        unsafe { *self.bits.as_ptr().add(i / 64) &= !(1u64 << (i % 64)) };
+        // SAFETY: `i < cap`; the slot is vacant now, so its `next` field may be written.
+        unsafe { (*self.slots.as_ptr().add(i)).next = self.free };
+        self.free = i as u32; // i < cap <= MAX_CAPACITY == u32::MAX, and i != u32::MAX
+        self.len -= 1;
+        value
+    }
+
+    /// Marks slot `i` vacant without linking it into the free list, and returns the value's
+    /// pointer. For tearing down: the slot is lost until the next `reset`.
+    ///
+    /// # Safety
+    /// Slot `i` must be occupied, and the caller must drop or read the value exactly once.
+    #[inline]
+    pub(crate) unsafe fn abandon(&mut self, i: usize) -> *mut T {
+        debug_assert!(self.is_occupied(i));
+        // SAFETY: `i < hwm`; the word is inside the bitmap.
+        unsafe { *self.bits.as_ptr().add(i / 64) &= !(1u64 << (i % 64)) };
+        self.len -= 1;
+        // SAFETY: `i < cap`.
+        unsafe { self.value_ptr(i) }
+    }
+
+    /// Index of the lowest occupied slot at or above `from`.
+    #[inline]
+    pub(crate) fn next_occupied(&self, from: usize) -> Option<usize> {
+        if from >= self.hwm {
+            return None;
+        }
+        let words = self.live_words();
+        let mut w = from / 64;
+        // SAFETY: `from < hwm`, so `w < words`: inside the bitmap.
+        let mut bits = unsafe { *self.bits.as_ptr().add(w) } & (!0u64 << (from % 64));
+        loop {
+            if bits != 0 {
+                return Some(w * 64 + bits.trailing_zeros() as usize);
+            }
+            w += 1;
+            if w == words {
+                return None;
+            }
+            // SAFETY: `w < words`, inside the bitmap.
+            bits = unsafe { *self.bits.as_ptr().add(w) };
+        }
+    }
+
+    /// Drops every value in key order, each one removed before its `Drop` runs, then returns
+    /// the slab to its freshly allocated state (next key 0). If a `Drop` panics, the values not
+    /// yet dropped stay in the slab and the slab stays consistent.
+    pub(crate) fn clear(&mut self) {
+        if core::mem::needs_drop::<T>() {
+            let mut from = 0;
+            while let Some(i) = self.next_occupied(from) {
+                // SAFETY: `next_occupied` found it occupied.
+                drop(unsafe { self.take(i) });
+                from = i + 1;
+            }
+        } else {
+            // SAFETY: the live words are inside the bitmap; nothing needs dropping.
+            unsafe { ptr::write_bytes(self.bits.as_ptr(), 0, self.live_words()) };
+            self.len = 0;
+        }
+        self.reset();
+    }
+
+    /// Forgets the free list and the high-water mark. Only valid when empty.
+    #[inline]
+    pub(crate) fn reset(&mut self) {
+        debug_assert_eq!(self.len, 0);
+        self.hwm = 0;
+        self.free = NIL;
+    }
+
+    /// Drops every remaining value (for the slab's own `Drop`). If one panics, the caller's
+    /// unwind guard calls this again and it goes on with the values after it.
+    pub(crate) fn drop_values(&mut self) {
+        if !core::mem::needs_drop::<T>() {
+            return;
+        }
+        let mut from = 0;
+        while let Some(i) = self.next_occupied(from) {
+            from = i + 1;
+            // SAFETY: occupied; `abandon` clears the bit first, so a value whose `Drop` panics
+            // is never dropped again.
+            unsafe { ptr::drop_in_place(self.abandon(i)) };
+        }
+    }
+
+    /// Raw pointers to `N` distinct occupied slots, or the first problem found.
+    pub(crate) fn disjoint<const N: usize>(
+        &mut self,
+        keys: [usize; N],
+    ) -> Result<[*mut T; N], crate::Error> {
+        for (n, &i) in keys.iter().enumerate() {
+            if !self.is_occupied(i) {
+                return Err(if i >= self.cap {
+                    crate::Error::KeyOutOfRange {
+                        index: i,
+                        capacity: self.cap,
+                    }
+                } else {
+                    crate::Error::VacantKey { index: i }
+                });
+            }
+            if keys[..n].contains(&i) {
+                return Err(crate::Error::DuplicateKey { index: i });
+            }
+        }
+        // SAFETY: every index was checked occupied, so `< cap`.
+        Ok(keys.map(|i| unsafe { self.value_ptr(i) }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::alloc::{alloc, dealloc, Layout};
+
+    /// A core over plain heap memory, freed on drop (values are leaked, not dropped).
+    struct Mem<T> {
+        raw: RawSlab<T>,
+        ptr: *mut u8,
+        layout: Layout,
+    }
+
+    impl<T> Mem<T> {
+        fn new(cap: usize) -> Self {
+            let layout = SlotLayout::of::<T>().region_layout(cap).unwrap();
+            // SAFETY: non-zero size (cap > 0 in every test).
+            let ptr = unsafe { alloc(layout) };
+            let base = NonNull::new(ptr).unwrap();
+            // SAFETY: fresh allocation of `layout`, owned by `Mem` until drop.
+            let raw = unsafe { RawSlab::init(base, layout.size()) };
+            Mem { raw, ptr, layout }
+        }
+    }
+
+    impl<T> Drop for Mem<T> {
+        fn drop(&mut self) {
+            self.raw.drop_values();
+            // SAFETY: allocated in `new` with this layout.
+            unsafe { dealloc(self.ptr, self.layout) };
+        }
+    }
+
+    #[test]
+    fn empty_core_misses_everything() {
+        let mut raw = RawSlab::<u64>::empty();
+        assert_eq!(raw.get(0), None);
+        assert_eq!(raw.remove(usize::MAX), None);
+        assert_eq!(raw.insert(5), Err(5));
+        assert_eq!(raw.next_vacant(), None);
+        assert_eq!(raw.next_occupied(0), None);
+    }
+
+    #[test]
+    fn init_uses_every_byte_it_can() {
+        let m = Mem::<u64>::new(100);
+        assert!(m.raw.capacity() >= 100);
+        assert_eq!(m.raw.len(), 0);
+    }
+
+    #[test]
+    fn insert_takes_never_used_slots_in_order() {
+        let mut m = Mem::<u32>::new(8);
+        for want in 0..8 {
+            assert_eq!(m.raw.next_vacant(), Some(want));
+            assert_eq!(m.raw.insert(want as u32 * 10), Ok(want));
+        }
+    }
+
+    #[test]
+    fn free_list_is_lifo() {
+        let mut m = Mem::<u32>::new(8);
+        for v in 0..6 {
+            m.raw.insert(v).unwrap();
+        }
+        assert_eq!(m.raw.remove(1), Some(1));
+        assert_eq!(m.raw.remove(4), Some(4));
+        assert_eq!(m.raw.remove(2), Some(2));
+        assert_eq!(m.raw.insert(20), Ok(2));
+        assert_eq!(m.raw.insert(40), Ok(4));
+        assert_eq!(m.raw.insert(10), Ok(1));
+        assert_eq!(m.raw.insert(60), Ok(6));
+    }
+
+    #[test]
+    fn full_core_hands_the_value_back() {
+        let mut m = Mem::<String>::new(1);
+        let cap = m.raw.capacity();
+        for _ in 0..cap {
+            m.raw.insert("x".into()).unwrap();
+        }
+        assert_eq!(m.raw.insert("back".into()), Err("back".to_string()));
+        assert_eq!(m.raw.len(), cap);
+    }
+
+    #[test]
+    fn remove_twice_misses() {
+        let mut m = Mem::<u64>::new(4);
+        let k = m.raw.insert(9).unwrap();
+        assert_eq!(m.raw.remove(k), Some(9));
+        assert_eq!(m.raw.remove(k), None);
+        assert_eq!(m.raw.get(k), None);
+        assert_eq!(m.raw.len(), 0);
+    }
+
+    #[test]
+    fn out_of_range_indices_miss() {
+        let mut m = Mem::<u64>::new(4);
+        m.raw.insert(1).unwrap();
+        for i in [
+            m.raw.capacity(),
+            m.raw.capacity() + 1,
+            usize::MAX,
+            usize::MAX / 64,
+        ] {
+            assert!(!m.raw.is_occupied(i));
+            assert_eq!(m.raw.get_mut(i), None);
+            assert_eq!(m.raw.remove(i), None);
+        }
+    }
+
+    #[test]
+    fn next_occupied_skips_gaps_across_words() {
+        let mut m = Mem::<u8>::new(300);
+        for _ in 0..300 {
+            m.raw.insert(0).unwrap();
+        }
+        for i in (0..300).filter(|i| ![5, 70, 299].contains(i)) {
+            m.raw.remove(i).unwrap();
+        }
+        assert_eq!(m.raw.next_occupied(0), Some(5));
+        assert_eq!(m.raw.next_occupied(6), Some(70));
+        assert_eq!(m.raw.next_occupied(71), Some(299));
+        assert_eq!(m.raw.next_occupied(300), None);
+    }
+
+    #[test]
+    fn clear_resets_to_key_zero() {
+        let mut m = Mem::<String>::new(10);
+        for i in 0..10 {
+            m.raw.insert(i.to_string()).unwrap();
+        }
+        m.raw.remove(3);
+        m.raw.clear();
+        assert_eq!(m.raw.len(), 0);
+        assert_eq!(m.raw.next_occupied(0), None);
+        assert_eq!(m.raw.insert("a".into()), Ok(0));
+    }
+
+    #[test]
+    fn clear_without_drop_glue_zeroes_the_bitmap() {
+        let mut m = Mem::<u64>::new(200);
+        for i in 0..200 {
+            m.raw.insert(i).unwrap();
+        }
+        m.raw.clear();
+        assert!((0..200).all(|i| !m.raw.is_occupied(i)));
+        assert_eq!(m.raw.insert(1), Ok(0));
+    }
+
+    #[test]
+    fn disjoint_reports_the_first_problem() {
+        let mut m = Mem::<u64>::new(8);
+        let a = m.raw.insert(1).unwrap();
+        let b = m.raw.insert(2).unwrap();
+        assert!(m.raw.disjoint([a, b]).is_ok());
+        assert!(matches!(
+            m.raw.disjoint([a, a]),
+            Err(crate::Error::DuplicateKey { index: 0 })
+        ));
+        assert!(matches!(
+            m.raw.disjoint([a, 5]),
+            Err(crate::Error::VacantKey { index: 5 })
+        ));
+        assert!(matches!(
+            m.raw.disjoint([usize::MAX]),
+            Err(crate::Error::KeyOutOfRange { .. })
+        ));
+    }
+
+    #[test]
+    fn zero_sized_values_still_get_distinct_keys() {
+        let mut m = Mem::<()>::new(3);
+        let a = m.raw.insert(()).unwrap();
+        let b = m.raw.insert(()).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(m.raw.remove(a), Some(()));
+        assert_eq!(m.raw.get(b), Some(&()));
+    }
+}

@@ -1,0 +1,733 @@
+//! [`Slab`]: the safe façade over the core and a backing.
+
+use core::alloc::Layout;
+use core::fmt;
+use core::ops::{Index, IndexMut};
+
+use crate::backing::{Backing, Mmap, Region};
+use crate::entry::VacantEntry;
+use crate::iter::{Drain, IntoIter, Iter, IterMut};
+use crate::raw::{RawSlab, SlotLayout, MAX_CAPACITY};
+use crate::{Error, Full, Key};
+
+/// A fixed-capacity store of `T` values addressed by [`Key`], with O(1) insert, get and
+/// remove, on memory from the backing `B` (an anonymous [`Mmap`] by default).
+///
+/// A slab is created empty ([`new`](Slab::new): no memory, no system call), allocated once
+/// ([`alloc`](Slab::alloc), [`alloc_bytes`](Slab::alloc_bytes),
+/// [`with_capacity`](Slab::with_capacity)) and never grows or moves: a value stays at the same
+/// address from insert to remove. Freed keys are reused last-in, first-out; iteration is in
+/// ascending key order.
+///
+/// ```
+/// use nexus_slab::{Key, Slab};
+///
+/// let mut slab: Slab<String> = Slab::new();
+/// slab.alloc(1024).unwrap();
+/// let hello = slab.insert("hello".to_string()).unwrap();
+/// let world = slab.insert("world".to_string()).unwrap();
+/// assert_eq!(slab[hello], "hello");
+/// assert_eq!(slab.remove(world).as_deref(), Some("world"));
+/// assert_eq!(slab.len(), 1);
+/// ```
+///
+/// # Memory
+///
+/// A slot costs `max(size_of::<T>(), 4)` bytes rounded up to `T`'s alignment (at least 4),
+/// plus one bit in an occupancy bitmap kept after the slots: `u64` values take 8 bytes and a
+/// bit, where the `slab` crate's `Entry<u64>` takes 16. Vacant slots hold the free-list link.
+///
+/// # Threads
+///
+/// `Slab<T, B>` is `Send` when `T` and `B` are, and `Sync` when they are:
+///
+/// ```compile_fail
+/// fn send<S: Send>(_: S) {}
+/// send(nexus_slab::Slab::<std::rc::Rc<u8>>::new());
+/// ```
+///
+/// ```compile_fail
+/// fn sync<S: Sync>(_: &S) {}
+/// sync(&nexus_slab::Slab::<std::cell::Cell<u8>>::new());
+/// ```
+pub struct Slab<T, B: Backing = Mmap> {
+    raw: RawSlab<T>,
+    region: Option<Region>,
+    backing: B,
+}
+
+impl<T, B: Backing + Default> Slab<T, B> {
+    /// An empty slab with no memory yet: capacity 0, no allocation, no system call.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let slab: Slab<u64> = Slab::new();
+    /// assert_eq!(slab.capacity(), 0);
+    /// assert_eq!(slab.memory_size(), 0);
+    /// ```
+    pub fn new() -> Self {
+        Self::new_in(B::default())
+    }
+
+    /// A slab allocated for at least `capacity` values.
+    ///
+    /// # Errors
+    ///
+    /// As for [`alloc`](Slab::alloc).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// assert!(slab.capacity() >= 1000);
+    /// ```
+    pub fn with_capacity(capacity: usize) -> Result<Self, Error> {
+        let mut slab = Self::new();
+        slab.alloc(capacity)?;
+        Ok(slab)
+    }
+}
+
+impl<T, B: Backing + Default> Default for Slab<T, B> {
+    /// Same as [`Slab::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, B: Backing> Slab<T, B> {
+    /// An empty slab that will take its memory from `backing`.
+    ///
+    /// ```
+    /// use nexus_slab::{Heap, Slab};
+    ///
+    /// let mut slab: Slab<u32, Heap> = Slab::new_in(Heap::new());
+    /// slab.alloc(8).unwrap();
+    /// assert!(slab.capacity() >= 8);
+    /// ```
+    pub const fn new_in(backing: B) -> Self {
+        Slab {
+            raw: RawSlab::empty(),
+            region: None,
+            backing,
+        }
+    }
+
+    /// Allocates room for at least `n` values. The memory is rounded up to whole pages of the
+    /// backing and the slab fills them with slots, so `capacity()` may exceed `n`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyAllocated`], [`Error::ZeroCapacity`], [`Error::CapacityOverflow`] (more
+    /// than 2³² − 1 slots), [`Error::SizeOverflow`], or the backing's error (for example
+    /// [`Error::Os`] when the kernel refuses the mapping). On error the slab is unchanged.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<[u8; 100]> = Slab::new();
+    /// slab.alloc(50).unwrap();
+    /// assert!(slab.capacity() >= 50);
+    /// assert!(slab.alloc(50).is_err()); // once only
+    /// ```
+    pub fn alloc(&mut self, n: usize) -> Result<(), Error> {
+        self.check_unallocated()?;
+        if n == 0 {
+            return Err(Error::ZeroCapacity);
+        }
+        if n > MAX_CAPACITY {
+            return Err(Error::CapacityOverflow {
+                requested: n,
+                max: MAX_CAPACITY,
+            });
+        }
+        let layout = SlotLayout::of::<T>()
+            .region_layout(n)
+            .ok_or(Error::SizeOverflow {
+                requested: n,
+                slot_size: SlotLayout::of::<T>().slot_size,
+            })?;
+        self.allocate(layout)
+    }
+
+    /// Allocates the largest slab whose [`memory_size`](Slab::memory_size) is at most
+    /// `max_bytes`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyAllocated`], [`Error::BudgetTooSmall`] when not even one slot fits, or
+    /// the backing's error. On error the slab is unchanged.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u64> = Slab::new();
+    /// slab.alloc_bytes(1 << 20).unwrap();
+    /// assert!(slab.memory_size() <= 1 << 20);
+    /// assert!(slab.capacity() > 120_000); // 8 bytes and a bit per slot
+    /// ```
+    pub fn alloc_bytes(&mut self, max_bytes: usize) -> Result<(), Error> {
+        self.check_unallocated()?;
+        let gran = self.backing.granularity();
+        let layout = SlotLayout::of::<T>();
+        let cap = layout.capacity_for(max_bytes - max_bytes % gran);
+        if cap == 0 {
+            let one = layout.bytes_for(1).unwrap_or(usize::MAX);
+            return Err(Error::BudgetTooSmall {
+                budget: max_bytes,
+                minimum: one.checked_next_multiple_of(gran).unwrap_or(usize::MAX),
+                granularity: gran,
+            });
+        }
+        let layout = layout
+            .region_layout(cap)
+            .expect("a capacity that fits a budget has a layout");
+        self.allocate(layout)
+    }
+
+    fn check_unallocated(&self) -> Result<(), Error> {
+        match self.region {
+            Some(_) => Err(Error::AlreadyAllocated {
+                capacity: self.raw.capacity(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn allocate(&mut self, layout: Layout) -> Result<(), Error> {
+        let region = self.backing.allocate(layout)?;
+        // The backing is trusted for soundness (`unsafe trait`), but a broken one panics here
+        // rather than corrupt memory.
+        assert!(
+            region.as_ptr() as usize % layout.align() == 0 && region.len() >= layout.size(),
+            "Backing::allocate broke its contract: {region:?} for {layout:?}"
+        );
+        // SAFETY: the backing promises the region is valid, aligned (checked above), exclusively
+        // ours until released, and at least `layout.size()` bytes, which holds >= 1 slot.
+        self.raw = unsafe { RawSlab::init(region.as_non_null(), region.len()) };
+        self.region = Some(region);
+        Ok(())
+    }
+
+    /// Inserts `value` and returns its key: the most recently freed slot, or else the lowest
+    /// never-used one.
+    ///
+    /// # Errors
+    ///
+    /// [`Full`] with the value when no slot is vacant (or the slab has no memory yet).
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let mut slab: Slab<&str> = Slab::with_capacity(4).unwrap();
+    /// assert_eq!(slab.insert("a").unwrap(), Key::new(0));
+    /// assert_eq!(slab.insert("b").unwrap(), Key::new(1));
+    /// ```
+    #[inline]
+    pub fn insert(&mut self, value: T) -> Result<Key, Full<T>> {
+        match self.raw.insert(value) {
+            Ok(i) => Ok(Key::new(i)),
+            Err(value) => Err(Full(value)),
+        }
+    }
+
+    /// A reference to the value at `key`, or `None` if the slot is vacant or out of range.
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let k = slab.insert(3).unwrap();
+    /// assert_eq!(slab.get(k), Some(&3));
+    /// assert_eq!(slab.get(Key::new(99_999)), None);
+    /// ```
+    #[inline]
+    pub fn get(&self, key: Key) -> Option<&T> {
+        self.raw.get(key.index())
+    }
+
+    /// A mutable reference to the value at `key`, or `None`.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let k = slab.insert(3).unwrap();
+    /// *slab.get_mut(k).unwrap() += 1;
+    /// assert_eq!(slab[k], 4);
+    /// ```
+    #[inline]
+    pub fn get_mut(&mut self, key: Key) -> Option<&mut T> {
+        self.raw.get_mut(key.index())
+    }
+
+    /// A reference to the value at `key`, without checking that there is one.
+    ///
+    /// # Safety
+    ///
+    /// `key` must be occupied in this slab (`self.contains(key)`).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let k = slab.insert(3).unwrap();
+    /// // SAFETY: `k` was just inserted.
+    /// assert_eq!(unsafe { slab.get_unchecked(k) }, &3);
+    /// ```
+    #[inline]
+    pub unsafe fn get_unchecked(&self, key: Key) -> &T {
+        debug_assert!(self.contains(key), "get_unchecked on a vacant key");
+        // SAFETY: the caller promises the slot is occupied, hence in range and initialised.
+        unsafe { &*self.raw.value_ptr(key.index()) }
+    }
+
+    /// A mutable reference to the value at `key`, without checking that there is one.
+    ///
+    /// # Safety
+    ///
+    /// `key` must be occupied in this slab (`self.contains(key)`).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let k = slab.insert(3).unwrap();
+    /// // SAFETY: `k` was just inserted.
+    /// unsafe { *slab.get_unchecked_mut(k) = 9 };
+    /// assert_eq!(slab[k], 9);
+    /// ```
+    #[inline]
+    pub unsafe fn get_unchecked_mut(&mut self, key: Key) -> &mut T {
+        debug_assert!(self.contains(key), "get_unchecked_mut on a vacant key");
+        // SAFETY: as in `get_unchecked`; `&mut self` makes the reference unique.
+        unsafe { &mut *self.raw.value_ptr(key.index()) }
+    }
+
+    /// Mutable references to `N` values at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DuplicateKey`], [`Error::VacantKey`] or [`Error::KeyOutOfRange`] for the first
+    /// bad key; never a panic.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u32> = Slab::with_capacity(4).unwrap();
+    /// let a = slab.insert(1).unwrap();
+    /// let b = slab.insert(2).unwrap();
+    /// let [x, y] = slab.get_disjoint_mut([a, b]).unwrap();
+    /// std::mem::swap(x, y);
+    /// assert_eq!((slab[a], slab[b]), (2, 1));
+    /// assert!(slab.get_disjoint_mut([a, a]).is_err());
+    /// ```
+    pub fn get_disjoint_mut<const N: usize>(
+        &mut self,
+        keys: [Key; N],
+    ) -> Result<[&mut T; N], Error> {
+        let ptrs = self.raw.disjoint(keys.map(Key::index))?;
+        // SAFETY: `disjoint` checked the slots occupied and pairwise distinct, so the
+        // references are to initialised values and never alias; `&mut self` covers them all.
+        Ok(ptrs.map(|p| unsafe { &mut *p }))
+    }
+
+    /// Removes and returns the value at `key`, or `None`. The slot becomes the next one
+    /// `insert` uses.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let k = slab.insert(3).unwrap();
+    /// assert_eq!(slab.remove(k), Some(3));
+    /// assert_eq!(slab.remove(k), None);
+    /// ```
+    #[inline]
+    pub fn remove(&mut self, key: Key) -> Option<T> {
+        self.raw.remove(key.index())
+    }
+
+    /// Whether `key` holds a value.
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let k = slab.insert(3).unwrap();
+    /// assert!(slab.contains(k));
+    /// assert!(!slab.contains(Key::new(usize::MAX)));
+    /// ```
+    #[inline]
+    pub fn contains(&self, key: Key) -> bool {
+        self.raw.is_occupied(key.index())
+    }
+
+    /// Number of values in the slab.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// slab.insert(1).unwrap();
+    /// assert_eq!(slab.len(), 1);
+    /// ```
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Whether the slab holds no value.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// assert!(slab.is_empty());
+    /// ```
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.raw.len() == 0
+    }
+
+    /// Number of slots: the most values the slab can hold (0 before allocation).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let slab: Slab<u64> = Slab::with_capacity(100).unwrap();
+    /// assert!(slab.capacity() >= 100);
+    /// ```
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.raw.capacity()
+    }
+
+    /// Whether every slot holds a value (an unallocated slab is full: it cannot insert).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u64> = Slab::with_capacity(1).unwrap();
+    /// while !slab.is_full() {
+    ///     slab.insert(0).unwrap();
+    /// }
+    /// assert!(slab.insert(1).is_err());
+    /// ```
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.raw.len() == self.raw.capacity()
+    }
+
+    /// Drops every value (in key order) and invalidates every key; the next insert gets key 0.
+    ///
+    /// If a value's `Drop` panics, the panic propagates with the slab consistent: the values
+    /// before it are gone, the ones after it are still in the slab, `len()` counts them.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<String> = Slab::with_capacity(4).unwrap();
+    /// let k = slab.insert("x".into()).unwrap();
+    /// slab.clear();
+    /// assert!(slab.is_empty());
+    /// assert!(!slab.contains(k));
+    /// ```
+    pub fn clear(&mut self) {
+        self.raw.clear();
+    }
+
+    /// Bytes of memory the slab holds (0 before allocation): slots, bitmap and page rounding.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let slab: Slab<u64> = Slab::with_capacity(1).unwrap();
+    /// assert_eq!(slab.memory_size(), 4096);
+    /// ```
+    #[inline]
+    pub fn memory_size(&self) -> usize {
+        self.region.as_ref().map_or(0, Region::len)
+    }
+
+    /// The backing the memory comes from.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let slab: Slab<u64> = Slab::new();
+    /// assert!(slab.backing().prefaults());
+    /// ```
+    pub fn backing(&self) -> &B {
+        &self.backing
+    }
+
+    /// A handle to the next vacant slot: its key is known before the value is built (for
+    /// values that contain their own key). Dropping the entry unused changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Full`] when no slot is vacant.
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// struct Node { me: Key }
+    /// let mut slab: Slab<Node> = Slab::with_capacity(4).unwrap();
+    /// let entry = slab.vacant_entry().unwrap();
+    /// let key = entry.key();
+    /// entry.insert(Node { me: key });
+    /// assert_eq!(slab[key].me, key);
+    /// ```
+    pub fn vacant_entry(&mut self) -> Result<VacantEntry<'_, T, B>, Error> {
+        match self.raw.next_vacant() {
+            Some(index) => Ok(VacantEntry::new(self, index)),
+            None => Err(Error::Full {
+                capacity: self.capacity(),
+            }),
+        }
+    }
+
+    /// Iterates over `(key, &value)` in ascending key order.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// slab.insert(1).unwrap();
+    /// slab.insert(2).unwrap();
+    /// assert_eq!(slab.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [1, 2]);
+    /// ```
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter::new(&self.raw)
+    }
+
+    /// Iterates over `(key, &mut value)` in ascending key order.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// slab.insert(1).unwrap();
+    /// slab.iter_mut().for_each(|(_, v)| *v += 1);
+    /// assert_eq!(slab.iter().next().map(|(_, v)| *v), Some(2));
+    /// ```
+    pub fn iter_mut(&mut self) -> IterMut<'_, T> {
+        IterMut::new(&mut self.raw)
+    }
+
+    /// Removes every value, yielding `(key, value)` in ascending key order. The slab is empty
+    /// when the iterator is dropped, consumed or not.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// slab.insert(1).unwrap();
+    /// slab.insert(2).unwrap();
+    /// let values: Vec<u8> = slab.drain().map(|(_, v)| v).collect();
+    /// assert_eq!(values, [1, 2]);
+    /// assert!(slab.is_empty());
+    /// ```
+    pub fn drain(&mut self) -> Drain<'_, T> {
+        Drain::new(&mut self.raw)
+    }
+
+    /// Keeps only the values for which `keep(key, &mut value)` returns true, visiting in
+    /// ascending key order. Each removed value is out of the slab before it is dropped, so a
+    /// panic in `keep` or in a `Drop` leaves the slab consistent.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u32> = Slab::with_capacity(8).unwrap();
+    /// for v in 0..6 {
+    ///     slab.insert(v).unwrap();
+    /// }
+    /// slab.retain(|_, v| *v % 2 == 0);
+    /// assert_eq!(slab.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [0, 2, 4]);
+    /// ```
+    pub fn retain<F: FnMut(Key, &mut T) -> bool>(&mut self, mut keep: F) {
+        let mut from = 0;
+        while let Some(i) = self.raw.next_occupied(from) {
+            from = i + 1;
+            // SAFETY: `next_occupied` found slot `i` occupied; the reference ends before the
+            // slab is touched again.
+            let value = unsafe { &mut *self.raw.value_ptr(i) };
+            if !keep(Key::new(i), value) {
+                // SAFETY: still occupied: `keep` had no access to the slab.
+                drop(unsafe { self.raw.take(i) });
+            }
+        }
+    }
+
+    /// Pins the slab's pages in RAM (`mlock`), so they are never swapped out. They stay
+    /// locked until [`munlock`](Slab::munlock) or drop.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotAllocated`]; [`Error::MemlockLimit`] when `RLIMIT_MEMLOCK` is too low (the
+    /// message says how to raise it); [`Error::Unsupported`] where the platform cannot lock.
+    ///
+    /// ```
+    /// use nexus_slab::{Error, Slab};
+    ///
+    /// let mut slab: Slab<u64> = Slab::with_capacity(512).unwrap();
+    /// match slab.mlock() {
+    ///     Ok(()) => slab.munlock().unwrap(),
+    ///     Err(e) => eprintln!("cannot lock here: {e}"),
+    /// }
+    /// ```
+    pub fn mlock(&mut self) -> Result<(), Error> {
+        let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
+        self.backing.lock(region)
+    }
+
+    /// Unlocks the slab's pages (`munlock`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotAllocated`], or what the OS reports.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u64> = Slab::new();
+    /// assert!(slab.munlock().is_err()); // nothing to unlock yet
+    /// ```
+    pub fn munlock(&mut self) -> Result<(), Error> {
+        let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
+        self.backing.unlock(region)
+    }
+
+    /// Asks the kernel to move the slab onto transparent huge pages now (`MADV_COLLAPSE`,
+    /// Linux 6.1+). Best effort: the result says honestly whether the kernel did it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotAllocated`]; [`Error::Unsupported`] when the kernel or platform cannot
+    /// collapse; [`Error::Os`] when it tried and found no free huge page.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u64> = Slab::with_capacity(1 << 20).unwrap();
+    /// if let Err(e) = slab.try_collapse() {
+    ///     eprintln!("no huge pages: {e}");
+    /// }
+    /// ```
+    pub fn try_collapse(&mut self) -> Result<(), Error> {
+        let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
+        self.backing.collapse(region)
+    }
+
+    /// The core, for the iterators.
+    pub(crate) fn raw(&self) -> &RawSlab<T> {
+        &self.raw
+    }
+
+    /// The core, for the iterators.
+    pub(crate) fn raw_mut(&mut self) -> &mut RawSlab<T> {
+        &mut self.raw
+    }
+}
+
+impl<T, B: Backing> Drop for Slab<T, B> {
+    fn drop(&mut self) {
+        /// Releases the region even when a value's `Drop` panics.
+        struct Release<'a, T, B: Backing>(&'a mut Slab<T, B>);
+
+        impl<T, B: Backing> Drop for Release<'_, T, B> {
+            fn drop(&mut self) {
+                let slab = &mut *self.0;
+                // After a panic this goes on with the values not yet dropped (a second panic
+                // aborts, as for `Vec`); otherwise there is nothing left.
+                slab.raw.drop_values();
+                if let Some(region) = slab.region.take() {
+                    let layout = SlotLayout::of::<T>().release_layout(region.len());
+                    slab.raw = RawSlab::empty();
+                    // SAFETY: the region came from this backing's `allocate` and is released
+                    // once (taken out of the `Option`); no value is left in it.
+                    unsafe { slab.backing.release(region, layout) };
+                }
+            }
+        }
+
+        let guard = Release(self);
+        guard.0.raw.drop_values();
+    }
+}
+
+impl<T, B: Backing> Index<Key> for Slab<T, B> {
+    type Output = T;
+
+    /// # Panics
+    ///
+    /// With "invalid key" when `key` holds no value.
+    #[inline]
+    #[track_caller]
+    fn index(&self, key: Key) -> &T {
+        match self.raw.get(key.index()) {
+            Some(v) => v,
+            None => panic!("invalid key"),
+        }
+    }
+}
+
+impl<T, B: Backing> IndexMut<Key> for Slab<T, B> {
+    /// # Panics
+    ///
+    /// With "invalid key" when `key` holds no value.
+    #[inline]
+    #[track_caller]
+    fn index_mut(&mut self, key: Key) -> &mut T {
+        match self.raw.get_mut(key.index()) {
+            Some(v) => v,
+            None => panic!("invalid key"),
+        }
+    }
+}
+
+impl<T, B: Backing> IntoIterator for Slab<T, B> {
+    type Item = (Key, T);
+    type IntoIter = IntoIter<T, B>;
+
+    /// Moves every value out, with its key, in ascending key order.
+    fn into_iter(self) -> IntoIter<T, B> {
+        IntoIter::new(self)
+    }
+}
+
+impl<'a, T, B: Backing> IntoIterator for &'a Slab<T, B> {
+    type Item = (Key, &'a T);
+    type IntoIter = Iter<'a, T>;
+
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<'a, T, B: Backing> IntoIterator for &'a mut Slab<T, B> {
+    type Item = (Key, &'a mut T);
+    type IntoIter = IterMut<'a, T>;
+
+    fn into_iter(self) -> IterMut<'a, T> {
+        self.iter_mut()
+    }
+}
+
+impl<T: fmt::Debug, B: Backing> fmt::Debug for Slab<T, B> {
+    /// `{:?}` shows the sizes; `{:#?}` shows every `key: value` too.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.debug_map().entries(self.iter()).finish()
+        } else {
+            f.debug_struct("Slab")
+                .field("len", &self.len())
+                .field("capacity", &self.capacity())
+                .field("memory_size", &self.memory_size())
+                .finish()
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Windows (feature `unstable-windows`): VirtualLock and large pages are not wired up yet;
+//! every call reports `Unsupported` until they are.
+
+include!("stub.rs");

@@ -1,0 +1,84 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// A small deterministic PRNG (xorshift64*), so failures reproduce.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Counts drops of its values; optionally panics on the k-th drop (counting from 1).
+#[derive(Clone, Default)]
+pub struct DropLog {
+    dropped: Rc<RefCell<Vec<u64>>>,
+    panic_on: Rc<Cell<usize>>,
+}
+
+impl DropLog {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn item(&self, id: u64) -> Tracked {
+        Tracked {
+            id,
+            log: self.clone(),
+        }
+    }
+    pub fn drops(&self) -> usize {
+        self.dropped.borrow().len()
+    }
+    /// Ids dropped so far, in drop order.
+    pub fn dropped(&self) -> Vec<u64> {
+        self.dropped.borrow().clone()
+    }
+    /// Panics unless no id was dropped twice.
+    pub fn assert_no_double_drop(&self) {
+        let mut ids = self.dropped();
+        ids.sort_unstable();
+        let n = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "a value was dropped twice");
+    }
+    /// Makes the `k`-th drop from now panic (once).
+    pub fn panic_on_drop(&self, k: usize) {
+        self.panic_on.set(self.drops() + k);
+    }
+}
+
+#[derive(Debug)]
+pub struct Tracked {
+    pub id: u64,
+    log: DropLog,
+}
+
+impl std::fmt::Debug for DropLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DropLog({})", self.drops())
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.log.dropped.borrow_mut().push(self.id);
+        let n = self.log.drops();
+        if self.log.panic_on.get() == n {
+            self.log.panic_on.set(0);
+            panic!("Tracked {} panics on drop #{n}", self.id);
+        }
+    }
+}

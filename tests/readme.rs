@@ -1,0 +1,65 @@
+//! Every Rust sample in README.md is one the crate documentation compiles and runs.
+//!
+//! The README shows samples as users read them; `src/lib.rs` holds each one as a doc test,
+//! with hidden (`# `) lines for declarations. This test strips the hidden lines and checks the
+//! README's samples against them, so neither can drift.
+
+/// Fenced blocks whose opening fence satisfies `opens`.
+fn blocks(text: &str, opens: fn(&str) -> bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Option<Vec<&str>> = None;
+    let mut in_other = false;
+    for line in text.lines() {
+        let fence = line.trim_start().starts_with("```");
+        match &mut current {
+            Some(lines) if fence => {
+                out.push(lines.join("\n"));
+                current = None;
+            }
+            Some(lines) => lines.push(line),
+            None if fence && in_other => in_other = false,
+            None if fence && opens(line.trim_start()) => current = Some(Vec::new()),
+            None if fence => in_other = true,
+            None => {}
+        }
+    }
+    out
+}
+
+/// The doc-comment text of lib.rs, with `//! ` removed and hidden lines dropped.
+fn lib_docs() -> String {
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/lib.rs")).unwrap();
+    src.lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .filter(|l| !(l.starts_with("# ") || *l == "#"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_readme_sample_is_a_doc_test() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let samples = blocks(&readme, |fence| fence.starts_with("```rust"));
+    assert!(
+        samples.len() >= 4,
+        "README has {} Rust samples",
+        samples.len()
+    );
+    // In doc comments a bare fence is Rust; `ignore`/`text` blocks would not be run.
+    let tested = blocks(&lib_docs(), |fence| fence == "```" || fence == "```rust");
+    for sample in &samples {
+        assert!(
+            tested.iter().any(|t| t == sample),
+            "this README sample is not a doc test in src/lib.rs:\n{sample}"
+        );
+    }
+}
+
+#[test]
+fn the_block_reader_tells_samples_apart() {
+    let text = "a\n```rust\nlet x = 1;\n```\n```bash\nls\n```\n```rust\nlet y;\n```\n";
+    let rust = blocks(text, |f| f.starts_with("```rust"));
+    assert_eq!(rust, ["let x = 1;", "let y;"]);
+}
