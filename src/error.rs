@@ -60,6 +60,18 @@ pub enum Error {
         slot_size: usize,
     },
 
+    /// More memory than the machine has: a slab must fit in RAM to stay resident.
+    #[error(
+        "{bytes} bytes requested, but this machine has {physical} bytes of RAM; a slab is meant \
+         to stay resident, so ask for fewer slots (or split the data over several machines)"
+    )]
+    ExceedsMemory {
+        /// Bytes the allocation needs.
+        bytes: usize,
+        /// Physical memory of the machine.
+        physical: usize,
+    },
+
     /// A byte budget that cannot hold one slot.
     #[error(
         "a budget of {budget} bytes cannot hold one slot: the smallest slab of this type takes \

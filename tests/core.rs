@@ -481,3 +481,20 @@ fn alloc_bytes_takes_the_largest_slab_within_budget() {
         assert!(bigger.memory_size() > budget, "{budget}");
     }
 }
+
+#[test]
+fn budgets_beyond_ram_are_refused_before_allocating() {
+    // 2^32 - 1 slots of 1 MiB: 4 PiB, more than any machine has.
+    let mut s: Slab<[u8; 1 << 20]> = Slab::new();
+    let err = s.alloc_bytes(usize::MAX).unwrap_err();
+    assert!(matches!(err, Error::ExceedsMemory { .. }), "{err}");
+    assert!(err.to_string().contains("RAM"), "{err}");
+    let err = s.alloc(u32::MAX as usize).unwrap_err();
+    assert!(matches!(err, Error::ExceedsMemory { .. }), "{err}");
+    let mut h: Slab<[u8; 1 << 20], Heap> = Slab::new();
+    assert!(matches!(h.alloc(1 << 30), Err(Error::ExceedsMemory { .. })));
+    // Nothing changed: the slab still allocates.
+    assert_eq!(s.capacity(), 0);
+    s.alloc(3).unwrap();
+    assert!(s.capacity() >= 3);
+}

@@ -5,7 +5,7 @@ use core::fmt;
 
 use allocator_api2::alloc::{Allocator, Global};
 
-use super::{prefault, Backing, Region};
+use super::{check_fits_in_ram, prefault, Backing, Region};
 use crate::{sys, Error};
 
 /// Memory from an [`Allocator`] (the global allocator by default, or any allocator-api2
@@ -102,6 +102,7 @@ unsafe impl<A: Allocator> Backing for Heap<A> {
             requested: layout.size(),
             slot_size: 1,
         })?;
+        check_fits_in_ram(padded.size())?;
         let block = self.alloc.allocate(padded).map_err(|_| {
             Error::os(
                 "allocator.allocate",

@@ -4,7 +4,7 @@ use core::alloc::Layout;
 use core::fmt;
 use core::ptr::NonNull;
 
-use super::{prefault, Backing, Region};
+use super::{check_fits_in_ram, prefault, Backing, Region};
 use crate::{sys, Error};
 
 /// Regions at least this long are aligned to it and advised `MADV_HUGEPAGE`, so transparent
@@ -111,6 +111,7 @@ unsafe impl Backing for Mmap {
             .size()
             .checked_next_multiple_of(page)
             .ok_or_else(overflow)?;
+        check_fits_in_ram(len)?;
         let mut align = layout.align().max(page);
         if cfg!(target_os = "linux") && len >= THP_SIZE {
             align = align.max(THP_SIZE);

@@ -281,6 +281,15 @@ pub(crate) unsafe fn prefault(region: &Region) -> Result<(), Error> {
     }
     Ok(())
 }
+/// Refuses, before any allocation is attempted, a region larger than physical memory: it
+/// could never be resident, and prefaulting it would only summon the OOM killer.
+pub(crate) fn check_fits_in_ram(bytes: usize) -> Result<(), Error> {
+    match sys::physical_memory() {
+        Some(physical) if bytes > physical => Err(Error::ExceedsMemory { bytes, physical }),
+        _ => Ok(()),
+    }
+}
+
 fn require_pages(region: &Region, what: &'static str) -> Result<(), Error> {
     if region.is_page_aligned() {
         Ok(())

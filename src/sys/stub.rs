@@ -23,6 +23,10 @@ pub(crate) fn page_size() -> usize {
     4096
 }
 
+pub(crate) fn physical_memory() -> Option<usize> {
+    None
+}
+
 pub(crate) fn hint_for(_: &io::Error) -> &'static str {
     ""
 }

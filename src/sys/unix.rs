@@ -21,6 +21,13 @@ pub(crate) fn page_size() -> usize {
     page
 }
 
+/// Bytes of physical memory, if the OS says.
+pub(crate) fn physical_memory() -> Option<usize> {
+    // SAFETY: sysconf has no preconditions.
+    let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
+    (pages > 0).then(|| (pages as usize).saturating_mul(page_size()))
+}
+
 /// What to add to an OS error's message.
 pub(crate) fn hint_for(err: &io::Error) -> &'static str {
     match err.raw_os_error() {
