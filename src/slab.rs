@@ -171,7 +171,10 @@ impl<T, B: Backing> Slab<T, B> {
         self.check_unallocated()?;
         let gran = self.backing.granularity();
         let layout = SlotLayout::of::<T>();
-        let cap = layout.capacity_for(max_bytes - max_bytes % gran);
+        // No region can exceed `isize::MAX` bytes (rounded up to its alignment): a larger
+        // budget buys nothing more, and `region_layout` below needs the size to fit a `Layout`.
+        let budget = max_bytes.min(isize::MAX as usize + 1 - layout.region_align());
+        let cap = layout.capacity_for(budget - budget % gran);
         if cap == 0 {
             let one = layout.bytes_for(1).unwrap_or(usize::MAX);
             return Err(Error::BudgetTooSmall {
