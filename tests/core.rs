@@ -36,6 +36,15 @@ on_every_backing!(
     unused_vacant_entry_changes_nothing,
 );
 
+/// `native` natively, `miri` under Miri (which interprets every step, some 1000× slower).
+const fn scaled(native: usize, miri: usize) -> usize {
+    if cfg!(miri) {
+        miri
+    } else {
+        native
+    }
+}
+
 fn slab<T, B: Backing + Default>(n: usize) -> Slab<T, B> {
     Slab::with_capacity(n).expect("allocation")
 }
@@ -55,7 +64,8 @@ fn freed_keys_are_reused_last_in_first_out<B: Backing + Default>() {
     assert_eq!(s.insert(60).unwrap(), Key::new(6));
 }
 
-/// 150k random operations against a `HashMap` model that also predicts every key.
+/// 150k random operations (1500 under Miri) against a `HashMap` model that also predicts
+/// every key.
 fn model_check_against_a_hashmap<B: Backing + Default>() {
     let mut s: Slab<u64, B> = slab(1000);
     let cap = s.capacity();
@@ -64,7 +74,7 @@ fn model_check_against_a_hashmap<B: Backing + Default>() {
     let mut fresh = 0usize; // next never-used index
     let mut rng = Rng::new(0x5eed);
     let mut live: Vec<Key> = Vec::new();
-    for step in 0..150_000u64 {
+    for step in 0..scaled(150_000, 1500) as u64 {
         match rng.below(10) {
             0..=4 => {
                 let expect = free.last().copied().or((fresh < cap).then_some(fresh));
@@ -123,18 +133,19 @@ fn model_check_against_a_hashmap<B: Backing + Default>() {
 }
 
 fn values_never_move<B: Backing + Default>() {
+    let (n, again) = (scaled(1500, 150), scaled(700, 70));
     let mut s: Slab<String, B> = slab(2000);
     let mut addr = HashMap::new();
-    for i in 0..1500 {
+    for i in 0..n {
         let k = s.insert(i.to_string()).unwrap();
         addr.insert(k, s.get(k).unwrap() as *const String);
     }
-    for i in (0..1500).step_by(2) {
+    for i in (0..n).step_by(2) {
         let k = Key::new(i);
         s.remove(k).unwrap();
         addr.remove(&k);
     }
-    for i in 0..700 {
+    for i in 0..again {
         let k = s.insert(format!("new {i}")).unwrap();
         addr.insert(k, s.get(k).unwrap() as *const String);
     }
@@ -169,7 +180,7 @@ fn clear_invalidates_every_key<B: Backing + Default>() {
 
 fn foreign_and_out_of_range_keys_are_never_found<B: Backing + Default>() {
     let mut small: Slab<u64, B> = slab(8);
-    let mut big: Slab<u64, B> = slab(100_000);
+    let mut big: Slab<u64, B> = slab(scaled(100_000, 1000));
     for i in 0..small.capacity() as u64 {
         small.insert(i).unwrap();
     }
@@ -483,6 +494,10 @@ fn alloc_bytes_takes_the_largest_slab_within_budget() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "needs the machine's RAM size; Miri's stub reports none and would try the allocation"
+)]
 fn budgets_beyond_ram_are_refused_before_allocating() {
     // 2^32 - 1 slots of 1 MiB: 4 PiB, more than any machine has.
     let mut s: Slab<[u8; 1 << 20]> = Slab::new();

@@ -38,6 +38,10 @@ fn lib_docs() -> String {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "reads README.md and src/lib.rs: Miri's isolation forbids files"
+)]
 fn every_readme_sample_is_a_doc_test() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();

@@ -509,4 +509,196 @@ mod tests {
         assert_eq!(m.raw.remove(a), Some(()));
         assert_eq!(m.raw.get(b), Some(&()));
     }
+
+    /// Counts drops; panics on the drop whose number (from 1) is `panic_on`.
+    struct Noisy<'a> {
+        drops: &'a core::cell::Cell<usize>,
+        panic_on: usize,
+    }
+
+    impl Drop for Noisy<'_> {
+        fn drop(&mut self) {
+            self.drops.set(self.drops.get() + 1);
+            if self.drops.get() == self.panic_on {
+                panic!("drop #{} panics", self.panic_on);
+            }
+        }
+    }
+
+    #[test]
+    fn take_and_remove_link_slots_onto_the_free_list_top() {
+        let mut m = Mem::<u64>::new(8);
+        for v in 0..5 {
+            m.raw.insert(v).unwrap();
+        }
+        assert_eq!(m.raw.remove(3), Some(3));
+        assert_eq!(m.raw.next_vacant(), Some(3));
+        // SAFETY: slot 0 is occupied.
+        assert_eq!(unsafe { m.raw.take(0) }, 0);
+        assert_eq!(m.raw.next_vacant(), Some(0));
+        assert_eq!(m.raw.len(), 3);
+        assert_eq!(m.raw.insert(10), Ok(0));
+        assert_eq!(m.raw.insert(30), Ok(3));
+        assert_eq!(m.raw.insert(50), Ok(5));
+    }
+
+    #[test]
+    fn abandoned_slots_stay_off_the_free_list_until_reset() {
+        let mut m = Mem::<String>::new(4);
+        let cap = m.raw.capacity();
+        m.raw.insert("a".into()).unwrap();
+        m.raw.insert("b".into()).unwrap();
+        // SAFETY: slot 0 is occupied; the value is read out exactly once.
+        let a = unsafe { m.raw.abandon(0).read() };
+        assert_eq!(a, "a");
+        assert!(!m.raw.is_occupied(0));
+        assert_eq!(m.raw.len(), 1);
+        assert_eq!(
+            m.raw.next_vacant(),
+            Some(2),
+            "an abandoned slot is not reused"
+        );
+        m.raw.clear();
+        assert_eq!(m.raw.next_vacant(), Some(0));
+        assert!(cap >= 2);
+    }
+
+    #[test]
+    fn drop_values_drops_each_value_once() {
+        let drops = core::cell::Cell::new(0);
+        let mut m = Mem::<Noisy<'_>>::new(100);
+        for _ in 0..100 {
+            m.raw
+                .insert(Noisy {
+                    drops: &drops,
+                    panic_on: 0,
+                })
+                .ok()
+                .unwrap();
+        }
+        for i in (0..100).step_by(7) {
+            drop(m.raw.remove(i));
+        }
+        let removed = drops.get();
+        m.raw.drop_values();
+        assert_eq!(drops.get(), 100);
+        assert_eq!(m.raw.len(), 0);
+        m.raw.drop_values(); // nothing left: a no-op
+        assert_eq!(drops.get(), 100);
+        assert_eq!(removed, 15);
+    }
+
+    #[test]
+    fn drop_values_goes_on_after_a_panic() {
+        let drops = core::cell::Cell::new(0);
+        let mut m = Mem::<Noisy<'_>>::new(10);
+        for _ in 0..10 {
+            m.raw
+                .insert(Noisy {
+                    drops: &drops,
+                    panic_on: 4,
+                })
+                .ok()
+                .unwrap();
+        }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.raw.drop_values()));
+        assert!(r.is_err());
+        assert_eq!((drops.get(), m.raw.len()), (4, 6));
+        m.raw.drop_values();
+        assert_eq!((drops.get(), m.raw.len()), (10, 0));
+    }
+
+    #[test]
+    fn clear_stops_at_a_panicking_drop_with_the_rest_in_place() {
+        let drops = core::cell::Cell::new(0);
+        let mut m = Mem::<Noisy<'_>>::new(10);
+        for _ in 0..10 {
+            m.raw
+                .insert(Noisy {
+                    drops: &drops,
+                    panic_on: 3,
+                })
+                .ok()
+                .unwrap();
+        }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.raw.clear()));
+        assert!(r.is_err());
+        assert_eq!(drops.get(), 3);
+        assert_eq!(m.raw.len(), 7);
+        assert_eq!(m.raw.next_occupied(0), Some(3));
+        // The dropped slots went onto the free list, last dropped on top.
+        assert_eq!(m.raw.next_vacant(), Some(2));
+        m.raw.clear();
+        assert_eq!(
+            (drops.get(), m.raw.len(), m.raw.next_vacant()),
+            (10, 0, Some(0))
+        );
+    }
+
+    #[test]
+    fn word_boundaries_fill_and_empty_cleanly() {
+        for n in [63usize, 64, 65, 127, 128, 129] {
+            let mut m = Mem::<u32>::new(n);
+            let cap = m.raw.capacity();
+            for i in 0..cap {
+                assert_eq!(m.raw.insert(i as u32), Ok(i));
+            }
+            assert_eq!(m.raw.insert(0), Err(0));
+            assert_eq!(m.raw.next_occupied(cap - 1), Some(cap - 1));
+            assert!(m.raw.is_occupied(cap - 1) && !m.raw.is_occupied(cap));
+            assert_eq!(m.raw.remove(cap - 1), Some(cap as u32 - 1));
+            assert_eq!(m.raw.next_occupied(cap - 1), None);
+            assert_eq!(m.raw.insert(7), Ok(cap - 1));
+            m.raw.clear();
+            assert_eq!(m.raw.next_occupied(0), None);
+            assert_eq!(m.raw.len(), 0);
+        }
+    }
+
+    #[test]
+    fn disjoint_pointers_can_all_be_written() {
+        let mut m = Mem::<[u64; 3]>::new(16);
+        for i in 0..16 {
+            m.raw.insert([i; 3]).unwrap();
+        }
+        let ptrs = m.raw.disjoint([15, 0, 7, 8, 1]).unwrap();
+        for (n, p) in ptrs.into_iter().enumerate() {
+            // SAFETY: distinct occupied slots, nothing else borrows the core meanwhile.
+            unsafe { (*p)[1] = 100 + n as u64 };
+        }
+        assert_eq!(m.raw.get(7), Some(&[7, 102, 7]));
+        assert_eq!(m.raw.get(15), Some(&[15, 100, 15]));
+        assert!(m.raw.disjoint::<0>([]).is_ok());
+    }
+
+    #[test]
+    fn over_aligned_values_keep_their_alignment() {
+        #[repr(align(128))]
+        struct Wide(u8);
+        let mut m = Mem::<Wide>::new(9);
+        for i in 0..9 {
+            let k = m.raw.insert(Wide(i)).ok().unwrap();
+            let p = m.raw.get(k).unwrap() as *const Wide;
+            assert_eq!(p as usize % 128, 0);
+            assert_eq!(m.raw.get(k).unwrap().0, i);
+        }
+    }
+
+    #[test]
+    fn values_are_never_moved_by_other_operations() {
+        let mut m = Mem::<String>::new(32);
+        for i in 0..32 {
+            m.raw.insert(i.to_string()).unwrap();
+        }
+        let p = m.raw.get(17).unwrap() as *const String;
+        for i in (0..32).filter(|&i| i != 17) {
+            m.raw.remove(i);
+        }
+        for _ in 0..10 {
+            m.raw.insert("again".into()).unwrap();
+        }
+        assert_eq!(m.raw.get(17).unwrap() as *const String, p);
+        assert_eq!(m.raw.get(17).map(String::as_str), Some("17"));
+        m.raw.drop_values();
+    }
 }
