@@ -1,0 +1,163 @@
+//! Property tests: random sequences of every slab operation, run against the model in
+//! `tests/model/mod.rs` (key → value map, LIFO free list, high-water mark, drop counts), on
+//! every backing, at requested capacities 1, 2, 7, 64 and 4097. Proptest shrinks a failing
+//! sequence to a minimal one and prints it.
+//!
+//! The value types are padded so that the requested capacity is what one page holds where
+//! possible (1, 2 and 7); the model always takes the capacity the slab reports.
+//!
+//! Each test prints its case and operation counts (`cargo test --test proptest_model --
+//! --nocapture`) and fails if a run did fewer than 50 000 slab operations natively, so a CI
+//! run does at least 100 000 in total. Under Miri a few short cases per configuration run.
+
+mod model;
+
+use std::cell::Cell;
+
+use model::{KeySel, Op};
+use nexus_slab::{Backing, Heap, Mmap};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
+
+/// Sequences per (backing, capacity) configuration.
+const CASES: u32 = if cfg!(miri) { 2 } else { 256 };
+/// Longest sequence.
+const MAX_LEN: usize = if cfg!(miri) { 24 } else { 200 };
+/// Largest `InsertMany`: enough to fill the largest slab natively.
+const MAX_MANY: u16 = if cfg!(miri) { 40 } else { 5000 };
+
+fn key_sel() -> impl Strategy<Value = KeySel> {
+    prop_oneof![
+        4 => any::<u16>().prop_map(KeySel::Live),
+        2 => any::<u32>().prop_map(KeySel::Raw),
+        1 => any::<u8>().prop_map(KeySel::Extreme),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        10 => Just(Op::Insert),
+        1 => (0..MAX_MANY).prop_map(Op::InsertMany),
+        6 => key_sel().prop_map(Op::Remove),
+        3 => key_sel().prop_map(Op::Get),
+        2 => key_sel().prop_map(Op::GetMut),
+        2 => any::<bool>().prop_map(|insert| Op::VacantEntry { insert }),
+        1 => Just(Op::Clear),
+        1 => any::<u8>().prop_map(|salt| Op::Retain { salt }),
+        1 => (0..8u16, 0..8u16).prop_map(|(front, back)| Op::Drain { front, back }),
+        1 => (0..3u8).prop_map(|mode| Op::Iter { mode }),
+        1 => Just(Op::IterMut),
+        2 => [key_sel(), key_sel(), key_sel()].prop_map(Op::GetDisjointMut),
+        1 => (0..8u16, 0..8u16).prop_map(|(front, back)| Op::IntoIter { front, back }),
+    ]
+}
+
+fn ops() -> impl Strategy<Value = Vec<Op>> {
+    proptest::collection::vec(op(), 1..MAX_LEN)
+}
+
+/// What one configuration ran.
+struct Ran {
+    cases: u64,
+    /// Operations of the sequences (an `InsertMany` is one).
+    steps: u64,
+    /// Slab calls made (an `InsertMany` counts each insert).
+    calls: u64,
+    capacity: usize,
+}
+
+/// Runs the property for one configuration.
+fn check<const PAD: usize, B: Backing + Default>(label: &str, requested: usize) -> Ran {
+    let config = Config {
+        cases: CASES,
+        // Failing sequences are saved here and replayed first on the next run.
+        failure_persistence: if cfg!(miri) {
+            None // Miri's isolation forbids the file system
+        } else {
+            Some(Box::new(FileFailurePersistence::Direct(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/proptest-regressions/proptest_model.txt"
+            ))))
+        },
+        ..Config::default()
+    };
+    let cases = Cell::new(0u64);
+    let total = Cell::new(0u64);
+    let steps = Cell::new(0u64);
+    let mut runner = TestRunner::new(config);
+    let result = runner.run(&ops(), |ops| {
+        let n = model::run::<PAD, B>(requested, &ops);
+        cases.set(cases.get() + 1);
+        total.set(total.get() + n);
+        steps.set(steps.get() + ops.len() as u64);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{label}, requested capacity {requested}: {e}");
+    }
+    Ran {
+        cases: cases.get(),
+        steps: steps.get(),
+        calls: total.get(),
+        capacity: model::Runner::<PAD, B>::new(requested).capacity(),
+    }
+}
+
+fn every_capacity<B: Backing + Default>(backing: &str) {
+    let runs = [
+        (1, check::<4000, B>(backing, 1)),
+        (2, check::<1984, B>(backing, 2)),
+        (7, check::<536, B>(backing, 7)),
+        (64, check::<40, B>(backing, 64)),
+        (4097, check::<0, B>(backing, 4097)),
+    ];
+    let (mut steps, mut calls) = (0, 0);
+    for (requested, r) in runs {
+        println!(
+            "proptest_model {backing}: requested {requested:>4}, capacity {:>4}: {} cases, \
+             {} operations, {} slab calls",
+            r.capacity, r.cases, r.steps, r.calls
+        );
+        steps += r.steps;
+        calls += r.calls;
+    }
+    println!("proptest_model {backing}: {steps} operations ({calls} slab calls) in total");
+    if !cfg!(miri) {
+        assert!(steps >= 50_000, "only {steps} operations on {backing}");
+    }
+}
+
+#[test]
+fn model_on_mmap() {
+    every_capacity::<Mmap>("mmap");
+}
+
+#[test]
+fn model_on_heap() {
+    every_capacity::<Heap>("heap");
+}
+
+/// The byte decoder the fuzz target uses: every input decodes, and a known program runs.
+#[test]
+fn fuzz_decoder_runs_any_bytes() {
+    let program = [
+        0u8, 0, 0, 5, 0, 0, 0, 9, 0, 14, 0, 0, 0, 0, 0, 1, 2, 0, 1, 10, 13, 2,
+    ];
+    let ops = model::decode(&program);
+    assert_eq!(ops[0], Op::Insert);
+    assert!(ops.len() >= 8);
+    assert!(model::run::<0, Heap>(7, &ops) >= 8);
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let rounds = if cfg!(miri) { 3 } else { 300 };
+    for len in 0..rounds {
+        let bytes: Vec<u8> = (0..len % 97)
+            .map(|_| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng as u8
+            })
+            .collect();
+        model::run::<536, Mmap>(7, &model::decode(&bytes));
+    }
+}
