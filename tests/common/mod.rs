@@ -58,6 +58,10 @@ impl DropLog {
     pub fn panic_on_drop(&self, k: usize) {
         self.panic_on.set(self.drops() + k);
     }
+    /// Cancels a `panic_on_drop` that has not fired yet.
+    pub fn disarm(&self) {
+        self.panic_on.set(0);
+    }
 }
 
 #[derive(Debug)]
