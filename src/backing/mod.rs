@@ -199,6 +199,12 @@ impl Region {
 pub unsafe trait Backing {
     /// The size to which this backing rounds region lengths (its page size). The slab uses it
     /// to choose the capacity for a byte budget.
+    ///
+    /// ```
+    /// use nexus_slab::{Backing, HugeTlb, Mmap};
+    /// assert_eq!(Mmap::new().granularity(), 4096);
+    /// assert_eq!(HugeTlb::default().granularity(), 2 << 20);
+    /// ```
     fn granularity(&self) -> usize;
 
     /// Hands out a region for `layout`, at least `layout.size()` bytes long; the slab fills all
@@ -209,6 +215,18 @@ pub unsafe trait Backing {
     /// # Errors
     ///
     /// Whatever the memory source reports, as a typed [`Error`].
+    ///
+    /// ```
+    /// use std::alloc::Layout;
+    /// use nexus_slab::{Backing, Heap};
+    ///
+    /// let mut heap = Heap::new();
+    /// let layout = Layout::from_size_align(100, 8).unwrap();
+    /// let region = heap.allocate(layout).unwrap();
+    /// assert!(region.len() >= 100 && region.as_ptr() as usize % 4096 == 0);
+    /// // SAFETY: the region came from this backing and nothing uses it.
+    /// unsafe { heap.release(region, layout) };
+    /// ```
     fn allocate(&mut self, layout: Layout) -> Result<Region, Error>;
 
     /// Takes back a region.
@@ -218,6 +236,18 @@ pub unsafe trait Backing {
     /// `region` must have come from `allocate` on this backing and not have been released
     /// since; nothing may use its memory afterwards. `layout` has the alignment that was
     /// passed to `allocate` and a size between the one passed and `region.len()`.
+    ///
+    /// ```
+    /// use std::alloc::Layout;
+    /// use nexus_slab::{Backing, Mmap};
+    ///
+    /// let mut mmap = Mmap::new();
+    /// let layout = Layout::from_size_align(5000, 8).unwrap();
+    /// let region = mmap.allocate(layout).unwrap();
+    /// assert_eq!(region.len(), 8192);
+    /// // SAFETY: the region came from this backing and nothing uses it.
+    /// unsafe { mmap.release(region, layout) };
+    /// ```
     unsafe fn release(&mut self, region: Region, layout: Layout);
 
     /// Pins the region in RAM (`mlock`), so it is never paged out.
@@ -226,6 +256,20 @@ pub unsafe trait Backing {
     ///
     /// [`Error::MemlockLimit`] when `RLIMIT_MEMLOCK` is too low, [`Error::Unsupported`] when
     /// the region is not page-aligned or the platform cannot lock, [`Error::Os`] otherwise.
+    ///
+    /// ```
+    /// use std::alloc::Layout;
+    /// use nexus_slab::{Backing, Mmap};
+    ///
+    /// let mut mmap = Mmap::new();
+    /// let layout = Layout::from_size_align(4096, 8).unwrap();
+    /// let region = mmap.allocate(layout).unwrap();
+    /// if mmap.lock(&region).is_ok() {
+    ///     mmap.unlock(&region).unwrap();
+    /// }
+    /// // SAFETY: the region came from this backing and nothing uses it.
+    /// unsafe { mmap.release(region, layout) };
+    /// ```
     fn lock(&mut self, region: &Region) -> Result<(), Error> {
         lock_region(region)
     }
@@ -235,6 +279,14 @@ pub unsafe trait Backing {
     /// # Errors
     ///
     /// As for [`lock`](Backing::lock).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    /// let mut slab: Slab<u8> = Slab::with_capacity(10).unwrap();
+    /// if slab.mlock().is_ok() {
+    ///     slab.munlock().unwrap(); // calls Backing::unlock on the slab's region
+    /// }
+    /// ```
     fn unlock(&mut self, region: &Region) -> Result<(), Error> {
         unlock_region(region)
     }
@@ -246,6 +298,12 @@ pub unsafe trait Backing {
     ///
     /// [`Error::Unsupported`] when the kernel or region cannot collapse, [`Error::Os`] when the
     /// kernel tried and failed (for example no free huge page).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    /// let mut slab: Slab<u64> = Slab::with_capacity(1 << 20).unwrap();
+    /// let _ = slab.try_collapse(); // calls Backing::collapse on the slab's region
+    /// ```
     fn collapse(&mut self, region: &Region) -> Result<(), Error> {
         collapse_region(region)
     }
@@ -256,6 +314,14 @@ pub unsafe trait Backing {
     /// # Errors
     ///
     /// [`Error::Unsupported`] where the platform cannot tell.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    /// let slab: Slab<u64> = Slab::with_capacity(1 << 20).unwrap();
+    /// if let Ok(huge) = slab.huge_page_bytes() {
+    ///     assert!(huge <= slab.memory_size());
+    /// }
+    /// ```
     fn huge_page_bytes(&self, region: &Region) -> Result<usize, Error> {
         sys::huge_bytes(region.as_ptr(), region.len())
     }
@@ -266,6 +332,14 @@ pub unsafe trait Backing {
     /// # Errors
     ///
     /// [`Error::Unsupported`] where the platform cannot tell.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// if let Ok(locked) = slab.locked_bytes() {
+    ///     assert_eq!(locked, 0); // not locked yet
+    /// }
+    /// ```
     fn locked_bytes(&self, region: &Region) -> Result<usize, Error> {
         sys::locked_bytes(region.as_ptr(), region.len())
     }
