@@ -115,6 +115,16 @@ pub enum Error {
         index: usize,
     },
 
+    /// A generational key whose slot now holds a later value.
+    #[error(
+        "key for slot {index} is stale: its value was removed and the slot reused; keys are \
+         valid only until their value is removed"
+    )]
+    StaleKey {
+        /// The key's index.
+        index: usize,
+    },
+
     /// The same key twice in a request for disjoint references.
     #[error("key {index} appears more than once; get_disjoint_mut needs distinct keys")]
     DuplicateKey {

@@ -128,12 +128,28 @@
 //! # }
 //! ```
 //!
-//! # Key safety
+//! # Keys: plain or generational
 //!
-//! Like the `slab` crate, keys are plain indices without generation counters: it is the
-//! caller's responsibility not to use stale keys. A key used after its value was removed and
-//! the slot reused reaches the new value. Any key value is memory-safe, though: a foreign,
-//! stale or made-up key finds nothing or another value, never undefined behaviour.
+//! Like the `slab` crate, the default [`Key`] is a plain index without a generation counter:
+//! it is the caller's responsibility not to use stale keys. A key used after its value was
+//! removed and the slot reused reaches the new value. Any key value is memory-safe, though: a
+//! foreign, stale or made-up key finds nothing or another value, never undefined behaviour.
+//!
+//! [`GenSlab`] (`Slab<T, B, GenKey>`) hands out [`GenKey`]s instead, which are never found
+//! again once their value is removed, for 4 bytes per slot:
+//!
+//! ```
+//! # use nexus_slab::GenSlab;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut slab: GenSlab<&str> = GenSlab::with_capacity(1024)?;
+//! let old = slab.insert("order 1")?;
+//! slab.remove(old);
+//! let new = slab.insert("order 2")?;  // same slot, new generation
+//! assert_eq!(new.index(), old.index());
+//! assert_eq!(slab.get(old), None);     // the stale key finds nothing
+//! # Ok(())
+//! # }
+//! ```
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -154,7 +170,7 @@ pub use entry::VacantEntry;
 pub use error::{Error, Full};
 pub use info::{HugePagePool, Limit, SystemInfo};
 pub use iter::{Drain, IntoIter, Iter, IterMut};
-pub use key::Key;
+pub use key::{GenKey, Key, SlabKey};
 pub use slab::Slab;
 
 /// A slab on anonymous mmap memory (the default backing, spelled out).
@@ -181,6 +197,20 @@ pub type HugeSlab<T> = Slab<T, HugeTlb>;
 /// assert_eq!(slab.capacity(), 0);
 /// ```
 pub type LockedSlab<T> = Slab<T, Locked<Mmap>>;
+
+/// A slab whose keys detect reuse: a [`GenKey`] kept after its value was removed is never found
+/// again, even once the slot holds another value. On any backing (`GenSlab<T, HugeTlb>` ...).
+///
+/// ```
+/// use nexus_slab::GenSlab;
+///
+/// let mut slab: GenSlab<&str> = GenSlab::with_capacity(8).unwrap();
+/// let k = slab.insert("order 1").unwrap();
+/// slab.remove(k);
+/// slab.insert("order 2").unwrap();
+/// assert!(!slab.contains(k));
+/// ```
+pub type GenSlab<T, B = Mmap> = Slab<T, B, GenKey>;
 
 /// A slab on memory from an allocator-api2 allocator (the global one by default).
 ///
