@@ -3,7 +3,7 @@
 use core::alloc::Layout;
 use core::fmt;
 
-use super::{check_fits_in_ram, prefault, Backing, Region};
+use super::{prefault, region_len, Backing, Region};
 use crate::{sys, Error};
 
 /// The size of a huge page.
@@ -95,14 +95,7 @@ pub(crate) fn allocate_huge(layout: Layout, size: HugePageSize) -> Result<Region
             reason: format!("alignment {} > {page}", layout.align()),
         });
     }
-    let len = layout
-        .size()
-        .checked_next_multiple_of(page)
-        .ok_or(Error::SizeOverflow {
-            requested: layout.size(),
-            slot_size: 1,
-        })?;
-    check_fits_in_ram(len)?;
+    let len = region_len(layout, page)?;
     let ptr = sys::map_huge(len, page)?;
     let region = Region::new(ptr, len, page);
     // SAFETY: the mapping is fresh and ours. Its pages were reserved by mmap, so faulting

@@ -5,7 +5,7 @@ use core::fmt;
 use core::ptr::NonNull;
 
 use super::hugetlb::{allocate_huge, HugePageSize};
-use super::{check_fits_in_ram, prefault, Backing, Region};
+use super::{prefault, region_len, Backing, Region};
 use crate::{sys, Error};
 
 /// Regions at least this long are aligned to it and advised `MADV_HUGEPAGE`, so transparent
@@ -108,22 +108,17 @@ impl Mmap {
 
     fn allocate_pages(&mut self, layout: Layout) -> Result<Region, Error> {
         let page = sys::page_size();
-        let overflow = || Error::SizeOverflow {
-            requested: layout.size(),
-            slot_size: 1,
-        };
-        let len = layout
-            .size()
-            .checked_next_multiple_of(page)
-            .ok_or_else(overflow)?;
-        check_fits_in_ram(len)?;
+        let len = region_len(layout, page)?;
         let mut align = layout.align().max(page);
         if cfg!(target_os = "linux") && len >= THP_SIZE {
             align = align.max(THP_SIZE);
         }
         // Map enough to cut an aligned region out of; the slack stays mapped, untouched and
         // so unbacked, until the whole map is dropped.
-        let map_len = len.checked_add(align - page).ok_or_else(overflow)?;
+        let map_len = len.checked_add(align - page).ok_or(Error::ExceedsMemory {
+            bytes: usize::MAX,
+            physical: sys::physical_memory().unwrap_or(0),
+        })?;
         let mut map = memmap2::MmapOptions::new()
             .len(map_len)
             .map_anon()

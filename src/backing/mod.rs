@@ -394,6 +394,19 @@ pub(crate) unsafe fn prefault(region: &Region) -> Result<(), Error> {
     }
     Ok(())
 }
+/// The length of a region for `layout` on pages of `page` bytes, refused (before anything is
+/// allocated) when it exceeds physical memory.
+pub(crate) fn region_len(layout: Layout, page: usize) -> Result<usize, Error> {
+    // Rounding up cannot overflow for a valid `Layout` (size <= isize::MAX); if it ever did,
+    // usize::MAX is refused below like any other size beyond RAM.
+    let len = layout
+        .size()
+        .checked_next_multiple_of(page)
+        .unwrap_or(usize::MAX);
+    check_fits_in_ram(len)?;
+    Ok(len)
+}
+
 /// Refuses, before any allocation is attempted, a region larger than physical memory: it
 /// could never be resident, and prefaulting it would only summon the OOM killer.
 pub(crate) fn check_fits_in_ram(bytes: usize) -> Result<(), Error> {
