@@ -2,7 +2,8 @@
 
 use core::fmt;
 
-use crate::backing::Backing;
+use crate::backing::{Backing, Mmap};
+use crate::key::SlabKey;
 use crate::{Key, Slab};
 
 /// The next vacant slot of a slab, whose key is known before the value is inserted.
@@ -24,14 +25,14 @@ use crate::{Key, Slab};
 /// assert_eq!(node.data, 42);
 /// assert_eq!(slab[key].self_key, key);
 /// ```
-pub struct VacantEntry<'a, T, B: Backing> {
-    slab: &'a mut Slab<T, B>,
-    index: usize,
+pub struct VacantEntry<'a, T, B: Backing = Mmap, K: SlabKey = Key> {
+    slab: &'a mut Slab<T, B, K>,
+    key: K,
 }
 
-impl<'a, T, B: Backing> VacantEntry<'a, T, B> {
-    pub(crate) fn new(slab: &'a mut Slab<T, B>, index: usize) -> Self {
-        VacantEntry { slab, index }
+impl<'a, T, B: Backing, K: SlabKey> VacantEntry<'a, T, B, K> {
+    pub(crate) fn new(slab: &'a mut Slab<T, B, K>, key: K) -> Self {
+        VacantEntry { slab, key }
     }
 
     /// The key the value will have.
@@ -42,8 +43,8 @@ impl<'a, T, B: Backing> VacantEntry<'a, T, B> {
     /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
     /// assert_eq!(slab.vacant_entry().unwrap().key(), Key::new(0));
     /// ```
-    pub fn key(&self) -> Key {
-        Key::new(self.index)
+    pub fn key(&self) -> K {
+        self.key
     }
 
     /// Stores `value` under [`key`](VacantEntry::key) and returns a reference to it.
@@ -62,17 +63,17 @@ impl<'a, T, B: Backing> VacantEntry<'a, T, B> {
         // The slab has been borrowed since `next_vacant` named this slot, so the insert
         // takes exactly it.
         match raw.insert(value) {
-            Ok(i) => {
-                debug_assert_eq!(i, self.index);
-                // SAFETY: slot `i` was just filled; the slab stays borrowed for `'a`.
-                unsafe { &mut *raw.value_ptr(i) }
+            Ok(key) => {
+                debug_assert_eq!(key, self.key);
+                // SAFETY: the key's slot was just filled; the slab stays borrowed for `'a`.
+                unsafe { &mut *raw.value_ptr(key.index()) }
             }
             Err(_) => unreachable!("a VacantEntry exists only while a slot is vacant"),
         }
     }
 }
 
-impl<T, B: Backing> fmt::Debug for VacantEntry<'_, T, B> {
+impl<T, B: Backing, K: SlabKey> fmt::Debug for VacantEntry<'_, T, B, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VacantEntry")
             .field("key", &self.key())

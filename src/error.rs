@@ -115,6 +115,16 @@ pub enum Error {
         index: usize,
     },
 
+    /// A generational key whose slot now holds a later value.
+    #[error(
+        "key for slot {index} is stale: its value was removed and the slot reused; keys are \
+         valid only until their value is removed"
+    )]
+    StaleKey {
+        /// The key's index.
+        index: usize,
+    },
+
     /// The same key twice in a request for disjoint references.
     #[error("key {index} appears more than once; get_disjoint_mut needs distinct keys")]
     DuplicateKey {
@@ -138,17 +148,30 @@ pub enum Error {
         fix: String,
     },
 
-    /// `mlock` hit `RLIMIT_MEMLOCK`.
-    #[error(
-        "mlock of {needed} bytes exceeds RLIMIT_MEMLOCK ({limit}); raise the limit \
-         (`ulimit -l unlimited` in the shell that starts the program, or a `memlock` line in \
-         /etc/security/limits.conf, or LimitMEMLOCK= in a systemd unit) or run with CAP_IPC_LOCK \
-         (e.g. `setcap cap_ipc_lock=ep <binary>`)"
+    /// Locking hit the OS limit on locked memory: `RLIMIT_MEMLOCK` (`mlock`) on Unix, the
+    /// process's working-set size (`VirtualLock`) on Windows.
+    #[cfg_attr(
+        not(windows),
+        error(
+            "mlock of {needed} bytes exceeds RLIMIT_MEMLOCK ({limit}); raise the limit \
+             (`ulimit -l unlimited` in the shell that starts the program, or a `memlock` line in \
+             /etc/security/limits.conf, or LimitMEMLOCK= in a systemd unit) or run with \
+             CAP_IPC_LOCK (e.g. `setcap cap_ipc_lock=ep <binary>`)"
+        )
+    )]
+    #[cfg_attr(
+        windows,
+        error(
+            "VirtualLock of {needed} bytes exceeds what the process working set allows ({limit}); \
+             Windows locks at most the minimum working-set size, less a few pages: raise it \
+             before locking with SetProcessWorkingSetSize(GetCurrentProcess(), min, max), the \
+             minimum above the bytes to lock plus some headroom and the maximum above the minimum"
+        )
     )]
     MemlockLimit {
         /// Bytes that had to be locked.
         needed: usize,
-        /// The soft limit, as text: bytes, or "unlimited".
+        /// The limit, as text: bytes, or "unlimited" (on Windows, the working-set sizes).
         limit: String,
     },
 

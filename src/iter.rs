@@ -9,6 +9,7 @@ use core::iter::FusedIterator;
 use core::marker::PhantomData;
 
 use crate::backing::Backing;
+use crate::key::SlabKey;
 use crate::raw::RawSlab;
 use crate::{Key, Slab};
 
@@ -90,7 +91,7 @@ impl BitCursor {
         Some(self.back * 64 + bit)
     }
 
-    fn new_for<T>(raw: &RawSlab<T>) -> Self {
+    fn new_for<T, K: SlabKey>(raw: &RawSlab<T, K>) -> Self {
         // SAFETY: the live words of the core's bitmap are readable and hold `len` set bits.
         unsafe { BitCursor::new(raw.bits_ptr(), raw.live_words(), raw.len()) }
     }
@@ -112,13 +113,13 @@ impl BitCursor {
 /// assert_eq!(all, [(Key::new(0), &'a'), (Key::new(2), &'c')]);
 /// assert_eq!(slab.iter().rev().next(), Some((Key::new(2), &'c')));
 /// ```
-pub struct Iter<'a, T> {
-    raw: &'a RawSlab<T>,
+pub struct Iter<'a, T, K: SlabKey = Key> {
+    raw: &'a RawSlab<T, K>,
     cursor: BitCursor,
 }
 
-impl<'a, T> Iter<'a, T> {
-    pub(crate) fn new(raw: &'a RawSlab<T>) -> Self {
+impl<'a, T, K: SlabKey> Iter<'a, T, K> {
+    pub(crate) fn new(raw: &'a RawSlab<T, K>) -> Self {
         Iter {
             cursor: BitCursor::new_for(raw),
             raw,
@@ -126,15 +127,15 @@ impl<'a, T> Iter<'a, T> {
     }
 
     #[inline]
-    fn item(&self, i: usize) -> (Key, &'a T) {
-        // SAFETY: the cursor only yields set bits, so slot `i` is occupied; the slab is
-        // borrowed shared for `'a`.
-        (Key::new(i), unsafe { &*self.raw.value_ptr(i) })
+    fn item(&self, i: usize) -> (K, &'a T) {
+        // SAFETY: the cursor only yields set bits, so slot `i` is occupied (and `< cap`); the
+        // slab is borrowed shared for `'a`.
+        unsafe { (self.raw.key_at(i), &*self.raw.value_ptr(i)) }
     }
 }
 
-impl<'a, T> Iterator for Iter<'a, T> {
-    type Item = (Key, &'a T);
+impl<'a, T, K: SlabKey> Iterator for Iter<'a, T, K> {
+    type Item = (K, &'a T);
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
@@ -149,7 +150,7 @@ impl<'a, T> Iterator for Iter<'a, T> {
     }
 }
 
-impl<T> DoubleEndedIterator for Iter<'_, T> {
+impl<T, K: SlabKey> DoubleEndedIterator for Iter<'_, T, K> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         // SAFETY: as in `next`.
@@ -158,10 +159,10 @@ impl<T> DoubleEndedIterator for Iter<'_, T> {
     }
 }
 
-impl<T> ExactSizeIterator for Iter<'_, T> {}
-impl<T> FusedIterator for Iter<'_, T> {}
+impl<T, K: SlabKey> ExactSizeIterator for Iter<'_, T, K> {}
+impl<T, K: SlabKey> FusedIterator for Iter<'_, T, K> {}
 
-impl<T> Clone for Iter<'_, T> {
+impl<T, K: SlabKey> Clone for Iter<'_, T, K> {
     fn clone(&self) -> Self {
         Iter {
             raw: self.raw,
@@ -170,7 +171,7 @@ impl<T> Clone for Iter<'_, T> {
     }
 }
 
-impl<T> fmt::Debug for Iter<'_, T> {
+impl<T, K: SlabKey> fmt::Debug for Iter<'_, T, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Iter")
             .field("remaining", &self.cursor.remaining)
@@ -194,20 +195,20 @@ impl<T> fmt::Debug for Iter<'_, T> {
 /// }
 /// assert_eq!(slab.iter().map(|(_, v)| *v).sum::<u32>(), 60);
 /// ```
-pub struct IterMut<'a, T> {
-    raw: &'a RawSlab<T>,
+pub struct IterMut<'a, T, K: SlabKey = Key> {
+    raw: &'a RawSlab<T, K>,
     cursor: BitCursor,
     _values: PhantomData<&'a mut T>,
 }
 
 // SAFETY: an `IterMut` hands out `&mut T` to distinct slots; it is `Send`/`Sync` exactly as
-// `&mut T` is. The shared `&RawSlab` inside is only read (pointers and bitmap).
-unsafe impl<T: Send> Send for IterMut<'_, T> {}
+// `&mut T` is. The shared `&RawSlab` inside is only read (pointers, bitmap, generations).
+unsafe impl<T: Send, K: SlabKey> Send for IterMut<'_, T, K> {}
 // SAFETY: see above.
-unsafe impl<T: Sync> Sync for IterMut<'_, T> {}
+unsafe impl<T: Sync, K: SlabKey> Sync for IterMut<'_, T, K> {}
 
-impl<'a, T> IterMut<'a, T> {
-    pub(crate) fn new(raw: &'a mut RawSlab<T>) -> Self {
+impl<'a, T, K: SlabKey> IterMut<'a, T, K> {
+    pub(crate) fn new(raw: &'a mut RawSlab<T, K>) -> Self {
         IterMut {
             cursor: BitCursor::new_for(raw),
             raw,
@@ -216,16 +217,16 @@ impl<'a, T> IterMut<'a, T> {
     }
 
     #[inline]
-    fn item(&mut self, i: usize) -> (Key, &'a mut T) {
+    fn item(&mut self, i: usize) -> (K, &'a mut T) {
         // SAFETY: the cursor yields each occupied slot at most once, so the `&mut` references
         // are disjoint; the slab is borrowed mutably for `'a`. The pointer comes from the
         // core's own slot pointer, not from a reference to another slot.
-        (Key::new(i), unsafe { &mut *self.raw.value_ptr(i) })
+        unsafe { (self.raw.key_at(i), &mut *self.raw.value_ptr(i)) }
     }
 }
 
-impl<'a, T> Iterator for IterMut<'a, T> {
-    type Item = (Key, &'a mut T);
+impl<'a, T, K: SlabKey> Iterator for IterMut<'a, T, K> {
+    type Item = (K, &'a mut T);
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
@@ -240,7 +241,7 @@ impl<'a, T> Iterator for IterMut<'a, T> {
     }
 }
 
-impl<T> DoubleEndedIterator for IterMut<'_, T> {
+impl<T, K: SlabKey> DoubleEndedIterator for IterMut<'_, T, K> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         // SAFETY: as in `next`.
@@ -249,10 +250,10 @@ impl<T> DoubleEndedIterator for IterMut<'_, T> {
     }
 }
 
-impl<T> ExactSizeIterator for IterMut<'_, T> {}
-impl<T> FusedIterator for IterMut<'_, T> {}
+impl<T, K: SlabKey> ExactSizeIterator for IterMut<'_, T, K> {}
+impl<T, K: SlabKey> FusedIterator for IterMut<'_, T, K> {}
 
-impl<T> fmt::Debug for IterMut<'_, T> {
+impl<T, K: SlabKey> fmt::Debug for IterMut<'_, T, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IterMut")
             .field("remaining", &self.cursor.remaining)
@@ -274,13 +275,13 @@ impl<T> fmt::Debug for IterMut<'_, T> {
 /// let v: Vec<(Key, String)> = slab.into_iter().collect();
 /// assert_eq!(v, [(Key::new(0), "a".to_string()), (Key::new(1), "b".to_string())]);
 /// ```
-pub struct IntoIter<T, B: Backing> {
-    slab: Slab<T, B>,
+pub struct IntoIter<T, B: Backing, K: SlabKey = Key> {
+    slab: Slab<T, B, K>,
     cursor: BitCursor,
 }
 
-impl<T, B: Backing> IntoIter<T, B> {
-    pub(crate) fn new(slab: Slab<T, B>) -> Self {
+impl<T, B: Backing, K: SlabKey> IntoIter<T, B, K> {
+    pub(crate) fn new(slab: Slab<T, B, K>) -> Self {
         IntoIter {
             cursor: BitCursor::new_for(slab.raw()),
             slab,
@@ -288,17 +289,17 @@ impl<T, B: Backing> IntoIter<T, B> {
     }
 
     #[inline]
-    fn item(&mut self, i: usize) -> (Key, T) {
-        // SAFETY: the cursor yields each occupied slot once; `abandon` marks it vacant before
-        // the read, so the slab's drop will not drop it again.
-        (Key::new(i), unsafe {
-            self.slab.raw_mut().abandon(i).read()
-        })
+    fn item(&mut self, i: usize) -> (K, T) {
+        let raw = self.slab.raw_mut();
+        // SAFETY: the cursor yields each occupied slot once; its key is read first, then
+        // `abandon` marks it vacant before the value is read, so the slab's drop will not drop
+        // it again.
+        unsafe { (raw.key_at(i), raw.abandon(i).read()) }
     }
 }
 
-impl<T, B: Backing> Iterator for IntoIter<T, B> {
-    type Item = (Key, T);
+impl<T, B: Backing, K: SlabKey> Iterator for IntoIter<T, B, K> {
+    type Item = (K, T);
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
@@ -313,7 +314,7 @@ impl<T, B: Backing> Iterator for IntoIter<T, B> {
     }
 }
 
-impl<T, B: Backing> DoubleEndedIterator for IntoIter<T, B> {
+impl<T, B: Backing, K: SlabKey> DoubleEndedIterator for IntoIter<T, B, K> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         // SAFETY: as in `next`.
@@ -322,10 +323,10 @@ impl<T, B: Backing> DoubleEndedIterator for IntoIter<T, B> {
     }
 }
 
-impl<T, B: Backing> ExactSizeIterator for IntoIter<T, B> {}
-impl<T, B: Backing> FusedIterator for IntoIter<T, B> {}
+impl<T, B: Backing, K: SlabKey> ExactSizeIterator for IntoIter<T, B, K> {}
+impl<T, B: Backing, K: SlabKey> FusedIterator for IntoIter<T, B, K> {}
 
-impl<T, B: Backing> fmt::Debug for IntoIter<T, B> {
+impl<T, B: Backing, K: SlabKey> fmt::Debug for IntoIter<T, B, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IntoIter")
             .field("remaining", &self.cursor.remaining)
@@ -336,7 +337,7 @@ impl<T, B: Backing> fmt::Debug for IntoIter<T, B> {
 /// Removes every value, with its key, in ascending key order.
 ///
 /// Made by [`Slab::drain`]. The slab is empty once the `Drain` is dropped, whether or not it
-/// was consumed, and its next insert gets key 0 again. If the `Drain` is leaked
+/// was consumed, and (with plain keys) its next insert gets key 0 again. If the `Drain` is leaked
 /// (`mem::forget`), the values not yet yielded stay in the slab.
 ///
 /// ```
@@ -349,13 +350,13 @@ impl<T, B: Backing> fmt::Debug for IntoIter<T, B> {
 /// assert_eq!(first, Some((Key::new(0), 7)));
 /// assert!(slab.is_empty());
 /// ```
-pub struct Drain<'a, T> {
-    raw: &'a mut RawSlab<T>,
+pub struct Drain<'a, T, K: SlabKey = Key> {
+    raw: &'a mut RawSlab<T, K>,
     cursor: BitCursor,
 }
 
-impl<'a, T> Drain<'a, T> {
-    pub(crate) fn new(raw: &'a mut RawSlab<T>) -> Self {
+impl<'a, T, K: SlabKey> Drain<'a, T, K> {
+    pub(crate) fn new(raw: &'a mut RawSlab<T, K>) -> Self {
         Drain {
             cursor: BitCursor::new_for(raw),
             raw,
@@ -363,15 +364,16 @@ impl<'a, T> Drain<'a, T> {
     }
 
     #[inline]
-    fn item(&mut self, i: usize) -> (Key, T) {
-        // SAFETY: the cursor yields each occupied slot once; `take` unlinks it before the
-        // value leaves, so the slab is consistent even if the caller's drop panics.
-        (Key::new(i), unsafe { self.raw.take(i) })
+    fn item(&mut self, i: usize) -> (K, T) {
+        // SAFETY: the cursor yields each occupied slot once; its key is read first, then
+        // `take` unlinks it before the value leaves, so the slab is consistent even if the
+        // caller's drop panics.
+        unsafe { (self.raw.key_at(i), self.raw.take(i)) }
     }
 }
 
-impl<T> Iterator for Drain<'_, T> {
-    type Item = (Key, T);
+impl<T, K: SlabKey> Iterator for Drain<'_, T, K> {
+    type Item = (K, T);
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
@@ -386,7 +388,7 @@ impl<T> Iterator for Drain<'_, T> {
     }
 }
 
-impl<T> DoubleEndedIterator for Drain<'_, T> {
+impl<T, K: SlabKey> DoubleEndedIterator for Drain<'_, T, K> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         // SAFETY: as in `next`.
@@ -395,19 +397,19 @@ impl<T> DoubleEndedIterator for Drain<'_, T> {
     }
 }
 
-impl<T> ExactSizeIterator for Drain<'_, T> {}
-impl<T> FusedIterator for Drain<'_, T> {}
+impl<T, K: SlabKey> ExactSizeIterator for Drain<'_, T, K> {}
+impl<T, K: SlabKey> FusedIterator for Drain<'_, T, K> {}
 
-impl<T> Drop for Drain<'_, T> {
+impl<T, K: SlabKey> Drop for Drain<'_, T, K> {
     fn drop(&mut self) {
         // Drop what was not yielded. A panicking `Drop` stops here with the slab consistent.
         for _ in &mut *self {}
-        // Everything is out: start key numbering afresh, as `clear` does.
-        self.raw.reset();
+        // Everything is out: start key numbering afresh (plain keys), as `clear` does.
+        self.raw.restart();
     }
 }
 
-impl<T> fmt::Debug for Drain<'_, T> {
+impl<T, K: SlabKey> fmt::Debug for Drain<'_, T, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Drain")
             .field("remaining", &self.cursor.remaining)

@@ -3,9 +3,11 @@
 //! [`Slab<T, B>`](Slab) stores values of one type in a fixed number of slots and hands out a
 //! [`Key`] for each: insert, get and remove are O(1), the slab never grows, and a value never
 //! moves while it is stored. Its memory comes from a [`Backing`] chosen at the type level —
-//! [`Mmap`] (the default) or [`Heap`] over any allocator — and can be pinned in RAM
-//! ([`Slab::mlock`]), faulted in up front, and moved onto huge pages
-//! ([`Slab::try_collapse`]).
+//! [`Mmap`] (the default), [`HugeTlb`] (reserved huge pages), [`Locked<B>`](Locked) (pinned for
+//! the slab's life) or [`Heap`] over any allocator — is faulted in up front, and can be pinned in
+//! RAM ([`Slab::mlock`]) and moved onto huge pages ([`Slab::try_collapse`]), with the kernel's
+//! own accounting to check it ([`Slab::locked_bytes`], [`Slab::huge_page_bytes`],
+//! [`SystemInfo`]).
 //!
 //! # Usage
 //!
@@ -52,6 +54,37 @@
 //! # }
 //! ```
 //!
+//! ## Huge pages (Linux)
+//!
+//! ```
+//! # use nexus_slab::{Error, Slab};
+//! # #[allow(dead_code)]
+//! # struct Order { id: u64, price: i64, qty: u32 }
+//! # fn huge() -> Result<(), Error> {
+//! // Guaranteed huge pages (fails if unavailable)
+//! let mut slab: Slab<Order> = Slab::new();
+//! slab.alloc_hugetlb(1_000_000)?;  // 1M entries on 2MB pages
+//! # assert_eq!(slab.huge_page_bytes()?, slab.memory_size());
+//! # Ok(())
+//! # }
+//! # fn thp() -> Result<(), Error> {
+//!
+//! // Or request collapse of existing allocation (best-effort)
+//! let mut slab: Slab<Order> = Slab::new();
+//! slab.alloc(1_000_000)?;
+//! let _ = slab.try_collapse();  // Hint to use huge pages if possible
+//! # Ok(())
+//! # }
+//! # match huge() {
+//! #     Ok(()) => {}
+//! #     // No reserved pages here: the documented failure, unless CI promised pages.
+//! #     Err(Error::HugePagesUnavailable { .. } | Error::Unsupported { .. })
+//! #         if std::env::var("NEXUS_SLAB_REQUIRE_HUGEPAGES").as_deref() != Ok("1") => {}
+//! #     Err(e) => panic!("{e}"),
+//! # }
+//! # thp().unwrap();
+//! ```
+//!
 //! ## Allocation modes
 //!
 //! ```
@@ -95,12 +128,28 @@
 //! # }
 //! ```
 //!
-//! # Key safety
+//! # Keys: plain or generational
 //!
-//! Like the `slab` crate, keys are plain indices without generation counters: it is the
-//! caller's responsibility not to use stale keys. A key used after its value was removed and
-//! the slot reused reaches the new value. Any key value is memory-safe, though: a foreign,
-//! stale or made-up key finds nothing or another value, never undefined behaviour.
+//! Like the `slab` crate, the default [`Key`] is a plain index without a generation counter:
+//! it is the caller's responsibility not to use stale keys. A key used after its value was
+//! removed and the slot reused reaches the new value. Any key value is memory-safe, though: a
+//! foreign, stale or made-up key finds nothing or another value, never undefined behaviour.
+//!
+//! [`GenSlab`] (`Slab<T, B, GenKey>`) hands out [`GenKey`]s instead, which are never found
+//! again once their value is removed, for 4 bytes per slot:
+//!
+//! ```
+//! # use nexus_slab::GenSlab;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut slab: GenSlab<&str> = GenSlab::with_capacity(1024)?;
+//! let old = slab.insert("order 1")?;
+//! slab.remove(old);
+//! let new = slab.insert("order 2")?;  // same slot, new generation
+//! assert_eq!(new.index(), old.index());
+//! assert_eq!(slab.get(old), None);     // the stale key finds nothing
+//! # Ok(())
+//! # }
+//! ```
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -109,17 +158,19 @@
 mod backing;
 mod entry;
 mod error;
+mod info;
 mod iter;
 mod key;
 mod raw;
 mod slab;
 mod sys;
 
-pub use backing::{Backing, Heap, Mmap, Region};
+pub use backing::{Backing, Heap, HugePageSize, HugeTlb, Locked, Mmap, Region};
 pub use entry::VacantEntry;
 pub use error::{Error, Full};
+pub use info::{HugePagePool, Limit, SystemInfo};
 pub use iter::{Drain, IntoIter, Iter, IterMut};
-pub use key::Key;
+pub use key::{GenKey, Key, SlabKey};
 pub use slab::Slab;
 
 /// A slab on anonymous mmap memory (the default backing, spelled out).
@@ -129,6 +180,37 @@ pub use slab::Slab;
 /// assert!(slab.capacity() >= 10);
 /// ```
 pub type MmapSlab<T> = Slab<T, Mmap>;
+
+/// A slab on hugetlb pages (2 MiB by default; `Slab::new_in(HugeTlb::new(HugePageSize::Size1G))`
+/// for 1 GiB pages).
+///
+/// ```
+/// let slab: nexus_slab::HugeSlab<u64> = nexus_slab::HugeSlab::new();
+/// assert_eq!(slab.capacity(), 0); // allocating needs reserved pages: see `HugeTlb`
+/// ```
+pub type HugeSlab<T> = Slab<T, HugeTlb>;
+
+/// A slab on anonymous mmap memory locked in RAM for its whole life.
+///
+/// ```
+/// let slab: nexus_slab::LockedSlab<u64> = nexus_slab::LockedSlab::new();
+/// assert_eq!(slab.capacity(), 0);
+/// ```
+pub type LockedSlab<T> = Slab<T, Locked<Mmap>>;
+
+/// A slab whose keys detect reuse: a [`GenKey`] kept after its value was removed is never found
+/// again, even once the slot holds another value. On any backing (`GenSlab<T, HugeTlb>` ...).
+///
+/// ```
+/// use nexus_slab::GenSlab;
+///
+/// let mut slab: GenSlab<&str> = GenSlab::with_capacity(8).unwrap();
+/// let k = slab.insert("order 1").unwrap();
+/// slab.remove(k);
+/// slab.insert("order 2").unwrap();
+/// assert!(!slab.contains(k));
+/// ```
+pub type GenSlab<T, B = Mmap> = Slab<T, B, GenKey>;
 
 /// A slab on memory from an allocator-api2 allocator (the global one by default).
 ///

@@ -4,14 +4,16 @@ use core::alloc::Layout;
 use core::fmt;
 use core::ops::{Index, IndexMut};
 
-use crate::backing::{Backing, Mmap, Region};
+use crate::backing::{Backing, HugePageSize, Mmap, Region};
 use crate::entry::VacantEntry;
 use crate::iter::{Drain, IntoIter, Iter, IterMut};
+use crate::key::SlabKey;
 use crate::raw::{RawSlab, SlotLayout, MAX_CAPACITY};
 use crate::{Error, Full, Key};
 
-/// A fixed-capacity store of `T` values addressed by [`Key`], with O(1) insert, get and
-/// remove, on memory from the backing `B` (an anonymous [`Mmap`] by default).
+/// A fixed-capacity store of `T` values addressed by keys `K` ([`Key`] by default, or
+/// [`GenKey`](crate::GenKey) to detect stale keys), with O(1) insert, get and remove, on memory
+/// from the backing `B` (an anonymous [`Mmap`] by default).
 ///
 /// A slab is created empty ([`new`](Slab::new): no memory, no system call), allocated once
 /// ([`alloc`](Slab::alloc), [`alloc_bytes`](Slab::alloc_bytes),
@@ -50,13 +52,13 @@ use crate::{Error, Full, Key};
 /// fn sync<S: Sync>(_: &S) {}
 /// sync(&nexus_slab::Slab::<std::cell::Cell<u8>>::new());
 /// ```
-pub struct Slab<T, B: Backing = Mmap> {
-    raw: RawSlab<T>,
+pub struct Slab<T, B: Backing = Mmap, K: SlabKey = Key> {
+    raw: RawSlab<T, K>,
     region: Option<Region>,
     backing: B,
 }
 
-impl<T, B: Backing + Default> Slab<T, B> {
+impl<T, B: Backing + Default, K: SlabKey> Slab<T, B, K> {
     /// An empty slab with no memory yet: capacity 0, no allocation, no system call.
     ///
     /// ```
@@ -89,14 +91,47 @@ impl<T, B: Backing + Default> Slab<T, B> {
     }
 }
 
-impl<T, B: Backing + Default> Default for Slab<T, B> {
+impl<T, K: SlabKey> Slab<T, Mmap, K> {
+    /// Allocates room for at least `n` values on 2 MiB hugetlb pages: guaranteed huge pages
+    /// from the reserved pool, or an error. (`HugeSlab<T>` does the same with the choice
+    /// fixed in the type; `Slab::new_in(Mmap::hugetlb(HugePageSize::Size1G))` takes 1 GiB
+    /// pages.)
+    ///
+    /// # Errors
+    ///
+    /// As for [`alloc`](Slab::alloc), and [`Error::HugePagesUnavailable`] when the pool has
+    /// too few free pages — its message says how many are needed and the command that
+    /// reserves them. On error the slab is unchanged.
+    ///
+    /// ```
+    /// use nexus_slab::{Error, Slab};
+    ///
+    /// let mut slab: Slab<u64> = Slab::new();
+    /// match slab.alloc_hugetlb(1 << 20) {
+    ///     Ok(()) => assert_eq!(slab.memory_size() % (2 << 20), 0),
+    ///     Err(e @ Error::HugePagesUnavailable { .. }) => assert!(e.to_string().contains("echo")),
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// ```
+    pub fn alloc_hugetlb(&mut self, n: usize) -> Result<(), Error> {
+        self.check_unallocated()?;
+        let ordinary = core::mem::replace(&mut self.backing, Mmap::hugetlb(HugePageSize::Size2M));
+        let result = self.alloc(n);
+        if result.is_err() {
+            self.backing = ordinary;
+        }
+        result
+    }
+}
+
+impl<T, B: Backing + Default, K: SlabKey> Default for Slab<T, B, K> {
     /// Same as [`Slab::new`].
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T, B: Backing> Slab<T, B> {
+impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// An empty slab that will take its memory from `backing`.
     ///
     /// ```
@@ -142,11 +177,11 @@ impl<T, B: Backing> Slab<T, B> {
                 max: MAX_CAPACITY,
             });
         }
-        let layout = SlotLayout::of::<T>()
+        let layout = SlotLayout::of::<T, K>()
             .region_layout(n)
             .ok_or(Error::SizeOverflow {
                 requested: n,
-                slot_size: SlotLayout::of::<T>().slot_size,
+                slot_size: SlotLayout::of::<T, K>().slot_size,
             })?;
         self.allocate(layout)
     }
@@ -170,7 +205,7 @@ impl<T, B: Backing> Slab<T, B> {
     pub fn alloc_bytes(&mut self, max_bytes: usize) -> Result<(), Error> {
         self.check_unallocated()?;
         let gran = self.backing.granularity();
-        let layout = SlotLayout::of::<T>();
+        let layout = SlotLayout::of::<T, K>();
         // No region can exceed `isize::MAX` bytes (rounded up to its alignment): a larger
         // budget buys nothing more, and `region_layout` below needs the size to fit a `Layout`.
         let budget = max_bytes.min(isize::MAX as usize + 1 - layout.region_align());
@@ -228,11 +263,8 @@ impl<T, B: Backing> Slab<T, B> {
     /// assert_eq!(slab.insert("b").unwrap(), Key::new(1));
     /// ```
     #[inline]
-    pub fn insert(&mut self, value: T) -> Result<Key, Full<T>> {
-        match self.raw.insert(value) {
-            Ok(i) => Ok(Key::new(i)),
-            Err(value) => Err(Full(value)),
-        }
+    pub fn insert(&mut self, value: T) -> Result<K, Full<T>> {
+        self.raw.insert(value).map_err(Full)
     }
 
     /// A reference to the value at `key`, or `None` if the slot is vacant or out of range.
@@ -246,8 +278,8 @@ impl<T, B: Backing> Slab<T, B> {
     /// assert_eq!(slab.get(Key::new(99_999)), None);
     /// ```
     #[inline]
-    pub fn get(&self, key: Key) -> Option<&T> {
-        self.raw.get(key.index())
+    pub fn get(&self, key: K) -> Option<&T> {
+        self.raw.get(key)
     }
 
     /// A mutable reference to the value at `key`, or `None`.
@@ -261,15 +293,15 @@ impl<T, B: Backing> Slab<T, B> {
     /// assert_eq!(slab[k], 4);
     /// ```
     #[inline]
-    pub fn get_mut(&mut self, key: Key) -> Option<&mut T> {
-        self.raw.get_mut(key.index())
+    pub fn get_mut(&mut self, key: K) -> Option<&mut T> {
+        self.raw.get_mut(key)
     }
 
     /// A reference to the value at `key`, without checking that there is one.
     ///
     /// # Safety
     ///
-    /// `key` must be occupied in this slab (`self.contains(key)`).
+    /// `key` must name a value in this slab (`self.contains(key)`).
     ///
     /// ```
     /// use nexus_slab::Slab;
@@ -280,7 +312,7 @@ impl<T, B: Backing> Slab<T, B> {
     /// assert_eq!(unsafe { slab.get_unchecked(k) }, &3);
     /// ```
     #[inline]
-    pub unsafe fn get_unchecked(&self, key: Key) -> &T {
+    pub unsafe fn get_unchecked(&self, key: K) -> &T {
         debug_assert!(self.contains(key), "get_unchecked on a vacant key");
         // SAFETY: the caller promises the slot is occupied, hence in range and initialised.
         unsafe { &*self.raw.value_ptr(key.index()) }
@@ -290,7 +322,7 @@ impl<T, B: Backing> Slab<T, B> {
     ///
     /// # Safety
     ///
-    /// `key` must be occupied in this slab (`self.contains(key)`).
+    /// `key` must name a value in this slab (`self.contains(key)`).
     ///
     /// ```
     /// use nexus_slab::Slab;
@@ -302,7 +334,7 @@ impl<T, B: Backing> Slab<T, B> {
     /// assert_eq!(slab[k], 9);
     /// ```
     #[inline]
-    pub unsafe fn get_unchecked_mut(&mut self, key: Key) -> &mut T {
+    pub unsafe fn get_unchecked_mut(&mut self, key: K) -> &mut T {
         debug_assert!(self.contains(key), "get_unchecked_mut on a vacant key");
         // SAFETY: as in `get_unchecked`; `&mut self` makes the reference unique.
         unsafe { &mut *self.raw.value_ptr(key.index()) }
@@ -312,8 +344,11 @@ impl<T, B: Backing> Slab<T, B> {
     ///
     /// # Errors
     ///
-    /// [`Error::DuplicateKey`], [`Error::VacantKey`] or [`Error::KeyOutOfRange`] for the first
-    /// bad key; never a panic.
+    /// [`Error::DuplicateKey`], [`Error::VacantKey`], [`Error::StaleKey`] (a [`GenKey`] whose
+    /// slot holds a later value) or [`Error::KeyOutOfRange`] for the first bad key; never a
+    /// panic.
+    ///
+    /// [`GenKey`]: crate::GenKey
     ///
     /// ```
     /// use nexus_slab::Slab;
@@ -326,11 +361,8 @@ impl<T, B: Backing> Slab<T, B> {
     /// assert_eq!((slab[a], slab[b]), (2, 1));
     /// assert!(slab.get_disjoint_mut([a, a]).is_err());
     /// ```
-    pub fn get_disjoint_mut<const N: usize>(
-        &mut self,
-        keys: [Key; N],
-    ) -> Result<[&mut T; N], Error> {
-        let ptrs = self.raw.disjoint(keys.map(Key::index))?;
+    pub fn get_disjoint_mut<const N: usize>(&mut self, keys: [K; N]) -> Result<[&mut T; N], Error> {
+        let ptrs = self.raw.disjoint(keys)?;
         // SAFETY: `disjoint` checked the slots occupied and pairwise distinct, so the
         // references are to initialised values and never alias; `&mut self` covers them all.
         Ok(ptrs.map(|p| unsafe { &mut *p }))
@@ -348,8 +380,8 @@ impl<T, B: Backing> Slab<T, B> {
     /// assert_eq!(slab.remove(k), None);
     /// ```
     #[inline]
-    pub fn remove(&mut self, key: Key) -> Option<T> {
-        self.raw.remove(key.index())
+    pub fn remove(&mut self, key: K) -> Option<T> {
+        self.raw.remove(key)
     }
 
     /// Whether `key` holds a value.
@@ -363,8 +395,8 @@ impl<T, B: Backing> Slab<T, B> {
     /// assert!(!slab.contains(Key::new(usize::MAX)));
     /// ```
     #[inline]
-    pub fn contains(&self, key: Key) -> bool {
-        self.raw.is_occupied(key.index())
+    pub fn contains(&self, key: K) -> bool {
+        self.raw.find(key).is_some()
     }
 
     /// Number of values in the slab.
@@ -483,9 +515,9 @@ impl<T, B: Backing> Slab<T, B> {
     /// entry.insert(Node { me: key });
     /// assert_eq!(slab[key].me, key);
     /// ```
-    pub fn vacant_entry(&mut self) -> Result<VacantEntry<'_, T, B>, Error> {
-        match self.raw.next_vacant() {
-            Some(index) => Ok(VacantEntry::new(self, index)),
+    pub fn vacant_entry(&mut self) -> Result<VacantEntry<'_, T, B, K>, Error> {
+        match self.raw.next_key() {
+            Some(key) => Ok(VacantEntry::new(self, key)),
             None => Err(Error::Full {
                 capacity: self.capacity(),
             }),
@@ -502,7 +534,7 @@ impl<T, B: Backing> Slab<T, B> {
     /// slab.insert(2).unwrap();
     /// assert_eq!(slab.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [1, 2]);
     /// ```
-    pub fn iter(&self) -> Iter<'_, T> {
+    pub fn iter(&self) -> Iter<'_, T, K> {
         Iter::new(&self.raw)
     }
 
@@ -516,7 +548,7 @@ impl<T, B: Backing> Slab<T, B> {
     /// slab.iter_mut().for_each(|(_, v)| *v += 1);
     /// assert_eq!(slab.iter().next().map(|(_, v)| *v), Some(2));
     /// ```
-    pub fn iter_mut(&mut self) -> IterMut<'_, T> {
+    pub fn iter_mut(&mut self) -> IterMut<'_, T, K> {
         IterMut::new(&mut self.raw)
     }
 
@@ -533,7 +565,7 @@ impl<T, B: Backing> Slab<T, B> {
     /// assert_eq!(values, [1, 2]);
     /// assert!(slab.is_empty());
     /// ```
-    pub fn drain(&mut self) -> Drain<'_, T> {
+    pub fn drain(&mut self) -> Drain<'_, T, K> {
         Drain::new(&mut self.raw)
     }
 
@@ -551,14 +583,14 @@ impl<T, B: Backing> Slab<T, B> {
     /// slab.retain(|_, v| *v % 2 == 0);
     /// assert_eq!(slab.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [0, 2, 4]);
     /// ```
-    pub fn retain<F: FnMut(Key, &mut T) -> bool>(&mut self, mut keep: F) {
+    pub fn retain<F: FnMut(K, &mut T) -> bool>(&mut self, mut keep: F) {
         let mut from = 0;
         while let Some(i) = self.raw.next_occupied(from) {
             from = i + 1;
-            // SAFETY: `next_occupied` found slot `i` occupied; the reference ends before the
-            // slab is touched again.
-            let value = unsafe { &mut *self.raw.value_ptr(i) };
-            if !keep(Key::new(i), value) {
+            // SAFETY: `next_occupied` found slot `i` occupied (so `i < cap`); the reference
+            // ends before the slab is touched again.
+            let (key, value) = unsafe { (self.raw.key_at(i), &mut *self.raw.value_ptr(i)) };
+            if !keep(key, value) {
                 // SAFETY: still occupied: `keep` had no access to the slab.
                 drop(unsafe { self.raw.take(i) });
             }
@@ -605,50 +637,96 @@ impl<T, B: Backing> Slab<T, B> {
     }
 
     /// Asks the kernel to move the slab onto transparent huge pages now (`MADV_COLLAPSE`,
-    /// Linux 6.1+). Best effort: the result says honestly whether the kernel did it.
+    /// Linux 6.1+), and returns how many of its bytes are on huge pages afterwards, as the
+    /// kernel's page tables say. Only 2 MiB-aligned 2 MiB stretches of the slab can be huge, so
+    /// compare with [`memory_size`](Slab::memory_size) to see how complete it is.
     ///
     /// # Errors
     ///
     /// [`Error::NotAllocated`]; [`Error::Unsupported`] when the kernel or platform cannot
-    /// collapse; [`Error::Os`] when it tried and found no free huge page.
+    /// collapse (the reason says why); [`Error::Os`] when the kernel tried and found no free huge
+    /// page. An error is never a disguised success: nexus-slab 0.1.2 took `EINVAL` for "done".
     ///
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u64> = Slab::with_capacity(1 << 20).unwrap();
-    /// if let Err(e) = slab.try_collapse() {
-    ///     eprintln!("no huge pages: {e}");
+    /// let mut slab: Slab<u64> = Slab::with_capacity(4 << 20).unwrap();
+    /// match slab.try_collapse() {
+    ///     Ok(huge) => println!("{huge} of {} bytes on huge pages", slab.memory_size()),
+    ///     Err(e) => eprintln!("no huge pages: {e}"),
     /// }
     /// ```
-    pub fn try_collapse(&mut self) -> Result<(), Error> {
+    pub fn try_collapse(&mut self) -> Result<usize, Error> {
         let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
-        self.backing.collapse(region)
+        self.backing.collapse(region)?;
+        self.backing.huge_page_bytes(region)
+    }
+
+    /// Bytes of the slab on huge pages right now (transparent or hugetlb), read from the
+    /// kernel's page tables for exactly the slab's range (`PAGEMAP_SCAN`, Linux 6.7+; the
+    /// slab's mappings in `/proc/self/smaps` on older kernels).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotAllocated`]; [`Error::Unsupported`] off Linux.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// if let Ok(huge) = slab.huge_page_bytes() {
+    ///     assert_eq!(huge, 0); // 8 KiB cannot hold a 2 MiB page
+    /// }
+    /// ```
+    pub fn huge_page_bytes(&self) -> Result<usize, Error> {
+        let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
+        self.backing.huge_page_bytes(region)
+    }
+
+    /// Bytes of the slab the kernel counts as locked in RAM right now (`Locked:` of the slab's
+    /// range in `/proc/self/smaps`). Hugetlb pages never count: they cannot be swapped anyway.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotAllocated`]; [`Error::Unsupported`] off Linux.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// if slab.mlock().is_ok() {
+    ///     assert_eq!(slab.locked_bytes().ok(), Some(slab.memory_size()));
+    /// }
+    /// ```
+    pub fn locked_bytes(&self) -> Result<usize, Error> {
+        let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
+        self.backing.locked_bytes(region)
     }
 
     /// The core, for the iterators.
-    pub(crate) fn raw(&self) -> &RawSlab<T> {
+    pub(crate) fn raw(&self) -> &RawSlab<T, K> {
         &self.raw
     }
 
     /// The core, for the iterators.
-    pub(crate) fn raw_mut(&mut self) -> &mut RawSlab<T> {
+    pub(crate) fn raw_mut(&mut self) -> &mut RawSlab<T, K> {
         &mut self.raw
     }
 }
 
-impl<T, B: Backing> Drop for Slab<T, B> {
+impl<T, B: Backing, K: SlabKey> Drop for Slab<T, B, K> {
     fn drop(&mut self) {
         /// Releases the region even when a value's `Drop` panics.
-        struct Release<'a, T, B: Backing>(&'a mut Slab<T, B>);
+        struct Release<'a, T, B: Backing, K: SlabKey>(&'a mut Slab<T, B, K>);
 
-        impl<T, B: Backing> Drop for Release<'_, T, B> {
+        impl<T, B: Backing, K: SlabKey> Drop for Release<'_, T, B, K> {
             fn drop(&mut self) {
                 let slab = &mut *self.0;
                 // After a panic this goes on with the values not yet dropped (a second panic
                 // aborts, as for `Vec`); otherwise there is nothing left.
                 slab.raw.drop_values();
                 if let Some(region) = slab.region.take() {
-                    let layout = SlotLayout::of::<T>().release_layout(region.len());
+                    let layout = SlotLayout::of::<T, K>().release_layout(region.len());
                     slab.raw = RawSlab::empty();
                     // SAFETY: the region came from this backing's `allocate` and is released
                     // once (taken out of the `Option`); no value is left in it.
@@ -662,65 +740,65 @@ impl<T, B: Backing> Drop for Slab<T, B> {
     }
 }
 
-impl<T, B: Backing> Index<Key> for Slab<T, B> {
+impl<T, B: Backing, K: SlabKey> Index<K> for Slab<T, B, K> {
     type Output = T;
 
     /// # Panics
     ///
-    /// With "invalid key" when `key` holds no value.
+    /// With "invalid key" when `key` names no value.
     #[inline]
     #[track_caller]
-    fn index(&self, key: Key) -> &T {
-        match self.raw.get(key.index()) {
+    fn index(&self, key: K) -> &T {
+        match self.raw.get(key) {
             Some(v) => v,
             None => panic!("invalid key"),
         }
     }
 }
 
-impl<T, B: Backing> IndexMut<Key> for Slab<T, B> {
+impl<T, B: Backing, K: SlabKey> IndexMut<K> for Slab<T, B, K> {
     /// # Panics
     ///
-    /// With "invalid key" when `key` holds no value.
+    /// With "invalid key" when `key` names no value.
     #[inline]
     #[track_caller]
-    fn index_mut(&mut self, key: Key) -> &mut T {
-        match self.raw.get_mut(key.index()) {
+    fn index_mut(&mut self, key: K) -> &mut T {
+        match self.raw.get_mut(key) {
             Some(v) => v,
             None => panic!("invalid key"),
         }
     }
 }
 
-impl<T, B: Backing> IntoIterator for Slab<T, B> {
-    type Item = (Key, T);
-    type IntoIter = IntoIter<T, B>;
+impl<T, B: Backing, K: SlabKey> IntoIterator for Slab<T, B, K> {
+    type Item = (K, T);
+    type IntoIter = IntoIter<T, B, K>;
 
     /// Moves every value out, with its key, in ascending key order.
-    fn into_iter(self) -> IntoIter<T, B> {
+    fn into_iter(self) -> IntoIter<T, B, K> {
         IntoIter::new(self)
     }
 }
 
-impl<'a, T, B: Backing> IntoIterator for &'a Slab<T, B> {
-    type Item = (Key, &'a T);
-    type IntoIter = Iter<'a, T>;
+impl<'a, T, B: Backing, K: SlabKey> IntoIterator for &'a Slab<T, B, K> {
+    type Item = (K, &'a T);
+    type IntoIter = Iter<'a, T, K>;
 
-    fn into_iter(self) -> Iter<'a, T> {
+    fn into_iter(self) -> Iter<'a, T, K> {
         self.iter()
     }
 }
 
-impl<'a, T, B: Backing> IntoIterator for &'a mut Slab<T, B> {
-    type Item = (Key, &'a mut T);
-    type IntoIter = IterMut<'a, T>;
+impl<'a, T, B: Backing, K: SlabKey> IntoIterator for &'a mut Slab<T, B, K> {
+    type Item = (K, &'a mut T);
+    type IntoIter = IterMut<'a, T, K>;
 
-    fn into_iter(self) -> IterMut<'a, T> {
+    fn into_iter(self) -> IterMut<'a, T, K> {
         self.iter_mut()
     }
 }
 
-impl<T: fmt::Debug, B: Backing> fmt::Debug for Slab<T, B> {
+impl<T: fmt::Debug, B: Backing, K: SlabKey> fmt::Debug for Slab<T, B, K> {
     /// `{:?}` shows the sizes; `{:#?}` shows every `key: value` too.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if f.alternate() {

@@ -513,3 +513,68 @@ fn budgets_beyond_ram_are_refused_before_allocating() {
     s.alloc(3).unwrap();
     assert!(s.capacity() >= 3);
 }
+
+/// A bump arena that hands out page-aligned blocks of one buffer, used by reference.
+struct Arena {
+    buf: std::cell::UnsafeCell<Vec<u8>>,
+    used: std::cell::Cell<usize>,
+}
+
+// SAFETY: blocks are disjoint ranges of `buf`, which is never reallocated after `new` and
+// outlives every block (blocks borrow the arena); deallocation is a no-op.
+unsafe impl allocator_api2::alloc::Allocator for &Arena {
+    fn allocate(
+        &self,
+        layout: std::alloc::Layout,
+    ) -> Result<std::ptr::NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        // SAFETY: only this method touches `buf`, and it never reallocates it.
+        let buf = unsafe { &mut *self.buf.get() };
+        let base = buf.as_mut_ptr();
+        let start =
+            (base as usize + self.used.get()).next_multiple_of(layout.align()) - base as usize;
+        let end = start
+            .checked_add(layout.size())
+            .ok_or(allocator_api2::alloc::AllocError)?;
+        if end > buf.len() {
+            return Err(allocator_api2::alloc::AllocError);
+        }
+        self.used.set(end);
+        // SAFETY: `start..end` lies inside `buf`.
+        let ptr = unsafe { base.add(start) };
+        Ok(std::ptr::NonNull::slice_from_raw_parts(
+            std::ptr::NonNull::new(ptr).unwrap(),
+            layout.size(),
+        ))
+    }
+
+    unsafe fn deallocate(&self, _: std::ptr::NonNull<u8>, _: std::alloc::Layout) {}
+}
+
+#[test]
+fn a_heap_backing_can_borrow_its_allocator() {
+    let arena = Arena {
+        buf: std::cell::UnsafeCell::new(vec![0; 1 << 20]),
+        used: std::cell::Cell::new(0),
+    };
+    {
+        let mut slab: Slab<u64, Heap<&Arena>> = Slab::new_in(Heap::new_in(&arena));
+        slab.alloc(1000).unwrap();
+        let k = slab.insert(77).unwrap();
+        assert_eq!(slab[k], 77);
+        assert!(arena.used.get() >= slab.memory_size());
+        // A second slab from the same arena gets other memory.
+        let mut other: Slab<u64, Heap<&Arena>> = Slab::new_in(Heap::new_in(&arena));
+        other.alloc(1000).unwrap();
+        let k2 = other.insert(88).unwrap();
+        assert_eq!((slab[k], other[k2]), (77, 88));
+        assert!(
+            other.get(k2).unwrap() as *const u64 as usize
+                >= slab.get(k).unwrap() as *const u64 as usize + slab.memory_size() - 8
+        );
+    }
+    // The slabs are gone; the arena is still ours.
+    assert!(arena.used.get() >= 2 * 8192);
+    // An allocator that runs out is a typed error, not a panic.
+    let mut greedy: Slab<[u8; 4096], Heap<&Arena>> = Slab::new_in(Heap::new_in(&arena));
+    assert!(matches!(greedy.alloc(10_000), Err(Error::Os { .. })));
+}

@@ -64,7 +64,7 @@ struct Case<B: Backing> {
 impl<B: Backing + Default> Case<B> {
     fn new() -> Self {
         let log = DropLog::new();
-        let mut slab = Slab::with_capacity(N as usize).unwrap();
+        let mut slab: Slab<Tracked, B> = Slab::with_capacity(N as usize).unwrap();
         for id in 0..N {
             assert_eq!(slab.insert(log.item(id)).unwrap().index(), id as usize);
         }

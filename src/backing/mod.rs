@@ -59,9 +59,13 @@
 //! ```
 
 mod heap;
+mod hugetlb;
+mod locked;
 mod mmap;
 
 pub use heap::Heap;
+pub use hugetlb::{HugePageSize, HugeTlb};
+pub use locked::Locked;
 pub use mmap::Mmap;
 
 use core::alloc::Layout;
@@ -195,6 +199,12 @@ impl Region {
 pub unsafe trait Backing {
     /// The size to which this backing rounds region lengths (its page size). The slab uses it
     /// to choose the capacity for a byte budget.
+    ///
+    /// ```
+    /// use nexus_slab::{Backing, HugeTlb, Mmap};
+    /// assert_eq!(Mmap::new().granularity(), 4096);
+    /// assert_eq!(HugeTlb::default().granularity(), 2 << 20);
+    /// ```
     fn granularity(&self) -> usize;
 
     /// Hands out a region for `layout`, at least `layout.size()` bytes long; the slab fills all
@@ -205,6 +215,18 @@ pub unsafe trait Backing {
     /// # Errors
     ///
     /// Whatever the memory source reports, as a typed [`Error`].
+    ///
+    /// ```
+    /// use std::alloc::Layout;
+    /// use nexus_slab::{Backing, Heap};
+    ///
+    /// let mut heap = Heap::new();
+    /// let layout = Layout::from_size_align(100, 8).unwrap();
+    /// let region = heap.allocate(layout).unwrap();
+    /// assert!(region.len() >= 100 && region.as_ptr() as usize % 4096 == 0);
+    /// // SAFETY: the region came from this backing and nothing uses it.
+    /// unsafe { heap.release(region, layout) };
+    /// ```
     fn allocate(&mut self, layout: Layout) -> Result<Region, Error>;
 
     /// Takes back a region.
@@ -214,6 +236,18 @@ pub unsafe trait Backing {
     /// `region` must have come from `allocate` on this backing and not have been released
     /// since; nothing may use its memory afterwards. `layout` has the alignment that was
     /// passed to `allocate` and a size between the one passed and `region.len()`.
+    ///
+    /// ```
+    /// use std::alloc::Layout;
+    /// use nexus_slab::{Backing, Mmap};
+    ///
+    /// let mut mmap = Mmap::new();
+    /// let layout = Layout::from_size_align(5000, 8).unwrap();
+    /// let region = mmap.allocate(layout).unwrap();
+    /// assert_eq!(region.len(), 8192);
+    /// // SAFETY: the region came from this backing and nothing uses it.
+    /// unsafe { mmap.release(region, layout) };
+    /// ```
     unsafe fn release(&mut self, region: Region, layout: Layout);
 
     /// Pins the region in RAM (`mlock`), so it is never paged out.
@@ -222,9 +256,22 @@ pub unsafe trait Backing {
     ///
     /// [`Error::MemlockLimit`] when `RLIMIT_MEMLOCK` is too low, [`Error::Unsupported`] when
     /// the region is not page-aligned or the platform cannot lock, [`Error::Os`] otherwise.
+    ///
+    /// ```
+    /// use std::alloc::Layout;
+    /// use nexus_slab::{Backing, Mmap};
+    ///
+    /// let mut mmap = Mmap::new();
+    /// let layout = Layout::from_size_align(4096, 8).unwrap();
+    /// let region = mmap.allocate(layout).unwrap();
+    /// if mmap.lock(&region).is_ok() {
+    ///     mmap.unlock(&region).unwrap();
+    /// }
+    /// // SAFETY: the region came from this backing and nothing uses it.
+    /// unsafe { mmap.release(region, layout) };
+    /// ```
     fn lock(&mut self, region: &Region) -> Result<(), Error> {
-        require_pages(region, "mlock")?;
-        sys::lock(region.as_ptr(), region.len())
+        lock_region(region)
     }
 
     /// Lets the region be paged out again (`munlock`).
@@ -232,9 +279,16 @@ pub unsafe trait Backing {
     /// # Errors
     ///
     /// As for [`lock`](Backing::lock).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    /// let mut slab: Slab<u8> = Slab::with_capacity(10).unwrap();
+    /// if slab.mlock().is_ok() {
+    ///     slab.munlock().unwrap(); // calls Backing::unlock on the slab's region
+    /// }
+    /// ```
     fn unlock(&mut self, region: &Region) -> Result<(), Error> {
-        require_pages(region, "munlock")?;
-        sys::unlock(region.as_ptr(), region.len())
+        unlock_region(region)
     }
 
     /// Asks the kernel to move the region onto transparent huge pages now
@@ -244,10 +298,69 @@ pub unsafe trait Backing {
     ///
     /// [`Error::Unsupported`] when the kernel or region cannot collapse, [`Error::Os`] when the
     /// kernel tried and failed (for example no free huge page).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    /// let mut slab: Slab<u64> = Slab::with_capacity(1 << 20).unwrap();
+    /// let _ = slab.try_collapse(); // calls Backing::collapse on the slab's region
+    /// ```
     fn collapse(&mut self, region: &Region) -> Result<(), Error> {
-        require_pages(region, "MADV_COLLAPSE")?;
-        sys::collapse(region.as_ptr(), region.len())
+        collapse_region(region)
     }
+
+    /// Bytes of the region on huge pages right now (transparent or hugetlb), as the kernel's
+    /// page tables say (`PAGEMAP_SCAN`, Linux 6.7+; `/proc/self/smaps` before).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] where the platform cannot tell.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    /// let slab: Slab<u64> = Slab::with_capacity(1 << 20).unwrap();
+    /// if let Ok(huge) = slab.huge_page_bytes() {
+    ///     assert!(huge <= slab.memory_size());
+    /// }
+    /// ```
+    fn huge_page_bytes(&self, region: &Region) -> Result<usize, Error> {
+        sys::huge_bytes(region.as_ptr(), region.len())
+    }
+
+    /// Bytes of the region the kernel counts as locked right now (`Locked:` in
+    /// `/proc/self/smaps`). Hugetlb pages are never counted: they cannot be swapped anyway.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] where the platform cannot tell.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// if let Ok(locked) = slab.locked_bytes() {
+    ///     assert_eq!(locked, 0); // not locked yet
+    /// }
+    /// ```
+    fn locked_bytes(&self, region: &Region) -> Result<usize, Error> {
+        sys::locked_bytes(region.as_ptr(), region.len())
+    }
+}
+
+/// `mlock` of exactly the region.
+pub(crate) fn lock_region(region: &Region) -> Result<(), Error> {
+    require_pages(region, "mlock")?;
+    sys::lock(region.as_ptr(), region.len())
+}
+
+/// `munlock` of exactly the region.
+pub(crate) fn unlock_region(region: &Region) -> Result<(), Error> {
+    require_pages(region, "munlock")?;
+    sys::unlock(region.as_ptr(), region.len())
+}
+
+/// `MADV_COLLAPSE` of exactly the region.
+pub(crate) fn collapse_region(region: &Region) -> Result<(), Error> {
+    require_pages(region, "MADV_COLLAPSE")?;
+    sys::collapse(region.as_ptr(), region.len())
 }
 
 /// Makes every page of `region` resident, so first use takes no page fault: populates writable
@@ -281,6 +394,19 @@ pub(crate) unsafe fn prefault(region: &Region) -> Result<(), Error> {
     }
     Ok(())
 }
+/// The length of a region for `layout` on pages of `page` bytes, refused (before anything is
+/// allocated) when it exceeds physical memory.
+pub(crate) fn region_len(layout: Layout, page: usize) -> Result<usize, Error> {
+    // Rounding up cannot overflow for a valid `Layout` (size <= isize::MAX); if it ever did,
+    // usize::MAX is refused below like any other size beyond RAM.
+    let len = layout
+        .size()
+        .checked_next_multiple_of(page)
+        .unwrap_or(usize::MAX);
+    check_fits_in_ram(len)?;
+    Ok(len)
+}
+
 /// Refuses, before any allocation is attempted, a region larger than physical memory: it
 /// could never be resident, and prefaulting it would only summon the OOM killer.
 pub(crate) fn check_fits_in_ram(bytes: usize) -> Result<(), Error> {

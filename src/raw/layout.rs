@@ -1,24 +1,33 @@
-//! Where things are inside a slab's region: the slot array, then the occupancy bitmap.
+//! Where things are inside a slab's region: the slot array, the occupancy bitmap and, for
+//! generational keys, the generations.
 //!
 //! ```text
 //! region (from the backing, page-aligned)
-//! ├─ slots:  capacity × size_of::<Slot<T>>()      offset 0, aligned to the slot
-//! └─ bitmap: ceil(capacity / 64) × u64            offset rounded up to 64 (a cache line)
+//! ├─ slots:       capacity × size_of::<Slot<T>>()   offset 0, aligned to the slot
+//! ├─ bitmap:      ceil(capacity / 64) × u64         offset rounded up to 64 (a cache line)
+//! └─ generations: capacity × u32                    GenKey slabs only; offset rounded up to 64
 //! ```
 //!
 //! A slot is a union of the value and a 32-bit free-list link, so a slot costs
-//! `max(size_of::<T>(), 4)` rounded up to `align_of::<T>()` (at least 4), plus one bit.
+//! `max(size_of::<T>(), 4)` rounded up to `align_of::<T>()` (at least 4), plus one bit, plus
+//! 4 bytes of generation when the keys are [`GenKey`](crate::GenKey)s.
 
 use core::alloc::Layout;
 use core::mem::{align_of, size_of};
 
 use super::Slot;
+use crate::key::SlabKey;
 
 /// The most slots a slab can hold: free-list links are `u32`, and `u32::MAX` means "none".
 pub(crate) const MAX_CAPACITY: usize = u32::MAX as usize;
 
-/// Offset of the bitmap is rounded up to this, so it starts on its own cache line.
-const BITMAP_ALIGN: usize = 64;
+/// Offsets of the bitmap and the generations are rounded up to this (a cache line).
+const LINE: usize = 64;
+
+/// `n` rounded up to a cache line, or `None` on overflow.
+fn line_up(n: usize) -> Option<usize> {
+    Some(n.checked_add(LINE - 1)? & !(LINE - 1))
+}
 
 /// Slot geometry of one `T`, and the sizes derived from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,14 +36,17 @@ pub(crate) struct SlotLayout {
     pub(crate) slot_size: usize,
     /// Alignment of the slot array (and so of every value).
     pub(crate) slot_align: usize,
+    /// Bytes of generation per slot: 4 for generational keys, 0 for plain ones.
+    pub(crate) gen_size: usize,
 }
 
 impl SlotLayout {
-    /// The geometry of `Slot<T>`.
-    pub(crate) const fn of<T>() -> Self {
+    /// The geometry of `Slot<T>` under keys `K`.
+    pub(crate) const fn of<T, K: SlabKey>() -> Self {
         SlotLayout {
             slot_size: size_of::<Slot<T>>(),
             slot_align: align_of::<Slot<T>>(),
+            gen_size: if K::GENERATIONAL { size_of::<u32>() } else { 0 },
         }
     }
 
@@ -45,14 +57,27 @@ impl SlotLayout {
 
     /// Byte offset of the bitmap for `cap` slots, or `None` on overflow.
     pub(crate) fn bitmap_offset(&self, cap: usize) -> Option<usize> {
-        let slots = cap.checked_mul(self.slot_size)?;
-        Some(slots.checked_add(BITMAP_ALIGN - 1)? & !(BITMAP_ALIGN - 1))
+        line_up(cap.checked_mul(self.slot_size)?)
     }
 
-    /// Bytes that `cap` slots need (slots and bitmap), or `None` on overflow.
-    pub(crate) fn bytes_for(&self, cap: usize) -> Option<usize> {
+    /// Byte offset of the generations for `cap` slots (where they would be), or `None` on
+    /// overflow.
+    pub(crate) fn gens_offset(&self, cap: usize) -> Option<usize> {
         let words = Self::bitmap_words(cap);
-        self.bitmap_offset(cap)?.checked_add(words.checked_mul(8)?)
+        line_up(
+            self.bitmap_offset(cap)?
+                .checked_add(words.checked_mul(8)?)?,
+        )
+    }
+
+    /// Bytes that `cap` slots need (slots, bitmap, generations), or `None` on overflow.
+    pub(crate) fn bytes_for(&self, cap: usize) -> Option<usize> {
+        if self.gen_size == 0 {
+            let words = Self::bitmap_words(cap);
+            return self.bitmap_offset(cap)?.checked_add(words.checked_mul(8)?);
+        }
+        self.gens_offset(cap)?
+            .checked_add(cap.checked_mul(self.gen_size)?)
     }
 
     /// Alignment the region needs: the slots', and the bitmap words'.
@@ -97,21 +122,35 @@ impl SlotLayout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{GenKey, Key};
+
+    #[test]
+    fn generational_keys_add_four_bytes_per_slot() {
+        let plain = SlotLayout::of::<u64, Key>();
+        let gen = SlotLayout::of::<u64, GenKey>();
+        assert_eq!(gen.bytes_for(0), Some(0));
+        for cap in [1usize, 64, 1000, 1 << 20] {
+            let extra = gen.bytes_for(cap).unwrap() - plain.bytes_for(cap).unwrap();
+            assert!(extra >= 4 * cap && extra < 4 * cap + 64, "{cap}: {extra}");
+        }
+        assert_eq!(gen.gens_offset(1), Some(128));
+        assert_eq!(gen.bytes_for(1), Some(132));
+    }
 
     #[test]
     fn slot_size_is_value_size_with_a_four_byte_floor() {
-        assert_eq!(SlotLayout::of::<u64>().slot_size, 8);
-        assert_eq!(SlotLayout::of::<u8>().slot_size, 4);
-        assert_eq!(SlotLayout::of::<()>().slot_size, 4);
-        assert_eq!(SlotLayout::of::<[u8; 32]>().slot_size, 32);
-        assert_eq!(SlotLayout::of::<[u64; 8]>().slot_size, 64);
-        assert_eq!(SlotLayout::of::<[u8; 6000]>().slot_size, 6000);
-        assert_eq!(SlotLayout::of::<[u8; 5]>().slot_size, 8);
+        assert_eq!(SlotLayout::of::<u64, Key>().slot_size, 8);
+        assert_eq!(SlotLayout::of::<u8, Key>().slot_size, 4);
+        assert_eq!(SlotLayout::of::<(), Key>().slot_size, 4);
+        assert_eq!(SlotLayout::of::<[u8; 32], Key>().slot_size, 32);
+        assert_eq!(SlotLayout::of::<[u64; 8], Key>().slot_size, 64);
+        assert_eq!(SlotLayout::of::<[u8; 6000], Key>().slot_size, 6000);
+        assert_eq!(SlotLayout::of::<[u8; 5], Key>().slot_size, 8);
     }
 
     #[test]
     fn bytes_for_counts_slots_padding_and_bitmap() {
-        let l = SlotLayout::of::<u64>();
+        let l = SlotLayout::of::<u64, Key>();
         assert_eq!(l.bytes_for(0), Some(0));
         assert_eq!(l.bytes_for(1), Some(64 + 8));
         assert_eq!(l.bytes_for(64), Some(512 + 8));
@@ -122,9 +161,9 @@ mod tests {
     #[test]
     fn capacity_for_is_the_largest_fit() {
         for l in [
-            SlotLayout::of::<u8>(),
-            SlotLayout::of::<u64>(),
-            SlotLayout::of::<[u8; 6000]>(),
+            SlotLayout::of::<u8, Key>(),
+            SlotLayout::of::<u64, Key>(),
+            SlotLayout::of::<[u8; 6000], Key>(),
         ] {
             for len in [0usize, 1, 71, 72, 4096, 8192, 20480, 1 << 21] {
                 let cap = l.capacity_for(len);
@@ -136,13 +175,13 @@ mod tests {
 
     #[test]
     fn capacity_for_never_exceeds_the_key_space() {
-        let l = SlotLayout::of::<u8>();
+        let l = SlotLayout::of::<u8, Key>();
         assert_eq!(l.capacity_for(usize::MAX), MAX_CAPACITY);
     }
 
     #[test]
     fn region_layout_rejects_overflow() {
-        let l = SlotLayout::of::<[u8; 6000]>();
+        let l = SlotLayout::of::<[u8; 6000], Key>();
         assert!(l.region_layout(usize::MAX / 1000).is_none());
         assert_eq!(l.region_layout(3).unwrap().size(), 18000 + 48 + 8);
     }

@@ -1,18 +1,26 @@
-//! The unsafe core: slot array, occupancy bitmap, free list. The only code that knows them.
+//! The unsafe core: slot array, occupancy bitmap, free list, generations. The only code that
+//! knows them.
 //!
-//! `RawSlab<T>` works on memory it is handed and never calls the OS; it does not own the
+//! `RawSlab<T, K>` works on memory it is handed and never calls the OS; it does not own the
 //! memory either (the façade [`Slab`](crate::Slab) does, with its backing). It is generic over
-//! `T` only, so its code is compiled once per value type whatever the backing.
+//! the value and key types only, so its code is compiled once per value type whatever the
+//! backing. The key kind is a compile-time constant (`K::GENERATIONAL`): plain-key slabs carry
+//! no generation code at all.
 //!
 //! State, for `cap` slots:
 //! - `bits`: bit `i` is set exactly when slot `i` holds a value. Bits at or above `hwm` are 0.
-//! - `hwm` (high-water mark): slots `hwm..cap` have never been handed out since the last reset,
-//!   so they are free without being on the free list; an insert takes them in order.
+//! - `hwm` (high-water mark): slots `hwm..cap` have never been handed out since the last
+//!   restart, so they are free without being on the free list; an insert takes them in order.
 //! - `free`: a LIFO stack of vacated slots below `hwm`, linked through the slots themselves
 //!   (`Slot::next`), `NIL` at the bottom.
+//! - `gens` (generational keys only): one `u32` per slot, even while vacant, odd while
+//!   occupied; +1 on every insert and every remove, so a slot's generations never repeat. A slot
+//!   whose generation would wrap is retired: it gets generation 0 (matches no key) and never
+//!   goes back on the free list.
 //!
-//! Invariants: `len == popcount(bits)`; every slot below `hwm` is either occupied or on the
-//! free list, never both; the free list holds no slot twice.
+//! Invariants: `len == popcount(bits)`; every slot below `hwm` is occupied, on the free list,
+//! or retired — exactly one; the free list holds no slot twice; with generations, slot `i` is
+//! occupied exactly when `gens[i]` is odd.
 
 pub(crate) mod layout;
 
@@ -21,6 +29,8 @@ use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
 
 pub(crate) use layout::{SlotLayout, MAX_CAPACITY};
+
+use crate::key::SlabKey;
 
 /// End of the free list.
 const NIL: u32 = u32::MAX;
@@ -32,30 +42,34 @@ pub(crate) union Slot<T> {
     next: u32,
 }
 
-pub(crate) struct RawSlab<T> {
+pub(crate) struct RawSlab<T, K> {
     /// Slot 0; dangling when `cap == 0`.
     slots: NonNull<Slot<T>>,
     /// Bitmap word 0; dangling when `cap == 0`.
     bits: NonNull<u64>,
+    /// Generation of slot 0; dangling when `cap == 0` or the keys are plain.
+    gens: NonNull<u32>,
     cap: usize,
     len: usize,
     hwm: usize,
     free: u32,
-    _owns: PhantomData<T>,
+    _owns: PhantomData<(T, K)>,
 }
 
 // SAFETY: the core owns its values (the pointers are to memory only it uses), so sending it
-// sends the values: `Send` when `T` is.
-unsafe impl<T: Send> Send for RawSlab<T> {}
-// SAFETY: `&RawSlab` gives only `&T` and reads of the bitmap: `Sync` when `T` is.
-unsafe impl<T: Sync> Sync for RawSlab<T> {}
+// sends the values: `Send` when `T` is. Keys are plain data.
+unsafe impl<T: Send, K> Send for RawSlab<T, K> {}
+// SAFETY: `&RawSlab` gives only `&T` and reads of the bitmap and generations: `Sync` when `T`
+// is.
+unsafe impl<T: Sync, K> Sync for RawSlab<T, K> {}
 
-impl<T> RawSlab<T> {
+impl<T, K: SlabKey> RawSlab<T, K> {
     /// A slab with no memory: capacity 0, every lookup misses, every insert is full.
     pub(crate) const fn empty() -> Self {
         RawSlab {
             slots: NonNull::dangling(),
             bits: NonNull::dangling(),
+            gens: NonNull::dangling(),
             cap: 0,
             len: 0,
             hwm: 0,
@@ -64,15 +78,16 @@ impl<T> RawSlab<T> {
         }
     }
 
-    /// Lays out as many slots as fit in `len` bytes at `base` and clears their bitmap.
+    /// Lays out as many slots as fit in `len` bytes at `base` and clears their bitmap (and
+    /// generations).
     ///
     /// # Safety
     /// `base` must be valid for reads and writes of `len` bytes, aligned to
-    /// `SlotLayout::of::<T>().region_layout(..).align()`, not used by anything else until the
-    /// returned slab is dropped or forgotten, and must outlive it. `len` must hold at least one
-    /// slot (`SlotLayout::capacity_for(len) > 0`).
+    /// `SlotLayout::of::<T, K>().region_align()`, not used by anything else until the returned
+    /// slab is dropped or forgotten, and must outlive it. `len` must hold at least one slot
+    /// (`SlotLayout::capacity_for(len) > 0`).
     pub(crate) unsafe fn init(base: NonNull<u8>, len: usize) -> Self {
-        let layout = SlotLayout::of::<T>();
+        let layout = SlotLayout::of::<T, K>();
         let cap = layout.capacity_for(len);
         debug_assert!(cap > 0);
         let off = layout
@@ -83,9 +98,21 @@ impl<T> RawSlab<T> {
         let bits = unsafe { base.add(off) }.cast::<u64>();
         // SAFETY: same range as above, valid for writes per the caller's contract.
         unsafe { ptr::write_bytes(bits.as_ptr(), 0, SlotLayout::bitmap_words(cap)) };
+        let gens = if K::GENERATIONAL {
+            let off = layout.gens_offset(cap).expect("fits, as above");
+            // SAFETY: `bytes_for(cap)` includes `cap` u32s at `off` (a multiple of 64), so they
+            // lie inside the region, aligned.
+            let gens = unsafe { base.add(off) }.cast::<u32>();
+            // SAFETY: as above; generation 0 = vacant, never used.
+            unsafe { ptr::write_bytes(gens.as_ptr(), 0, cap) };
+            gens
+        } else {
+            NonNull::dangling()
+        };
         RawSlab {
             slots: base.cast(),
             bits,
+            gens,
             cap,
             len: 0,
             hwm: 0,
@@ -128,6 +155,17 @@ impl<T> RawSlab<T> {
         unsafe { self.slots.as_ptr().add(i).cast::<T>() }
     }
 
+    /// Pointer to the generation of slot `i`.
+    ///
+    /// # Safety
+    /// `K::GENERATIONAL` and `i < self.capacity()`.
+    #[inline]
+    unsafe fn gen_ptr(&self, i: usize) -> *mut u32 {
+        debug_assert!(K::GENERATIONAL && i < self.cap);
+        // SAFETY: the generations array has `cap` entries.
+        unsafe { self.gens.as_ptr().add(i) }
+    }
+
     /// Whether slot `i` holds a value. Any `i` is fine.
     #[inline]
     pub(crate) fn is_occupied(&self, i: usize) -> bool {
@@ -137,30 +175,54 @@ impl<T> RawSlab<T> {
         i < self.hwm && unsafe { *self.bits.as_ptr().add(i / 64) } & (1u64 << (i % 64)) != 0
     }
 
+    /// The slot `key` names, if it holds the value the key was given for. Any key is fine.
     #[inline]
-    pub(crate) fn get(&self, i: usize) -> Option<&T> {
-        if self.is_occupied(i) {
-            // SAFETY: slot `i` is occupied, so it holds an initialised `T`; `&self` keeps the
-            // slab (and so the value) from being changed while the reference lives.
-            Some(unsafe { &*self.value_ptr(i) })
+    pub(crate) fn find(&self, key: K) -> Option<usize> {
+        let i = key.index();
+        let live = if K::GENERATIONAL {
+            // Occupied slots have odd generations and keys carry odd ones, so equality alone
+            // says "occupied, by this key's value": no bitmap load.
+            // SAFETY: `i < hwm <= cap`, and the keys are generational.
+            i < self.hwm && unsafe { *self.gen_ptr(i) } == key.generation_bits()
         } else {
-            None
-        }
+            self.is_occupied(i)
+        };
+        live.then_some(i)
+    }
+
+    /// The key of occupied slot `i`.
+    ///
+    /// # Safety
+    /// `i < self.capacity()`.
+    #[inline]
+    pub(crate) unsafe fn key_at(&self, i: usize) -> K {
+        let gen = if K::GENERATIONAL {
+            // SAFETY: `i < cap` per the caller, and the keys are generational.
+            unsafe { *self.gen_ptr(i) }
+        } else {
+            0
+        };
+        K::from_parts(i, gen)
     }
 
     #[inline]
-    pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut T> {
-        if self.is_occupied(i) {
-            // SAFETY: as in `get`; `&mut self` makes the reference unique.
-            Some(unsafe { &mut *self.value_ptr(i) })
-        } else {
-            None
-        }
+    pub(crate) fn get(&self, key: K) -> Option<&T> {
+        let i = self.find(key)?;
+        // SAFETY: slot `i` is occupied, so it holds an initialised `T`; `&self` keeps the
+        // slab (and so the value) from being changed while the reference lives.
+        Some(unsafe { &*self.value_ptr(i) })
     }
 
-    /// The index the next insert will use, if the slab is not full.
     #[inline]
-    pub(crate) fn next_vacant(&self) -> Option<usize> {
+    pub(crate) fn get_mut(&mut self, key: K) -> Option<&mut T> {
+        let i = self.find(key)?;
+        // SAFETY: as in `get`; `&mut self` makes the reference unique.
+        Some(unsafe { &mut *self.value_ptr(i) })
+    }
+
+    /// The slot the next insert will use, if the slab is not full.
+    #[inline]
+    fn next_vacant(&self) -> Option<usize> {
         if self.free != NIL {
             Some(self.free as usize)
         } else if self.hwm < self.cap {
@@ -170,9 +232,22 @@ impl<T> RawSlab<T> {
         }
     }
 
+    /// The key the next insert will return, if the slab is not full.
+    pub(crate) fn next_key(&self) -> Option<K> {
+        let i = self.next_vacant()?;
+        // SAFETY: `i < cap`; a vacant slot's generation is even, the next one is +1.
+        let gen = if K::GENERATIONAL {
+            // SAFETY: see above.
+            unsafe { *self.gen_ptr(i) + 1 }
+        } else {
+            0
+        };
+        Some(K::from_parts(i, gen))
+    }
+
     /// Stores `value` in the most recently freed slot (or the next never-used one).
     #[inline]
-    pub(crate) fn insert(&mut self, value: T) -> Result<usize, T> {
+    pub(crate) fn insert(&mut self, value: T) -> Result<K, T> {
         let i = if self.free != NIL {
             let i = self.free as usize;
             // SAFETY: slots on the free list are vacant slots below `hwm <= cap` whose `next`
@@ -191,21 +266,29 @@ impl<T> RawSlab<T> {
         // SAFETY: `i < hwm`, so the word is inside the bitmap.
         unsafe { *self.bits.as_ptr().add(i / 64) |= 1u64 << (i % 64) };
         self.len += 1;
-        Ok(i)
-    }
-
-    /// Removes and returns the value in slot `i`, if any. Any `i` is fine.
-    #[inline]
-    pub(crate) fn remove(&mut self, i: usize) -> Option<T> {
-        if self.is_occupied(i) {
-            // SAFETY: just checked.
-            Some(unsafe { self.take(i) })
+        let gen = if K::GENERATIONAL {
+            // SAFETY: `i < cap`. Vacant generations on the free list or above `hwm` are even
+            // and below `u32::MAX`, so +1 neither overflows nor reaches a retired slot.
+            unsafe {
+                let g = self.gen_ptr(i);
+                *g += 1;
+                *g
+            }
         } else {
-            None
-        }
+            0
+        };
+        Ok(K::from_parts(i, gen))
     }
 
-    /// Moves the value out of slot `i` and puts the slot on the free list.
+    /// Removes and returns the value `key` names, if any. Any key is fine.
+    #[inline]
+    pub(crate) fn remove(&mut self, key: K) -> Option<T> {
+        let i = self.find(key)?;
+        // SAFETY: just checked.
+        Some(unsafe { self.take(i) })
+    }
+
+    /// Moves the value out of slot `i` and puts the slot on the free list (or retires it).
     ///
     /// The slab is consistent before the value reaches the caller, so a panic in the value's
     /// `Drop` cannot leave it half-updated.
@@ -219,15 +302,25 @@ impl<T> RawSlab<T> {
         let value = unsafe { self.value_ptr(i).read() };
         // SAFETY: `i < hwm`; the word is inside the bitmap.
         unsafe { *self.bits.as_ptr().add(i / 64) &= !(1u64 << (i % 64)) };
+        self.len -= 1;
+        if K::GENERATIONAL {
+            // SAFETY: `i < cap`.
+            let g = unsafe { &mut *self.gen_ptr(i) };
+            if *g == u32::MAX {
+                // The next generation would wrap: retire the slot for good.
+                *g = 0;
+                return value;
+            }
+            *g += 1;
+        }
         // SAFETY: `i < cap`; the slot is vacant now, so its `next` field may be written.
         unsafe { (*self.slots.as_ptr().add(i)).next = self.free };
         self.free = i as u32; // i < cap <= MAX_CAPACITY == u32::MAX, and i != u32::MAX
-        self.len -= 1;
         value
     }
 
     /// Marks slot `i` vacant without linking it into the free list, and returns the value's
-    /// pointer. For tearing down: the slot is lost until the next `reset`.
+    /// pointer. For tearing down: the slot is lost for good.
     ///
     /// # Safety
     /// Slot `i` must be occupied, and the caller must drop or read the value exactly once.
@@ -237,6 +330,10 @@ impl<T> RawSlab<T> {
         // SAFETY: `i < hwm`; the word is inside the bitmap.
         unsafe { *self.bits.as_ptr().add(i / 64) &= !(1u64 << (i % 64)) };
         self.len -= 1;
+        if K::GENERATIONAL {
+            // SAFETY: `i < cap`. Generation 0 matches no key, so no key finds the slot again.
+            unsafe { *self.gen_ptr(i) = 0 };
+        }
         // SAFETY: `i < cap`.
         unsafe { self.value_ptr(i) }
     }
@@ -264,11 +361,12 @@ impl<T> RawSlab<T> {
         }
     }
 
-    /// Drops every value in key order, each one removed before its `Drop` runs, then returns
-    /// the slab to its freshly allocated state (next key 0). If a `Drop` panics, the values not
-    /// yet dropped stay in the slab and the slab stays consistent.
+    /// Drops every value in key order, each one removed before its `Drop` runs, then (plain
+    /// keys) returns the slab to its freshly allocated state: next key 0. If a `Drop` panics,
+    /// the values not yet dropped stay in the slab and the slab stays consistent.
     pub(crate) fn clear(&mut self) {
-        if core::mem::needs_drop::<T>() {
+        if core::mem::needs_drop::<T>() || K::GENERATIONAL {
+            // One by one: values are dropped, generations advance.
             let mut from = 0;
             while let Some(i) = self.next_occupied(from) {
                 // SAFETY: `next_occupied` found it occupied.
@@ -280,15 +378,18 @@ impl<T> RawSlab<T> {
             unsafe { ptr::write_bytes(self.bits.as_ptr(), 0, self.live_words()) };
             self.len = 0;
         }
-        self.reset();
+        self.restart();
     }
 
-    /// Forgets the free list and the high-water mark. Only valid when empty.
+    /// When empty, with plain keys: forgets the free list and the high-water mark, so keys
+    /// start from 0 again. With generational keys the slots keep their generations and the
+    /// free list its order (retired slots must stay out of use), so this does nothing.
     #[inline]
-    pub(crate) fn reset(&mut self) {
-        debug_assert_eq!(self.len, 0);
-        self.hwm = 0;
-        self.free = NIL;
+    pub(crate) fn restart(&mut self) {
+        if !K::GENERATIONAL && self.len == 0 {
+            self.hwm = 0;
+            self.free = NIL;
+        }
     }
 
     /// Drops every remaining value (for the slab's own `Drop`). If one panics, the caller's
@@ -306,46 +407,64 @@ impl<T> RawSlab<T> {
         }
     }
 
-    /// Raw pointers to `N` distinct occupied slots, or the first problem found.
+    /// Raw pointers to the `N` distinct values the keys name, or the first problem found.
     pub(crate) fn disjoint<const N: usize>(
         &mut self,
-        keys: [usize; N],
+        keys: [K; N],
     ) -> Result<[*mut T; N], crate::Error> {
-        for (n, &i) in keys.iter().enumerate() {
-            if !self.is_occupied(i) {
+        let mut slots = [0usize; N];
+        for (n, key) in keys.iter().enumerate() {
+            let i = key.index();
+            if self.find(*key).is_none() {
                 return Err(if i >= self.cap {
                     crate::Error::KeyOutOfRange {
                         index: i,
                         capacity: self.cap,
                     }
+                } else if self.is_occupied(i) {
+                    crate::Error::StaleKey { index: i }
                 } else {
                     crate::Error::VacantKey { index: i }
                 });
             }
-            if keys[..n].contains(&i) {
+            if slots[..n].contains(&i) {
                 return Err(crate::Error::DuplicateKey { index: i });
             }
+            slots[n] = i;
         }
         // SAFETY: every index was checked occupied, so `< cap`.
-        Ok(keys.map(|i| unsafe { self.value_ptr(i) }))
+        Ok(slots.map(|i| unsafe { self.value_ptr(i) }))
+    }
+
+    /// Test hook: sets the stored generation of vacant slot `i`, to reach the wrap quickly.
+    #[cfg(test)]
+    pub(crate) fn set_generation(&mut self, i: usize, gen: u32) {
+        assert!(K::GENERATIONAL && i < self.cap && !self.is_occupied(i) && gen % 2 == 0);
+        // SAFETY: checked above.
+        unsafe { *self.gen_ptr(i) = gen };
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{GenKey, Key};
     use std::alloc::{alloc, dealloc, Layout};
 
-    /// A core over plain heap memory, freed on drop (values are leaked, not dropped).
-    struct Mem<T> {
-        raw: RawSlab<T>,
+    fn k(i: usize) -> Key {
+        Key::new(i)
+    }
+
+    /// A core over plain heap memory, freed on drop (values are dropped first).
+    struct Mem<T, K: SlabKey = Key> {
+        raw: RawSlab<T, K>,
         ptr: *mut u8,
         layout: Layout,
     }
 
-    impl<T> Mem<T> {
+    impl<T, K: SlabKey> Mem<T, K> {
         fn new(cap: usize) -> Self {
-            let layout = SlotLayout::of::<T>().region_layout(cap).unwrap();
+            let layout = SlotLayout::of::<T, K>().region_layout(cap).unwrap();
             // SAFETY: non-zero size (cap > 0 in every test).
             let ptr = unsafe { alloc(layout) };
             let base = NonNull::new(ptr).unwrap();
@@ -355,7 +474,7 @@ mod tests {
         }
     }
 
-    impl<T> Drop for Mem<T> {
+    impl<T, K: SlabKey> Drop for Mem<T, K> {
         fn drop(&mut self) {
             self.raw.drop_values();
             // SAFETY: allocated in `new` with this layout.
@@ -365,11 +484,11 @@ mod tests {
 
     #[test]
     fn empty_core_misses_everything() {
-        let mut raw = RawSlab::<u64>::empty();
-        assert_eq!(raw.get(0), None);
-        assert_eq!(raw.remove(usize::MAX), None);
+        let mut raw = RawSlab::<u64, Key>::empty();
+        assert_eq!(raw.get(k(0)), None);
+        assert_eq!(raw.remove(k(usize::MAX)), None);
         assert_eq!(raw.insert(5), Err(5));
-        assert_eq!(raw.next_vacant(), None);
+        assert_eq!(raw.next_key(), None);
         assert_eq!(raw.next_occupied(0), None);
     }
 
@@ -384,8 +503,8 @@ mod tests {
     fn insert_takes_never_used_slots_in_order() {
         let mut m = Mem::<u32>::new(8);
         for want in 0..8 {
-            assert_eq!(m.raw.next_vacant(), Some(want));
-            assert_eq!(m.raw.insert(want as u32 * 10), Ok(want));
+            assert_eq!(m.raw.next_key(), Some(k(want)));
+            assert_eq!(m.raw.insert(want as u32 * 10), Ok(k(want)));
         }
     }
 
@@ -395,13 +514,13 @@ mod tests {
         for v in 0..6 {
             m.raw.insert(v).unwrap();
         }
-        assert_eq!(m.raw.remove(1), Some(1));
-        assert_eq!(m.raw.remove(4), Some(4));
-        assert_eq!(m.raw.remove(2), Some(2));
-        assert_eq!(m.raw.insert(20), Ok(2));
-        assert_eq!(m.raw.insert(40), Ok(4));
-        assert_eq!(m.raw.insert(10), Ok(1));
-        assert_eq!(m.raw.insert(60), Ok(6));
+        assert_eq!(m.raw.remove(k(1)), Some(1));
+        assert_eq!(m.raw.remove(k(4)), Some(4));
+        assert_eq!(m.raw.remove(k(2)), Some(2));
+        assert_eq!(m.raw.insert(20), Ok(k(2)));
+        assert_eq!(m.raw.insert(40), Ok(k(4)));
+        assert_eq!(m.raw.insert(10), Ok(k(1)));
+        assert_eq!(m.raw.insert(60), Ok(k(6)));
     }
 
     #[test]
@@ -436,8 +555,8 @@ mod tests {
             usize::MAX / 64,
         ] {
             assert!(!m.raw.is_occupied(i));
-            assert_eq!(m.raw.get_mut(i), None);
-            assert_eq!(m.raw.remove(i), None);
+            assert_eq!(m.raw.get_mut(k(i)), None);
+            assert_eq!(m.raw.remove(k(i)), None);
         }
     }
 
@@ -448,7 +567,7 @@ mod tests {
             m.raw.insert(0).unwrap();
         }
         for i in (0..300).filter(|i| ![5, 70, 299].contains(i)) {
-            m.raw.remove(i).unwrap();
+            m.raw.remove(k(i)).unwrap();
         }
         assert_eq!(m.raw.next_occupied(0), Some(5));
         assert_eq!(m.raw.next_occupied(6), Some(70));
@@ -462,11 +581,11 @@ mod tests {
         for i in 0..10 {
             m.raw.insert(i.to_string()).unwrap();
         }
-        m.raw.remove(3);
+        m.raw.remove(k(3));
         m.raw.clear();
         assert_eq!(m.raw.len(), 0);
         assert_eq!(m.raw.next_occupied(0), None);
-        assert_eq!(m.raw.insert("a".into()), Ok(0));
+        assert_eq!(m.raw.insert("a".into()), Ok(k(0)));
     }
 
     #[test]
@@ -477,7 +596,7 @@ mod tests {
         }
         m.raw.clear();
         assert!((0..200).all(|i| !m.raw.is_occupied(i)));
-        assert_eq!(m.raw.insert(1), Ok(0));
+        assert_eq!(m.raw.insert(1), Ok(k(0)));
     }
 
     #[test]
@@ -491,23 +610,95 @@ mod tests {
             Err(crate::Error::DuplicateKey { index: 0 })
         ));
         assert!(matches!(
-            m.raw.disjoint([a, 5]),
+            m.raw.disjoint([a, k(5)]),
             Err(crate::Error::VacantKey { index: 5 })
         ));
         assert!(matches!(
-            m.raw.disjoint([usize::MAX]),
+            m.raw.disjoint([k(usize::MAX)]),
             Err(crate::Error::KeyOutOfRange { .. })
         ));
     }
 
     #[test]
     fn zero_sized_values_still_get_distinct_keys() {
-        let mut m = Mem::<()>::new(3);
+        let mut m = Mem::<(), Key>::new(3);
         let a = m.raw.insert(()).unwrap();
         let b = m.raw.insert(()).unwrap();
         assert_ne!(a, b);
         assert_eq!(m.raw.remove(a), Some(()));
         assert_eq!(m.raw.get(b), Some(&()));
+    }
+
+    #[test]
+    fn generational_keys_never_match_a_later_occupant() {
+        let mut m = Mem::<u64, GenKey>::new(4);
+        let a = m.raw.insert(1).unwrap();
+        assert_eq!(a.generation(), 1);
+        assert_eq!(m.raw.remove(a), Some(1));
+        assert_eq!(m.raw.get(a), None);
+        let b = m.raw.insert(2).unwrap();
+        assert_eq!((b.index(), b.generation()), (a.index(), 3));
+        assert_eq!(m.raw.get(a), None);
+        assert_eq!(m.raw.remove(a), None);
+        assert_eq!(m.raw.get(b), Some(&2));
+        assert!(matches!(
+            m.raw.disjoint([a]),
+            Err(crate::Error::StaleKey { index: 0 })
+        ));
+    }
+
+    #[test]
+    fn clear_advances_generations_even_without_drop_glue() {
+        let mut m = Mem::<u64, GenKey>::new(64);
+        let keys: Vec<GenKey> = (0..10).map(|v| m.raw.insert(v).unwrap()).collect();
+        m.raw.clear();
+        assert_eq!(m.raw.len(), 0);
+        for key in &keys {
+            assert_eq!(m.raw.get(*key), None);
+        }
+        // Freed slots are reused (last cleared first) under new generations.
+        let fresh = m.raw.insert(99).unwrap();
+        assert_eq!((fresh.index(), fresh.generation()), (9, 3));
+        assert!(keys.iter().all(|k| m.raw.get(*k).is_none()));
+    }
+
+    #[test]
+    fn a_slot_whose_generation_would_wrap_is_retired() {
+        let mut m = Mem::<u64, GenKey>::new(2);
+        let cap = m.raw.capacity();
+        // Slot 0 starts one step before the last generation.
+        m.raw.set_generation(0, u32::MAX - 1);
+        let last = m.raw.insert(7).unwrap();
+        assert_eq!((last.index(), last.generation()), (0, u32::MAX));
+        assert_eq!(m.raw.remove(last), Some(7));
+        assert_eq!(m.raw.get(last), None);
+        // Slot 0 is never handed out again: every other slot is, then the slab is full.
+        let mut seen = Vec::new();
+        while let Ok(key) = m.raw.insert(0) {
+            assert_ne!(key.index(), 0, "a retired slot came back");
+            seen.push(key);
+        }
+        assert_eq!(seen.len(), cap - 1);
+        m.raw.clear();
+        while let Ok(key) = m.raw.insert(0) {
+            assert_ne!(key.index(), 0, "a retired slot came back after clear");
+        }
+        assert_eq!(m.raw.len(), cap - 1);
+    }
+
+    #[test]
+    fn plain_keys_restart_at_zero_after_clear_generational_ones_do_not_repeat() {
+        let mut plain = Mem::<u8, Key>::new(4);
+        plain.raw.insert(1).unwrap();
+        plain.raw.insert(2).unwrap();
+        plain.raw.clear();
+        assert_eq!(plain.raw.insert(3), Ok(k(0)));
+        let mut gen = Mem::<u8, GenKey>::new(4);
+        let a = gen.raw.insert(1).unwrap();
+        gen.raw.clear();
+        let b = gen.raw.insert(2).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(gen.raw.get(a), None);
     }
 
     /// Counts drops; panics on the drop whose number (from 1) is `panic_on`.
@@ -531,15 +722,15 @@ mod tests {
         for v in 0..5 {
             m.raw.insert(v).unwrap();
         }
-        assert_eq!(m.raw.remove(3), Some(3));
+        assert_eq!(m.raw.remove(k(3)), Some(3));
         assert_eq!(m.raw.next_vacant(), Some(3));
         // SAFETY: slot 0 is occupied.
         assert_eq!(unsafe { m.raw.take(0) }, 0);
         assert_eq!(m.raw.next_vacant(), Some(0));
         assert_eq!(m.raw.len(), 3);
-        assert_eq!(m.raw.insert(10), Ok(0));
-        assert_eq!(m.raw.insert(30), Ok(3));
-        assert_eq!(m.raw.insert(50), Ok(5));
+        assert_eq!(m.raw.insert(10), Ok(k(0)));
+        assert_eq!(m.raw.insert(30), Ok(k(3)));
+        assert_eq!(m.raw.insert(50), Ok(k(5)));
     }
 
     #[test]
@@ -577,7 +768,7 @@ mod tests {
                 .unwrap();
         }
         for i in (0..100).step_by(7) {
-            drop(m.raw.remove(i));
+            drop(m.raw.remove(k(i)));
         }
         let removed = drops.get();
         m.raw.drop_values();
@@ -641,14 +832,14 @@ mod tests {
             let mut m = Mem::<u32>::new(n);
             let cap = m.raw.capacity();
             for i in 0..cap {
-                assert_eq!(m.raw.insert(i as u32), Ok(i));
+                assert_eq!(m.raw.insert(i as u32), Ok(k(i)));
             }
             assert_eq!(m.raw.insert(0), Err(0));
             assert_eq!(m.raw.next_occupied(cap - 1), Some(cap - 1));
             assert!(m.raw.is_occupied(cap - 1) && !m.raw.is_occupied(cap));
-            assert_eq!(m.raw.remove(cap - 1), Some(cap as u32 - 1));
+            assert_eq!(m.raw.remove(k(cap - 1)), Some(cap as u32 - 1));
             assert_eq!(m.raw.next_occupied(cap - 1), None);
-            assert_eq!(m.raw.insert(7), Ok(cap - 1));
+            assert_eq!(m.raw.insert(7), Ok(k(cap - 1)));
             m.raw.clear();
             assert_eq!(m.raw.next_occupied(0), None);
             assert_eq!(m.raw.len(), 0);
@@ -661,13 +852,13 @@ mod tests {
         for i in 0..16 {
             m.raw.insert([i; 3]).unwrap();
         }
-        let ptrs = m.raw.disjoint([15, 0, 7, 8, 1]).unwrap();
+        let ptrs = m.raw.disjoint([15, 0, 7, 8, 1].map(k)).unwrap();
         for (n, p) in ptrs.into_iter().enumerate() {
             // SAFETY: distinct occupied slots, nothing else borrows the core meanwhile.
             unsafe { (*p)[1] = 100 + n as u64 };
         }
-        assert_eq!(m.raw.get(7), Some(&[7, 102, 7]));
-        assert_eq!(m.raw.get(15), Some(&[15, 100, 15]));
+        assert_eq!(m.raw.get(k(7)), Some(&[7, 102, 7]));
+        assert_eq!(m.raw.get(k(15)), Some(&[15, 100, 15]));
         assert!(m.raw.disjoint::<0>([]).is_ok());
     }
 
@@ -690,15 +881,15 @@ mod tests {
         for i in 0..32 {
             m.raw.insert(i.to_string()).unwrap();
         }
-        let p = m.raw.get(17).unwrap() as *const String;
+        let p = m.raw.get(k(17)).unwrap() as *const String;
         for i in (0..32).filter(|&i| i != 17) {
-            m.raw.remove(i);
+            m.raw.remove(k(i));
         }
         for _ in 0..10 {
             m.raw.insert("again".into()).unwrap();
         }
-        assert_eq!(m.raw.get(17).unwrap() as *const String, p);
-        assert_eq!(m.raw.get(17).map(String::as_str), Some("17"));
+        assert_eq!(m.raw.get(k(17)).unwrap() as *const String, p);
+        assert_eq!(m.raw.get(k(17)).map(String::as_str), Some("17"));
         m.raw.drop_values();
     }
 }

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs the crate's unit and integration tests for Windows (x86_64-pc-windows-gnu) under wine,
+# with and without the `unstable-windows` feature. Installs what it needs (Debian packages
+# wine64 and gcc-mingw-w64-x86-64, the rustup target); exits 0 with a "WINDOWS TESTS SKIPPED"
+# line only if wine cannot be installed, and fails if a test fails.
+#
+# Two quirks of this setup:
+# - Debian's wine 8.0 has no bcryptprimitives.dll, whose ProcessPrng every Rust .exe imports
+#   (std 1.78+): .ci/wine/bcryptprimitives.c is built into the wine prefix's system32.
+# - A dev-dependency, nexus-slab 0.1.2, cannot be built for Windows at all (compile_error
+#   without a feature it does not declare), and `cargo test` builds every dev-dependency. The
+#   tests use none of them, so they run from a copy of the manifest without dev-dependencies,
+#   next to links to src/, tests/ and README.md (target/wine/crate): the same sources and lock.
+#   Doc tests do not run when cross-compiling.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+start=$SECONDS
+target=x86_64-pc-windows-gnu
+
+skip() {
+    echo "WINDOWS TESTS SKIPPED: $*"
+    exit 0
+}
+
+if ! command -v wine >/dev/null || ! command -v x86_64-w64-mingw32-gcc >/dev/null; then
+    command -v apt-get >/dev/null || skip "no apt-get to install wine64 and gcc-mingw-w64-x86-64"
+    export DEBIAN_FRONTEND=noninteractive
+    apt="apt-get -qq -o DPkg::Lock::Timeout=600"
+    $apt update >/dev/null || skip "apt-get update failed"
+    $apt install -y wine64 gcc-mingw-w64-x86-64 >/dev/null \
+        || skip "apt-get install wine64 gcc-mingw-w64-x86-64 failed"
+    command -v wine >/dev/null || skip "wine64 installed no \`wine\` command"
+fi
+rustup target add "$target"
+
+export WINEPREFIX="$root/target/wine/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+trap 'wineserver -k 2>/dev/null || true' EXIT
+if [ ! -e "$WINEPREFIX/drive_c/windows/system32/kernel32.dll" ]; then
+    mkdir -p "$WINEPREFIX"
+    wineboot -i >/dev/null 2>&1 || true
+    wineserver -w
+    [ -e "$WINEPREFIX/drive_c/windows/system32/kernel32.dll" ] \
+        || skip "wineboot could not create a wine prefix in $WINEPREFIX"
+fi
+x86_64-w64-mingw32-gcc -shared -O2 -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
+    .ci/wine/bcryptprimitives.c -ladvapi32
+
+# The crate without its dev-dependencies (see above).
+crate="$root/target/wine/crate"
+mkdir -p "$crate"
+for f in src tests README.md; do ln -sfn "$root/$f" "$crate/$f"; done
+awk '/^\[/ { skip = ($0 ~ /dev-dependencies\]$/ || $0 ~ /^\[\[bench\]\]/ || $0 ~ /^\[profile\./) }
+     !skip' Cargo.toml >"$crate/Cargo.toml"
+printf '\n[workspace]\n' >>"$crate/Cargo.toml"
+cp Cargo.lock "$crate/Cargo.lock"
+
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine
+export CARGO_TARGET_DIR="$root/target/wine/target"
+run() { cargo test --manifest-path "$crate/Cargo.toml" --target "$target" "$@"; }
+
+echo "--- clippy for Windows: the library and the tests that run here"
+cargo clippy --manifest-path "$crate/Cargo.toml" --target "$target" --features unstable-windows \
+    --lib --test windows --test core --test drops --test readme -- -D warnings
+echo "--- under wine: with unstable-windows"
+run --features unstable-windows --lib --tests
+echo "--- under wine: without it (the stub: memory controls unsupported, the slab works)"
+# The stub knows no physical memory size, so it cannot refuse budgets beyond RAM up front.
+run --test windows --test core --test drops -- --skip budgets_beyond_ram_are_refused_before_allocating
+
+echo "windows.sh: Windows tests passed under wine in $((SECONDS - start)) s"

@@ -1,0 +1,220 @@
+//! Generational keys: a stale `GenKey` is never found, on every path that frees a slot, on
+//! every backing; the whole API works with them; they cost at most 4 bytes per slot.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::Rng;
+use nexus_slab::{Backing, Error, GenKey, GenSlab, Key, Slab};
+
+macro_rules! on_every_backing {
+    ($($name:ident),* $(,)?) => {
+        mod mmap {
+            $( #[test] fn $name() { super::$name::<nexus_slab::Mmap>(); } )*
+        }
+        mod heap {
+            $( #[test] fn $name() { super::$name::<nexus_slab::Heap>(); } )*
+        }
+        mod locked {
+            $( #[test] fn $name() { super::$name::<nexus_slab::Locked<nexus_slab::Mmap>>(); } )*
+        }
+    };
+}
+
+on_every_backing!(
+    model_check_keeps_every_key_and_probes_the_stale_ones,
+    keys_go_stale_on_every_path_that_frees_a_slot,
+    the_whole_api_speaks_genkey,
+);
+
+fn slab<T, B: Backing + Default>(n: usize) -> Slab<T, B, GenKey> {
+    Slab::with_capacity(n).expect("allocation")
+}
+
+/// Asserts that `key` is found nowhere.
+fn assert_stale<T: std::fmt::Debug, B: Backing>(s: &mut Slab<T, B, GenKey>, key: GenKey) {
+    assert!(s.get(key).is_none(), "{key:?} found by get");
+    assert!(s.get_mut(key).is_none(), "{key:?} found by get_mut");
+    assert!(!s.contains(key), "{key:?} found by contains");
+    assert!(
+        s.get_disjoint_mut([key]).is_err(),
+        "{key:?} found by get_disjoint_mut"
+    );
+    assert!(s.remove(key).is_none(), "{key:?} removed");
+}
+
+/// 150k random operations; every key ever handed out is kept, and stale ones are probed.
+fn model_check_keeps_every_key_and_probes_the_stale_ones<B: Backing + Default>() {
+    let mut s: Slab<u64, B, GenKey> = slab(256);
+    let mut live: HashMap<GenKey, u64> = HashMap::new();
+    let mut live_keys: Vec<GenKey> = Vec::new();
+    let mut dead: Vec<GenKey> = Vec::new();
+    let mut rng = Rng::new(0xfeed);
+    let ops = if cfg!(miri) { 3_000 } else { 150_000 };
+    for step in 0..ops as u64 {
+        match rng.below(10) {
+            0..=4 => {
+                if let Ok(k) = s.insert(step) {
+                    assert!(
+                        live.insert(k, step).is_none(),
+                        "a live key handed out twice"
+                    );
+                    live_keys.push(k);
+                }
+            }
+            5..=7 if !live_keys.is_empty() => {
+                let k = live_keys.swap_remove(rng.below(live_keys.len()));
+                assert_eq!(s.remove(k), live.remove(&k));
+                dead.push(k);
+            }
+            8 if !dead.is_empty() => {
+                let k = dead[rng.below(dead.len())];
+                assert_eq!(s.get(k), None, "step {step}: stale {k:?} found");
+                assert!(!s.contains(k));
+            }
+            _ if !live_keys.is_empty() => {
+                let k = live_keys[rng.below(live_keys.len())];
+                assert_eq!(s.get(k), live.get(&k));
+            }
+            _ => {}
+        }
+        assert_eq!(s.len(), live.len());
+    }
+    // Every dead key, probed once more at the end; every live one found.
+    for k in &dead {
+        assert!(!s.contains(*k));
+    }
+    for (k, v) in &live {
+        assert_eq!(s.get(*k), Some(v));
+    }
+    // No two keys ever handed out were equal.
+    let mut all: Vec<GenKey> = dead.iter().chain(live.keys()).copied().collect();
+    all.sort_unstable();
+    let n = all.len();
+    all.dedup();
+    assert_eq!(
+        all.len(),
+        n,
+        "a key (index and generation) was handed out twice"
+    );
+}
+
+fn keys_go_stale_on_every_path_that_frees_a_slot<B: Backing + Default>() {
+    let mut s: Slab<String, B, GenKey> = slab(64);
+    let removed = s.insert("removed".into()).unwrap();
+    s.remove(removed);
+    assert_stale(&mut s, removed);
+    let reused = s.insert("reuses the slot".into()).unwrap();
+    assert_eq!(reused.index(), removed.index());
+    assert_stale(&mut s, removed);
+    assert!(matches!(
+        s.get_disjoint_mut([removed]),
+        Err(Error::StaleKey { .. })
+    ));
+
+    let cleared: Vec<GenKey> = (0..10).map(|i| s.insert(i.to_string()).unwrap()).collect();
+    s.clear();
+    for &k in &cleared {
+        assert_stale(&mut s, k);
+    }
+    let after: Vec<GenKey> = (0..10).map(|i| s.insert(i.to_string()).unwrap()).collect();
+    for &k in &cleared {
+        assert_stale(&mut s, k);
+    }
+
+    let drained: Vec<GenKey> = s.drain().map(|(k, _)| k).collect();
+    assert_eq!(drained.len(), after.len());
+    for &k in drained.iter().chain(&after) {
+        assert_stale(&mut s, k);
+    }
+
+    let kept: Vec<GenKey> = (0..10).map(|i| s.insert(i.to_string()).unwrap()).collect();
+    s.retain(|_, v| v.parse::<u32>().unwrap() % 2 == 0);
+    for (i, &k) in kept.iter().enumerate() {
+        if i % 2 == 0 {
+            assert_eq!(s[k], i.to_string());
+        } else {
+            assert_stale(&mut s, k);
+        }
+    }
+}
+
+fn the_whole_api_speaks_genkey<B: Backing + Default>() {
+    let mut s: Slab<u32, B, GenKey> = slab(16);
+    let entry = s.vacant_entry().unwrap();
+    let k = entry.key();
+    *entry.insert(5) += 1;
+    assert_eq!(s[k], 6);
+    s[k] += 1;
+    let k2 = s.insert(10).unwrap();
+    let [a, b] = s.get_disjoint_mut([k, k2]).unwrap();
+    std::mem::swap(a, b);
+    assert_eq!((s[k], s[k2]), (10, 7));
+    let from_iter: Vec<(GenKey, u32)> = s.iter().map(|(k, v)| (k, *v)).collect();
+    assert_eq!(from_iter, [(k, 10), (k2, 7)]);
+    for (key, v) in s.iter_mut() {
+        *v += key.index() as u32;
+    }
+    assert_eq!(s[k2], 8);
+    // A removed value's key is stale even though vacant_entry predicts the same slot.
+    s.remove(k);
+    let next = s.vacant_entry().unwrap().key();
+    assert_eq!(next.index(), k.index());
+    assert_ne!(next, k);
+    let owned: Vec<GenKey> = s.into_iter().map(|(k, _)| k).collect();
+    assert_eq!(owned, [k2]);
+}
+
+#[test]
+#[should_panic(expected = "invalid key")]
+fn index_panics_on_a_stale_key() {
+    let mut s: GenSlab<u8> = GenSlab::with_capacity(4).unwrap();
+    let k = s.insert(1).unwrap();
+    s.remove(k);
+    s.insert(2).unwrap();
+    let _ = s[k];
+}
+
+#[test]
+fn genkey_is_eight_bytes_and_so_is_its_option() {
+    assert_eq!(std::mem::size_of::<GenKey>(), 8);
+    assert_eq!(std::mem::size_of::<Option<GenKey>>(), 8);
+}
+
+#[test]
+fn made_up_genkeys_are_safe() {
+    let mut s: GenSlab<u8> = GenSlab::with_capacity(4).unwrap();
+    s.insert(1).unwrap();
+    // The live key is slot 0, generation 1; none of these is it.
+    for bits in [
+        u64::MAX,
+        2 << 32,
+        3 << 32,
+        (1 << 32) | 1,
+        (1 << 32) | 0xffff_ffff,
+    ] {
+        let k = GenKey::from_bits(bits).unwrap();
+        assert_stale(&mut s, k);
+    }
+    assert_eq!(GenKey::from_bits(0), None);
+}
+
+#[test]
+fn genkey_slots_cost_at_most_four_bytes_more() {
+    fn per_slot<K: nexus_slab::SlabKey, T>() -> f64 {
+        let s: Slab<T, nexus_slab::Mmap, K> = Slab::with_capacity(1 << 20).unwrap();
+        s.memory_size() as f64 / s.capacity() as f64
+    }
+    for (plain, gen) in [
+        (per_slot::<Key, u64>(), per_slot::<GenKey, u64>()),
+        (per_slot::<Key, [u8; 32]>(), per_slot::<GenKey, [u8; 32]>()),
+        (per_slot::<Key, [u64; 8]>(), per_slot::<GenKey, [u64; 8]>()),
+    ] {
+        eprintln!("plain {plain:.3} B/slot, GenKey {gen:.3} B/slot");
+        assert!(gen - plain <= 4.01, "{plain} -> {gen}");
+        assert!(gen > plain);
+    }
+    // Plain keys pay nothing for the option: still 8 bytes and a bit for u64.
+    assert!((per_slot::<Key, u64>() - 8.125).abs() < 0.01);
+}
