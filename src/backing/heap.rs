@@ -123,6 +123,11 @@ unsafe impl<A: Allocator> Backing for Heap<A> {
     unsafe fn release(&mut self, region: Region, layout: Layout) {
         let padded = Self::padded(layout).expect("the layout was valid when allocated");
         debug_assert_eq!(padded.size(), region.len());
+        // The allocator keeps the pages after `deallocate`, and a lock (`Slab::mlock`) would
+        // stay on them: pinned memory no slab owns, counted against RLIMIT_MEMLOCK. Unlocking
+        // pages that are not locked is harmless; where locking is unsupported this fails, and
+        // there is nothing to undo.
+        let _ = self.unlock(&region);
         // SAFETY: the caller hands back a region from `allocate`; `padded` is the layout it
         // was allocated with (same alignment, and the size rounds up to the same pages).
         unsafe { self.alloc.deallocate(region.as_non_null(), padded) };
