@@ -15,7 +15,7 @@ mod model;
 use std::cell::Cell;
 
 use model::{KeySel, Op};
-use nexus_slab::{Backing, Heap, Mmap};
+use nexus_slab::{Backing, GenKey, Heap, HugeSlab, HugeTlb, Key, Locked, Mmap, SlabKey};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 
@@ -31,6 +31,7 @@ fn key_sel() -> impl Strategy<Value = KeySel> {
         4 => any::<u16>().prop_map(KeySel::Live),
         2 => any::<u32>().prop_map(KeySel::Raw),
         1 => any::<u8>().prop_map(KeySel::Extreme),
+        1 => any::<u16>().prop_map(KeySel::Old),
     ]
 }
 
@@ -67,7 +68,7 @@ struct Ran {
 }
 
 /// Runs the property for one configuration.
-fn check<const PAD: usize, B: Backing + Default>(label: &str, requested: usize) -> Ran {
+fn check<const PAD: usize, B: Backing + Default, K: SlabKey>(label: &str, requested: usize) -> Ran {
     let config = Config {
         cases: CASES,
         // Failing sequences are saved here and replayed first on the next run.
@@ -86,7 +87,7 @@ fn check<const PAD: usize, B: Backing + Default>(label: &str, requested: usize) 
     let steps = Cell::new(0u64);
     let mut runner = TestRunner::new(config);
     let result = runner.run(&ops(), |ops| {
-        let n = model::run::<PAD, B>(requested, &ops);
+        let n = model::run_keyed::<PAD, B, K>(requested, &ops);
         cases.set(cases.get() + 1);
         total.set(total.get() + n);
         steps.set(steps.get() + ops.len() as u64);
@@ -99,31 +100,39 @@ fn check<const PAD: usize, B: Backing + Default>(label: &str, requested: usize) 
         cases: cases.get(),
         steps: steps.get(),
         calls: total.get(),
-        capacity: model::Runner::<PAD, B>::new(requested).capacity(),
+        capacity: model::Runner::<PAD, B, K>::new(requested).capacity(),
     }
 }
 
 fn every_capacity<B: Backing + Default>(backing: &str) {
-    let runs = [
-        (1, check::<4000, B>(backing, 1)),
-        (2, check::<1984, B>(backing, 2)),
-        (7, check::<536, B>(backing, 7)),
-        (64, check::<40, B>(backing, 64)),
-        (4097, check::<0, B>(backing, 4097)),
-    ];
+    report(
+        backing,
+        &[
+            (1, check::<4000, B, Key>(backing, 1)),
+            (2, check::<1984, B, Key>(backing, 2)),
+            (7, check::<536, B, Key>(backing, 7)),
+            (64, check::<40, B, Key>(backing, 64)),
+            (4097, check::<0, B, Key>(backing, 4097)),
+        ],
+        50_000,
+    );
+}
+
+/// Prints what ran and checks the total (natively).
+fn report(label: &str, runs: &[(usize, Ran)], at_least: u64) {
     let (mut steps, mut calls) = (0, 0);
     for (requested, r) in runs {
         println!(
-            "proptest_model {backing}: requested {requested:>4}, capacity {:>4}: {} cases, \
+            "proptest_model {label}: requested {requested:>4}, capacity {:>4}: {} cases, \
              {} operations, {} slab calls",
             r.capacity, r.cases, r.steps, r.calls
         );
         steps += r.steps;
         calls += r.calls;
     }
-    println!("proptest_model {backing}: {steps} operations ({calls} slab calls) in total");
+    println!("proptest_model {label}: {steps} operations ({calls} slab calls) in total");
     if !cfg!(miri) {
-        assert!(steps >= 50_000, "only {steps} operations on {backing}");
+        assert!(steps >= at_least, "only {steps} operations on {label}");
     }
 }
 
@@ -135,6 +144,59 @@ fn model_on_mmap() {
 #[test]
 fn model_on_heap() {
     every_capacity::<Heap>("heap");
+}
+
+/// Generational keys: stale keys miss, generations advance on insert and removal, and clear or
+/// drain keep the free list (no key is ever repeated).
+#[test]
+fn model_with_generational_keys() {
+    report(
+        "genkey",
+        &[
+            (1, check::<4000, Mmap, GenKey>("genkey mmap", 1)),
+            (7, check::<536, Mmap, GenKey>("genkey mmap", 7)),
+            (4097, check::<0, Mmap, GenKey>("genkey mmap", 4097)),
+            (2, check::<1984, Heap, GenKey>("genkey heap", 2)),
+            (64, check::<40, Heap, GenKey>("genkey heap", 64)),
+        ],
+        40_000,
+    );
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "Miri does not model mlock")]
+fn model_on_locked_backings() {
+    report(
+        "locked",
+        &[
+            (7, check::<536, Locked<Mmap>, Key>("locked mmap", 7)),
+            (4097, check::<0, Locked<Heap>, Key>("locked heap", 4097)),
+        ],
+        15_000,
+    );
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "Miri does not model hugetlb mappings")]
+fn model_on_hugetlb() {
+    if HugeSlab::<u64>::with_capacity(1).is_err() {
+        assert!(
+            std::env::var_os("NEXUS_SLAB_REQUIRE_HUGEPAGES").is_none(),
+            "huge pages were reserved for the tests, but a hugetlb slab cannot be allocated"
+        );
+        println!(
+            "proptest_model hugetlb: skipped, no free huge page (reserve some: .ci/hugepages.sh)"
+        );
+        return;
+    }
+    report(
+        "hugetlb",
+        &[
+            (1, check::<4000, HugeTlb, Key>("hugetlb", 1)),
+            (4097, check::<0, HugeTlb, GenKey>("hugetlb genkey", 4097)),
+        ],
+        15_000,
+    );
 }
 
 /// The byte decoder the fuzz target uses: every input decodes, and a known program runs.

@@ -16,7 +16,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use nexus_slab::{Backing, Error, Key, Slab};
+use nexus_slab::{Backing, Error, Key, Slab, SlabKey};
 
 /// How an operation names a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub enum KeySel {
     Raw(u32),
     /// One of a few extreme keys (`usize::MAX`, `u32::MAX`, the capacity, ...).
     Extreme(u8),
+    /// The n-th of the keys handed out so far (modulo how many): stale ones included.
+    Old(u16),
 }
 
 /// One step of a test sequence.
@@ -73,9 +75,10 @@ pub fn decode(data: &[u8]) -> Vec<Op> {
             let tag = byte();
             let a = byte() as u32;
             let b = byte() as u32;
-            match tag % 4 {
+            match tag % 5 {
                 0 | 1 => KeySel::Live((a << 8 | b) as u16),
                 2 => KeySel::Raw(a << 8 | b),
+                3 => KeySel::Old((a << 8 | b) as u16),
                 _ => KeySel::Extreme(a as u8),
             }
         };
@@ -155,9 +158,12 @@ impl<const PAD: usize> Drop for Val<PAD> {
     }
 }
 
-/// The slab and its model.
-pub struct Runner<const PAD: usize, B: Backing + Default> {
-    slab: Slab<Val<PAD>, B>,
+/// The slab and its model. With generational keys (`K::GENERATIONAL`) the model also keeps
+/// each slot's generation (+1 on every insert and every removal), checks that stale keys miss
+/// (`StaleKey` from `get_disjoint_mut`), and that clear and drain keep the free list instead
+/// of restarting at key 0.
+pub struct Runner<const PAD: usize, B: Backing + Default, K: SlabKey = Key> {
+    slab: Slab<Val<PAD>, B, K>,
     requested: usize,
     /// Key index → (id, val) of the value the slab should hold there.
     map: BTreeMap<usize, (u64, u64)>,
@@ -166,17 +172,22 @@ pub struct Runner<const PAD: usize, B: Backing + Default> {
     /// The expected high-water mark.
     hwm: usize,
     cap: usize,
+    /// Each slot's generation (generational keys only).
+    gens: Vec<u32>,
+    /// Keys handed out so far (the most recent 1000), for stale-key lookups.
+    issued: Vec<K>,
     log: Rc<Log>,
     /// Slab operations performed (an `InsertMany` counts each insert).
     pub ops: u64,
 }
 
-impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
+type Item = (usize, u64, u64);
+
+impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
     /// A runner over a fresh slab allocated for `requested` values; its capacity (which page
     /// rounding may make larger) is read back from the slab.
     pub fn new(requested: usize) -> Self {
-        let mut slab: Slab<Val<PAD>, B> = Slab::new();
-        slab.alloc(requested).expect("allocation");
+        let slab = Self::fresh(requested);
         let cap = slab.capacity();
         assert!(cap >= requested);
         Runner {
@@ -186,9 +197,17 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
             free: Vec::new(),
             hwm: 0,
             cap,
+            gens: vec![0; if K::GENERATIONAL { cap } else { 0 }],
+            issued: Vec::new(),
             log: Rc::new(Log::default()),
             ops: 0,
         }
+    }
+
+    fn fresh(requested: usize) -> Slab<Val<PAD>, B, K> {
+        let mut slab: Slab<Val<PAD>, B, K> = Slab::new();
+        slab.alloc(requested).expect("allocation");
+        slab
     }
 
     /// The slab's capacity.
@@ -212,7 +231,38 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
             .or((self.hwm < self.cap).then_some(self.hwm))
     }
 
-    fn note_inserted(&mut self, k: usize, id: u64, val: u64) {
+    /// The current generation of slot `i` (0 for plain keys and out-of-range slots).
+    fn gen(&self, i: usize) -> u32 {
+        if K::GENERATIONAL {
+            self.gens.get(i).copied().unwrap_or(0)
+        } else {
+            0
+        }
+    }
+
+    /// The key of slot `i` as it is now. For a vacant slot (even generation) this is the key
+    /// its next occupant will get, which must match nothing yet; a generational key's index
+    /// stops at `u32::MAX`.
+    fn key_of(&self, i: usize) -> K {
+        if !K::GENERATIONAL {
+            return K::from_parts(i, 0);
+        }
+        let i = i.min(u32::MAX as usize);
+        let g = self.gen(i);
+        K::from_parts(i, if g % 2 == 1 { g } else { g + 1 })
+    }
+
+    /// The key the next insert should return.
+    fn expected_key(&self) -> Option<K> {
+        let i = self.expected_next()?;
+        Some(K::from_parts(
+            i,
+            if K::GENERATIONAL { self.gen(i) + 1 } else { 0 },
+        ))
+    }
+
+    fn note_inserted(&mut self, key: K, id: u64, val: u64) {
+        let k = key.index();
         if self.free.last() == Some(&k) {
             self.free.pop();
         } else {
@@ -222,25 +272,65 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
             );
             self.hwm += 1;
         }
+        if K::GENERATIONAL {
+            self.gens[k] += 1;
+        }
+        assert_eq!(key, self.key_of(k), "the key's generation");
         assert!(
             self.map.insert(k, (id, val)).is_none(),
             "live slot handed out twice"
         );
+        if self.issued.len() >= 1000 {
+            self.issued.remove(0);
+        }
+        self.issued.push(key);
     }
 
-    fn reset_model(&mut self) {
-        self.map.clear();
-        self.free.clear();
-        self.hwm = 0;
+    /// The slab took the value out of slot `k`: the slot goes on the free list under a new
+    /// generation.
+    fn note_removed(&mut self, k: usize) -> (u64, u64) {
+        let v = self
+            .map
+            .remove(&k)
+            .expect("removed a slot the model has vacant");
+        if K::GENERATIONAL {
+            assert_ne!(
+                self.gens[k],
+                u32::MAX,
+                "retirement is out of this model's reach"
+            );
+            self.gens[k] += 1;
+        }
+        self.free.push(k);
+        v
     }
 
-    fn resolve(&self, sel: KeySel) -> Key {
+    /// After clear or a finished drain: plain keys restart at 0, generational ones keep their
+    /// free list (so a key is never repeated).
+    fn restart(&mut self) {
+        assert!(self.map.is_empty());
+        if !K::GENERATIONAL {
+            self.free.clear();
+            self.hwm = 0;
+        }
+    }
+
+    /// Whether the model holds a value under `key` (index and, if generational, generation).
+    fn hits(&self, key: K) -> bool {
+        self.map.contains_key(&key.index())
+            && (!K::GENERATIONAL || self.gen(key.index()) == key.generation_bits())
+    }
+
+    fn resolve(&self, sel: KeySel) -> K {
         let cap = self.cap;
-        Key::new(match sel {
+        let i = match sel {
+            KeySel::Old(n) if !self.issued.is_empty() => {
+                return self.issued[n as usize % self.issued.len()];
+            }
             KeySel::Live(n) if !self.map.is_empty() => {
                 *self.map.keys().nth(n as usize % self.map.len()).unwrap()
             }
-            KeySel::Live(n) => n as usize % (cap + 1),
+            KeySel::Live(n) | KeySel::Old(n) => n as usize % (cap + 1),
             KeySel::Raw(r) => r as usize % (cap + 8),
             KeySel::Extreme(e) => [
                 usize::MAX,
@@ -252,11 +342,18 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
                 isize::MAX as usize,
                 1 << 32,
             ][e as usize % 8],
-        })
+        };
+        self.key_of(i)
     }
 
-    fn sorted(&self) -> Vec<(usize, u64, u64)> {
+    fn sorted(&self) -> Vec<Item> {
         self.map.iter().map(|(&k, &(id, v))| (k, id, v)).collect()
+    }
+
+    /// An item the slab yielded, with its key checked against the model's.
+    fn item(&self, key: K, v: &Val<PAD>) -> Item {
+        assert_eq!(key, self.key_of(key.index()), "yielded key");
+        (key.index(), v.id, v.val)
     }
 
     /// Checks the drop log: nothing dropped twice, and everything created is either in the
@@ -274,7 +371,11 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
     fn check(&self) {
         assert_eq!(self.slab.len(), self.map.len(), "len");
         assert_eq!(self.slab.is_empty(), self.map.is_empty());
-        assert_eq!(self.slab.is_full(), self.map.len() == self.cap, "is_full");
+        assert_eq!(
+            self.slab.is_full(),
+            self.expected_next().is_none(),
+            "is_full"
+        );
         assert_eq!(self.slab.capacity(), self.cap);
         self.check_drops();
     }
@@ -282,20 +383,13 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
     /// Checks every value against the model, by lookup and by iteration.
     pub fn check_all(&mut self) {
         self.check();
-        let seen: Vec<(usize, u64, u64)> = self
-            .slab
-            .iter()
-            .map(|(k, v)| (k.index(), v.id, v.val))
-            .collect();
+        let seen: Vec<Item> = self.slab.iter().map(|(k, v)| self.item(k, v)).collect();
         assert_eq!(seen, self.sorted(), "contents");
         for (&k, &(id, _)) in &self.map {
-            assert_eq!(self.slab.get(Key::new(k)).map(|v| v.id), Some(id));
+            assert_eq!(self.slab.get(self.key_of(k)).map(|v| v.id), Some(id));
         }
-        assert_eq!(
-            self.slab.vacant_entry().ok().map(|e| e.key().index()),
-            self.expected_next(),
-            "next key"
-        );
+        let next = self.slab.vacant_entry().ok().map(|e| e.key());
+        assert_eq!(next, self.expected_key(), "next key");
     }
 
     /// Ids dropped since `mark` (an index into the drop order).
@@ -305,13 +399,13 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
 
     fn insert_one(&mut self) -> bool {
         self.ops += 1;
-        let expect = self.expected_next();
+        let expect = self.expected_key();
         let v = self.val();
         let id = v.id;
         match self.slab.insert(v) {
             Ok(k) => {
-                assert_eq!(Some(k.index()), expect, "wrong key for insert");
-                self.note_inserted(k.index(), id, 0);
+                assert_eq!(Some(k), expect, "wrong key for insert");
+                self.note_inserted(k, id, 0);
                 true
             }
             Err(full) => {
@@ -339,44 +433,47 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
             Op::Remove(sel) => {
                 self.ops += 1;
                 let k = self.resolve(sel);
+                let want = self.hits(k).then(|| self.map[&k.index()]);
                 let got = self.slab.remove(k).map(|v| (v.id, v.val));
-                let want = self.map.remove(&k.index());
                 assert_eq!(got, want, "remove {k:?}");
                 if want.is_some() {
-                    self.free.push(k.index());
+                    self.note_removed(k.index());
                 }
             }
             Op::Get(sel) => {
                 self.ops += 1;
                 let k = self.resolve(sel);
+                let want = self.hits(k).then(|| self.map[&k.index()]);
                 let got = self.slab.get(k).map(|v| (v.id, v.val));
-                assert_eq!(got, self.map.get(&k.index()).copied(), "get {k:?}");
+                assert_eq!(got, want, "get {k:?}");
                 assert_eq!(self.slab.contains(k), got.is_some(), "contains {k:?}");
             }
             Op::GetMut(sel) => {
                 self.ops += 1;
                 let k = self.resolve(sel);
-                match (self.slab.get_mut(k), self.map.get_mut(&k.index())) {
-                    (Some(v), Some(m)) => {
+                let hit = self.hits(k);
+                match (self.slab.get_mut(k), hit) {
+                    (Some(v), true) => {
+                        let m = self.map.get_mut(&k.index()).unwrap();
                         assert_eq!((v.id, v.val), *m);
                         v.val += 1;
                         m.1 += 1;
                     }
-                    (None, None) => {}
-                    (got, want) => panic!(
-                        "get_mut {k:?}: slab {:?}, model {want:?}",
+                    (None, false) => {}
+                    (got, _) => panic!(
+                        "get_mut {k:?}: slab {:?}, model hit {hit}",
                         got.map(|v| v.id)
                     ),
                 }
             }
             Op::VacantEntry { insert } => {
                 self.ops += 1;
-                let expect = self.expected_next();
+                let expect = self.expected_key();
                 let v = self.val();
                 let id = v.id;
                 match self.slab.vacant_entry() {
                     Ok(entry) => {
-                        let k = entry.key().index();
+                        let k = entry.key();
                         assert_eq!(Some(k), expect, "vacant_entry key");
                         if insert {
                             let r = entry.insert(v);
@@ -402,7 +499,11 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
                 let ids: Vec<u64> = self.map.values().map(|&(id, _)| id).collect();
                 self.slab.clear();
                 assert_eq!(self.drops_since(mark), ids, "clear drops in key order");
-                self.reset_model();
+                let keys: Vec<usize> = self.map.keys().copied().collect();
+                for k in keys {
+                    self.note_removed(k);
+                }
+                self.restart();
                 self.check_all();
             }
             Op::Retain { salt } => {
@@ -414,11 +515,16 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
                 };
                 let mark = self.log.dropped();
                 let mut visited = Vec::new();
+                let mut seen_keys = Vec::new();
                 self.slab.retain(|k, v| {
+                    seen_keys.push(k);
                     visited.push((k.index(), v.id, v.val));
                     v.val += 2;
                     keep(k.index())
                 });
+                for k in &seen_keys {
+                    assert_eq!(*k, self.key_of(k.index()), "retain's key");
+                }
                 assert_eq!(
                     visited,
                     self.sorted(),
@@ -429,8 +535,7 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
                     if keep(k) {
                         self.map.get_mut(&k).unwrap().1 += 2;
                     } else {
-                        self.map.remove(&k);
-                        self.free.push(k);
+                        self.note_removed(k);
                         rejected.push(id);
                     }
                 }
@@ -444,6 +549,7 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
             Op::Drain { front, back } => {
                 self.ops += 1;
                 let want = self.sorted();
+                let want_keys: Vec<K> = want.iter().map(|&(k, _, _)| self.key_of(k)).collect();
                 let mark = self.log.dropped();
                 let mut d = self.slab.drain();
                 assert_eq!(d.len(), want.len());
@@ -451,20 +557,19 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
                 let back = (back as usize).min(want.len() - front);
                 let mut got = Vec::new();
                 for _ in 0..front {
-                    got.push(d.next().map(|(k, v)| (k.index(), v.id, v.val)));
+                    got.push(d.next().map(|(k, v)| (k, (k.index(), v.id, v.val))));
                 }
                 let mut got_back = Vec::new();
                 for _ in 0..back {
-                    got_back.push(d.next_back().map(|(k, v)| (k.index(), v.id, v.val)));
+                    got_back.push(d.next_back().map(|(k, v)| (k, (k.index(), v.id, v.val))));
                 }
                 assert_eq!(d.len(), want.len() - front - back);
                 drop(d);
-                let want_front: Vec<_> = want[..front].iter().copied().map(Some).collect();
-                let want_back: Vec<_> = want[want.len() - back..]
-                    .iter()
+                let want_front: Vec<_> =
+                    (0..front).map(|n| Some((want_keys[n], want[n]))).collect();
+                let want_back: Vec<_> = (want.len() - back..want.len())
                     .rev()
-                    .copied()
-                    .map(Some)
+                    .map(|n| Some((want_keys[n], want[n])))
                     .collect();
                 assert_eq!(got, want_front, "drain from the front");
                 assert_eq!(got_back, want_back, "drain from the back");
@@ -473,7 +578,14 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
                 let mut all: Vec<u64> = want.iter().map(|&(_, id, _)| id).collect();
                 all.sort_unstable();
                 assert_eq!(dropped, all, "drain drops every value");
-                self.reset_model();
+                // The slab took them out in this order: front, back, then the rest in key order.
+                let order = (0..front)
+                    .chain((want.len() - back..want.len()).rev())
+                    .chain(front..want.len() - back);
+                for n in order {
+                    self.note_removed(want[n].0);
+                }
+                self.restart();
                 self.check_all();
             }
             Op::Iter { mode } => {
@@ -481,7 +593,7 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
                 let want = self.sorted();
                 let mut it = self.slab.iter();
                 assert_eq!(it.len(), want.len());
-                let item = |(k, v): (Key, &Val<PAD>)| (k.index(), v.id, v.val);
+                let item = |(k, v): (K, &Val<PAD>)| self.item(k, v);
                 match mode % 3 {
                     0 => assert_eq!(it.map(item).collect::<Vec<_>>(), want),
                     1 => {
@@ -511,12 +623,15 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
             }
             Op::IterMut => {
                 self.ops += 1;
-                let mut n = 0;
+                let mut keys = Vec::new();
                 for (k, v) in self.slab.iter_mut() {
                     v.val = v.val.wrapping_mul(3).wrapping_add(k.index() as u64);
-                    n += 1;
+                    keys.push(k);
                 }
-                assert_eq!(n, self.map.len());
+                assert_eq!(keys.len(), self.map.len());
+                for k in keys {
+                    assert_eq!(k, self.key_of(k.index()), "iter_mut's key");
+                }
                 for (&k, m) in self.map.iter_mut() {
                     m.1 = m.1.wrapping_mul(3).wrapping_add(k as u64);
                 }
@@ -528,15 +643,17 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
                 let mut expected = Ok(());
                 for (n, k) in keys.iter().enumerate() {
                     let i = k.index();
-                    if !self.map.contains_key(&i) {
+                    if !self.hits(*k) {
                         expected = Err(if i >= self.cap {
                             "out of range"
+                        } else if self.map.contains_key(&i) {
+                            "stale"
                         } else {
                             "vacant"
                         });
                         break;
                     }
-                    if keys[..n].contains(k) {
+                    if keys[..n].iter().any(|o| o.index() == i) {
                         expected = Err("duplicate");
                         break;
                     }
@@ -554,6 +671,7 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
                         assert_eq!(capacity, self.cap)
                     }
                     (Err(Error::VacantKey { .. }), Err("vacant")) => {}
+                    (Err(Error::StaleKey { .. }), Err("stale")) => {}
                     (Err(Error::DuplicateKey { .. }), Err("duplicate")) => {}
                     (got, want) => panic!(
                         "get_disjoint_mut {keys:?}: got {:?}, want {want:?}",
@@ -565,12 +683,7 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
                 self.ops += 1;
                 let want = self.sorted();
                 let mark = self.log.dropped();
-                let fresh = {
-                    let mut s: Slab<Val<PAD>, B> = Slab::new();
-                    s.alloc(self.requested).expect("allocation after a drop");
-                    s
-                };
-                let slab = std::mem::replace(&mut self.slab, fresh);
+                let slab = std::mem::replace(&mut self.slab, Self::fresh(self.requested));
                 assert_eq!(
                     self.slab.capacity(),
                     self.cap,
@@ -583,12 +696,12 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
                 let mut got = Vec::new();
                 for _ in 0..front {
                     let (k, v) = it.next().unwrap();
-                    got.push((k.index(), v.id, v.val));
+                    got.push(self.item(k, &v));
                 }
                 let mut got_back = Vec::new();
                 for _ in 0..back {
                     let (k, v) = it.next_back().unwrap();
-                    got_back.push((k.index(), v.id, v.val));
+                    got_back.push(self.item(k, &v));
                 }
                 assert_eq!(got, want[..front]);
                 got_back.reverse();
@@ -606,7 +719,11 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
                     "into_iter drops the rest in order"
                 );
                 assert_eq!(yielded.len(), front + back);
-                self.reset_model();
+                self.map.clear();
+                self.free.clear();
+                self.hwm = 0;
+                self.gens.iter_mut().for_each(|g| *g = 0);
+                self.issued.clear();
                 self.check_all();
             }
         }
@@ -636,7 +753,15 @@ impl<const PAD: usize, B: Backing + Default> Runner<PAD, B> {
 
 /// Runs `ops` on a fresh slab of `requested` capacity and returns the operation count.
 pub fn run<const PAD: usize, B: Backing + Default>(requested: usize, ops: &[Op]) -> u64 {
-    let mut r = Runner::<PAD, B>::new(requested);
+    run_keyed::<PAD, B, Key>(requested, ops)
+}
+
+/// As [`run`], with keys of type `K` (`Key` or `GenKey`).
+pub fn run_keyed<const PAD: usize, B: Backing + Default, K: SlabKey>(
+    requested: usize,
+    ops: &[Op],
+) -> u64 {
+    let mut r = Runner::<PAD, B, K>::new(requested);
     for op in ops {
         r.apply(op);
     }
