@@ -17,7 +17,11 @@ macro_rules! on_every_backing {
             $( #[test] fn $name() { super::$name::<nexus_slab::Heap>(); } )*
         }
         mod locked {
-            $( #[test] fn $name() { super::$name::<nexus_slab::Locked<nexus_slab::Mmap>>(); } )*
+            $(
+                #[test]
+                #[cfg_attr(miri, ignore = "Miri does not model mlock")]
+                fn $name() { super::$name::<nexus_slab::Locked<nexus_slab::Mmap>>(); }
+            )*
         }
     };
 }

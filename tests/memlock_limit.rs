@@ -4,7 +4,7 @@
 //! actionable error that leaves nothing mapped or locked. (`harness = false`: it has its own
 //! `main`, so the child can be this very binary.)
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(miri)))]
 #[path = "common/kernel.rs"]
 mod kernel;
 
@@ -13,7 +13,12 @@ fn main() {
     eprintln!("SKIPPED: the memlock-limit test is Linux-only");
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", miri))]
+fn main() {
+    eprintln!("SKIPPED under Miri: it runs a child process and locks memory, which Miri cannot");
+}
+
+#[cfg(all(target_os = "linux", not(miri)))]
 fn main() {
     if std::env::var_os(CHILD).is_some() {
         child();
@@ -27,7 +32,7 @@ const CHILD: &str = "NEXUS_SLAB_MEMLOCK_CHILD";
 const CHILD_OK: &str = "memlock child: all checks passed";
 const LIMIT: u64 = 8 << 20;
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(miri)))]
 fn parent() {
     use std::os::unix::process::CommandExt;
     use std::process::Command;
@@ -66,7 +71,7 @@ fn parent() {
     println!("memlock_limit: ok");
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(miri)))]
 fn child() {
     use nexus_slab::{Error, Limit, LockedSlab, Slab, SystemInfo};
 
