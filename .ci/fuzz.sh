@@ -26,7 +26,7 @@ if ! cargo +nightly fuzz build model; then
   exit 1
 fi
 # A minute of fuzzing from the corpus left by earlier runs on this machine, if any.
-cargo +nightly fuzz run model -- -max_total_time="$SECONDS_TO_RUN" -max_len=1024 \
+cargo +nightly fuzz run model -- -max_total_time="$SECONDS_TO_RUN" -max_len=1024 -len_control=0 \
   -print_final_stats=1 2>&1 | tee /tmp/nexus-slab-fuzz.log | grep -E '^(#[0-9]+.*DONE|Done|stat::|==[0-9]+==|SUMMARY)|panicked|ERROR'
 status=${PIPESTATUS[0]}
 if [ "$status" -ne 0 ]; then

@@ -22,7 +22,7 @@ use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 /// Sequences per (backing, capacity) configuration.
 const CASES: u32 = if cfg!(miri) { 2 } else { 256 };
 /// Longest sequence.
-const MAX_LEN: usize = if cfg!(miri) { 24 } else { 200 };
+const MAX_LEN: usize = if cfg!(miri) { 16 } else { 200 };
 /// Largest `InsertMany`: enough to fill the largest slab natively.
 const MAX_MANY: u16 = if cfg!(miri) { 40 } else { 5000 };
 
