@@ -3,9 +3,11 @@
 //! [`Slab<T, B>`](Slab) stores values of one type in a fixed number of slots and hands out a
 //! [`Key`] for each: insert, get and remove are O(1), the slab never grows, and a value never
 //! moves while it is stored. Its memory comes from a [`Backing`] chosen at the type level —
-//! [`Mmap`] (the default) or [`Heap`] over any allocator — and can be pinned in RAM
-//! ([`Slab::mlock`]), faulted in up front, and moved onto huge pages
-//! ([`Slab::try_collapse`]).
+//! [`Mmap`] (the default), [`HugeTlb`] (reserved huge pages), [`Locked<B>`](Locked) (pinned for
+//! the slab's life) or [`Heap`] over any allocator — is faulted in up front, and can be pinned in
+//! RAM ([`Slab::mlock`]) and moved onto huge pages ([`Slab::try_collapse`]), with the kernel's
+//! own accounting to check it ([`Slab::locked_bytes`], [`Slab::huge_page_bytes`],
+//! [`SystemInfo`]).
 //!
 //! # Usage
 //!
@@ -50,6 +52,37 @@
 //! // Pages remain locked until drop (or explicit munlock)
 //! # Ok(())
 //! # }
+//! ```
+//!
+//! ## Huge pages (Linux)
+//!
+//! ```
+//! # use nexus_slab::{Error, Slab};
+//! # #[allow(dead_code)]
+//! # struct Order { id: u64, price: i64, qty: u32 }
+//! # fn huge() -> Result<(), Error> {
+//! // Guaranteed huge pages (fails if unavailable)
+//! let mut slab: Slab<Order> = Slab::new();
+//! slab.alloc_hugetlb(1_000_000)?;  // 1M entries on 2MB pages
+//! # assert_eq!(slab.huge_page_bytes()?, slab.memory_size());
+//! # Ok(())
+//! # }
+//! # fn thp() -> Result<(), Error> {
+//!
+//! // Or request collapse of existing allocation (best-effort)
+//! let mut slab: Slab<Order> = Slab::new();
+//! slab.alloc(1_000_000)?;
+//! let _ = slab.try_collapse();  // Hint to use huge pages if possible
+//! # Ok(())
+//! # }
+//! # match huge() {
+//! #     Ok(()) => {}
+//! #     // No reserved pages here: the documented failure, unless CI promised pages.
+//! #     Err(Error::HugePagesUnavailable { .. } | Error::Unsupported { .. })
+//! #         if std::env::var("NEXUS_SLAB_REQUIRE_HUGEPAGES").as_deref() != Ok("1") => {}
+//! #     Err(e) => panic!("{e}"),
+//! # }
+//! # thp().unwrap();
 //! ```
 //!
 //! ## Allocation modes
@@ -109,15 +142,17 @@
 mod backing;
 mod entry;
 mod error;
+mod info;
 mod iter;
 mod key;
 mod raw;
 mod slab;
 mod sys;
 
-pub use backing::{Backing, Heap, Mmap, Region};
+pub use backing::{Backing, Heap, HugePageSize, HugeTlb, Locked, Mmap, Region};
 pub use entry::VacantEntry;
 pub use error::{Error, Full};
+pub use info::{HugePagePool, Limit, SystemInfo};
 pub use iter::{Drain, IntoIter, Iter, IterMut};
 pub use key::Key;
 pub use slab::Slab;
@@ -129,6 +164,23 @@ pub use slab::Slab;
 /// assert!(slab.capacity() >= 10);
 /// ```
 pub type MmapSlab<T> = Slab<T, Mmap>;
+
+/// A slab on hugetlb pages (2 MiB by default; `Slab::new_in(HugeTlb::new(HugePageSize::Size1G))`
+/// for 1 GiB pages).
+///
+/// ```
+/// let slab: nexus_slab::HugeSlab<u64> = nexus_slab::HugeSlab::new();
+/// assert_eq!(slab.capacity(), 0); // allocating needs reserved pages: see `HugeTlb`
+/// ```
+pub type HugeSlab<T> = Slab<T, HugeTlb>;
+
+/// A slab on anonymous mmap memory locked in RAM for its whole life.
+///
+/// ```
+/// let slab: nexus_slab::LockedSlab<u64> = nexus_slab::LockedSlab::new();
+/// assert_eq!(slab.capacity(), 0);
+/// ```
+pub type LockedSlab<T> = Slab<T, Locked<Mmap>>;
 
 /// A slab on memory from an allocator-api2 allocator (the global one by default).
 ///

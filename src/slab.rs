@@ -4,7 +4,7 @@ use core::alloc::Layout;
 use core::fmt;
 use core::ops::{Index, IndexMut};
 
-use crate::backing::{Backing, Mmap, Region};
+use crate::backing::{Backing, HugePageSize, Mmap, Region};
 use crate::entry::VacantEntry;
 use crate::iter::{Drain, IntoIter, Iter, IterMut};
 use crate::raw::{RawSlab, SlotLayout, MAX_CAPACITY};
@@ -86,6 +86,39 @@ impl<T, B: Backing + Default> Slab<T, B> {
         let mut slab = Self::new();
         slab.alloc(capacity)?;
         Ok(slab)
+    }
+}
+
+impl<T> Slab<T, Mmap> {
+    /// Allocates room for at least `n` values on 2 MiB hugetlb pages: guaranteed huge pages
+    /// from the reserved pool, or an error. (`HugeSlab<T>` does the same with the choice
+    /// fixed in the type; `Slab::new_in(Mmap::hugetlb(HugePageSize::Size1G))` takes 1 GiB
+    /// pages.)
+    ///
+    /// # Errors
+    ///
+    /// As for [`alloc`](Slab::alloc), and [`Error::HugePagesUnavailable`] when the pool has
+    /// too few free pages — its message says how many are needed and the command that
+    /// reserves them. On error the slab is unchanged.
+    ///
+    /// ```
+    /// use nexus_slab::{Error, Slab};
+    ///
+    /// let mut slab: Slab<u64> = Slab::new();
+    /// match slab.alloc_hugetlb(1 << 20) {
+    ///     Ok(()) => assert_eq!(slab.memory_size() % (2 << 20), 0),
+    ///     Err(e @ Error::HugePagesUnavailable { .. }) => assert!(e.to_string().contains("echo")),
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// ```
+    pub fn alloc_hugetlb(&mut self, n: usize) -> Result<(), Error> {
+        self.check_unallocated()?;
+        let ordinary = core::mem::replace(&mut self.backing, Mmap::hugetlb(HugePageSize::Size2M));
+        let result = self.alloc(n);
+        if result.is_err() {
+            self.backing = ordinary;
+        }
+        result
     }
 }
 
@@ -602,24 +635,70 @@ impl<T, B: Backing> Slab<T, B> {
     }
 
     /// Asks the kernel to move the slab onto transparent huge pages now (`MADV_COLLAPSE`,
-    /// Linux 6.1+). Best effort: the result says honestly whether the kernel did it.
+    /// Linux 6.1+), and returns how many of its bytes are on huge pages afterwards, as the
+    /// kernel's page tables say. Only 2 MiB-aligned 2 MiB stretches of the slab can be huge, so
+    /// compare with [`memory_size`](Slab::memory_size) to see how complete it is.
     ///
     /// # Errors
     ///
     /// [`Error::NotAllocated`]; [`Error::Unsupported`] when the kernel or platform cannot
-    /// collapse; [`Error::Os`] when it tried and found no free huge page.
+    /// collapse (the reason says why); [`Error::Os`] when the kernel tried and found no free huge
+    /// page. An error is never a disguised success: nexus-slab 0.1.2 took `EINVAL` for "done".
     ///
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u64> = Slab::with_capacity(1 << 20).unwrap();
-    /// if let Err(e) = slab.try_collapse() {
-    ///     eprintln!("no huge pages: {e}");
+    /// let mut slab: Slab<u64> = Slab::with_capacity(4 << 20).unwrap();
+    /// match slab.try_collapse() {
+    ///     Ok(huge) => println!("{huge} of {} bytes on huge pages", slab.memory_size()),
+    ///     Err(e) => eprintln!("no huge pages: {e}"),
     /// }
     /// ```
-    pub fn try_collapse(&mut self) -> Result<(), Error> {
+    pub fn try_collapse(&mut self) -> Result<usize, Error> {
         let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
-        self.backing.collapse(region)
+        self.backing.collapse(region)?;
+        self.backing.huge_page_bytes(region)
+    }
+
+    /// Bytes of the slab on huge pages right now (transparent or hugetlb), read from the
+    /// kernel's page tables for exactly the slab's range (`PAGEMAP_SCAN`, Linux 6.7+; the
+    /// slab's mappings in `/proc/self/smaps` on older kernels).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotAllocated`]; [`Error::Unsupported`] off Linux.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// if let Ok(huge) = slab.huge_page_bytes() {
+    ///     assert_eq!(huge, 0); // 8 KiB cannot hold a 2 MiB page
+    /// }
+    /// ```
+    pub fn huge_page_bytes(&self) -> Result<usize, Error> {
+        let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
+        self.backing.huge_page_bytes(region)
+    }
+
+    /// Bytes of the slab the kernel counts as locked in RAM right now (`Locked:` of the slab's
+    /// range in `/proc/self/smaps`). Hugetlb pages never count: they cannot be swapped anyway.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotAllocated`]; [`Error::Unsupported`] off Linux.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// if slab.mlock().is_ok() {
+    ///     assert_eq!(slab.locked_bytes().ok(), Some(slab.memory_size()));
+    /// }
+    /// ```
+    pub fn locked_bytes(&self) -> Result<usize, Error> {
+        let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
+        self.backing.locked_bytes(region)
     }
 
     /// The core, for the iterators.

@@ -4,6 +4,7 @@ use core::alloc::Layout;
 use core::fmt;
 use core::ptr::NonNull;
 
+use super::hugetlb::{allocate_huge, HugePageSize};
 use super::{check_fits_in_ram, prefault, Backing, Region};
 use crate::{sys, Error};
 
@@ -28,8 +29,17 @@ const THP_SIZE: usize = 2 << 20;
 /// assert!(slab.capacity() >= 1000);
 /// ```
 pub struct Mmap {
-    map: Option<memmap2::MmapMut>,
+    map: Option<Mapping>,
     prefault: bool,
+    huge: Option<HugePageSize>,
+}
+
+/// What `release` has to undo.
+enum Mapping {
+    /// A memmap2 mapping, possibly larger than the region (alignment slack).
+    Pages(memmap2::MmapMut),
+    /// A hugetlb mapping that is exactly the region.
+    Huge,
 }
 
 impl Mmap {
@@ -43,6 +53,23 @@ impl Mmap {
         Mmap {
             map: None,
             prefault: true,
+            huge: None,
+        }
+    }
+
+    /// A backing that maps hugetlb pages of `size` (what
+    /// [`Slab::alloc_hugetlb`](crate::Slab::alloc_hugetlb) uses). For a type that can only
+    /// ever be on huge pages, use [`HugeTlb`](crate::HugeTlb).
+    ///
+    /// ```
+    /// use nexus_slab::{HugePageSize, Mmap};
+    /// assert_eq!(Mmap::hugetlb(HugePageSize::Size2M).huge_pages(), Some(HugePageSize::Size2M));
+    /// ```
+    pub const fn hugetlb(size: HugePageSize) -> Self {
+        Mmap {
+            map: None,
+            prefault: true,
+            huge: Some(size),
         }
     }
 
@@ -57,6 +84,7 @@ impl Mmap {
         Mmap {
             map: None,
             prefault: false,
+            huge: None,
         }
     }
 
@@ -68,40 +96,17 @@ impl Mmap {
     pub const fn prefaults(&self) -> bool {
         self.prefault
     }
-}
 
-impl Default for Mmap {
-    fn default() -> Self {
-        Mmap::new()
-    }
-}
-
-impl fmt::Debug for Mmap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mmap")
-            .field("mapped", &self.map.as_ref().map(|m| m.len()))
-            .field("prefault", &self.prefault)
-            .finish()
-    }
-}
-
-// SAFETY: the region lies inside a private anonymous mapping owned by `self.map`: page-aligned
-// (and aligned to `layout.align()`, by the offset chosen below), `len >= layout.size()` bytes,
-// readable and writable, used by nothing else, and unmapped only when `release` drops the map.
-// Moving `Mmap` moves the handle, not the mapping. The memory controls are the trait's
-// defaults, which act on exactly the region.
-unsafe impl Backing for Mmap {
-    fn granularity(&self) -> usize {
-        sys::page_size()
+    /// The hugetlb page size this backing maps, or `None` for ordinary pages.
+    ///
+    /// ```
+    /// assert_eq!(nexus_slab::Mmap::new().huge_pages(), None);
+    /// ```
+    pub const fn huge_pages(&self) -> Option<HugePageSize> {
+        self.huge
     }
 
-    fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
-        if self.map.is_some() {
-            return Err(Error::Unsupported {
-                what: "a second region from one Mmap backing",
-                reason: "a slab allocates once; give each slab its own backing".to_string(),
-            });
-        }
+    fn allocate_pages(&mut self, layout: Layout) -> Result<Region, Error> {
         let page = sys::page_size();
         let overflow = || Error::SizeOverflow {
             requested: layout.size(),
@@ -123,8 +128,7 @@ unsafe impl Backing for Mmap {
             .len(map_len)
             .map_anon()
             .map_err(|e| Error::os("mmap", map_len, e))?;
-        let start = map.as_ptr();
-        let offset = start.align_offset(align);
+        let offset = map.as_ptr().align_offset(align);
         // SAFETY: `offset < align`, and `offset + len <= map_len`, so the region is inside
         // the mapping; the mapping is never null.
         let ptr = unsafe { NonNull::new_unchecked(map.as_mut_ptr().add(offset)) };
@@ -136,12 +140,82 @@ unsafe impl Backing for Mmap {
             // SAFETY: the region is fresh, ours, and in no one else's use.
             unsafe { prefault(&region) }?; // on error `map` drops here: nothing stays mapped
         }
-        self.map = Some(map);
+        self.map = Some(Mapping::Pages(map));
         Ok(region)
     }
+}
 
-    unsafe fn release(&mut self, _region: Region, _layout: Layout) {
-        // Dropping the map unmaps all of it, slack included.
-        self.map = None;
+impl Default for Mmap {
+    fn default() -> Self {
+        Mmap::new()
+    }
+}
+
+impl fmt::Debug for Mmap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mmap")
+            .field("mapped", &self.map.is_some())
+            .field("prefault", &self.prefault)
+            .field("huge", &self.huge)
+            .finish()
+    }
+}
+
+// SAFETY: the region lies inside a private anonymous mapping owned by `self.map` — a memmap2
+// mapping (page-aligned, and aligned to `layout.align()` by the offset chosen) or a whole
+// hugetlb mapping — `len >= layout.size()` bytes, readable and writable, used by nothing else,
+// and unmapped only in `release`. Moving `Mmap` moves the handle, not the mapping. The memory
+// controls act on exactly the region.
+unsafe impl Backing for Mmap {
+    fn granularity(&self) -> usize {
+        self.huge.map_or_else(sys::page_size, HugePageSize::bytes)
+    }
+
+    fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
+        if self.map.is_some() {
+            return Err(Error::Unsupported {
+                what: "a second region from one Mmap backing",
+                reason: "a slab allocates once; give each slab its own backing".to_string(),
+            });
+        }
+        match self.huge {
+            Some(size) => {
+                let region = allocate_huge(layout, size)?;
+                self.map = Some(Mapping::Huge);
+                Ok(region)
+            }
+            None => self.allocate_pages(layout),
+        }
+    }
+
+    unsafe fn release(&mut self, region: Region, _layout: Layout) {
+        match self.map.take() {
+            // Dropping the map unmaps all of it, slack included.
+            Some(Mapping::Pages(map)) => drop(map),
+            // SAFETY: the caller returns the region `allocate` mapped: a whole hugetlb mapping.
+            Some(Mapping::Huge) => unsafe { sys::unmap_huge(region.as_ptr(), region.len()) },
+            None => debug_assert!(false, "release without a mapping"),
+        }
+    }
+
+    fn lock(&mut self, region: &Region) -> Result<(), Error> {
+        match self.huge {
+            Some(_) => Ok(()), // hugetlb pages are never swapped: nothing to lock
+            None => super::lock_region(region),
+        }
+    }
+
+    fn unlock(&mut self, region: &Region) -> Result<(), Error> {
+        match self.huge {
+            Some(_) => Ok(()),
+            None => super::unlock_region(region),
+        }
+    }
+
+    fn collapse(&mut self, region: &Region) -> Result<(), Error> {
+        match self.huge {
+            Some(_) => Ok(()), // already on huge pages
+            None => super::collapse_region(region),
+        }
     }
 }

@@ -59,9 +59,13 @@
 //! ```
 
 mod heap;
+mod hugetlb;
+mod locked;
 mod mmap;
 
 pub use heap::Heap;
+pub use hugetlb::{HugePageSize, HugeTlb};
+pub use locked::Locked;
 pub use mmap::Mmap;
 
 use core::alloc::Layout;
@@ -223,8 +227,7 @@ pub unsafe trait Backing {
     /// [`Error::MemlockLimit`] when `RLIMIT_MEMLOCK` is too low, [`Error::Unsupported`] when
     /// the region is not page-aligned or the platform cannot lock, [`Error::Os`] otherwise.
     fn lock(&mut self, region: &Region) -> Result<(), Error> {
-        require_pages(region, "mlock")?;
-        sys::lock(region.as_ptr(), region.len())
+        lock_region(region)
     }
 
     /// Lets the region be paged out again (`munlock`).
@@ -233,8 +236,7 @@ pub unsafe trait Backing {
     ///
     /// As for [`lock`](Backing::lock).
     fn unlock(&mut self, region: &Region) -> Result<(), Error> {
-        require_pages(region, "munlock")?;
-        sys::unlock(region.as_ptr(), region.len())
+        unlock_region(region)
     }
 
     /// Asks the kernel to move the region onto transparent huge pages now
@@ -245,9 +247,46 @@ pub unsafe trait Backing {
     /// [`Error::Unsupported`] when the kernel or region cannot collapse, [`Error::Os`] when the
     /// kernel tried and failed (for example no free huge page).
     fn collapse(&mut self, region: &Region) -> Result<(), Error> {
-        require_pages(region, "MADV_COLLAPSE")?;
-        sys::collapse(region.as_ptr(), region.len())
+        collapse_region(region)
     }
+
+    /// Bytes of the region on huge pages right now (transparent or hugetlb), as the kernel's
+    /// page tables say (`PAGEMAP_SCAN`, Linux 6.7+; `/proc/self/smaps` before).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] where the platform cannot tell.
+    fn huge_page_bytes(&self, region: &Region) -> Result<usize, Error> {
+        sys::huge_bytes(region.as_ptr(), region.len())
+    }
+
+    /// Bytes of the region the kernel counts as locked right now (`Locked:` in
+    /// `/proc/self/smaps`). Hugetlb pages are never counted: they cannot be swapped anyway.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] where the platform cannot tell.
+    fn locked_bytes(&self, region: &Region) -> Result<usize, Error> {
+        sys::locked_bytes(region.as_ptr(), region.len())
+    }
+}
+
+/// `mlock` of exactly the region.
+pub(crate) fn lock_region(region: &Region) -> Result<(), Error> {
+    require_pages(region, "mlock")?;
+    sys::lock(region.as_ptr(), region.len())
+}
+
+/// `munlock` of exactly the region.
+pub(crate) fn unlock_region(region: &Region) -> Result<(), Error> {
+    require_pages(region, "munlock")?;
+    sys::unlock(region.as_ptr(), region.len())
+}
+
+/// `MADV_COLLAPSE` of exactly the region.
+pub(crate) fn collapse_region(region: &Region) -> Result<(), Error> {
+    require_pages(region, "MADV_COLLAPSE")?;
+    sys::collapse(region.as_ptr(), region.len())
 }
 
 /// Makes every page of `region` resident, so first use takes no page fault: populates writable

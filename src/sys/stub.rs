@@ -1,15 +1,20 @@
 //! No OS memory control: Miri, and platforms other than Unix and (with `unstable-windows`)
-//! Windows. Every call that would act on the OS reports `Unsupported` with the reason.
+//! Windows; on macOS and the BSDs, `unix.rs` takes the huge-page functions from here. Every call
+//! that would act on the OS reports `Unsupported` with the reason.
 
 use std::io;
+use std::ptr::NonNull;
 
+use crate::info::{HugePagePool, Limit};
 use crate::Error;
 
 #[cfg(miri)]
 const WHY: &str = "Miri does not model mlock/madvise; run the memory-control tests natively";
 #[cfg(all(not(miri), windows))]
 const WHY: &str = "enable the `unstable-windows` cargo feature for VirtualLock and large pages";
-#[cfg(all(not(miri), not(windows)))]
+#[cfg(all(not(miri), unix))]
+const WHY: &str = "huge pages (hugetlb, transparent huge pages) are Linux features";
+#[cfg(all(not(miri), not(windows), not(unix)))]
 const WHY: &str = "this platform has no memory-control support in nexus-slab";
 
 fn unsupported(what: &'static str) -> Error {
@@ -31,6 +36,14 @@ pub(crate) fn hint_for(_: &io::Error) -> &'static str {
     ""
 }
 
+pub(crate) fn memlock_limit() -> Limit {
+    Limit::Unknown
+}
+
+pub(crate) fn has_cap_ipc_lock() -> Option<bool> {
+    None
+}
+
 pub(crate) fn lock(_: *mut u8, _: usize) -> Result<(), Error> {
     Err(unsupported("mlock"))
 }
@@ -48,3 +61,35 @@ pub(crate) fn populate(_: *mut u8, _: usize) -> Result<(), Error> {
 }
 
 pub(crate) fn advise_hugepage(_: *mut u8, _: usize) {}
+
+pub(crate) fn map_huge(_: usize, _: usize) -> Result<NonNull<u8>, Error> {
+    Err(unsupported("hugetlb pages"))
+}
+
+/// # Safety
+/// Never called: `map_huge` never succeeds here.
+pub(crate) unsafe fn unmap_huge(_: *mut u8, _: usize) {}
+
+pub(crate) fn huge_pool(_: usize) -> Option<HugePagePool> {
+    None
+}
+
+pub(crate) fn huge_page_sizes() -> Vec<usize> {
+    Vec::new()
+}
+
+pub(crate) fn huge_pool_fix(_: usize, _: usize) -> String {
+    String::new()
+}
+
+pub(crate) fn thp_mode() -> Option<String> {
+    None
+}
+
+pub(crate) fn huge_bytes(_: *mut u8, _: usize) -> Result<usize, Error> {
+    Err(unsupported("a huge-page report"))
+}
+
+pub(crate) fn locked_bytes(_: *mut u8, _: usize) -> Result<usize, Error> {
+    Err(unsupported("a locked-memory report"))
+}

@@ -3,7 +3,25 @@
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::info::Limit;
 use crate::Error;
+
+#[cfg(target_os = "linux")]
+#[path = "linux.rs"]
+mod linux;
+#[cfg(target_os = "linux")]
+pub(crate) use linux::*;
+
+// Other Unix systems (macOS, the BSDs) lock memory but have neither hugetlb nor THP.
+#[cfg(not(target_os = "linux"))]
+#[path = "stub.rs"]
+#[allow(dead_code)]
+mod stub;
+#[cfg(not(target_os = "linux"))]
+pub(crate) use stub::{
+    advise_hugepage, collapse, has_cap_ipc_lock, huge_bytes, huge_page_sizes, huge_pool,
+    huge_pool_fix, locked_bytes, map_huge, populate, thp_mode, unmap_huge,
+};
 
 /// The base page size, read once.
 pub(crate) fn page_size() -> usize {
@@ -44,29 +62,21 @@ fn errno() -> io::Error {
     io::Error::last_os_error()
 }
 
-/// The soft `RLIMIT_MEMLOCK`, as text for messages.
-pub(crate) fn memlock_limit_text() -> String {
-    match memlock_limit() {
-        None => "unlimited".to_string(),
-        Some(b) => format!("{b} bytes ({} KiB)", b / 1024),
-    }
-}
-
-/// The soft `RLIMIT_MEMLOCK` in bytes, `None` when unlimited.
-pub(crate) fn memlock_limit() -> Option<u64> {
+/// The soft `RLIMIT_MEMLOCK`.
+pub(crate) fn memlock_limit() -> Limit {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: `lim` is a valid out-pointer.
     if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) } != 0 {
-        return None;
+        return Limit::Unknown;
     }
     if lim.rlim_cur == libc::RLIM_INFINITY {
-        None
+        Limit::Unlimited
     } else {
         #[allow(clippy::unnecessary_cast)] // `rlim_t` is not u64 on every Unix
-        Some(lim.rlim_cur as u64)
+        Limit::Bytes(lim.rlim_cur as u64)
     }
 }
 
@@ -81,7 +91,7 @@ pub(crate) fn lock(ptr: *mut u8, len: usize) -> Result<(), Error> {
         // ENOMEM: over a non-zero RLIMIT_MEMLOCK; EPERM: the limit is 0 and no CAP_IPC_LOCK.
         Some(libc::ENOMEM) | Some(libc::EPERM) => Err(Error::MemlockLimit {
             needed: len,
-            limit: memlock_limit_text(),
+            limit: memlock_limit().to_string(),
         }),
         _ => Err(Error::os("mlock", len, err)),
     }
@@ -95,72 +105,3 @@ pub(crate) fn unlock(ptr: *mut u8, len: usize) -> Result<(), Error> {
         Err(Error::os("munlock", len, errno()))
     }
 }
-
-#[cfg(target_os = "linux")]
-pub(crate) fn collapse(ptr: *mut u8, len: usize) -> Result<(), Error> {
-    // SAFETY: MADV_COLLAPSE keeps the contents; the range is the caller's whole-page region.
-    if unsafe { libc::madvise(ptr.cast(), len, libc::MADV_COLLAPSE) } == 0 {
-        return Ok(());
-    }
-    let err = errno();
-    match err.raw_os_error() {
-        Some(libc::EINVAL) => Err(Error::Unsupported {
-            what: "MADV_COLLAPSE",
-            reason: "the kernel refused it (EINVAL): it needs Linux 6.1+ with transparent huge \
-                     pages, which must not be `never` in /sys/kernel/mm/transparent_hugepage/enabled; \
-                     hugetlb regions are already on huge pages"
-                .to_string(),
-        }),
-        Some(libc::EAGAIN) | Some(libc::ENOMEM) => Err(Error::Os {
-            op: "madvise(MADV_COLLAPSE)",
-            bytes: len,
-            source: err,
-            hint: "; the kernel found no free huge page: retry, or compact memory first \
-                   (`echo 1 > /proc/sys/vm/compact_memory`)",
-        }),
-        _ => Err(Error::os("madvise(MADV_COLLAPSE)", len, err)),
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn collapse(_: *mut u8, _: usize) -> Result<(), Error> {
-    Err(Error::Unsupported {
-        what: "MADV_COLLAPSE",
-        reason: "transparent huge pages are a Linux feature".to_string(),
-    })
-}
-
-#[cfg(target_os = "linux")]
-pub(crate) fn populate(ptr: *mut u8, len: usize) -> Result<(), Error> {
-    // SAFETY: MADV_POPULATE_WRITE faults the pages in writable without changing contents;
-    // the range is the caller's whole-page region.
-    if unsafe { libc::madvise(ptr.cast(), len, libc::MADV_POPULATE_WRITE) } == 0 {
-        return Ok(());
-    }
-    let err = errno();
-    match err.raw_os_error() {
-        Some(libc::EINVAL) => Err(Error::Unsupported {
-            what: "MADV_POPULATE_WRITE",
-            reason: "needs Linux 5.14+".to_string(),
-        }),
-        _ => Err(Error::os("madvise(MADV_POPULATE_WRITE)", len, err)),
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn populate(_: *mut u8, _: usize) -> Result<(), Error> {
-    Err(Error::Unsupported {
-        what: "MADV_POPULATE_WRITE",
-        reason: "a Linux call".to_string(),
-    })
-}
-
-/// Asks for transparent huge pages on the range (a hint: errors are ignored).
-#[cfg(target_os = "linux")]
-pub(crate) fn advise_hugepage(ptr: *mut u8, len: usize) {
-    // SAFETY: MADV_HUGEPAGE only sets a flag on the range, which the caller owns.
-    unsafe { libc::madvise(ptr.cast(), len, libc::MADV_HUGEPAGE) };
-}
-
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn advise_hugepage(_: *mut u8, _: usize) {}

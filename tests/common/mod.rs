@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+#[cfg(target_os = "linux")]
+pub mod kernel;
+
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 

@@ -1,0 +1,96 @@
+//! [`Locked`]: any backing, with its region pinned in RAM for the slab's whole life.
+
+use core::alloc::Layout;
+
+use super::{Backing, Mmap, Region};
+use crate::Error;
+
+/// Wraps a backing so that its region is locked in RAM (`mlock`) right after it is allocated
+/// and prefaulted, and unlocked when it is released.
+///
+/// If the lock fails — typically `RLIMIT_MEMLOCK` without `CAP_IPC_LOCK` — the allocation fails
+/// with [`Error::MemlockLimit`] (naming the limit, the bytes needed and the fix) and the region is
+/// released at once: nothing stays mapped.
+///
+/// ```
+/// use nexus_slab::{Error, LockedSlab};
+///
+/// match LockedSlab::<u64>::with_capacity(1 << 16) {
+///     Ok(slab) => assert!(slab.capacity() >= 1 << 16),
+///     Err(e @ Error::MemlockLimit { .. }) => eprintln!("{e}"),
+///     Err(e) => panic!("{e}"),
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Locked<B: Backing = Mmap> {
+    inner: B,
+}
+
+impl<B: Backing> Locked<B> {
+    /// Locks the regions of `inner`.
+    ///
+    /// ```
+    /// use nexus_slab::{HugeTlb, Locked, Slab};
+    /// let slab: Slab<u64, Locked<HugeTlb>> = Slab::new_in(Locked::new(HugeTlb::default()));
+    /// # let _ = slab;
+    /// ```
+    pub const fn new(inner: B) -> Self {
+        Locked { inner }
+    }
+
+    /// The wrapped backing.
+    ///
+    /// ```
+    /// use nexus_slab::{Locked, Mmap};
+    /// assert!(Locked::new(Mmap::new()).inner().prefaults());
+    /// ```
+    pub const fn inner(&self) -> &B {
+        &self.inner
+    }
+}
+
+// SAFETY: regions come from `inner` unchanged (its guarantees carry over); locking changes no
+// contents and covers exactly the region; a region is unlocked, then released to `inner`, once.
+unsafe impl<B: Backing> Backing for Locked<B> {
+    fn granularity(&self) -> usize {
+        self.inner.granularity()
+    }
+
+    fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
+        let region = self.inner.allocate(layout)?;
+        if let Err(e) = self.inner.lock(&region) {
+            // SAFETY: allocated just above from `inner` with `layout`, and used by nothing.
+            unsafe { self.inner.release(region, layout) };
+            return Err(e);
+        }
+        Ok(region)
+    }
+
+    unsafe fn release(&mut self, region: Region, layout: Layout) {
+        // Unmapping unlocks too; unlocking first keeps the accounting exact for backings that
+        // do not unmap (a heap allocator keeps its pages).
+        let _ = self.inner.unlock(&region);
+        // SAFETY: forwarded from our caller: the region came from `inner` via `allocate`.
+        unsafe { self.inner.release(region, layout) };
+    }
+
+    fn lock(&mut self, region: &Region) -> Result<(), Error> {
+        self.inner.lock(region)
+    }
+
+    fn unlock(&mut self, region: &Region) -> Result<(), Error> {
+        self.inner.unlock(region)
+    }
+
+    fn collapse(&mut self, region: &Region) -> Result<(), Error> {
+        self.inner.collapse(region)
+    }
+
+    fn huge_page_bytes(&self, region: &Region) -> Result<usize, Error> {
+        self.inner.huge_page_bytes(region)
+    }
+
+    fn locked_bytes(&self, region: &Region) -> Result<usize, Error> {
+        self.inner.locked_bytes(region)
+    }
+}

@@ -1,0 +1,264 @@
+//! What this machine allows: [`SystemInfo::probe`] reads page sizes, huge-page pools, the THP
+//! mode, the memlock limit and capability — the facts that decide which backings work here.
+
+use core::fmt;
+
+use crate::sys;
+
+/// A resource limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// At most this many bytes.
+    Bytes(u64),
+    /// No limit.
+    Unlimited,
+    /// The platform did not say.
+    Unknown,
+}
+
+impl Limit {
+    /// Whether `bytes` fit under the limit (`Unknown` is taken as fitting).
+    ///
+    /// ```
+    /// use nexus_slab::Limit;
+    /// assert!(Limit::Bytes(8 << 20).allows(4 << 20));
+    /// assert!(!Limit::Bytes(8 << 20).allows(16 << 20));
+    /// assert!(Limit::Unlimited.allows(u64::MAX));
+    /// ```
+    pub fn allows(self, bytes: u64) -> bool {
+        match self {
+            Limit::Bytes(limit) => bytes <= limit,
+            Limit::Unlimited | Limit::Unknown => true,
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    /// ```
+    /// use nexus_slab::Limit;
+    /// assert_eq!(Limit::Bytes(8 << 20).to_string(), "8388608 bytes (8 MiB)");
+    /// assert_eq!(Limit::Unlimited.to_string(), "unlimited");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::Bytes(b) => write!(f, "{b} bytes ({})", Bytes(*b as usize)),
+            Limit::Unlimited => f.write_str("unlimited"),
+            Limit::Unknown => f.write_str("unknown"),
+        }
+    }
+}
+
+/// One pool of hugetlb pages (`/sys/kernel/mm/hugepages/hugepages-<size>kB`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HugePagePool {
+    /// Bytes per page (2 MiB, 1 GiB ...).
+    pub page_size: usize,
+    /// Pages in the pool (`nr_hugepages`).
+    pub total: usize,
+    /// Pages not mapped by anyone (`free_hugepages`), reserved ones included.
+    pub free: usize,
+    /// Free pages promised to existing mappings (`resv_hugepages`).
+    pub reserved: usize,
+    /// Pages over `total`, allocated on demand (`surplus_hugepages`).
+    pub surplus: usize,
+}
+
+impl HugePagePool {
+    /// Pages a new mapping can still get: free and not reserved.
+    ///
+    /// ```
+    /// use nexus_slab::HugePagePool;
+    /// let p = HugePagePool { page_size: 2 << 20, total: 10, free: 6, reserved: 2, surplus: 0 };
+    /// assert_eq!(p.available(), 4);
+    /// ```
+    pub fn available(&self) -> usize {
+        self.free.saturating_sub(self.reserved)
+    }
+
+    /// The pool of `page_size`-byte pages as the kernel reports it now, if there is one.
+    ///
+    /// ```
+    /// if let Some(pool) = nexus_slab::HugePagePool::read(2 << 20) {
+    ///     assert!(pool.free <= pool.total + pool.surplus);
+    /// }
+    /// ```
+    pub fn read(page_size: usize) -> Option<Self> {
+        sys::huge_pool(page_size)
+    }
+}
+
+/// What this machine allows, for the memory controls of a slab.
+///
+/// ```
+/// let info = nexus_slab::SystemInfo::probe();
+/// assert!(info.page_size.is_power_of_two());
+/// println!("{info}"); // a report with the command that enables each missing feature
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SystemInfo {
+    /// The base page size.
+    pub page_size: usize,
+    /// Physical memory, if known.
+    pub physical_memory: Option<usize>,
+    /// Every hugetlb pool, smallest pages first.
+    pub huge_pools: Vec<HugePagePool>,
+    /// The transparent-huge-page mode (`always`, `madvise`, `never`), if the kernel has THP.
+    pub thp_mode: Option<String>,
+    /// The soft `RLIMIT_MEMLOCK`.
+    pub memlock_limit: Limit,
+    /// Whether the process holds `CAP_IPC_LOCK` (which lifts the memlock limit), if known.
+    pub cap_ipc_lock: Option<bool>,
+}
+
+impl SystemInfo {
+    /// Reads everything from the kernel now.
+    ///
+    /// ```
+    /// let info = nexus_slab::SystemInfo::probe();
+    /// # let _ = info;
+    /// ```
+    pub fn probe() -> Self {
+        SystemInfo {
+            page_size: sys::page_size(),
+            physical_memory: sys::physical_memory(),
+            huge_pools: sys::huge_page_sizes()
+                .into_iter()
+                .filter_map(sys::huge_pool)
+                .collect(),
+            thp_mode: sys::thp_mode(),
+            memlock_limit: sys::memlock_limit(),
+            cap_ipc_lock: sys::has_cap_ipc_lock(),
+        }
+    }
+
+    /// The pool of `page_size`-byte huge pages, if the kernel has one.
+    ///
+    /// ```
+    /// let info = nexus_slab::SystemInfo::probe();
+    /// let _two_mib = info.pool(2 << 20);
+    /// ```
+    pub fn pool(&self, page_size: usize) -> Option<&HugePagePool> {
+        self.huge_pools.iter().find(|p| p.page_size == page_size)
+    }
+
+    /// Whether `mlock` of `bytes` more bytes can succeed: `CAP_IPC_LOCK`, or room under the
+    /// limit (memory already locked by the process counts against it too).
+    ///
+    /// ```
+    /// let info = nexus_slab::SystemInfo::probe();
+    /// let _ = info.can_lock(4096);
+    /// ```
+    pub fn can_lock(&self, bytes: usize) -> bool {
+        self.cap_ipc_lock == Some(true) || self.memlock_limit.allows(bytes as u64)
+    }
+
+    /// The command that reserves `pages` more huge pages of `page_size` bytes.
+    ///
+    /// ```
+    /// let info = nexus_slab::SystemInfo::probe();
+    /// if info.pool(2 << 20).is_some() {
+    ///     assert!(info.reserve_command(2 << 20, 4).starts_with("echo "));
+    /// }
+    /// ```
+    pub fn reserve_command(&self, page_size: usize, pages: usize) -> String {
+        let total = self.pool(page_size).map_or(0, |p| p.total);
+        sys::huge_pool_fix(page_size, total + pages)
+    }
+}
+
+impl fmt::Display for SystemInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "base page size   {}", Bytes(self.page_size))?;
+        if let Some(ram) = self.physical_memory {
+            writeln!(f, "physical memory  {}", Bytes(ram))?;
+        }
+        if self.huge_pools.is_empty() {
+            writeln!(f, "hugetlb pools    none (a Linux feature)")?;
+        }
+        for p in &self.huge_pools {
+            write!(
+                f,
+                "hugetlb {:>8}  {} pages reserved, {} free, {} promised to mappings",
+                Bytes(p.page_size).to_string(),
+                p.total,
+                p.free,
+                p.reserved
+            )?;
+            if p.available() == 0 {
+                write!(
+                    f,
+                    "  -> to reserve some: {}",
+                    self.reserve_command(p.page_size, ((128 << 20) / p.page_size).max(1))
+                )?;
+            }
+            writeln!(f)?;
+        }
+        match self.thp_mode.as_deref() {
+            Some("never") => writeln!(
+                f,
+                "THP              never  -> try_collapse cannot work; enable with \
+                 `echo madvise > /sys/kernel/mm/transparent_hugepage/enabled`"
+            )?,
+            Some(mode) => writeln!(
+                f,
+                "THP              {mode} (Mmap slabs of 2 MiB or more start on huge pages; \
+                 try_collapse works)"
+            )?,
+            None => writeln!(f, "THP              not available")?,
+        }
+        write!(f, "RLIMIT_MEMLOCK   {}", self.memlock_limit)?;
+        match self.cap_ipc_lock {
+            Some(true) => writeln!(f, "; CAP_IPC_LOCK held: mlock of any size works")?,
+            Some(false) => writeln!(
+                f,
+                "; no CAP_IPC_LOCK: mlock is capped by the limit (raise it with `ulimit -l`, \
+                 /etc/security/limits.conf, or `setcap cap_ipc_lock=ep <binary>`)"
+            )?,
+            None => writeln!(f)?,
+        }
+        Ok(())
+    }
+}
+
+/// Bytes in the largest binary unit that keeps them whole-ish ("8 MiB", "2 GiB", "4 KiB").
+pub(crate) struct Bytes(pub(crate) usize);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+        let mut v = self.0 as f64;
+        let mut unit = 0;
+        while v >= 1024.0 && unit < UNITS.len() - 1 {
+            v /= 1024.0;
+            unit += 1;
+        }
+        if v.fract() == 0.0 {
+            write!(f, "{v} {}", UNITS[unit])
+        } else {
+            write!(f, "{v:.1} {}", UNITS[unit])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_print_in_binary_units() {
+        assert_eq!(Bytes(4096).to_string(), "4 KiB");
+        assert_eq!(Bytes(2 << 20).to_string(), "2 MiB");
+        assert_eq!(Bytes(1 << 30).to_string(), "1 GiB");
+        assert_eq!(Bytes(1536).to_string(), "1.5 KiB");
+        assert_eq!(Bytes(7).to_string(), "7 B");
+    }
+
+    #[test]
+    fn limits_compare_and_print() {
+        assert!(Limit::Bytes(10).allows(10));
+        assert!(!Limit::Bytes(10).allows(11));
+        assert!(Limit::Unknown.allows(u64::MAX));
+        assert_eq!(Limit::Bytes(1 << 20).to_string(), "1048576 bytes (1 MiB)");
+    }
+}

@@ -1,0 +1,362 @@
+//! Linux-only calls: hugetlb mappings, huge-page pools, THP mode, and what the kernel says
+//! about a range (pages on huge pages, pages locked).
+
+use std::fs;
+use std::io::{self, BufRead, BufReader};
+use std::os::fd::AsRawFd;
+use std::ptr::{self, NonNull};
+
+use crate::info::HugePagePool;
+use crate::Error;
+
+/// Maps `len` bytes of private hugetlb memory on pages of `page` bytes. `len` must be a
+/// multiple of `page`, so the whole mapping can be unmapped again (memmap2 #156).
+pub(crate) fn map_huge(len: usize, page: usize) -> Result<NonNull<u8>, Error> {
+    let Some(pool) = huge_pool(page) else {
+        return Err(Error::Unsupported {
+            what: "hugetlb pages of this size",
+            reason: format!(
+                "the kernel has no pool of {} KiB pages (no {}); sizes offered: {:?} KiB{}",
+                page / 1024,
+                pool_dir(page),
+                huge_page_sizes()
+                    .iter()
+                    .map(|s| s / 1024)
+                    .collect::<Vec<_>>(),
+                if page == 1 << 30 {
+                    " (1 GiB pages need a CPU with pdpe1gb)"
+                } else {
+                    ""
+                }
+            ),
+        });
+    };
+    map_huge_raw(len, page).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOMEM) => {
+            let needed = len / page;
+            let available = pool.free.saturating_sub(pool.reserved);
+            Error::HugePagesUnavailable {
+                needed,
+                free: available,
+                page_kib: page / 1024,
+                fix: huge_pool_fix(page, pool.total + needed.saturating_sub(available)),
+            }
+        }
+        _ => Error::os("mmap(MAP_HUGETLB)", len, e),
+    })
+}
+
+fn map_huge_raw(len: usize, page: usize) -> io::Result<NonNull<u8>> {
+    debug_assert!(page.is_power_of_two() && len % page == 0);
+    let shift = page.trailing_zeros() as libc::c_int;
+    // No MAP_NORESERVE: a private hugetlb mapping then reserves its pages now, so a shortage
+    // fails here with ENOMEM instead of a SIGBUS at first touch.
+    let flags = libc::MAP_PRIVATE
+        | libc::MAP_ANONYMOUS
+        | libc::MAP_HUGETLB
+        | (shift << libc::MAP_HUGE_SHIFT);
+    // SAFETY: an anonymous mapping at an address of the kernel's choosing touches no
+    // existing memory.
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(io::Error::last_os_error())
+    } else {
+        NonNull::new(p.cast()).ok_or_else(|| io::Error::other("mmap returned null"))
+    }
+}
+
+/// Unmaps exactly the hugetlb mapping `[ptr, ptr + len)` made by `map_huge`.
+///
+/// # Safety
+/// The range must be a whole mapping from `map_huge`, no longer used by anything.
+pub(crate) unsafe fn unmap_huge(ptr: *mut u8, len: usize) {
+    // SAFETY: per the caller, nothing uses the range any more.
+    let rc = unsafe { libc::munmap(ptr.cast(), len) };
+    // Cannot fail for a whole mapping of whole huge pages; if it ever did, the pages would
+    // leak, and a debug build should say so loudly.
+    debug_assert_eq!(
+        rc,
+        0,
+        "munmap of a hugetlb region failed: {}",
+        io::Error::last_os_error()
+    );
+}
+
+pub(crate) fn collapse(ptr: *mut u8, len: usize) -> Result<(), Error> {
+    // SAFETY: MADV_COLLAPSE keeps the contents; the range is the caller's whole-page region.
+    if unsafe { libc::madvise(ptr.cast(), len, libc::MADV_COLLAPSE) } == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EINVAL) => Err(Error::Unsupported {
+            what: "MADV_COLLAPSE",
+            reason: "the kernel refused it (EINVAL): it needs Linux 6.1+ with transparent huge \
+                     pages, which must not be `never` in /sys/kernel/mm/transparent_hugepage/enabled; \
+                     hugetlb regions are already on huge pages"
+                .to_string(),
+        }),
+        Some(libc::EAGAIN) | Some(libc::ENOMEM) => Err(Error::Os {
+            op: "madvise(MADV_COLLAPSE)",
+            bytes: len,
+            source: err,
+            hint: "; the kernel found no free huge page: retry, or compact memory first \
+                   (`echo 1 > /proc/sys/vm/compact_memory`)",
+        }),
+        _ => Err(Error::os("madvise(MADV_COLLAPSE)", len, err)),
+    }
+}
+
+pub(crate) fn populate(ptr: *mut u8, len: usize) -> Result<(), Error> {
+    // SAFETY: MADV_POPULATE_WRITE faults the pages in writable without changing contents;
+    // the range is the caller's whole-page region.
+    if unsafe { libc::madvise(ptr.cast(), len, libc::MADV_POPULATE_WRITE) } == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EINVAL) => Err(Error::Unsupported {
+            what: "MADV_POPULATE_WRITE",
+            reason: "needs Linux 5.14+".to_string(),
+        }),
+        _ => Err(Error::os("madvise(MADV_POPULATE_WRITE)", len, err)),
+    }
+}
+
+/// Asks for transparent huge pages on the range (a hint: errors are ignored).
+pub(crate) fn advise_hugepage(ptr: *mut u8, len: usize) {
+    // SAFETY: MADV_HUGEPAGE only sets a flag on the range, which the caller owns.
+    unsafe { libc::madvise(ptr.cast(), len, libc::MADV_HUGEPAGE) };
+}
+
+fn pool_dir(page: usize) -> String {
+    format!("/sys/kernel/mm/hugepages/hugepages-{}kB", page / 1024)
+}
+
+fn read_number(path: &str) -> Option<usize> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// The hugetlb pool of `page`-byte pages, if the kernel has one.
+pub(crate) fn huge_pool(page: usize) -> Option<HugePagePool> {
+    let dir = pool_dir(page);
+    Some(HugePagePool {
+        page_size: page,
+        total: read_number(&format!("{dir}/nr_hugepages"))?,
+        free: read_number(&format!("{dir}/free_hugepages"))?,
+        reserved: read_number(&format!("{dir}/resv_hugepages"))?,
+        surplus: read_number(&format!("{dir}/surplus_hugepages")).unwrap_or(0),
+    })
+}
+
+/// Every hugetlb page size the kernel offers, ascending.
+pub(crate) fn huge_page_sizes() -> Vec<usize> {
+    let mut sizes: Vec<usize> = fs::read_dir("/sys/kernel/mm/hugepages")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let kb: usize = name
+                .strip_prefix("hugepages-")?
+                .strip_suffix("kB")?
+                .parse()
+                .ok()?;
+            Some(kb * 1024)
+        })
+        .collect();
+    sizes.sort_unstable();
+    sizes
+}
+
+/// The command that grows the pool of `page`-byte pages to `total` pages.
+pub(crate) fn huge_pool_fix(page: usize, total: usize) -> String {
+    if page == 2 << 20 {
+        format!("echo {total} > /proc/sys/vm/nr_hugepages")
+    } else {
+        format!("echo {total} > {}/nr_hugepages", pool_dir(page))
+    }
+}
+
+/// The transparent-huge-page mode: the bracketed word of
+/// /sys/kernel/mm/transparent_hugepage/enabled.
+pub(crate) fn thp_mode() -> Option<String> {
+    let s = fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").ok()?;
+    let start = s.find('[')? + 1;
+    let end = s[start..].find(']')? + start;
+    Some(s[start..end].to_string())
+}
+
+/// Whether the effective capability set holds CAP_IPC_LOCK (bit 14 of CapEff).
+pub(crate) fn has_cap_ipc_lock() -> Option<bool> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))?
+        .trim();
+    let caps = u64::from_str_radix(hex, 16).ok()?;
+    Some(caps & (1 << 14) != 0)
+}
+
+// PAGEMAP_SCAN (Linux 6.7+, linux/fs.h): which pages of a range are huge, exactly.
+const PAGE_IS_HUGE: u64 = 1 << 6;
+/// `_IOWR('f', 16, struct pm_scan_arg)`.
+const PAGEMAP_SCAN: u64 = (3 << 30) | ((size_of::<PmScanArg>() as u64) << 16) | (0x66 << 8) | 16;
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct PageRegion {
+    start: u64,
+    end: u64,
+    categories: u64,
+}
+
+#[repr(C)]
+struct PmScanArg {
+    size: u64,
+    flags: u64,
+    start: u64,
+    end: u64,
+    walk_end: u64,
+    vec: u64,
+    vec_len: u64,
+    max_pages: u64,
+    category_inverted: u64,
+    category_mask: u64,
+    category_anyof_mask: u64,
+    return_mask: u64,
+}
+
+/// Bytes of `[ptr, ptr + len)` mapped by huge pages (transparent or hugetlb), per the
+/// kernel's page tables; falls back to /proc/self/smaps on kernels before 6.7.
+pub(crate) fn huge_bytes(ptr: *mut u8, len: usize) -> Result<usize, Error> {
+    let start = ptr as usize as u64;
+    match pagemap_scan_huge(start, start + len as u64) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTTY) | Some(libc::EINVAL)) => smaps_sum(
+            ptr,
+            len,
+            &["AnonHugePages:", "Private_Hugetlb:", "Shared_Hugetlb:"],
+        ),
+        Err(e) => Err(Error::os("ioctl(PAGEMAP_SCAN)", len, e)),
+    }
+}
+
+fn pagemap_scan_huge(start: u64, end: u64) -> io::Result<usize> {
+    let pagemap = fs::File::open("/proc/self/pagemap")?;
+    let mut regions = [PageRegion::default(); 32];
+    let mut total = 0u64;
+    let mut at = start;
+    while at < end {
+        let mut arg = PmScanArg {
+            size: size_of::<PmScanArg>() as u64,
+            flags: 0,
+            start: at,
+            end,
+            walk_end: 0,
+            vec: regions.as_mut_ptr() as usize as u64,
+            vec_len: regions.len() as u64,
+            max_pages: 0,
+            category_inverted: 0,
+            category_mask: PAGE_IS_HUGE,
+            category_anyof_mask: 0,
+            return_mask: PAGE_IS_HUGE,
+        };
+        // SAFETY: `arg` is a valid pm_scan_arg whose `vec` points at `regions`, writable for
+        // `vec_len` entries; the kernel writes nothing else.
+        let n = unsafe { libc::ioctl(pagemap.as_raw_fd(), PAGEMAP_SCAN as _, &mut arg) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        total += regions[..n as usize]
+            .iter()
+            .map(|r| r.end - r.start)
+            .sum::<u64>();
+        if arg.walk_end <= at {
+            break;
+        }
+        at = arg.walk_end;
+    }
+    Ok(total as usize)
+}
+
+/// Bytes of `[ptr, ptr + len)` the kernel counts as locked (smaps `Locked:`).
+pub(crate) fn locked_bytes(ptr: *mut u8, len: usize) -> Result<usize, Error> {
+    smaps_sum(ptr, len, &["Locked:"])
+}
+
+/// Sums the given smaps fields (in kB) over the mappings that overlap the range, each mapping
+/// counted at most for the bytes it shares with the range.
+fn smaps_sum(ptr: *mut u8, len: usize, fields: &[&str]) -> Result<usize, Error> {
+    let smaps = fs::File::open("/proc/self/smaps").map_err(|e| Error::os("read smaps", len, e))?;
+    let (start, end) = (ptr as usize, ptr as usize + len);
+    let mut total = 0usize;
+    let mut overlap = 0usize; // of the mapping being read
+    let mut in_mapping = 0usize; // the fields' sum for that mapping
+    for line in BufReader::new(smaps).lines() {
+        let line = line.map_err(|e| Error::os("read smaps", len, e))?;
+        if let Some((lo, hi)) = mapping_range(&line) {
+            total += in_mapping.min(overlap);
+            in_mapping = 0;
+            overlap = hi.min(end).saturating_sub(lo.max(start));
+        } else if overlap > 0 {
+            if let Some(kb) = fields.iter().find_map(|f| field_kb(&line, f)) {
+                in_mapping += kb * 1024;
+            }
+        }
+    }
+    Ok(total + in_mapping.min(overlap))
+}
+
+/// `Some((start, end))` when `line` heads a mapping ("7f..-7f.. rw-p ...").
+fn mapping_range(line: &str) -> Option<(usize, usize)> {
+    let range = line.split_whitespace().next()?;
+    let (lo, hi) = range.split_once('-')?;
+    Some((
+        usize::from_str_radix(lo, 16).ok()?,
+        usize::from_str_radix(hi, 16).ok()?,
+    ))
+}
+
+fn field_kb(line: &str, field: &str) -> Option<usize> {
+    line.strip_prefix(field)?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smaps_lines_parse() {
+        assert_eq!(
+            mapping_range("7f0000000000-7f0000200000 rw-p 00000000 00:00 0"),
+            Some((0x7f00_0000_0000, 0x7f00_0020_0000))
+        );
+        assert_eq!(mapping_range("AnonHugePages:      2048 kB"), None);
+        assert_eq!(
+            field_kb("AnonHugePages:      2048 kB", "AnonHugePages:"),
+            Some(2048)
+        );
+        assert_eq!(field_kb("Locked:  4 kB", "AnonHugePages:"), None);
+    }
+
+    #[test]
+    fn pagemap_scan_request_matches_the_kernel_header() {
+        assert_eq!(size_of::<PmScanArg>(), 96);
+        assert_eq!(PAGEMAP_SCAN, 0xc060_6610);
+    }
+}

@@ -1,0 +1,117 @@
+//! Reading the kernel's own accounting, independently of the crate's code.
+#![allow(dead_code)]
+
+use std::fs;
+
+/// A `kB` field of /proc/self/status (VmLck, VmRSS ...), in bytes.
+pub fn status_bytes(field: &str) -> usize {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
+    let kb: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb * 1024
+}
+
+/// Free and reserved pages of the hugetlb pool of `page` bytes, from sysfs.
+pub fn huge_free_rsvd(page: usize) -> Option<(usize, usize)> {
+    let dir = format!("/sys/kernel/mm/hugepages/hugepages-{}kB", page / 1024);
+    let read = |f: &str| -> Option<usize> {
+        fs::read_to_string(format!("{dir}/{f}"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    Some((read("free_hugepages")?, read("resv_hugepages")?))
+}
+
+/// `HugePages_Free` and `HugePages_Rsvd` of /proc/meminfo (the default, 2 MiB, pool).
+pub fn meminfo_huge() -> (usize, usize) {
+    let m = fs::read_to_string("/proc/meminfo").unwrap();
+    let get = |k: &str| -> usize {
+        m.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    (get("HugePages_Free:"), get("HugePages_Rsvd:"))
+}
+
+/// Minor page faults of the calling thread so far.
+pub fn thread_minflt() -> i64 {
+    // SAFETY: `ru` is a valid out-pointer.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) }, 0);
+    ru.ru_minflt
+}
+
+/// Number of mappings in /proc/self/maps.
+pub fn maps_count() -> usize {
+    fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .count()
+}
+
+/// `AnonHugePages` (bytes) summed over the mappings in /proc/self/smaps that contain any
+/// byte of `[addr, addr + len)`.
+pub fn smaps_anon_huge(addr: usize, len: usize) -> usize {
+    let smaps = fs::read_to_string("/proc/self/smaps").unwrap();
+    let mut inside = false;
+    let mut total = 0;
+    for line in smaps.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((lo, hi)) = first.split_once('-') {
+            if let (Ok(lo), Ok(hi)) = (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+            {
+                inside = lo < addr + len && addr < hi;
+                continue;
+            }
+        }
+        if inside {
+            if let Some(rest) = line.strip_prefix("AnonHugePages:") {
+                let kb: usize = rest.trim().trim_end_matches("kB").trim().parse().unwrap();
+                total += kb * 1024;
+            }
+        }
+    }
+    total
+}
+
+/// Whether tests that need huge pages must fail, not skip, when there are none.
+pub fn hugepages_required() -> bool {
+    std::env::var("NEXUS_SLAB_REQUIRE_HUGEPAGES").as_deref() == Ok("1")
+}
+
+/// Skips (returns false, with a message) or fails when fewer than `pages` huge pages of
+/// `page` bytes are free.
+pub fn have_huge_pages(page: usize, pages: usize) -> bool {
+    let avail = huge_free_rsvd(page).map_or(0, |(f, r)| f.saturating_sub(r));
+    if avail >= pages {
+        return true;
+    }
+    let how = if page == 2 << 20 {
+        format!("echo {pages} > /proc/sys/vm/nr_hugepages")
+    } else {
+        format!(
+            "echo {} > /sys/kernel/mm/hugepages/hugepages-{}kB/nr_hugepages",
+            pages.max(1),
+            page / 1024
+        )
+    };
+    assert!(
+        !hugepages_required(),
+        "NEXUS_SLAB_REQUIRE_HUGEPAGES=1 but only {avail} huge pages of {} KiB are free ({pages} needed)",
+        page / 1024
+    );
+    eprintln!(
+        "SKIPPED: needs {pages} free huge pages of {} KiB, {avail} free; as root: {how}",
+        page / 1024
+    );
+    false
+}

@@ -1,0 +1,131 @@
+//! The RLIMIT_MEMLOCK path, exercised for real: this test re-runs itself in a child process
+//! without CAP_IPC_LOCK (dropped from the bounding set before exec, so even root loses it) and
+//! with RLIMIT_MEMLOCK at 8 MiB, and checks there that locking over the limit is a typed,
+//! actionable error that leaves nothing mapped or locked. (`harness = false`: it has its own
+//! `main`, so the child can be this very binary.)
+
+#[cfg(target_os = "linux")]
+#[path = "common/kernel.rs"]
+mod kernel;
+
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("SKIPPED: the memlock-limit test is Linux-only");
+}
+
+#[cfg(target_os = "linux")]
+fn main() {
+    if std::env::var_os(CHILD).is_some() {
+        child();
+        println!("{CHILD_OK}");
+    } else {
+        parent();
+    }
+}
+
+const CHILD: &str = "NEXUS_SLAB_MEMLOCK_CHILD";
+const CHILD_OK: &str = "memlock child: all checks passed";
+const LIMIT: u64 = 8 << 20;
+
+#[cfg(target_os = "linux")]
+fn parent() {
+    use std::os::unix::process::CommandExt;
+    use std::process::Command;
+
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = Command::new(exe);
+    cmd.env(CHILD, "1");
+    // SAFETY: between fork and exec the closure makes only async-signal-safe system calls
+    // (prctl, setrlimit) and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            const CAP_IPC_LOCK: libc::c_ulong = 14;
+            // Without CAP_SETPCAP (not root) this fails, and the process has no
+            // CAP_IPC_LOCK to lose anyway; the child checks which it got.
+            libc::prctl(libc::PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0);
+            let lim = libc::rlimit {
+                rlim_cur: LIMIT,
+                rlim_max: LIMIT,
+            };
+            if libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+    let out = cmd.output().expect("spawn the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    print!("{stdout}");
+    eprint!("{stderr}");
+    assert!(out.status.success(), "the child failed: {}", out.status);
+    assert!(
+        stdout.contains(CHILD_OK),
+        "the child did not run its checks"
+    );
+    println!("memlock_limit: ok");
+}
+
+#[cfg(target_os = "linux")]
+fn child() {
+    use nexus_slab::{Error, Limit, LockedSlab, Slab, SystemInfo};
+
+    let info = SystemInfo::probe();
+    assert_eq!(
+        info.cap_ipc_lock,
+        Some(false),
+        "CAP_IPC_LOCK should be gone"
+    );
+    assert_eq!(info.memlock_limit, Limit::Bytes(LIMIT));
+    println!(
+        "child: no CAP_IPC_LOCK, RLIMIT_MEMLOCK {}",
+        info.memlock_limit
+    );
+
+    // A locked slab larger than the limit: a typed error, and nothing left behind.
+    let maps0 = kernel::maps_count();
+    let lck0 = kernel::status_bytes("VmLck");
+    let rss0 = kernel::status_bytes("VmRSS");
+    let err = LockedSlab::<[u8; 64]>::with_capacity(1 << 20).unwrap_err();
+    let msg = err.to_string();
+    println!("child: {msg}");
+    match &err {
+        Error::MemlockLimit { needed, limit } => {
+            assert_eq!(*needed, (1 << 20) * 64 + (1 << 20) / 8);
+            assert!(limit.contains(&LIMIT.to_string()), "{limit}");
+        }
+        other => panic!("expected MemlockLimit, got {other:?}"),
+    }
+    for must in [
+        "RLIMIT_MEMLOCK",
+        "ulimit -l",
+        "limits.conf",
+        "CAP_IPC_LOCK",
+        "8388608",
+    ] {
+        assert!(msg.contains(must), "the message lacks {must:?}: {msg}");
+    }
+    assert_eq!(kernel::maps_count(), maps0, "nothing stays mapped");
+    assert_eq!(kernel::status_bytes("VmLck"), lck0, "nothing stays locked");
+    assert!(
+        kernel::status_bytes("VmRSS") < rss0 + (4 << 20),
+        "the prefaulted 64 MiB was given back"
+    );
+
+    // mlock on a plain slab over the limit: the same error, and the slab is untouched.
+    let mut slab: Slab<u64> = Slab::with_capacity(2 << 20).unwrap();
+    let k = slab.insert(42).unwrap();
+    assert!(matches!(slab.mlock(), Err(Error::MemlockLimit { .. })));
+    assert_eq!(slab[k], 42);
+    assert_eq!(slab.locked_bytes().unwrap(), 0);
+    assert_eq!(kernel::status_bytes("VmLck"), lck0);
+    drop(slab);
+
+    // Under the limit, locking works without the capability.
+    let small: LockedSlab<u64> = LockedSlab::with_capacity(100_000).unwrap();
+    let size = small.memory_size();
+    assert!(size as u64 <= LIMIT);
+    assert_eq!(kernel::status_bytes("VmLck") - lck0, size);
+    drop(small);
+    assert_eq!(kernel::status_bytes("VmLck"), lck0);
+}
