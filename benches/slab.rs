@@ -16,7 +16,7 @@ mod common;
 use std::fmt;
 use std::hint::black_box;
 
-use common::{Impl, Nexus012, Node, Rng, SlabCrate, SlabLike};
+use common::{Impl, Node, Rng, SlabLike};
 use divan::counter::ItemsCount;
 use divan::Bencher;
 

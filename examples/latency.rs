@@ -24,7 +24,7 @@ mod common;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use common::{Churn, Impl, Nexus012, Node, Rng, SlabCrate, SlabLike};
+use common::{Churn, Impl, Node, Rng, SlabLike};
 use hdrhistogram::Histogram;
 
 /// Operations per timed batch.

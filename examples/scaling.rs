@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::Instant;
 
-use common::{Impl, Nexus012, Node, SlabCrate};
+use common::{Impl, Node};
 use plotters::prelude::*;
 
 const HOPS: usize = 1 << 20;

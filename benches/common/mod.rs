@@ -20,7 +20,18 @@ use nexus_slab::{Backing, Key};
 #[macro_export]
 macro_rules! for_each_impl {
     ($mac:ident ! ( $($args:tt)* )) => {
-        $mac! { [nexus_slab::Mmap, nexus_slab::Heap, SlabCrate, Nexus012] $($args)* }
+        $mac! {
+            [
+                nexus_slab::Mmap,
+                nexus_slab::Heap,
+                nexus_slab::HugeTlb,
+                $crate::common::HugeTlb1G,
+                nexus_slab::Locked,
+                $crate::common::SlabCrate,
+                $crate::common::Nexus012
+            ]
+            $($args)*
+        }
     };
 }
 
@@ -111,6 +122,44 @@ impl<T, B: Backing + Default> SlabLike<T> for nexus_slab::Slab<T, B> {
     }
     fn bytes(&self) -> usize {
         self.memory_size()
+    }
+}
+
+/// `HugeTlb` on 1 GiB pages, as a `Default` backing (plain delegation), so that it can sit in
+/// the list beside the others. Needs 1 GiB pages reserved in
+/// `/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages`; unavailable otherwise.
+#[derive(Debug)]
+pub struct HugeTlb1G(nexus_slab::HugeTlb);
+
+impl Default for HugeTlb1G {
+    fn default() -> Self {
+        HugeTlb1G(nexus_slab::HugeTlb::new(nexus_slab::HugePageSize::Size1G))
+    }
+}
+
+// SAFETY: every call is forwarded to the inner `HugeTlb`, whose guarantees carry over.
+unsafe impl Backing for HugeTlb1G {
+    fn granularity(&self) -> usize {
+        self.0.granularity()
+    }
+    fn allocate(
+        &mut self,
+        layout: std::alloc::Layout,
+    ) -> Result<nexus_slab::Region, nexus_slab::Error> {
+        self.0.allocate(layout)
+    }
+    unsafe fn release(&mut self, region: nexus_slab::Region, layout: std::alloc::Layout) {
+        // SAFETY: forwarded: the region came from `self.0.allocate`.
+        unsafe { self.0.release(region, layout) }
+    }
+    fn lock(&mut self, region: &nexus_slab::Region) -> Result<(), nexus_slab::Error> {
+        self.0.lock(region)
+    }
+    fn unlock(&mut self, region: &nexus_slab::Region) -> Result<(), nexus_slab::Error> {
+        self.0.unlock(region)
+    }
+    fn collapse(&mut self, region: &nexus_slab::Region) -> Result<(), nexus_slab::Error> {
+        self.0.collapse(region)
     }
 }
 
