@@ -74,7 +74,8 @@ const MI: usize = 1 << 20;
 
 /// Insert `n` values into a slab of capacity `n` allocated outside the timed region (for the
 /// `slab` crate: `Slab::with_capacity`, whose pages fault in on first touch, in the timed
-/// region; for ours: allocated and prefaulted by `alloc`).
+/// region; for ours: allocated and prefaulted by `alloc`). One iteration per sample, so only
+/// one fresh slab exists at a time (a hugetlb pool holds few pages).
 fn fill_fresh<T, I: Impl>(b: Bencher, n: usize, make: impl Fn(usize) -> T + Sync) {
     if !available::<I>() {
         return;
@@ -85,7 +86,7 @@ fn fill_fresh<T, I: Impl>(b: Bencher, n: usize, make: impl Fn(usize) -> T + Sync
 }
 
 for_each_impl!(bench_all!(
-    [args = sizes(&[4 * KI, MI], &[16 * MI]), max_time = 4]
+    [args = sizes(&[4 * KI, MI], &[16 * MI]), max_time = 4, sample_size = 1]
     /// Fill a fresh slab with `n` `u64` values.
     fn fill_u64<I: Impl>(b: Bencher, n: N) {
         fill_fresh::<u64, I>(b, n.0, |i| i as u64);
@@ -93,7 +94,7 @@ for_each_impl!(bench_all!(
 ));
 
 for_each_impl!(bench_all!(
-    [args = sizes(&[4 * KI, MI], &[16 * MI]), max_time = 4]
+    [args = sizes(&[4 * KI, MI], &[16 * MI]), max_time = 4, sample_size = 1]
     /// Fill a fresh slab with `n` 64-byte values.
     fn fill_64b<I: Impl>(b: Bencher, n: N) {
         fill_fresh::<Node, I>(b, n.0, |i| Node::new(i as u64));
@@ -138,7 +139,7 @@ for_each_impl!(bench_all!(
 // --- remove -------------------------------------------------------------------------------
 
 for_each_impl!(bench_all!(
-    [args = sizes(&[4 * KI, MI], &[]), max_time = 4]
+    [args = sizes(&[4 * KI, MI], &[]), max_time = 4, sample_size = 1]
     /// Remove all `n` values of a full slab, in random key order.
     fn remove<I: Impl>(b: Bencher, n: N) {
         if !available::<I>() {

@@ -8,7 +8,9 @@
 //! ```
 //!
 //! Each point: a slab of `n` 64-byte nodes linked in one random cycle (Sattolo), one warm-up
-//! lap (at most 4Mi hops), then the median of 7 runs of 1Mi hops, timed with `Instant`. The
+//! lap (at most 4Mi hops), then the median of 7 runs of 1Mi hops, timed with `Instant`; the
+//! whole is repeated `NEXUS_SCALING_PASSES` times (default 3, each pass on a fresh slab, the
+//! implementations taking turns at each size) and the CSV has the median pass. The
 //! CSV also records how much of the process's anonymous memory the kernel put on transparent
 //! huge pages once the slab was built (`AnonHugePages` of `/proc/self/smaps_rollup`).
 
@@ -64,33 +66,54 @@ fn measure<I: Impl>(bytes: usize) -> Option<Point> {
     })
 }
 
-fn sweep<I: Impl>(max: usize, points: &mut Vec<Point>) {
+type Measure = fn(usize) -> Option<Point>;
+
+macro_rules! measures {
+    ([$($ty:path),*]) => {
+        vec![$( measure::<$ty> as Measure ),*]
+    };
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Every size, and at each size every implementation in turn (so a noisy moment on a shared
+/// machine hits them alike), `passes` times; each point is the median of its passes.
+fn sweep(max: usize, passes: usize) -> Vec<Point> {
+    let all: Vec<Measure> = for_each_impl!(measures!());
+    let mut skip = vec![false; all.len()];
+    let mut points = Vec::new();
     let mut bytes = 4 << 10;
     while bytes <= max {
-        match measure::<I>(bytes) {
-            Some(p) => {
-                println!(
-                    "{:<14} {:>9}  {:>7.2} ns/hop  AnonHugePages {:>8} KiB",
-                    p.name,
-                    fmt_bytes(bytes),
-                    p.ns_per_hop,
-                    p.huge_kib
-                );
-                points.push(p);
+        for (i, m) in all.iter().enumerate() {
+            if skip[i] {
+                continue;
             }
-            None => {
-                println!("{:<14} unavailable here, skipped", I::name());
-                return;
-            }
+            let runs: Vec<Point> = (0..passes).map_while(|_| m(bytes)).collect();
+            let Some(first) = runs.first() else {
+                skip[i] = true; // unavailable here (no reserved pages): the line stops
+                continue;
+            };
+            let p = Point {
+                name: first.name.clone(),
+                bytes,
+                ns_per_hop: median(runs.iter().map(|p| p.ns_per_hop).collect()),
+                huge_kib: first.huge_kib,
+            };
+            println!(
+                "{:<16} {:>9}  {:>7.2} ns/hop  AnonHugePages {:>8} KiB",
+                p.name,
+                fmt_bytes(bytes),
+                p.ns_per_hop,
+                p.huge_kib
+            );
+            points.push(p);
         }
         bytes *= 2;
     }
-}
-
-macro_rules! sweep_all {
-    ([$($ty:path),*] $max:expr, $points:expr) => {
-        $( sweep::<$ty>($max, $points); )*
-    };
+    points
 }
 
 fn fmt_bytes(b: usize) -> String {
@@ -176,7 +199,7 @@ fn draw_svg(path: &str, points: &[Point], max: usize) -> Result<(), Box<dyn Erro
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(64)
-        .build_cartesian_2d(12f64..x_max, (0.5f64..y_max).log_scale())?;
+        .build_cartesian_2d(12f64..x_max, (1f64..y_max).log_scale())?;
     chart
         .configure_mesh()
         .x_desc("slab size (bytes of values, log scale)")
@@ -202,7 +225,7 @@ fn draw_svg(path: &str, points: &[Point], max: usize) -> Result<(), Box<dyn Erro
         }
         let grey = RGBColor(150, 150, 150);
         chart.draw_series(LineSeries::new(
-            [(x, 0.5), (x, y_max)],
+            [(x, 1.0), (x, y_max)],
             grey.stroke_width(1),
         ))?;
         let y = y_max / 1.3f64.powi(1 + (i % 3) as i32);
@@ -265,8 +288,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         "pointer chase over 64-byte values, 4 KiB .. {}",
         fmt_bytes(max)
     );
-    let mut points = Vec::new();
-    for_each_impl!(sweep_all!(max, &mut points));
+    let passes = std::env::var("NEXUS_SCALING_PASSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3usize)
+        .max(1);
+    let points = sweep(max, passes);
     if let Some(dir) = std::path::Path::new(&out).parent() {
         std::fs::create_dir_all(dir)?;
     }
