@@ -113,16 +113,35 @@ struct Counters {
     steal: u64,
 }
 
-fn counters(cpu: usize) -> Counters {
+fn minflt_and_csw() -> (i64, i64) {
     // SAFETY: `getrusage` fills the zeroed struct we own.
     let ru = unsafe {
         let mut ru: libc::rusage = std::mem::zeroed();
         libc::getrusage(libc::RUSAGE_SELF, &mut ru);
         ru
     };
+    (ru.ru_minflt, ru.ru_nvcsw + ru.ru_nivcsw)
+}
+
+/// Counters at the start of a window: the `/proc` files are read (allocating, perhaps
+/// faulting) before `getrusage`, so that their own faults stay outside the window.
+fn counters_begin(cpu: usize) -> Counters {
+    let (timer_irqs, steal) = (local_timer_irqs(cpu), steal_ticks(cpu));
+    let (minflt, csw) = minflt_and_csw();
     Counters {
-        minflt: ru.ru_minflt,
-        csw: ru.ru_nvcsw + ru.ru_nivcsw,
+        minflt,
+        csw,
+        timer_irqs,
+        steal,
+    }
+}
+
+/// Counters at the end of a window: `getrusage` first, then the `/proc` files.
+fn counters_end(cpu: usize) -> Counters {
+    let (minflt, csw) = minflt_and_csw();
+    Counters {
+        minflt,
+        csw,
         timer_irqs: local_timer_irqs(cpu),
         steal: steal_ticks(cpu),
     }
@@ -223,15 +242,16 @@ fn measure(batches: usize, cpu: usize, rt: bool, mut batch: impl FnMut(usize)) -
             std::thread::sleep(Duration::from_millis(2));
             realtime(true);
         }
-        let c0 = counters(cpu);
         let t0 = Instant::now();
+        let c0 = counters_begin(cpu);
         for (j, t) in chunk.iter_mut().enumerate() {
             let s = clock::start();
             batch(c * CHUNK + j);
             *t = clock::end() - s;
         }
+        let c1 = counters_end(cpu);
         elapsed += t0.elapsed();
-        counted = counted + (counters(cpu) - c0);
+        counted = counted + (c1 - c0);
         if rt {
             realtime(false);
         }
