@@ -45,7 +45,8 @@ pub trait SlabLike<T>: Sized {
     fn get(&self, key: usize) -> Option<&T>;
     fn get_mut(&mut self, key: usize) -> Option<&mut T>;
     fn remove(&mut self, key: usize) -> Option<T>;
-    /// Calls `f` on every value, in the implementation's natural order.
+    /// Calls `f` on every value, in the implementation's natural order (by the iterator's
+    /// `for_each`, where it has one).
     fn for_each(&self, f: impl FnMut(&T));
     /// `mlock` the slab's memory, where the implementation can.
     fn lock(&mut self) -> Result<(), String>;
@@ -110,9 +111,8 @@ impl<T, B: Backing + Default> SlabLike<T> for nexus_slab::Slab<T, B> {
     }
     #[inline]
     fn for_each(&self, mut f: impl FnMut(&T)) {
-        for (_, v) in self.iter() {
-            f(v);
-        }
+        // Internal iteration (each crate's `fold`), the way `sum`, `for_each` and friends run.
+        self.iter().for_each(|(_, v)| f(v));
     }
     fn lock(&mut self) -> Result<(), String> {
         self.mlock().map_err(|e| e.to_string())
@@ -199,9 +199,8 @@ impl<T> SlabLike<T> for slab::Slab<T> {
     }
     #[inline]
     fn for_each(&self, mut f: impl FnMut(&T)) {
-        for (_, v) in self.iter() {
-            f(v);
-        }
+        // Internal iteration (each crate's `fold`), the way `sum`, `for_each` and friends run.
+        self.iter().for_each(|(_, v)| f(v));
     }
     fn lock(&mut self) -> Result<(), String> {
         Err("the slab crate cannot mlock".into())
