@@ -578,3 +578,69 @@ fn a_heap_backing_can_borrow_its_allocator() {
     let mut greedy: Slab<[u8; 4096], Heap<&Arena>> = Slab::new_in(Heap::new_in(&arena));
     assert!(matches!(greedy.alloc(10_000), Err(Error::Os { .. })));
 }
+
+#[test]
+fn fold_sees_exactly_what_next_would_from_any_position() {
+    let mut rng = Rng::new(99);
+    for (n, density) in [
+        (1000usize, 100usize),
+        (1000, 10),
+        (640, 100),
+        (130, 50),
+        (64, 100),
+    ] {
+        let mut s: Slab<u32> = Slab::with_capacity(n).unwrap();
+        for v in 0..n as u32 {
+            s.insert(v).unwrap();
+        }
+        for i in 0..n {
+            if rng.below(100) >= density {
+                s.remove(Key::new(i));
+            }
+        }
+        let all: Vec<usize> = s.iter().map(|(k, _)| k.index()).collect();
+        for (front, back) in [
+            (0, 0),
+            (1, 0),
+            (0, 1),
+            (3, 5),
+            (70, 2),
+            (all.len() / 2, all.len() / 2),
+        ] {
+            if front + back > all.len() {
+                continue;
+            }
+            let mut it = s.iter();
+            for _ in 0..front {
+                it.next();
+            }
+            for _ in 0..back {
+                it.next_back();
+            }
+            let want = &all[front..all.len() - back];
+            // `fold` (through for_each) yields the rest in order, keys matching values.
+            let mut got = Vec::new();
+            it.clone().for_each(|(k, v)| {
+                assert_eq!(*v as usize, k.index());
+                got.push(k.index());
+            });
+            assert_eq!(
+                got, want,
+                "n {n} density {density} front {front} back {back}"
+            );
+            assert_eq!(it.clone().count(), want.len());
+            let mut mut_it = s.iter_mut();
+            for _ in 0..front {
+                mut_it.next();
+            }
+            for _ in 0..back {
+                mut_it.next_back();
+            }
+            let got_mut: Vec<usize> = mut_it.fold(Vec::new(), |mut acc, (k, _)| {
+                acc.push(k.index());
+                acc
+            });
+            assert_eq!(got_mut, want);
+        }
+    }
+}

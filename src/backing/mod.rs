@@ -4,59 +4,6 @@
 //! slots out in it and never calls the OS. The memory controls (lock, unlock, collapse to huge
 //! pages) are provided methods of the trait, written once over `sys` for every
 //! backing whose region is page-aligned; a backing overrides them only to do better.
-//!
-//! # Writing your own backing
-//!
-//! ```
-//! use std::alloc::Layout;
-//! use std::ptr::NonNull;
-//! use nexus_slab::{Backing, Error, Region, Slab};
-//!
-//! /// Hands out one caller-provided, page-aligned buffer.
-//! struct Static<'a> {
-//!     buf: Option<&'a mut [u8]>,
-//! }
-//!
-//! // SAFETY: the region is the borrowed buffer: valid, exclusively ours and unmoved for 'a,
-//! // aligned and long enough (both checked), and never handed out twice.
-//! unsafe impl Backing for Static<'_> {
-//!     fn granularity(&self) -> usize {
-//!         4096
-//!     }
-//!     fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
-//!         let buf = self.buf.take().ok_or(Error::Unsupported {
-//!             what: "a second allocation",
-//!             reason: "the buffer is in use".into(),
-//!         })?;
-//!         let ptr = NonNull::from(&mut *buf).cast::<u8>();
-//!         if buf.len() < layout.size() || ptr.as_ptr() as usize % layout.align() != 0 {
-//!             self.buf = Some(buf);
-//!             return Err(Error::Unsupported {
-//!                 what: "this layout",
-//!                 reason: "the buffer is too small or misaligned".into(),
-//!             });
-//!         }
-//!         Ok(Region::new(ptr, buf.len(), 4096))
-//!     }
-//!     unsafe fn release(&mut self, region: Region, _layout: Layout) {
-//!         // SAFETY: the caller hands back the region made from our buffer; rebuild the borrow.
-//!         let buf = unsafe { std::slice::from_raw_parts_mut(region.as_ptr(), region.len()) };
-//!         self.buf = Some(buf);
-//!     }
-//! }
-//!
-//! #[repr(C, align(4096))]
-//! struct Page([u8; 4096]);
-//! let mut pages = [Page([0; 4096]), Page([0; 4096])];
-//! // SAFETY: `pages` is 8192 plain bytes.
-//! let bytes = unsafe { std::slice::from_raw_parts_mut(pages.as_mut_ptr().cast::<u8>(), 8192) };
-//!
-//! let mut slab: Slab<u64, Static> = Slab::new_in(Static { buf: Some(bytes) });
-//! slab.alloc(100).unwrap();
-//! let k = slab.insert(5).unwrap();
-//! assert_eq!(slab[k], 5);
-//! assert!(slab.capacity() >= 1000); // slots fill the two pages
-//! ```
 
 mod heap;
 mod hugetlb;
@@ -181,7 +128,58 @@ impl Region {
 /// The slab asks its backing for one region when it is allocated and gives it back when it is
 /// dropped. A backing may borrow (no `'static` bound), so `Heap<&'a MyArena>` works.
 ///
-/// See the [module documentation](self) for a complete custom backing.
+/// # Writing your own backing
+///
+/// ```
+/// use std::alloc::Layout;
+/// use std::ptr::NonNull;
+/// use nexus_slab::{Backing, Error, Region, Slab};
+///
+/// /// Hands out one caller-provided, page-aligned buffer.
+/// struct Static<'a> {
+///     buf: Option<&'a mut [u8]>,
+/// }
+///
+/// // SAFETY: the region is the borrowed buffer: valid, exclusively ours and unmoved for 'a,
+/// // aligned and long enough (both checked), and never handed out twice.
+/// unsafe impl Backing for Static<'_> {
+///     fn granularity(&self) -> usize {
+///         4096
+///     }
+///     fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
+///         let buf = self.buf.take().ok_or(Error::Unsupported {
+///             what: "a second allocation",
+///             reason: "the buffer is in use".into(),
+///         })?;
+///         let ptr = NonNull::from(&mut *buf).cast::<u8>();
+///         if buf.len() < layout.size() || ptr.as_ptr() as usize % layout.align() != 0 {
+///             self.buf = Some(buf);
+///             return Err(Error::Unsupported {
+///                 what: "this layout",
+///                 reason: "the buffer is too small or misaligned".into(),
+///             });
+///         }
+///         Ok(Region::new(ptr, buf.len(), 4096))
+///     }
+///     unsafe fn release(&mut self, region: Region, _layout: Layout) {
+///         // SAFETY: the caller hands back the region made from our buffer; rebuild the borrow.
+///         let buf = unsafe { std::slice::from_raw_parts_mut(region.as_ptr(), region.len()) };
+///         self.buf = Some(buf);
+///     }
+/// }
+///
+/// #[repr(C, align(4096))]
+/// struct Page([u8; 4096]);
+/// let mut pages = [Page([0; 4096]), Page([0; 4096])];
+/// // SAFETY: `pages` is 8192 plain bytes.
+/// let bytes = unsafe { std::slice::from_raw_parts_mut(pages.as_mut_ptr().cast::<u8>(), 8192) };
+///
+/// let mut slab: Slab<u64, Static> = Slab::new_in(Static { buf: Some(bytes) });
+/// slab.alloc(100).unwrap();
+/// let k = slab.insert(5).unwrap();
+/// assert_eq!(slab[k], 5);
+/// assert!(slab.capacity() >= 1000); // slots fill the two pages
+/// ```
 ///
 /// # Safety
 ///

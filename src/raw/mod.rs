@@ -248,23 +248,37 @@ impl<T, K: SlabKey> RawSlab<T, K> {
     /// Stores `value` in the most recently freed slot (or the next never-used one).
     #[inline]
     pub(crate) fn insert(&mut self, value: T) -> Result<K, T> {
+        // SAFETY (for the bitmap words below): `i < hwm <= cap`, inside the bitmap.
         let i = if self.free != NIL {
             let i = self.free as usize;
             // SAFETY: slots on the free list are vacant slots below `hwm <= cap` whose `next`
             // field was written when they were freed.
             self.free = unsafe { (*self.slots.as_ptr().add(i)).next };
+            // SAFETY: see above.
+            unsafe { *self.bits.as_ptr().add(i / 64) |= 1u64 << (i % 64) };
             i
         } else if self.hwm < self.cap {
             let i = self.hwm;
             self.hwm += 1;
+            // SAFETY: see above.
+            let word = unsafe { &mut *self.bits.as_ptr().add(i / 64) };
+            if K::GENERATIONAL {
+                *word |= 1u64 << (i % 64);
+            } else {
+                // The free list is empty, so with plain keys every slot below `i` is occupied
+                // (a vacated slot always goes on the free list): the word is known and is
+                // stored without reading it, which keeps a fill from waiting on the previous
+                // insert's store. (Generational slabs may hold retired slots, so they update.)
+                let below = (1u64 << (i % 64)) - 1;
+                debug_assert_eq!(*word & below, below, "a vacant slot off the free list");
+                *word = u64::MAX >> (63 - i % 64);
+            }
             i
         } else {
             return Err(value);
         };
         // SAFETY: `i < cap` and slot `i` is vacant, so writing does not overwrite a live value.
         unsafe { self.value_ptr(i).write(value) };
-        // SAFETY: `i < hwm`, so the word is inside the bitmap.
-        unsafe { *self.bits.as_ptr().add(i / 64) |= 1u64 << (i % 64) };
         self.len += 1;
         let gen = if K::GENERATIONAL {
             // SAFETY: `i < cap`. Vacant generations on the free list or above `hwm` are even
@@ -300,8 +314,8 @@ impl<T, K: SlabKey> RawSlab<T, K> {
         debug_assert!(self.is_occupied(i));
         // SAFETY: occupied, so initialised; after this read the slot is treated as vacant.
         let value = unsafe { self.value_ptr(i).read() };
-        // SAFETY: `i < hwm`; the word is inside the bitmap.
-        unsafe { *self.bits.as_ptr().add(i / 64) &= !(1u64 << (i % 64)) };
+        // SAFETY: `i < hwm`; the word is inside the bitmap. The bit is set, so `^` clears it.
+        unsafe { *self.bits.as_ptr().add(i / 64) ^= 1u64 << (i % 64) };
         self.len -= 1;
         if K::GENERATIONAL {
             // SAFETY: `i < cap`.
