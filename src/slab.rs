@@ -204,7 +204,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     pub fn alloc_bytes(&mut self, max_bytes: usize) -> Result<(), Error> {
         self.check_unallocated()?;
-        let gran = self.backing.granularity();
+        let gran = self.backing.granularity().max(1);
         let layout = SlotLayout::of::<T, K>();
         // No region can exceed `isize::MAX` bytes (rounded up to its alignment): a larger
         // budget buys nothing more, and `region_layout` below needs the size to fit a `Layout`.

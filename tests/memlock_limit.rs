@@ -28,8 +28,11 @@ fn main() {
     }
 }
 
+#[cfg(target_os = "linux")]
 const CHILD: &str = "NEXUS_SLAB_MEMLOCK_CHILD";
+#[cfg(target_os = "linux")]
 const CHILD_OK: &str = "memlock child: all checks passed";
+#[cfg(target_os = "linux")]
 const LIMIT: u64 = 8 << 20;
 
 #[cfg(all(target_os = "linux", not(miri)))]
