@@ -226,9 +226,15 @@ fn huge_slab_takes_and_returns_pool_pages(size: HugePageSize, bytes: usize) {
     let _g = serial();
     let (free0, rsvd0) = huge_free_rsvd(page).unwrap();
     let meminfo0 = meminfo_huge();
+    let mappings0 = hugetlb_mappings();
     let mut slab: Slab<[u64; 8], HugeTlb> = Slab::new_in(HugeTlb::new(size));
     slab.alloc_bytes(bytes).unwrap();
     assert_eq!(slab.memory_size(), bytes);
+    assert_eq!(
+        hugetlb_mappings(),
+        mappings0 + 1,
+        "one hugetlb mapping, seen in smaps"
+    );
     let (free1, rsvd1) = huge_free_rsvd(page).unwrap();
     eprintln!(
         "{} KiB pages: free {free0} -> {free1}, reserved {rsvd0} -> {rsvd1} for a {} MiB slab",
@@ -258,6 +264,7 @@ fn huge_slab_takes_and_returns_pool_pages(size: HugePageSize, bytes: usize) {
         (free0, rsvd0),
         "every page goes back on drop"
     );
+    assert_eq!(hugetlb_mappings(), mappings0, "and the mapping is gone");
 }
 
 #[test]
@@ -335,7 +342,7 @@ fn locked_hugetlb_slab_works() {
 fn too_many_huge_pages_is_an_error_that_leaks_nothing() {
     let _g = serial();
     let avail = huge_free_rsvd(HUGE_2M).map_or(0, |(f, r)| f - r);
-    let maps0 = maps_count();
+    let maps0 = hugetlb_mappings();
     let pool0 = huge_free_rsvd(HUGE_2M);
     let want_pages = avail + 3;
     let mut slab: HugeSlab<[u8; 64]> = HugeSlab::new();
@@ -351,7 +358,7 @@ fn too_many_huge_pages_is_an_error_that_leaks_nothing() {
     }
     assert!(msg.contains("huge pages") && msg.contains(&format!("{want_pages} pages")));
     assert!(msg.contains("echo") && msg.contains("/proc/sys/vm/nr_hugepages"));
-    assert_eq!(maps_count(), maps0, "nothing stays mapped");
+    assert_eq!(hugetlb_mappings(), maps0, "nothing stays mapped");
     assert_eq!(huge_free_rsvd(HUGE_2M), pool0, "no page taken or reserved");
     assert_eq!((slab.capacity(), slab.memory_size()), (0, 0));
 

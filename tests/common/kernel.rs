@@ -115,3 +115,14 @@ pub fn have_huge_pages(page: usize, pages: usize) -> bool {
     );
     false
 }
+
+/// Number of hugetlb mappings in this process (smaps entries on pages larger than 4 KiB that
+/// are not THP: `KernelPageSize` is the hugetlb page size). Unlike the total count of
+/// mappings, other threads' allocator arenas do not move it.
+pub fn hugetlb_mappings() -> usize {
+    fs::read_to_string("/proc/self/smaps")
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("KernelPageSize:") && !l.trim_end().ends_with(" 4 kB"))
+        .count()
+}
