@@ -8,19 +8,7 @@ use std::collections::HashMap;
 use common::Rng;
 use nexus_slab::{Backing, Error, Heap, Key, Mmap, Slab};
 
-/// Runs each listed generic test once per backing.
-macro_rules! on_every_backing {
-    ($($name:ident),* $(,)?) => {
-        mod mmap {
-            $( #[test] fn $name() { super::$name::<nexus_slab::Mmap>(); } )*
-        }
-        mod heap {
-            $( #[test] fn $name() { super::$name::<nexus_slab::Heap>(); } )*
-        }
-    };
-}
-
-on_every_backing!(
+common::on_every_backing!(
     freed_keys_are_reused_last_in_first_out,
     model_check_against_a_hashmap,
     values_never_move,

@@ -8,18 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use common::{DropLog, Tracked};
 use nexus_slab::{Backing, Key, Slab};
 
-macro_rules! on_every_backing {
-    ($($name:ident),* $(,)?) => {
-        mod mmap {
-            $( #[test] fn $name() { super::$name::<nexus_slab::Mmap>(); } )*
-        }
-        mod heap {
-            $( #[test] fn $name() { super::$name::<nexus_slab::Heap>(); } )*
-        }
-    };
-}
-
-on_every_backing!(
+common::on_every_backing!(
     remove_drops_nothing_itself,
     clear_drops_each_once,
     drain_drops_each_once_even_partly_consumed,

@@ -8,28 +8,15 @@ use std::collections::HashMap;
 use common::Rng;
 use nexus_slab::{Backing, Error, GenKey, GenSlab, Key, Slab};
 
-macro_rules! on_every_backing {
-    ($($name:ident),* $(,)?) => {
-        mod mmap {
-            $( #[test] fn $name() { super::$name::<nexus_slab::Mmap>(); } )*
-        }
-        mod heap {
-            $( #[test] fn $name() { super::$name::<nexus_slab::Heap>(); } )*
-        }
-        mod locked {
-            $(
-                #[test]
-                #[cfg_attr(miri, ignore = "Miri does not model mlock")]
-                fn $name() { super::$name::<nexus_slab::Locked<nexus_slab::Mmap>>(); }
-            )*
-        }
-    };
-}
-
-on_every_backing!(
+common::backing_tests!(
+    mmap => nexus_slab::Mmap,
+    heap => nexus_slab::Heap,
+    locked => nexus_slab::Locked<nexus_slab::Mmap> | "Miri does not model mlock";
+    [
     model_check_keeps_every_key_and_probes_the_stale_ones,
     keys_go_stale_on_every_path_that_frees_a_slot,
     the_whole_api_speaks_genkey,
+]
 );
 
 fn slab<T, B: Backing + Default>(n: usize) -> Slab<T, B, GenKey> {

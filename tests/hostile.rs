@@ -18,40 +18,7 @@ use allocator_api2::alloc::{AllocError, Allocator, Global};
 use common::DropLog;
 use nexus_slab::{Backing, Error, Heap, Key, Mmap, Region, Slab};
 
-/// Runs each listed generic test once per backing.
-macro_rules! on_every_backing {
-    ($($name:ident),* $(,)?) => {
-        mod mmap {
-            $( #[test] fn $name() { super::$name::<nexus_slab::Mmap>(); } )*
-        }
-        mod heap {
-            $( #[test] fn $name() { super::$name::<nexus_slab::Heap>(); } )*
-        }
-    };
-}
-
-/// As `on_every_backing`, for tests that need the OS's answer about RAM (Miri's stub has none,
-/// and would really try the petabyte allocation).
-macro_rules! on_every_backing_natively {
-    ($($name:ident),* $(,)?) => {
-        mod mmap_native {
-            $(
-                #[test]
-                #[cfg_attr(miri, ignore = "needs the machine's RAM size, which Miri's stub lacks")]
-                fn $name() { super::$name::<nexus_slab::Mmap>(); }
-            )*
-        }
-        mod heap_native {
-            $(
-                #[test]
-                #[cfg_attr(miri, ignore = "needs the machine's RAM size, which Miri's stub lacks")]
-                fn $name() { super::$name::<nexus_slab::Heap>(); }
-            )*
-        }
-    };
-}
-
-on_every_backing!(
+common::on_every_backing!(
     absurd_capacities_are_typed_errors,
     capacities_beyond_the_key_space_overflow,
     budgets_below_one_slot_are_too_small,
@@ -61,10 +28,14 @@ on_every_backing!(
     full_slab_loses_nothing,
 );
 
-on_every_backing_natively!(
+common::backing_tests!(
+    mmap_native => nexus_slab::Mmap | "needs the machine's RAM size, which Miri's stub lacks",
+    heap_native => nexus_slab::Heap | "needs the machine's RAM size, which Miri's stub lacks";
+    [
     alloc_bytes_usize_max_is_refused_for_huge_values,
     alloc_of_more_than_any_ram_is_refused,
     allocation_after_every_kind_of_failure_works,
+]
 );
 
 /// 1 MiB values: 2^32 − 1 of them are 4 PiB, more than any machine has.

@@ -2,7 +2,8 @@
 //! VmLck for locking, the hugetlb pool counters for huge pages, ru_minflt for prefaulting,
 //! AnonHugePages in smaps for collapse. Linux only; the hugetlb tests skip with a message when
 //! no pages are reserved, unless NEXUS_SLAB_REQUIRE_HUGEPAGES=1.
-#![cfg(target_os = "linux")]
+// Kernel counters prove these claims; Miri models neither the counters nor mlock/madvise.
+#![cfg(all(target_os = "linux", not(miri)))]
 
 mod common;
 
@@ -54,28 +55,16 @@ fn mlock_moves_vmlck<B: Backing + Default>() {
 }
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "proves memory control from kernel counters; Miri models neither"
-)]
 fn mlock_moves_vmlck_by_the_slab_size_on_mmap() {
     mlock_moves_vmlck::<Mmap>();
 }
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "proves memory control from kernel counters; Miri models neither"
-)]
 fn mlock_moves_vmlck_by_the_slab_size_on_heap() {
     mlock_moves_vmlck::<Heap>();
 }
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "proves memory control from kernel counters; Miri models neither"
-)]
 fn locked_slab_is_locked_for_its_whole_life() {
     let _g = serial();
     let before = vmlck();
@@ -99,10 +88,6 @@ fn locked_slab_is_locked_for_its_whole_life() {
 }
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "proves memory control from kernel counters; Miri models neither"
-)]
 fn locked_heap_unlocks_before_the_allocator_keeps_its_pages() {
     let _g = serial();
     let before = vmlck();
@@ -129,10 +114,6 @@ fn fill_without_faults<B: Backing>(backing: B, bytes: usize) {
 }
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "proves memory control from kernel counters; Miri models neither"
-)]
 fn filling_a_fresh_64mib_slab_takes_no_page_fault() {
     let _g = serial();
     fill_without_faults(Mmap::new(), 64 * MIB);
@@ -144,10 +125,6 @@ fn filling_a_fresh_64mib_slab_takes_no_page_fault() {
 }
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "proves memory control from kernel counters; Miri models neither"
-)]
 fn a_lazy_slab_does_fault_which_is_what_prefault_removes() {
     let _g = serial();
     let mut slab: Slab<u64, Mmap> = Slab::new_in(Mmap::lazy());
@@ -167,10 +144,6 @@ fn a_lazy_slab_does_fault_which_is_what_prefault_removes() {
 /// A heap region is not advised MADV_HUGEPAGE, so in `madvise` mode it starts on small pages;
 /// try_collapse must move it.
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "proves memory control from kernel counters; Miri models neither"
-)]
 fn try_collapse_puts_a_32mib_slab_on_huge_pages() {
     let _g = serial();
     let thp =
@@ -268,19 +241,11 @@ fn huge_slab_takes_and_returns_pool_pages(size: HugePageSize, bytes: usize) {
 }
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "proves memory control from kernel counters; Miri models neither"
-)]
 fn huge_slab_on_2mib_pages_takes_and_returns_exactly_its_pages() {
     huge_slab_takes_and_returns_pool_pages(HugePageSize::Size2M, 32 * MIB);
 }
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "proves memory control from kernel counters; Miri models neither"
-)]
 fn huge_slab_on_1gib_pages_takes_and_returns_exactly_its_pages() {
     if huge_free_rsvd(HUGE_1G).is_none() {
         assert!(!hugepages_required() || !cpu_has_pdpe1gb(), "no 1 GiB pool");
@@ -295,10 +260,6 @@ fn cpu_has_pdpe1gb() -> bool {
 }
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "proves memory control from kernel counters; Miri models neither"
-)]
 fn alloc_hugetlb_on_the_default_slab_uses_the_pool() {
     if !have_huge_pages(HUGE_2M, 12) {
         return;
@@ -317,10 +278,6 @@ fn alloc_hugetlb_on_the_default_slab_uses_the_pool() {
 }
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "proves memory control from kernel counters; Miri models neither"
-)]
 fn locked_hugetlb_slab_works() {
     if !have_huge_pages(HUGE_2M, 2) {
         return;
@@ -335,10 +292,6 @@ fn locked_hugetlb_slab_works() {
 }
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "proves memory control from kernel counters; Miri models neither"
-)]
 fn too_many_huge_pages_is_an_error_that_leaks_nothing() {
     let _g = serial();
     let avail = huge_free_rsvd(HUGE_2M).map_or(0, |(f, r)| f - r);
@@ -373,10 +326,6 @@ fn too_many_huge_pages_is_an_error_that_leaks_nothing() {
 }
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "proves memory control from kernel counters; Miri models neither"
-)]
 fn one_gib_pages_without_a_pool_are_a_clear_error() {
     let _g = serial();
     let mut slab: Slab<u64, HugeTlb> = Slab::new_in(HugeTlb::new(HugePageSize::Size1G));
@@ -391,10 +340,6 @@ fn one_gib_pages_without_a_pool_are_a_clear_error() {
 }
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "proves memory control from kernel counters; Miri models neither"
-)]
 fn system_info_agrees_with_the_kernel() {
     let info = nexus_slab::SystemInfo::probe();
     // SAFETY: sysconf has no preconditions.

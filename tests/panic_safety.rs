@@ -15,18 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use common::{DropLog, Tracked};
 use nexus_slab::{Backing, Key, Slab};
 
-macro_rules! on_every_backing {
-    ($($name:ident),* $(,)?) => {
-        mod mmap {
-            $( #[test] fn $name() { super::$name::<nexus_slab::Mmap>(); } )*
-        }
-        mod heap {
-            $( #[test] fn $name() { super::$name::<nexus_slab::Heap>(); } )*
-        }
-    };
-}
-
-on_every_backing!(
+common::on_every_backing!(
     panicking_drop_in_clear,
     panicking_drop_in_unconsumed_drain,
     panicking_drop_in_partly_consumed_drain,

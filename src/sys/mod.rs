@@ -17,3 +17,18 @@ mod imp;
 mod imp;
 
 pub(crate) use imp::*;
+
+/// Bytes of physical memory, if the OS says: read once (RAM does not change; and a read under
+/// load has been seen to fail under wine, so a failure is not cached).
+pub(crate) fn physical_memory() -> Option<usize> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static PHYS: AtomicUsize = AtomicUsize::new(0);
+    match PHYS.load(Ordering::Relaxed) {
+        0 => {
+            let bytes = imp::read_physical_memory()?;
+            PHYS.store(bytes, Ordering::Relaxed);
+            Some(bytes)
+        }
+        bytes => Some(bytes),
+    }
+}

@@ -28,7 +28,7 @@ pub(crate) fn page_size() -> usize {
     4096
 }
 
-pub(crate) fn physical_memory() -> Option<usize> {
+pub(crate) fn read_physical_memory() -> Option<usize> {
     None
 }
 

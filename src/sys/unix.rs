@@ -39,19 +39,11 @@ pub(crate) fn page_size() -> usize {
     page
 }
 
-/// Bytes of physical memory, if the OS says; read once (RAM does not change).
-pub(crate) fn physical_memory() -> Option<usize> {
-    static PHYS: AtomicUsize = AtomicUsize::new(0);
-    match PHYS.load(Ordering::Relaxed) {
-        0 => {
-            // SAFETY: sysconf has no preconditions.
-            let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
-            let bytes = (pages > 0).then(|| (pages as usize).saturating_mul(page_size()))?;
-            PHYS.store(bytes, Ordering::Relaxed);
-            Some(bytes)
-        }
-        bytes => Some(bytes),
-    }
+/// Bytes of physical memory, if the OS says.
+pub(crate) fn read_physical_memory() -> Option<usize> {
+    // SAFETY: sysconf has no preconditions.
+    let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
+    (pages > 0).then(|| (pages as usize).saturating_mul(page_size()))
 }
 
 /// What to add to an OS error's message.

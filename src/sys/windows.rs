@@ -161,22 +161,8 @@ pub(crate) fn page_size() -> usize {
     page
 }
 
-/// Bytes of physical memory, read once (RAM does not change; and a read under load has been
-/// seen to fail under wine, so a failure is not cached).
-pub(crate) fn physical_memory() -> Option<usize> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static PHYS: AtomicUsize = AtomicUsize::new(0);
-    match PHYS.load(Ordering::Relaxed) {
-        0 => {
-            let bytes = read_physical_memory()?;
-            PHYS.store(bytes, Ordering::Relaxed);
-            Some(bytes)
-        }
-        bytes => Some(bytes),
-    }
-}
-
-fn read_physical_memory() -> Option<usize> {
+/// Bytes of physical memory.
+pub(crate) fn read_physical_memory() -> Option<usize> {
     let mut status = MemoryStatusEx {
         length: size_of::<MemoryStatusEx>() as u32,
         memory_load: 0,

@@ -89,3 +89,41 @@ impl Drop for Tracked {
         }
     }
 }
+
+/// Declares a module per backing, each running every listed generic test (`fn name<B>()`) with
+/// that backing: `backing_tests!(mmap => Mmap, locked => Locked<Mmap> | "why Miri skips it";
+/// [test_a, test_b])`. A `| "reason"` marks the module's tests ignored under Miri.
+#[allow(unused_macros)] // each test binary uses some of these
+macro_rules! backing_tests {
+    ($($module:ident => $backing:ty $(| $why:literal)?),+ ; $names:tt) => {
+        $( $crate::common::backing_module!($module => $backing $(| $why)?; $names); )+
+    };
+}
+
+/// One module of [`backing_tests!`].
+#[allow(unused_macros)]
+macro_rules! backing_module {
+    ($module:ident => $backing:ty; [$($name:ident),* $(,)?]) => {
+        mod $module {
+            $( #[test] fn $name() { super::$name::<$backing>(); } )*
+        }
+    };
+    ($module:ident => $backing:ty | $why:literal; [$($name:ident),* $(,)?]) => {
+        mod $module {
+            $( #[test] #[cfg_attr(miri, ignore = $why)] fn $name() { super::$name::<$backing>(); } )*
+        }
+    };
+}
+
+/// The listed generic tests, on the Mmap and the Heap backing.
+#[allow(unused_macros)]
+macro_rules! on_every_backing {
+    ($($name:ident),* $(,)?) => {
+        $crate::common::backing_tests!(
+            mmap => nexus_slab::Mmap, heap => nexus_slab::Heap; [$($name),*]
+        );
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use {backing_module, backing_tests, on_every_backing};
