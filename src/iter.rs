@@ -26,13 +26,33 @@ pub(crate) struct BitCursor {
     remaining: usize,
 }
 
+/// Where a cursor reads its occupancy words (bit `b` of word `w`: slot `64 * w + b` occupied).
+pub(crate) trait Words {
+    /// # Safety
+    /// `w` is below the number of words the cursor was made for.
+    unsafe fn word(&self, w: usize) -> u64;
+}
+
+impl<T, K: SlabKey> Words for RawSlab<T, K> {
+    #[inline]
+    unsafe fn word(&self, w: usize) -> u64 {
+        // SAFETY: cursors over a slab are made for its live words (`new_for`).
+        unsafe { self.occupancy_word(w) }
+    }
+}
+
 impl BitCursor {
-    /// A cursor over the first `words` words, which hold exactly `len` set bits.
+    /// A cursor over the occupied slots of `raw`.
+    fn new_for<T, K: SlabKey>(raw: &RawSlab<T, K>) -> Self {
+        // SAFETY: the live words of a slab hold exactly `len` occupied slots.
+        unsafe { BitCursor::new(raw, raw.live_words(), raw.len()) }
+    }
+
+    /// A cursor over the first `words` words of `src`, which hold exactly `len` set bits.
     ///
     /// # Safety
-    /// `bits` must be valid for reads of `words` words for as long as the cursor is used, with
-    /// exactly `len` bits set among them when the cursor is created.
-    unsafe fn new(bits: *const u64, words: usize, len: usize) -> Self {
+    /// `src` must answer `word(w)` for every `w < words`, with `len` bits set in all.
+    unsafe fn new(src: &(impl Words + ?Sized), words: usize, len: usize) -> Self {
         if len == 0 {
             return BitCursor {
                 front: 0,
@@ -45,27 +65,27 @@ impl BitCursor {
         BitCursor {
             front: 0,
             // SAFETY: `len > 0`, so `words > 0`; word 0 and word `words - 1` are readable.
-            front_bits: unsafe { *bits },
+            front_bits: unsafe { src.word(0) },
             back: words - 1,
             // SAFETY: see above.
-            back_bits: unsafe { *bits.add(words - 1) },
+            back_bits: unsafe { src.word(words - 1) },
             remaining: len,
         }
     }
 
     /// # Safety
-    /// The same `bits` as given to `new`; bits may have been cleared since, but only for
-    /// indices this cursor already yielded.
+    /// The same source as given to `new`; slots may have been vacated since, but only ones this
+    /// cursor already yielded.
     #[inline]
-    unsafe fn next(&mut self, bits: *const u64) -> Option<usize> {
+    unsafe fn next(&mut self, src: &(impl Words + ?Sized)) -> Option<usize> {
         if self.remaining == 0 {
             return None;
         }
         while self.front_bits == 0 {
             self.front += 1;
-            // SAFETY: `remaining > 0` set bits lie at or after `front` and at or before `back`,
-            // so `front` stays below `words`.
-            self.front_bits = unsafe { *bits.add(self.front) };
+            // SAFETY: `remaining > 0` occupied slots lie at or after `front` and at or before
+            // `back`, so `front` stays below the live words.
+            self.front_bits = unsafe { src.word(self.front) };
         }
         let bit = self.front_bits.trailing_zeros() as usize;
         self.front_bits &= self.front_bits - 1;
@@ -76,14 +96,14 @@ impl BitCursor {
     /// # Safety
     /// As for [`next`](Self::next).
     #[inline]
-    unsafe fn next_back(&mut self, bits: *const u64) -> Option<usize> {
+    unsafe fn next_back(&mut self, src: &(impl Words + ?Sized)) -> Option<usize> {
         if self.remaining == 0 {
             return None;
         }
         while self.back_bits == 0 {
             self.back -= 1;
-            // SAFETY: `remaining > 0` set bits lie at or before `back`, so it stays >= 0.
-            self.back_bits = unsafe { *bits.add(self.back) };
+            // SAFETY: `remaining > 0` occupied slots lie at or before `back`, so it stays >= 0.
+            self.back_bits = unsafe { src.word(self.back) };
         }
         let bit = 63 - self.back_bits.leading_zeros() as usize;
         self.back_bits &= !(1u64 << bit);
@@ -99,7 +119,7 @@ impl BitCursor {
     #[inline]
     unsafe fn fold<Acc>(
         self,
-        bits: *const u64,
+        src: &(impl Words + ?Sized),
         init: Acc,
         mut f: impl FnMut(Acc, usize) -> Acc,
     ) -> Acc {
@@ -119,7 +139,7 @@ impl BitCursor {
                 self.back_bits
             } else {
                 // SAFETY: `front < w < back`, inside the live words.
-                unsafe { *bits.add(w) }
+                unsafe { src.word(w) }
             };
             let base = w * 64;
             if word == u64::MAX {
@@ -138,11 +158,6 @@ impl BitCursor {
             }
             w += 1;
         }
-    }
-
-    fn new_for<T, K: SlabKey>(raw: &RawSlab<T, K>) -> Self {
-        // SAFETY: the live words of the core's bitmap are readable and hold `len` set bits.
-        unsafe { BitCursor::new(raw.bits_ptr(), raw.live_words(), raw.len()) }
     }
 }
 
@@ -189,7 +204,7 @@ impl<'a, T, K: SlabKey> Iterator for Iter<'a, T, K> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // SAFETY: the bitmap cannot change while the slab is borrowed.
-        let i = unsafe { self.cursor.next(self.raw.bits_ptr()) }?;
+        let i = unsafe { self.cursor.next(self.raw) }?;
         Some(self.item(i))
     }
 
@@ -199,7 +214,7 @@ impl<'a, T, K: SlabKey> Iterator for Iter<'a, T, K> {
         // SAFETY: the bitmap cannot change while the slab is borrowed; every index the cursor
         // yields is an occupied slot, so `< cap` and initialised.
         unsafe {
-            self.cursor.fold(raw.bits_ptr(), init, |acc, i| {
+            self.cursor.fold(raw, init, |acc, i| {
                 f(acc, (raw.key_at(i), &*raw.value_ptr(i)))
             })
         }
@@ -215,7 +230,7 @@ impl<T, K: SlabKey> DoubleEndedIterator for Iter<'_, T, K> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         // SAFETY: as in `next`.
-        let i = unsafe { self.cursor.next_back(self.raw.bits_ptr()) }?;
+        let i = unsafe { self.cursor.next_back(self.raw) }?;
         Some(self.item(i))
     }
 }
@@ -292,7 +307,7 @@ impl<'a, T, K: SlabKey> Iterator for IterMut<'a, T, K> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // SAFETY: the bitmap cannot change while the slab is borrowed.
-        let i = unsafe { self.cursor.next(self.raw.bits_ptr()) }?;
+        let i = unsafe { self.cursor.next(self.raw) }?;
         Some(self.item(i))
     }
 
@@ -301,7 +316,7 @@ impl<'a, T, K: SlabKey> Iterator for IterMut<'a, T, K> {
         let raw = self.raw;
         // SAFETY: as in `Iter::fold`; each index comes once, so the `&mut` are disjoint.
         unsafe {
-            self.cursor.fold(raw.bits_ptr(), init, |acc, i| {
+            self.cursor.fold(raw, init, |acc, i| {
                 f(acc, (raw.key_at(i), &mut *raw.value_ptr(i)))
             })
         }
@@ -317,7 +332,7 @@ impl<T, K: SlabKey> DoubleEndedIterator for IterMut<'_, T, K> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         // SAFETY: as in `next`.
-        let i = unsafe { self.cursor.next_back(self.raw.bits_ptr()) }?;
+        let i = unsafe { self.cursor.next_back(self.raw) }?;
         Some(self.item(i))
     }
 }
@@ -376,7 +391,7 @@ impl<T, B: Backing, K: SlabKey> Iterator for IntoIter<T, B, K> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // SAFETY: the bits this cursor clears (via `abandon`) are ones it already yielded.
-        let i = unsafe { self.cursor.next(self.slab.raw().bits_ptr()) }?;
+        let i = unsafe { self.cursor.next(self.slab.raw()) }?;
         Some(self.item(i))
     }
 
@@ -390,7 +405,7 @@ impl<T, B: Backing, K: SlabKey> DoubleEndedIterator for IntoIter<T, B, K> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         // SAFETY: as in `next`.
-        let i = unsafe { self.cursor.next_back(self.slab.raw().bits_ptr()) }?;
+        let i = unsafe { self.cursor.next_back(self.slab.raw()) }?;
         Some(self.item(i))
     }
 }
@@ -450,7 +465,7 @@ impl<T, K: SlabKey> Iterator for Drain<'_, T, K> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // SAFETY: the bits cleared since creation are ones this cursor yielded.
-        let i = unsafe { self.cursor.next(self.raw.bits_ptr()) }?;
+        let i = unsafe { self.cursor.next(self.raw) }?;
         Some(self.item(i))
     }
 
@@ -464,7 +479,7 @@ impl<T, K: SlabKey> DoubleEndedIterator for Drain<'_, T, K> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         // SAFETY: as in `next`.
-        let i = unsafe { self.cursor.next_back(self.raw.bits_ptr()) }?;
+        let i = unsafe { self.cursor.next_back(self.raw) }?;
         Some(self.item(i))
     }
 }
@@ -504,6 +519,12 @@ mod tests {
         s
     }
 
+    impl Words for [u64] {
+        unsafe fn word(&self, w: usize) -> u64 {
+            self[w]
+        }
+    }
+
     /// A cursor over a bitmap it borrows, with safe methods.
     struct Walk<'a> {
         words: &'a [u64],
@@ -515,16 +536,16 @@ mod tests {
             let len = words.iter().map(|w| w.count_ones() as usize).sum();
             // SAFETY: `words` is borrowed for as long as the cursor is used, with exactly
             // `len` bits set.
-            let c = unsafe { BitCursor::new(words.as_ptr(), words.len(), len) };
+            let c = unsafe { BitCursor::new(words, words.len(), len) };
             Walk { words, c }
         }
         fn next(&mut self) -> Option<usize> {
             // SAFETY: the same unchanged bitmap the cursor was made for.
-            unsafe { self.c.next(self.words.as_ptr()) }
+            unsafe { self.c.next(self.words) }
         }
         fn next_back(&mut self) -> Option<usize> {
             // SAFETY: as in `next`.
-            unsafe { self.c.next_back(self.words.as_ptr()) }
+            unsafe { self.c.next_back(self.words) }
         }
     }
 

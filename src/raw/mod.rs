@@ -8,17 +8,18 @@
 //! no generation code at all.
 //!
 //! State, for `cap` slots:
-//! - `bits`: bit `i` is set exactly when slot `i` holds a value. Bits at or above `hwm` are 0.
+//! - `bits` (plain keys): bit `i` is set exactly when slot `i` holds a value. Bits at or above
+//!   `hwm` are 0.
 //! - `hwm` (high-water mark): slots `hwm..cap` have never been handed out since the last
 //!   restart, so they are free without being on the free list; an insert takes them in order.
 //! - `free`: a LIFO stack of vacated slots below `hwm`, linked through the slots themselves
 //!   (`Slot::next`), `NIL` at the bottom.
-//! - `gens` (generational keys only): one `u32` per slot, even while vacant, odd while
-//!   occupied; +1 on every insert and every remove, so a slot's generations never repeat. A slot
-//!   whose generation would wrap is retired: it gets generation 0 (matches no key) and never
-//!   goes back on the free list.
+//! - `gens` (generational keys, instead of `bits`): one `u32` per slot, even while vacant, odd
+//!   while occupied — the parity is the occupancy bit; +1 on every insert and every remove, so a
+//!   slot's generations never repeat. A slot whose generation would wrap is retired: it gets
+//!   generation 0 (matches no key) and never goes back on the free list.
 //!
-//! Invariants: `len == popcount(bits)`; every slot below `hwm` is occupied, on the free list,
+//! Invariants: `len` == the number of occupied slots; every slot below `hwm` is occupied, on the free list,
 //! or retired — exactly one; the free list holds no slot twice; with generations, slot `i` is
 //! occupied exactly when `gens[i]` is odd.
 
@@ -45,7 +46,7 @@ pub(crate) union Slot<T> {
 pub(crate) struct RawSlab<T, K> {
     /// Slot 0; dangling when `cap == 0`.
     slots: NonNull<Slot<T>>,
-    /// Bitmap word 0; dangling when `cap == 0`.
+    /// Bitmap word 0; dangling when `cap == 0` or the keys are generational.
     bits: NonNull<u64>,
     /// Generation of slot 0; dangling when `cap == 0` or the keys are plain.
     gens: NonNull<u32>,
@@ -90,24 +91,27 @@ impl<T, K: SlabKey> RawSlab<T, K> {
         let layout = SlotLayout::of::<T, K>();
         let cap = layout.capacity_for(len);
         debug_assert!(cap > 0);
-        let off = layout
-            .bitmap_offset(cap)
-            .expect("capacity_for returned a capacity that fits");
-        // SAFETY: `bytes_for(cap) <= len`, so the bitmap (at `off`, `bitmap_words(cap)` words)
-        // lies inside the region; `off` is a multiple of 64, so the words are aligned.
-        let bits = unsafe { base.add(off) }.cast::<u64>();
-        // SAFETY: same range as above, valid for writes per the caller's contract.
-        unsafe { ptr::write_bytes(bits.as_ptr(), 0, SlotLayout::bitmap_words(cap)) };
-        let gens = if K::GENERATIONAL {
-            let off = layout.gens_offset(cap).expect("fits, as above");
-            // SAFETY: `bytes_for(cap)` includes `cap` u32s at `off` (a multiple of 64), so they
-            // lie inside the region, aligned.
+        let (bits, gens) = if K::GENERATIONAL {
+            let off = layout
+                .gens_offset(cap)
+                .expect("capacity_for returned a capacity that fits");
+            // SAFETY: `bytes_for(cap) <= len` includes `cap` u32s at `off` (a multiple of 64),
+            // so they lie inside the region, aligned.
             let gens = unsafe { base.add(off) }.cast::<u32>();
-            // SAFETY: as above; generation 0 = vacant, never used.
+            // SAFETY: same range, valid for writes per the caller's contract; generation 0 =
+            // vacant, never used.
             unsafe { ptr::write_bytes(gens.as_ptr(), 0, cap) };
-            gens
+            (NonNull::dangling(), gens)
         } else {
-            NonNull::dangling()
+            let off = layout
+                .bitmap_offset(cap)
+                .expect("capacity_for returned a capacity that fits");
+            // SAFETY: `bytes_for(cap) <= len`, so the bitmap (at `off`, `bitmap_words(cap)`
+            // words) lies inside the region; `off` is a multiple of 64, so the words are aligned.
+            let bits = unsafe { base.add(off) }.cast::<u64>();
+            // SAFETY: same range as above, valid for writes per the caller's contract.
+            unsafe { ptr::write_bytes(bits.as_ptr(), 0, SlotLayout::bitmap_words(cap)) };
+            (bits, NonNull::dangling())
         };
         RawSlab {
             slots: base.cast(),
@@ -137,10 +141,27 @@ impl<T, K: SlabKey> RawSlab<T, K> {
         SlotLayout::bitmap_words(self.hwm)
     }
 
-    /// Pointer to bitmap word 0, for the iterators (valid for `live_words()` reads).
+    /// Occupancy of slots `64 * w ..` as a word: bit `b` is set when slot `64 * w + b` holds a
+    /// value. For generational keys it is gathered from the generations' parity.
+    ///
+    /// # Safety
+    /// `w < self.live_words()`.
     #[inline]
-    pub(crate) fn bits_ptr(&self) -> *const u64 {
-        self.bits.as_ptr()
+    pub(crate) unsafe fn occupancy_word(&self, w: usize) -> u64 {
+        debug_assert!(w < self.live_words());
+        if K::GENERATIONAL {
+            let start = w * 64;
+            let n = (self.hwm - start).min(64);
+            let mut word = 0u64;
+            for b in 0..n {
+                // SAFETY: `start + b < hwm <= cap`, inside the generations.
+                word |= u64::from(unsafe { *self.gens.as_ptr().add(start + b) } & 1) << b;
+            }
+            word
+        } else {
+            // SAFETY: `w < live_words <= bitmap_words(cap)`, inside the bitmap.
+            unsafe { *self.bits.as_ptr().add(w) }
+        }
     }
 
     /// Pointer to the value in slot `i` (which need not be occupied).
@@ -169,10 +190,18 @@ impl<T, K: SlabKey> RawSlab<T, K> {
     /// Whether slot `i` holds a value. Any `i` is fine.
     #[inline]
     pub(crate) fn is_occupied(&self, i: usize) -> bool {
-        // `hwm <= cap`, and bits at or above `hwm` are clear, so `i < hwm` is both the bounds
+        // `hwm <= cap`, and slots at or above `hwm` are vacant, so `i < hwm` is both the bounds
         // check and a fast miss for never-used slots.
-        // SAFETY: `i < hwm <= cap`, so word `i / 64` is inside the bitmap.
-        i < self.hwm && unsafe { *self.bits.as_ptr().add(i / 64) } & (1u64 << (i % 64)) != 0
+        if i >= self.hwm {
+            return false;
+        }
+        if K::GENERATIONAL {
+            // SAFETY: `i < hwm <= cap`, and the keys are generational.
+            (unsafe { *self.gen_ptr(i) } & 1) == 1
+        } else {
+            // SAFETY: `i < hwm <= cap`, so word `i / 64` is inside the bitmap.
+            (unsafe { *self.bits.as_ptr().add(i / 64) } & (1u64 << (i % 64))) != 0
+        }
     }
 
     /// The slot `key` names, if it holds the value the key was given for. Any key is fine.
@@ -254,21 +283,21 @@ impl<T, K: SlabKey> RawSlab<T, K> {
             // SAFETY: slots on the free list are vacant slots below `hwm <= cap` whose `next`
             // field was written when they were freed.
             self.free = unsafe { (*self.slots.as_ptr().add(i)).next };
-            // SAFETY: see above.
-            unsafe { *self.bits.as_ptr().add(i / 64) |= 1u64 << (i % 64) };
+            if !K::GENERATIONAL {
+                // SAFETY: see above.
+                unsafe { *self.bits.as_ptr().add(i / 64) |= 1u64 << (i % 64) };
+            }
             i
         } else if self.hwm < self.cap {
             let i = self.hwm;
             self.hwm += 1;
-            // SAFETY: see above.
-            let word = unsafe { &mut *self.bits.as_ptr().add(i / 64) };
-            if K::GENERATIONAL {
-                *word |= 1u64 << (i % 64);
-            } else {
+            if !K::GENERATIONAL {
+                // SAFETY: see above.
+                let word = unsafe { &mut *self.bits.as_ptr().add(i / 64) };
                 // The free list is empty, so with plain keys every slot below `i` is occupied
                 // (a vacated slot always goes on the free list): the word is known and is
                 // stored without reading it, which keeps a fill from waiting on the previous
-                // insert's store. (Generational slabs may hold retired slots, so they update.)
+                // insert's store.
                 let below = (1u64 << (i % 64)) - 1;
                 debug_assert_eq!(*word & below, below, "a vacant slot off the free list");
                 *word = u64::MAX >> (63 - i % 64);
@@ -314,8 +343,10 @@ impl<T, K: SlabKey> RawSlab<T, K> {
         debug_assert!(self.is_occupied(i));
         // SAFETY: occupied, so initialised; after this read the slot is treated as vacant.
         let value = unsafe { self.value_ptr(i).read() };
-        // SAFETY: `i < hwm`; the word is inside the bitmap. The bit is set, so `^` clears it.
-        unsafe { *self.bits.as_ptr().add(i / 64) ^= 1u64 << (i % 64) };
+        if !K::GENERATIONAL {
+            // SAFETY: `i < hwm`; the word is inside the bitmap. The bit is set, so `^` clears it.
+            unsafe { *self.bits.as_ptr().add(i / 64) ^= 1u64 << (i % 64) };
+        }
         self.len -= 1;
         if K::GENERATIONAL {
             // SAFETY: `i < cap`.
@@ -341,8 +372,10 @@ impl<T, K: SlabKey> RawSlab<T, K> {
     #[inline]
     pub(crate) unsafe fn abandon(&mut self, i: usize) -> *mut T {
         debug_assert!(self.is_occupied(i));
-        // SAFETY: `i < hwm`; the word is inside the bitmap.
-        unsafe { *self.bits.as_ptr().add(i / 64) &= !(1u64 << (i % 64)) };
+        if !K::GENERATIONAL {
+            // SAFETY: `i < hwm`; the word is inside the bitmap.
+            unsafe { *self.bits.as_ptr().add(i / 64) &= !(1u64 << (i % 64)) };
+        }
         self.len -= 1;
         if K::GENERATIONAL {
             // SAFETY: `i < cap`. Generation 0 matches no key, so no key finds the slot again.
@@ -360,8 +393,8 @@ impl<T, K: SlabKey> RawSlab<T, K> {
         }
         let words = self.live_words();
         let mut w = from / 64;
-        // SAFETY: `from < hwm`, so `w < words`: inside the bitmap.
-        let mut bits = unsafe { *self.bits.as_ptr().add(w) } & (!0u64 << (from % 64));
+        // SAFETY: `from < hwm`, so `w < words`.
+        let mut bits = unsafe { self.occupancy_word(w) } & (!0u64 << (from % 64));
         loop {
             if bits != 0 {
                 return Some(w * 64 + bits.trailing_zeros() as usize);
@@ -370,8 +403,8 @@ impl<T, K: SlabKey> RawSlab<T, K> {
             if w == words {
                 return None;
             }
-            // SAFETY: `w < words`, inside the bitmap.
-            bits = unsafe { *self.bits.as_ptr().add(w) };
+            // SAFETY: `w < words`.
+            bits = unsafe { self.occupancy_word(w) };
         }
     }
 
