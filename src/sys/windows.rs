@@ -507,7 +507,7 @@ mod tests {
     #[test]
     fn system_facts_are_sane() {
         assert!(page_size().is_power_of_two());
-        assert!(physical_memory().is_some_and(|m| m >= page_size()));
+        assert!(crate::sys::physical_memory().is_some_and(|m| m >= page_size()));
         assert!(matches!(memlock_limit(), Limit::Bytes(b) if b > 0));
         for s in huge_page_sizes() {
             assert!(s.is_power_of_two() && s > page_size());
