@@ -107,6 +107,7 @@ struct TokenPrivileges {
 extern "system" {
     fn GetSystemInfo(info: *mut SystemInfo);
     fn GlobalMemoryStatusEx(status: *mut MemoryStatusEx) -> Bool;
+    fn GetPhysicallyInstalledSystemMemory(kilobytes: *mut u64) -> Bool;
     fn GetCurrentProcess() -> Handle;
     fn GetProcessWorkingSetSize(process: Handle, minimum: *mut usize, maximum: *mut usize) -> Bool;
     fn VirtualLock(address: *mut c_void, size: usize) -> Bool;
@@ -163,22 +164,31 @@ pub(crate) fn page_size() -> usize {
 
 /// Bytes of physical memory.
 pub(crate) fn read_physical_memory() -> Option<usize> {
-    let mut status = MemoryStatusEx {
-        length: size_of::<MemoryStatusEx>() as u32,
-        memory_load: 0,
-        total_phys: 0,
-        avail_phys: 0,
-        total_page_file: 0,
-        avail_page_file: 0,
-        total_virtual: 0,
-        avail_virtual: 0,
-        avail_extended_virtual: 0,
-    };
-    // SAFETY: `status` is a valid MEMORYSTATUSEX with `dwLength` set, as the call requires.
-    if unsafe { GlobalMemoryStatusEx(&mut status) } == 0 || status.total_phys == 0 {
-        return None;
+    // GlobalMemoryStatusEx has been seen to fail under wine while other threads start up;
+    // try it a few times, then ask for the installed memory instead.
+    for _ in 0..3 {
+        let mut status = MemoryStatusEx {
+            length: size_of::<MemoryStatusEx>() as u32,
+            memory_load: 0,
+            total_phys: 0,
+            avail_phys: 0,
+            total_page_file: 0,
+            avail_page_file: 0,
+            total_virtual: 0,
+            avail_virtual: 0,
+            avail_extended_virtual: 0,
+        };
+        // SAFETY: `status` is a valid MEMORYSTATUSEX with `dwLength` set, as the call requires.
+        if unsafe { GlobalMemoryStatusEx(&mut status) } != 0 && status.total_phys != 0 {
+            return Some(usize::try_from(status.total_phys).unwrap_or(usize::MAX));
+        }
     }
-    Some(usize::try_from(status.total_phys).unwrap_or(usize::MAX))
+    let mut kib = 0u64;
+    // SAFETY: `kib` is a valid out-pointer.
+    if unsafe { GetPhysicallyInstalledSystemMemory(&mut kib) } != 0 && kib != 0 {
+        return Some(usize::try_from(kib.saturating_mul(1024)).unwrap_or(usize::MAX));
+    }
+    None
 }
 
 /// What to add to an OS error's message.
@@ -507,7 +517,7 @@ mod tests {
     #[test]
     fn system_facts_are_sane() {
         assert!(page_size().is_power_of_two());
-        assert!(physical_memory().is_some_and(|m| m >= page_size()));
+        assert!(crate::sys::physical_memory().is_some_and(|m| m >= page_size()));
         assert!(matches!(memlock_limit(), Limit::Bytes(b) if b > 0));
         for s in huge_page_sizes() {
             assert!(s.is_power_of_two() && s > page_size());
