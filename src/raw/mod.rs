@@ -754,6 +754,16 @@ mod tests {
         panic_on: usize,
     }
 
+    /// A core holding `n` `Noisy` values that count into `drops`; the `panic_on`-th drop panics
+    /// (0: none).
+    fn noisy(drops: &core::cell::Cell<usize>, panic_on: usize, n: usize) -> Mem<Noisy<'_>> {
+        let mut m = Mem::new(n);
+        for _ in 0..n {
+            assert!(m.raw.insert(Noisy { drops, panic_on }).is_ok());
+        }
+        m
+    }
+
     impl Drop for Noisy<'_> {
         fn drop(&mut self) {
             self.drops.set(self.drops.get() + 1);
@@ -804,16 +814,7 @@ mod tests {
     #[test]
     fn drop_values_drops_each_value_once() {
         let drops = core::cell::Cell::new(0);
-        let mut m = Mem::<Noisy<'_>>::new(100);
-        for _ in 0..100 {
-            m.raw
-                .insert(Noisy {
-                    drops: &drops,
-                    panic_on: 0,
-                })
-                .ok()
-                .unwrap();
-        }
+        let mut m = noisy(&drops, 0, 100);
         for i in (0..100).step_by(7) {
             drop(m.raw.remove(k(i)));
         }
@@ -829,16 +830,7 @@ mod tests {
     #[test]
     fn drop_values_goes_on_after_a_panic() {
         let drops = core::cell::Cell::new(0);
-        let mut m = Mem::<Noisy<'_>>::new(10);
-        for _ in 0..10 {
-            m.raw
-                .insert(Noisy {
-                    drops: &drops,
-                    panic_on: 4,
-                })
-                .ok()
-                .unwrap();
-        }
+        let mut m = noisy(&drops, 4, 10);
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.raw.drop_values()));
         assert!(r.is_err());
         assert_eq!((drops.get(), m.raw.len()), (4, 6));
@@ -849,16 +841,7 @@ mod tests {
     #[test]
     fn clear_stops_at_a_panicking_drop_with_the_rest_in_place() {
         let drops = core::cell::Cell::new(0);
-        let mut m = Mem::<Noisy<'_>>::new(10);
-        for _ in 0..10 {
-            m.raw
-                .insert(Noisy {
-                    drops: &drops,
-                    panic_on: 3,
-                })
-                .ok()
-                .unwrap();
-        }
+        let mut m = noisy(&drops, 3, 10);
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.raw.clear()));
         assert!(r.is_err());
         assert_eq!(drops.get(), 3);
