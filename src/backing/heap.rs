@@ -5,7 +5,7 @@ use core::fmt;
 
 use allocator_api2::alloc::{Allocator, Global};
 
-use super::{check_fits_in_ram, prefault, Backing, Region};
+use super::{prefault, region_len, Backing, Region};
 use crate::{sys, Error};
 
 /// Memory from an [`Allocator`] (the global allocator by default, or any allocator-api2
@@ -65,11 +65,10 @@ impl<A: Allocator> Heap<A> {
         &self.alloc
     }
 
-    /// The layout actually asked of the allocator for `layout`: whole pages, page-aligned.
-    fn padded(layout: Layout) -> Option<Layout> {
-        let page = sys::page_size();
-        let size = layout.size().checked_next_multiple_of(page)?;
-        Layout::from_size_align(size, layout.align().max(page)).ok()
+    /// The layout asked of the allocator for a region of `len` bytes (whole pages) holding
+    /// `layout`: page-aligned, so the region owns its pages.
+    fn padded(len: usize, layout: Layout) -> Option<Layout> {
+        Layout::from_size_align(len, layout.align().max(sys::page_size())).ok()
     }
 }
 
@@ -98,11 +97,11 @@ unsafe impl<A: Allocator> Backing for Heap<A> {
     }
 
     fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
-        let padded = Self::padded(layout).ok_or(Error::SizeOverflow {
+        let len = region_len(layout, sys::page_size())?;
+        let padded = Self::padded(len, layout).ok_or(Error::SizeOverflow {
             requested: layout.size(),
             slot_size: 1,
         })?;
-        check_fits_in_ram(padded.size())?;
         let block = self.alloc.allocate(padded).map_err(|_| {
             Error::os(
                 "allocator.allocate",
@@ -121,8 +120,8 @@ unsafe impl<A: Allocator> Backing for Heap<A> {
     }
 
     unsafe fn release(&mut self, region: Region, layout: Layout) {
-        let padded = Self::padded(layout).expect("the layout was valid when allocated");
-        debug_assert_eq!(padded.size(), region.len());
+        let padded =
+            Self::padded(region.len(), layout).expect("the layout was valid when allocated");
         // The allocator keeps the pages after `deallocate`, and a lock (`Slab::mlock`) would
         // stay on them: pinned memory no slab owns, counted against RLIMIT_MEMLOCK. Unlocking
         // pages that are not locked is harmless; where locking is unsupported this fails, and
