@@ -444,7 +444,11 @@ fn absurd_requests_never_reach_the_allocator() {
         assert_eq!(
             counting.calls.get(),
             0,
-            "no absurd allocation was attempted"
+            "no absurd allocation was attempted (largest request {} bytes; the RAM size this \
+             process reads: {:?}; {:?})",
+            counting.largest.get(),
+            nexus_slab::SystemInfo::probe().physical_memory,
+            e.alloc(1)
         );
         s.alloc(3).unwrap();
     }

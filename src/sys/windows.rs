@@ -164,9 +164,12 @@ pub(crate) fn page_size() -> usize {
 
 /// Bytes of physical memory.
 pub(crate) fn read_physical_memory() -> Option<usize> {
-    // GlobalMemoryStatusEx has been seen to fail under wine while other threads start up;
-    // try it a few times, then ask for the installed memory instead.
-    for _ in 0..3 {
+    // GlobalMemoryStatusEx has been seen to fail under wine when several processes start at
+    // once; try it a few times, a millisecond apart, then ask for the installed memory instead.
+    for attempt in 0..20 {
+        if attempt > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let mut status = MemoryStatusEx {
             length: size_of::<MemoryStatusEx>() as u32,
             memory_load: 0,
