@@ -9,11 +9,15 @@
 //! and this thread's malloc arena are already in place before the "before" reading).
 //!
 //! Tolerances:
-//! - maps, `VmLck`, `HugetlbPages` (this process's hugetlb memory), `HugePages_Free`: none.
-//!   Every slab's mapping is gone when it drops, its locked pages are unlocked, its huge pages
-//!   are back in the pool. The pool is shared by the whole machine, so its reading is compared
-//!   as pages in use (total − free) and only when no one resized the pool meanwhile;
-//!   `HugetlbPages` is this process's own count and is always compared.
+//! - maps (but see `Heap` below), `VmLck`, `HugetlbPages` (this process's hugetlb memory),
+//!   `HugePages_Free`: none. Every slab's mapping is gone when it drops, its locked pages are
+//!   unlocked, its huge pages are back in the pool. The pool is shared by the whole machine, so
+//!   its reading is compared as pages in use (total − free) and only when no one resized the
+//!   pool meanwhile; `HugetlbPages` is this process's own count and is always compared.
+//! - maps of the `Heap` kinds: 2. Their regions are the global allocator's, and so are the
+//!   mappings around them: musl's allocator (mallocng) maps a new group for a size class on
+//!   its own schedule — seen: one more mapping, once, during 10 000 `Heap` slabs after the
+//!   warm-up, and never again. A slab that leaked its region would leak it 10 000 times.
 //! - `VmRSS`: 4 MiB. The allocator keeps some freed memory resident (glibc trims its heap only
 //!   above `M_TRIM_THRESHOLD`, and caches free chunks), and the test's own bookkeeping moves a
 //!   little. A real leak of even one 4 KiB page per slab would be 40 MiB over 10 000 slabs,
@@ -26,6 +30,8 @@ use nexus_slab::{Backing, GenKey, Heap, HugeTlb, Locked, Mmap, Slab, SlabKey};
 
 const ROUNDS: usize = 10_000;
 const RSS_TOLERANCE_KB: i64 = 4 * 1024;
+/// Mappings the global allocator may add on its own while the `Heap` kinds run (see above).
+const HEAP_MAPS_TOLERANCE: i64 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Reading {
@@ -155,7 +161,12 @@ fn check<B: Backing + Default, K: SlabKey>(
         after.huge_total,
     );
     let mut bad = Vec::new();
-    if after.maps != before.maps {
+    let maps_tolerance = if label.contains("Heap") {
+        HEAP_MAPS_TOLERANCE
+    } else {
+        0
+    };
+    if (after.maps - before.maps).abs() > maps_tolerance {
         bad.push("mappings");
     }
     if after.rss_kb - before.rss_kb > RSS_TOLERANCE_KB {
