@@ -479,7 +479,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// use nexus_slab::Slab;
     ///
     /// let slab: Slab<u64> = Slab::with_capacity(1).unwrap();
-    /// assert_eq!(slab.memory_size(), 4096);
+    /// assert_eq!(slab.memory_size(), nexus_slab::SystemInfo::probe().page_size); // one page
     /// ```
     #[inline]
     pub fn memory_size(&self) -> usize {

@@ -116,13 +116,31 @@ pub fn have_huge_pages(page: usize, pages: usize) -> bool {
     false
 }
 
-/// Number of hugetlb mappings in this process (smaps entries on pages larger than 4 KiB that
-/// are not THP: `KernelPageSize` is the hugetlb page size). Unlike the total count of
-/// mappings, other threads' allocator arenas do not move it.
+/// Number of hugetlb mappings in this process (smaps entries whose `KernelPageSize` is larger
+/// than the base page: THP does not change it, hugetlb sets it to the huge page size). Unlike
+/// the total count of mappings, other threads' allocator arenas do not move it.
 pub fn hugetlb_mappings() -> usize {
+    let base = format!(" {} kB", page_size() / 1024);
     fs::read_to_string("/proc/self/smaps")
         .unwrap()
         .lines()
-        .filter(|l| l.starts_with("KernelPageSize:") && !l.trim_end().ends_with(" 4 kB"))
+        .filter(|l| l.starts_with("KernelPageSize:") && !l.trim_end().ends_with(&base))
         .count()
+}
+
+/// The base page size, from the kernel (4 KiB on x86-64; 4, 16 or 64 KiB on ARM).
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    assert!(page > 0, "sysconf(_SC_PAGESIZE) failed");
+    page as usize
+}
+
+/// The size of a transparent huge page (`hpage_pmd_size`): 2 MiB with 4 KiB pages, 32 MiB
+/// with 16 KiB pages, 512 MiB with 64 KiB pages.
+pub fn thp_size() -> usize {
+    fs::read_to_string("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(2 << 20)
 }
