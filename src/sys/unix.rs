@@ -19,8 +19,9 @@ pub(crate) use linux::*;
 mod stub;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use stub::{
-    advise_hugepage, collapse, has_cap_ipc_lock, huge_bytes, huge_page_sizes, huge_pool,
-    huge_pool_fix, locked_bytes, map_huge, populate, thp_mode, unmap_huge,
+    advise_hugepage, collapse, default_huge_page_size, has_cap_ipc_lock, huge_bytes,
+    huge_page_sizes, huge_pool, huge_pool_fix, locked_bytes, map_huge, populate, thp_mode,
+    unmap_huge,
 };
 
 /// The base page size, read once.

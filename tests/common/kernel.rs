@@ -27,18 +27,26 @@ pub fn huge_free_rsvd(page: usize) -> Option<(usize, usize)> {
     Some((read("free_hugepages")?, read("resv_hugepages")?))
 }
 
-/// `HugePages_Free` and `HugePages_Rsvd` of /proc/meminfo (the default, 2 MiB, pool).
-pub fn meminfo_huge() -> (usize, usize) {
+/// `HugePages_Free` and `HugePages_Rsvd` of /proc/meminfo, and the page size they count
+/// (`Hugepagesize`): the default pool's, 2 MiB on most hosts, 1 GiB on hosts booted with
+/// `default_hugepagesz=1G`.
+pub fn meminfo_huge() -> (usize, usize, usize) {
     let m = fs::read_to_string("/proc/meminfo").unwrap();
     let get = |k: &str| -> usize {
         m.lines()
             .find_map(|l| l.strip_prefix(k))
             .unwrap()
             .trim()
+            .trim_end_matches("kB")
+            .trim()
             .parse()
             .unwrap()
     };
-    (get("HugePages_Free:"), get("HugePages_Rsvd:"))
+    (
+        get("HugePages_Free:"),
+        get("HugePages_Rsvd:"),
+        get("Hugepagesize:") * 1024,
+    )
 }
 
 /// Minor page faults of the calling thread so far.
@@ -81,39 +89,6 @@ pub fn smaps_anon_huge(addr: usize, len: usize) -> usize {
         }
     }
     total
-}
-
-/// Whether tests that need huge pages must fail, not skip, when there are none.
-pub fn hugepages_required() -> bool {
-    std::env::var("NEXUS_SLAB_REQUIRE_HUGEPAGES").as_deref() == Ok("1")
-}
-
-/// Skips (returns false, with a message) or fails when fewer than `pages` huge pages of
-/// `page` bytes are free.
-pub fn have_huge_pages(page: usize, pages: usize) -> bool {
-    let avail = huge_free_rsvd(page).map_or(0, |(f, r)| f.saturating_sub(r));
-    if avail >= pages {
-        return true;
-    }
-    let how = if page == 2 << 20 {
-        format!("echo {pages} > /proc/sys/vm/nr_hugepages")
-    } else {
-        format!(
-            "echo {} > /sys/kernel/mm/hugepages/hugepages-{}kB/nr_hugepages",
-            pages.max(1),
-            page / 1024
-        )
-    };
-    assert!(
-        !hugepages_required(),
-        "NEXUS_SLAB_REQUIRE_HUGEPAGES=1 but only {avail} huge pages of {} KiB are free ({pages} needed)",
-        page / 1024
-    );
-    eprintln!(
-        "SKIPPED: needs {pages} free huge pages of {} KiB, {avail} free; as root: {how}",
-        page / 1024
-    );
-    false
 }
 
 /// Number of hugetlb mappings in this process (smaps entries whose `KernelPageSize` is larger
