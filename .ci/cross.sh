@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target add x86_64-apple-darwin x86_64-pc-windows-gnu
-cargo check --lib --target x86_64-apple-darwin
-cargo check --lib --target x86_64-pc-windows-gnu
-cargo check --lib --target x86_64-pc-windows-gnu --features unstable-windows
+cargo check --lib --bins --target x86_64-apple-darwin
+cargo check --lib --bins --target x86_64-pc-windows-gnu
+cargo check --lib --bins --target x86_64-pc-windows-gnu --features unstable-windows
