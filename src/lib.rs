@@ -128,6 +128,13 @@
 //! # }
 //! ```
 //!
+//! # Cargo features
+//!
+//! - `unstable-windows` (off by default): the memory controls on Windows — `VirtualLock`
+//!   against the working-set quota, large pages (`MEM_LARGE_PAGES`) for [`HugeTlb`] — instead
+//!   of [`Error::Unsupported`]. Experimental: it adds no items, only the Windows behaviour of
+//!   the ones documented here. Every item that a feature adds is marked with it in these docs.
+//!
 //! # Keys: plain or generational
 //!
 //! Like the `slab` crate, the default [`Key`] is a plain index without a generation counter:
@@ -151,6 +158,7 @@
 //! # }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
