@@ -203,7 +203,12 @@ fn report_at_exit() -> bool {
 }
 
 fn summary(list: &[NotRun]) -> String {
-    let exe = std::env::current_exe().ok();
+    // (Miri's isolation forbids reading the executable's path.)
+    let exe = if cfg!(miri) {
+        None
+    } else {
+        std::env::current_exe().ok()
+    };
     let binary = exe
         .as_deref()
         .and_then(|p| p.file_stem())
