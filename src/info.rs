@@ -242,7 +242,7 @@ impl fmt::Display for SystemInfo {
             Some(false) => writeln!(
                 f,
                 "; no CAP_IPC_LOCK: mlock is capped by the limit (raise it with `ulimit -l`, \
-                 /etc/security/limits.conf, or `setcap cap_ipc_lock=ep <binary>`)"
+                 /etc/security/limits.conf, or `sudo setcap cap_ipc_lock=ep <binary>`)"
             )?,
             None => writeln!(f)?,
         }
