@@ -108,17 +108,22 @@ pub enum Error {
         capacity: usize,
     },
 
-    /// A key whose slot holds no value.
-    #[error("key {index} is vacant: its value was removed (or never inserted)")]
+    /// A key that names no value: its slot is vacant, or (generational keys) the key was never
+    /// handed out.
+    #[error(
+        "key {index} names no value: its slot is vacant, or the key was never handed out by \
+         this slab"
+    )]
     VacantKey {
         /// The key's index.
         index: usize,
     },
 
-    /// A generational key whose slot now holds a later value.
+    /// A generational key whose value was removed (its slot is vacant or holds a later
+    /// value).
     #[error(
-        "key for slot {index} is stale: its value was removed and the slot reused; keys are \
-         valid only until their value is removed"
+        "key for slot {index} is stale: its value was removed (the slot may hold a later value \
+         now); keys are valid only until their value is removed"
     )]
     StaleKey {
         /// The key's index.

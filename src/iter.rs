@@ -9,6 +9,7 @@ use core::iter::FusedIterator;
 use core::marker::PhantomData;
 
 use crate::backing::Backing;
+use crate::key::sealed::RawKey;
 use crate::key::SlabKey;
 use crate::raw::RawSlab;
 use crate::{Key, Slab};
@@ -33,7 +34,7 @@ pub(crate) trait Words {
     unsafe fn word(&self, w: usize) -> u64;
 }
 
-impl<T, K: SlabKey> Words for RawSlab<T, K> {
+impl<T, K: RawKey> Words for RawSlab<T, K> {
     #[inline]
     unsafe fn word(&self, w: usize) -> u64 {
         // SAFETY: cursors over a slab are made for its live words (`new_for`).
@@ -43,7 +44,7 @@ impl<T, K: SlabKey> Words for RawSlab<T, K> {
 
 impl BitCursor {
     /// A cursor over the occupied slots of `raw`.
-    fn new_for<T, K: SlabKey>(raw: &RawSlab<T, K>) -> Self {
+    fn new_for<T, K: RawKey>(raw: &RawSlab<T, K>) -> Self {
         // SAFETY: the live words of a slab hold exactly `len` occupied slots.
         unsafe { BitCursor::new(raw, raw.live_words(), raw.len()) }
     }
@@ -178,12 +179,12 @@ impl BitCursor {
 /// assert_eq!(slab.iter().rev().next(), Some((Key::new(2), &'c')));
 /// ```
 pub struct Iter<'a, T, K: SlabKey = Key> {
-    raw: &'a RawSlab<T, K>,
+    raw: &'a RawSlab<T, K::Raw>,
     cursor: BitCursor,
 }
 
 impl<'a, T, K: SlabKey> Iter<'a, T, K> {
-    pub(crate) fn new(raw: &'a RawSlab<T, K>) -> Self {
+    pub(crate) fn new(raw: &'a RawSlab<T, K::Raw>) -> Self {
         Iter {
             cursor: BitCursor::new_for(raw),
             raw,
@@ -194,7 +195,7 @@ impl<'a, T, K: SlabKey> Iter<'a, T, K> {
     fn item(&self, i: usize) -> (K, &'a T) {
         // SAFETY: the cursor only yields set bits, so slot `i` is occupied (and `< cap`); the
         // slab is borrowed shared for `'a`.
-        unsafe { (self.raw.key_at(i), &*self.raw.value_ptr(i)) }
+        unsafe { (K::from_raw(self.raw.key_at(i)), &*self.raw.value_ptr(i)) }
     }
 }
 
@@ -215,7 +216,7 @@ impl<'a, T, K: SlabKey> Iterator for Iter<'a, T, K> {
         // yields is an occupied slot, so `< cap` and initialised.
         unsafe {
             self.cursor.fold(raw, init, |acc, i| {
-                f(acc, (raw.key_at(i), &*raw.value_ptr(i)))
+                f(acc, (K::from_raw(raw.key_at(i)), &*raw.value_ptr(i)))
             })
         }
     }
@@ -272,7 +273,7 @@ impl<T, K: SlabKey> fmt::Debug for Iter<'_, T, K> {
 /// assert_eq!(slab.iter().map(|(_, v)| *v).sum::<u32>(), 60);
 /// ```
 pub struct IterMut<'a, T, K: SlabKey = Key> {
-    raw: &'a RawSlab<T, K>,
+    raw: &'a RawSlab<T, K::Raw>,
     cursor: BitCursor,
     _values: PhantomData<&'a mut T>,
 }
@@ -284,7 +285,7 @@ unsafe impl<T: Send, K: SlabKey> Send for IterMut<'_, T, K> {}
 unsafe impl<T: Sync, K: SlabKey> Sync for IterMut<'_, T, K> {}
 
 impl<'a, T, K: SlabKey> IterMut<'a, T, K> {
-    pub(crate) fn new(raw: &'a mut RawSlab<T, K>) -> Self {
+    pub(crate) fn new(raw: &'a mut RawSlab<T, K::Raw>) -> Self {
         IterMut {
             cursor: BitCursor::new_for(raw),
             raw,
@@ -297,7 +298,7 @@ impl<'a, T, K: SlabKey> IterMut<'a, T, K> {
         // SAFETY: the cursor yields each occupied slot at most once, so the `&mut` references
         // are disjoint; the slab is borrowed mutably for `'a`. The pointer comes from the
         // core's own slot pointer, not from a reference to another slot.
-        unsafe { (self.raw.key_at(i), &mut *self.raw.value_ptr(i)) }
+        unsafe { (K::from_raw(self.raw.key_at(i)), &mut *self.raw.value_ptr(i)) }
     }
 }
 
@@ -317,7 +318,7 @@ impl<'a, T, K: SlabKey> Iterator for IterMut<'a, T, K> {
         // SAFETY: as in `Iter::fold`; each index comes once, so the `&mut` are disjoint.
         unsafe {
             self.cursor.fold(raw, init, |acc, i| {
-                f(acc, (raw.key_at(i), &mut *raw.value_ptr(i)))
+                f(acc, (K::from_raw(raw.key_at(i)), &mut *raw.value_ptr(i)))
             })
         }
     }
@@ -381,7 +382,7 @@ impl<T, B: Backing, K: SlabKey> IntoIter<T, B, K> {
         // SAFETY: the cursor yields each occupied slot once; its key is read first, then
         // `abandon` marks it vacant before the value is read, so the slab's drop will not drop
         // it again.
-        unsafe { (raw.key_at(i), raw.abandon(i).read()) }
+        unsafe { (K::from_raw(raw.key_at(i)), raw.abandon(i).read()) }
     }
 }
 
@@ -438,12 +439,12 @@ impl<T, B: Backing, K: SlabKey> fmt::Debug for IntoIter<T, B, K> {
 /// assert!(slab.is_empty());
 /// ```
 pub struct Drain<'a, T, K: SlabKey = Key> {
-    raw: &'a mut RawSlab<T, K>,
+    raw: &'a mut RawSlab<T, K::Raw>,
     cursor: BitCursor,
 }
 
 impl<'a, T, K: SlabKey> Drain<'a, T, K> {
-    pub(crate) fn new(raw: &'a mut RawSlab<T, K>) -> Self {
+    pub(crate) fn new(raw: &'a mut RawSlab<T, K::Raw>) -> Self {
         Drain {
             cursor: BitCursor::new_for(raw),
             raw,
@@ -455,7 +456,7 @@ impl<'a, T, K: SlabKey> Drain<'a, T, K> {
         // SAFETY: the cursor yields each occupied slot once; its key is read first, then
         // `take` unlinks it before the value leaves, so the slab is consistent even if the
         // caller's drop panics.
-        unsafe { (self.raw.key_at(i), self.raw.take(i)) }
+        unsafe { (K::from_raw(self.raw.key_at(i)), self.raw.take(i)) }
     }
 }
 

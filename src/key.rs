@@ -5,15 +5,38 @@ use core::fmt;
 use core::hash::Hash;
 use core::num::NonZeroU32;
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for super::Key {}
-    impl Sealed for super::GenKey {}
+pub(crate) mod sealed {
+    use core::fmt;
+    use core::hash::Hash;
+
+    /// The two key representations the core knows: [`Key`](crate::Key) and
+    /// [`GenKey`](crate::GenKey). Sealed: only this crate can make one from raw parts, so every
+    /// value of a raw key is one the public constructors allow.
+    pub trait RawKey: Copy + Eq + Ord + Hash + fmt::Debug {
+        /// Whether keys carry a generation (and the slab keeps one per slot).
+        const GENERATIONAL: bool;
+
+        /// The slot index this key names.
+        fn slot(self) -> usize;
+
+        /// The key of slot `index` at stored generation `generation` (ignored by plain keys).
+        /// The core calls it only with an index below its capacity and, for generational keys,
+        /// the odd generation of an occupied slot.
+        fn from_parts(index: usize, generation: u32) -> Self;
+
+        /// The generation this key expects (0 for plain keys; odd for generational ones).
+        fn generation_bits(self) -> u32;
+    }
 }
 
-/// The kind of key a slab hands out: [`Key`] (the default) or [`GenKey`].
+use sealed::RawKey;
+
+/// The kind of key a slab hands out: [`Key`] (the default), [`GenKey`], or a typed key made
+/// from one of them.
 ///
-/// Sealed: the slab's core relies on exactly these two.
+/// Every `SlabKey` stands for one of the two built-in keys (its `Raw` type), and the slab only
+/// ever looks at that: whatever a `SlabKey` implementation does, the slab sees a `Key` or a
+/// `GenKey` that the public constructors could have made, and any such key is safe to use.
 ///
 /// ```
 /// use nexus_slab::{GenKey, Key, SlabKey};
@@ -22,22 +45,31 @@ mod sealed {
 ///     key.index()
 /// }
 /// assert_eq!(index_of(Key::new(3)), 3);
+/// assert_eq!(index_of(GenKey::from_bits(1 << 32 | 7).unwrap()), 7);
 /// ```
-pub trait SlabKey: Copy + Eq + Ord + Hash + fmt::Debug + sealed::Sealed {
-    /// Whether keys carry a generation (and the slab keeps one per slot).
+pub trait SlabKey: Copy + Eq + Ord + Hash + fmt::Debug {
+    /// The built-in key this key stands for: [`Key`] or [`GenKey`].
     #[doc(hidden)]
-    const GENERATIONAL: bool;
+    type Raw: RawKey;
+
+    /// This key, from the built-in key the slab handed out.
+    #[doc(hidden)]
+    fn from_raw(raw: Self::Raw) -> Self;
+
+    /// The built-in key this key stands for.
+    #[doc(hidden)]
+    fn into_raw(self) -> Self::Raw;
 
     /// The slot index this key names.
-    fn index(self) -> usize;
-
-    /// The key of slot `index` at stored generation `generation` (ignored by plain keys).
-    #[doc(hidden)]
-    fn from_parts(index: usize, generation: u32) -> Self;
-
-    /// The generation this key expects (0 for plain keys).
-    #[doc(hidden)]
-    fn generation_bits(self) -> u32;
+    ///
+    /// ```
+    /// use nexus_slab::{Key, SlabKey};
+    /// assert_eq!(SlabKey::index(Key::new(9)), 9);
+    /// ```
+    #[inline]
+    fn index(self) -> usize {
+        self.into_raw().slot()
+    }
 }
 
 /// The handle to a value in a [`Slab`](crate::Slab): the index of its slot.
@@ -87,11 +119,11 @@ impl Key {
     }
 }
 
-impl SlabKey for Key {
+impl RawKey for Key {
     const GENERATIONAL: bool = false;
 
     #[inline]
-    fn index(self) -> usize {
+    fn slot(self) -> usize {
         self.0
     }
 
@@ -103,6 +135,20 @@ impl SlabKey for Key {
     #[inline]
     fn generation_bits(self) -> u32 {
         0
+    }
+}
+
+impl SlabKey for Key {
+    type Raw = Key;
+
+    #[inline]
+    fn from_raw(raw: Key) -> Self {
+        raw
+    }
+
+    #[inline]
+    fn into_raw(self) -> Key {
+        self
     }
 }
 
@@ -204,17 +250,29 @@ impl GenKey {
         (self.generation.get() as u64) << 32 | self.index as u64
     }
 
-    /// The key stored by [`to_bits`](GenKey::to_bits); `None` for bits no key has (generation 0).
-    /// Any `GenKey` is safe to use with any slab: a made-up one is simply not found.
+    /// The key stored by [`to_bits`](GenKey::to_bits), or `None` for bits that no slab ever
+    /// hands out: a generation of 0 or an even one (a slab gives occupied slots odd
+    /// generations and vacant ones even). Such bits are refused rather than rounded to a
+    /// nearby key, so corrupted input shows as `None` and `from_bits(k.to_bits()) == Some(k)`
+    /// for every key.
+    ///
+    /// Any key it returns is safe to use with any slab: one that the slab did not hand out
+    /// for the value now in its slot is simply not found (never a vacant slot, never another
+    /// value).
     ///
     /// ```
     /// use nexus_slab::GenKey;
-    /// assert_eq!(GenKey::from_bits(5), None);
+    /// assert_eq!(GenKey::from_bits(5), None); // generation 0
+    /// assert_eq!(GenKey::from_bits(2 << 32 | 5), None); // even: a vacant slot's generation
     /// assert_eq!(GenKey::from_bits(1 << 32 | 5).map(GenKey::index), Some(5));
     /// ```
     #[inline]
     pub const fn from_bits(bits: u64) -> Option<Self> {
-        match NonZeroU32::new((bits >> 32) as u32) {
+        let generation = (bits >> 32) as u32;
+        if generation % 2 == 0 {
+            return None;
+        }
+        match NonZeroU32::new(generation) {
             Some(generation) => Some(GenKey {
                 index: bits as u32,
                 generation,
@@ -224,17 +282,17 @@ impl GenKey {
     }
 }
 
-impl SlabKey for GenKey {
+impl RawKey for GenKey {
     const GENERATIONAL: bool = true;
 
     #[inline]
-    fn index(self) -> usize {
+    fn slot(self) -> usize {
         self.index as usize
     }
 
     #[inline]
     fn from_parts(index: usize, generation: u32) -> Self {
-        debug_assert!(index <= u32::MAX as usize && generation % 2 == 1);
+        debug_assert!(index < u32::MAX as usize && generation % 2 == 1);
         GenKey {
             index: index as u32,
             // Occupied slots have odd generations; 1 stands in for an impossible 0.
@@ -245,6 +303,32 @@ impl SlabKey for GenKey {
     #[inline]
     fn generation_bits(self) -> u32 {
         self.generation.get()
+    }
+}
+
+impl GenKey {
+    /// Test hook: a key with any non-zero generation, even ones no constructor makes, to
+    /// check that the core's lookups refuse them too (defence in depth).
+    #[cfg(test)]
+    pub(crate) fn forged_for_test(index: u32, generation: u32) -> Self {
+        GenKey {
+            index,
+            generation: NonZeroU32::new(generation).expect("non-zero"),
+        }
+    }
+}
+
+impl SlabKey for GenKey {
+    type Raw = GenKey;
+
+    #[inline]
+    fn from_raw(raw: GenKey) -> Self {
+        raw
+    }
+
+    #[inline]
+    fn into_raw(self) -> GenKey {
+        self
     }
 }
 

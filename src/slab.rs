@@ -53,7 +53,7 @@ use crate::{Error, Full, Key};
 /// sync(&nexus_slab::Slab::<std::cell::Cell<u8>>::new());
 /// ```
 pub struct Slab<T, B: Backing = Mmap, K: SlabKey = Key> {
-    raw: RawSlab<T, K>,
+    raw: RawSlab<T, K::Raw>,
     region: Option<Region>,
     backing: B,
 }
@@ -177,11 +177,11 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
                 max: MAX_CAPACITY,
             });
         }
-        let layout = SlotLayout::of::<T, K>()
+        let layout = SlotLayout::of::<T, K::Raw>()
             .region_layout(n)
             .ok_or(Error::SizeOverflow {
                 requested: n,
-                slot_size: SlotLayout::of::<T, K>().slot_size,
+                slot_size: SlotLayout::of::<T, K::Raw>().slot_size,
             })?;
         self.allocate(layout)
     }
@@ -205,7 +205,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     pub fn alloc_bytes(&mut self, max_bytes: usize) -> Result<(), Error> {
         self.check_unallocated()?;
         let gran = self.backing.granularity().max(1);
-        let layout = SlotLayout::of::<T, K>();
+        let layout = SlotLayout::of::<T, K::Raw>();
         // No region can exceed `isize::MAX` bytes (rounded up to its alignment): a larger
         // budget buys nothing more, and `region_layout` below needs the size to fit a `Layout`.
         let budget = max_bytes.min(isize::MAX as usize + 1 - layout.region_align());
@@ -264,7 +264,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     #[inline]
     pub fn insert(&mut self, value: T) -> Result<K, Full<T>> {
-        self.raw.insert(value).map_err(Full)
+        self.raw.insert(value).map(K::from_raw).map_err(Full)
     }
 
     /// A reference to the value at `key`, or `None` if the slot is vacant or out of range.
@@ -279,7 +279,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     #[inline]
     pub fn get(&self, key: K) -> Option<&T> {
-        self.raw.get(key)
+        self.raw.get(key.into_raw())
     }
 
     /// A mutable reference to the value at `key`, or `None`.
@@ -294,7 +294,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     #[inline]
     pub fn get_mut(&mut self, key: K) -> Option<&mut T> {
-        self.raw.get_mut(key)
+        self.raw.get_mut(key.into_raw())
     }
 
     /// A reference to the value at `key`, without checking that there is one.
@@ -344,9 +344,10 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// [`Error::DuplicateKey`], [`Error::VacantKey`], [`Error::StaleKey`] (a [`GenKey`] whose
-    /// slot holds a later value) or [`Error::KeyOutOfRange`] for the first bad key; never a
-    /// panic.
+    /// For the first bad key: [`Error::KeyOutOfRange`]; [`Error::StaleKey`] for a [`GenKey`]
+    /// whose value was removed (whether or not its slot holds a later value now);
+    /// [`Error::VacantKey`] for any other key that names no value; [`Error::DuplicateKey`].
+    /// Never a panic.
     ///
     /// [`GenKey`]: crate::GenKey
     ///
@@ -362,7 +363,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// assert!(slab.get_disjoint_mut([a, a]).is_err());
     /// ```
     pub fn get_disjoint_mut<const N: usize>(&mut self, keys: [K; N]) -> Result<[&mut T; N], Error> {
-        let ptrs = self.raw.disjoint(keys)?;
+        let ptrs = self.raw.disjoint(keys.map(K::into_raw))?;
         // SAFETY: `disjoint` checked the slots occupied and pairwise distinct, so the
         // references are to initialised values and never alias; `&mut self` covers them all.
         Ok(ptrs.map(|p| unsafe { &mut *p }))
@@ -381,7 +382,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     #[inline]
     pub fn remove(&mut self, key: K) -> Option<T> {
-        self.raw.remove(key)
+        self.raw.remove(key.into_raw())
     }
 
     /// Whether `key` holds a value.
@@ -396,7 +397,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     #[inline]
     pub fn contains(&self, key: K) -> bool {
-        self.raw.find(key).is_some()
+        self.raw.find(key.into_raw()).is_some()
     }
 
     /// Number of values in the slab.
@@ -455,19 +456,34 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         self.raw.len() == self.raw.capacity()
     }
 
-    /// Drops every value (in key order) and invalidates every key; the next insert gets key 0.
+    /// Drops every value (in key order) and invalidates every key.
+    ///
+    /// With plain [`Key`]s the slab then starts afresh: the next insert gets key 0, as after
+    /// `alloc`. With [`GenKey`](crate::GenKey)s the slots keep their generations, so no key
+    /// handed out before `clear` is ever found again: freed slots are reused last-in,
+    /// first-out (the last one cleared comes first) under new generations.
     ///
     /// If a value's `Drop` panics, the panic propagates with the slab consistent: the values
     /// before it are gone, the ones after it are still in the slab, `len()` counts them.
     ///
     /// ```
-    /// use nexus_slab::Slab;
+    /// use nexus_slab::{GenSlab, Key, Slab};
     ///
     /// let mut slab: Slab<String> = Slab::with_capacity(4).unwrap();
     /// let k = slab.insert("x".into()).unwrap();
+    /// slab.insert("y".into()).unwrap();
     /// slab.clear();
     /// assert!(slab.is_empty());
     /// assert!(!slab.contains(k));
+    /// assert_eq!(slab.insert("z".into()).unwrap(), Key::new(0));
+    ///
+    /// let mut gens: GenSlab<&str> = GenSlab::with_capacity(4).unwrap();
+    /// let a = gens.insert("a").unwrap();
+    /// let b = gens.insert("b").unwrap();
+    /// gens.clear();
+    /// let c = gens.insert("c").unwrap();
+    /// assert_eq!(c.index(), b.index()); // the last slot cleared is reused first...
+    /// assert!(!gens.contains(a) && !gens.contains(b)); // ...and no old key matches
     /// ```
     pub fn clear(&mut self) {
         self.raw.clear();
@@ -503,10 +519,14 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// [`Error::Full`] when no slot is vacant.
+    /// [`Error::NotAllocated`] before the slab is allocated; [`Error::Full`] when no slot is
+    /// vacant.
     ///
     /// ```
-    /// use nexus_slab::{Key, Slab};
+    /// use nexus_slab::{Error, Key, Slab};
+    ///
+    /// let mut empty: Slab<u8> = Slab::new();
+    /// assert!(matches!(empty.vacant_entry(), Err(Error::NotAllocated)));
     ///
     /// struct Node { me: Key }
     /// let mut slab: Slab<Node> = Slab::with_capacity(4).unwrap();
@@ -517,7 +537,8 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     pub fn vacant_entry(&mut self) -> Result<VacantEntry<'_, T, B, K>, Error> {
         match self.raw.next_key() {
-            Some(key) => Ok(VacantEntry::new(self, key)),
+            Some(key) => Ok(VacantEntry::new(self, K::from_raw(key))),
+            None if self.region.is_none() => Err(Error::NotAllocated),
             None => Err(Error::Full {
                 capacity: self.capacity(),
             }),
@@ -589,7 +610,8 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
             from = i + 1;
             // SAFETY: `next_occupied` found slot `i` occupied (so `i < cap`); the reference
             // ends before the slab is touched again.
-            let (key, value) = unsafe { (self.raw.key_at(i), &mut *self.raw.value_ptr(i)) };
+            let (key, value) =
+                unsafe { (K::from_raw(self.raw.key_at(i)), &mut *self.raw.value_ptr(i)) };
             if !keep(key, value) {
                 // SAFETY: still occupied: `keep` had no access to the slab.
                 drop(unsafe { self.raw.take(i) });
@@ -704,12 +726,12 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     }
 
     /// The core, for the iterators.
-    pub(crate) fn raw(&self) -> &RawSlab<T, K> {
+    pub(crate) fn raw(&self) -> &RawSlab<T, K::Raw> {
         &self.raw
     }
 
     /// The core, for the iterators.
-    pub(crate) fn raw_mut(&mut self) -> &mut RawSlab<T, K> {
+    pub(crate) fn raw_mut(&mut self) -> &mut RawSlab<T, K::Raw> {
         &mut self.raw
     }
 }
@@ -726,7 +748,7 @@ impl<T, B: Backing, K: SlabKey> Drop for Slab<T, B, K> {
                 // aborts, as for `Vec`); otherwise there is nothing left.
                 slab.raw.drop_values();
                 if let Some(region) = slab.region.take() {
-                    let layout = SlotLayout::of::<T, K>().release_layout(region.len());
+                    let layout = SlotLayout::of::<T, K::Raw>().release_layout(region.len());
                     slab.raw = RawSlab::empty();
                     // SAFETY: the region came from this backing's `allocate` and is released
                     // once (taken out of the `Option`); no value is left in it.
@@ -749,7 +771,7 @@ impl<T, B: Backing, K: SlabKey> Index<K> for Slab<T, B, K> {
     #[inline]
     #[track_caller]
     fn index(&self, key: K) -> &T {
-        match self.raw.get(key) {
+        match self.raw.get(key.into_raw()) {
             Some(v) => v,
             None => panic!("invalid key"),
         }
@@ -763,7 +785,7 @@ impl<T, B: Backing, K: SlabKey> IndexMut<K> for Slab<T, B, K> {
     #[inline]
     #[track_caller]
     fn index_mut(&mut self, key: K) -> &mut T {
-        match self.raw.get_mut(key) {
+        match self.raw.get_mut(key.into_raw()) {
             Some(v) => v,
             None => panic!("invalid key"),
         }

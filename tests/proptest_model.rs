@@ -14,8 +14,8 @@ mod model;
 
 use std::cell::Cell;
 
-use model::{KeySel, Op};
-use nexus_slab::{Backing, GenKey, Heap, HugeSlab, HugeTlb, Key, Locked, Mmap, SlabKey};
+use model::{KeySel, ModelKey, Op};
+use nexus_slab::{Backing, GenKey, Heap, HugeSlab, HugeTlb, Key, Locked, Mmap};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 
@@ -32,6 +32,7 @@ fn key_sel() -> impl Strategy<Value = KeySel> {
         2 => any::<u32>().prop_map(KeySel::Raw),
         1 => any::<u8>().prop_map(KeySel::Extreme),
         1 => any::<u16>().prop_map(KeySel::Old),
+        2 => any::<u64>().prop_map(KeySel::Bits),
     ]
 }
 
@@ -68,7 +69,10 @@ struct Ran {
 }
 
 /// Runs the property for one configuration.
-fn check<const PAD: usize, B: Backing + Default, K: SlabKey>(label: &str, requested: usize) -> Ran {
+fn check<const PAD: usize, B: Backing + Default, K: ModelKey>(
+    label: &str,
+    requested: usize,
+) -> Ran {
     let config = Config {
         cases: CASES,
         // Failing sequences are saved here and replayed first on the next run.

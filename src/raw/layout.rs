@@ -18,7 +18,7 @@ use core::alloc::Layout;
 use core::mem::{align_of, size_of};
 
 use super::Slot;
-use crate::key::SlabKey;
+use crate::key::sealed::RawKey;
 
 /// The most slots a slab can hold: free-list links are `u32`, and `u32::MAX` means "none".
 pub(crate) const MAX_CAPACITY: usize = u32::MAX as usize;
@@ -44,7 +44,7 @@ pub(crate) struct SlotLayout {
 
 impl SlotLayout {
     /// The geometry of `Slot<T>` under keys `K`.
-    pub(crate) const fn of<T, K: SlabKey>() -> Self {
+    pub(crate) const fn of<T, K: RawKey>() -> Self {
         SlotLayout {
             slot_size: size_of::<Slot<T>>(),
             slot_align: align_of::<Slot<T>>(),

@@ -31,7 +31,7 @@ use core::ptr::{self, NonNull};
 
 pub(crate) use layout::{SlotLayout, MAX_CAPACITY};
 
-use crate::key::SlabKey;
+use crate::key::sealed::RawKey;
 
 /// End of the free list.
 const NIL: u32 = u32::MAX;
@@ -64,7 +64,7 @@ unsafe impl<T: Send, K> Send for RawSlab<T, K> {}
 // is.
 unsafe impl<T: Sync, K> Sync for RawSlab<T, K> {}
 
-impl<T, K: SlabKey> RawSlab<T, K> {
+impl<T, K: RawKey> RawSlab<T, K> {
     /// A slab with no memory: capacity 0, every lookup misses, every insert is full.
     pub(crate) const fn empty() -> Self {
         RawSlab {
@@ -207,12 +207,15 @@ impl<T, K: SlabKey> RawSlab<T, K> {
     /// The slot `key` names, if it holds the value the key was given for. Any key is fine.
     #[inline]
     pub(crate) fn find(&self, key: K) -> Option<usize> {
-        let i = key.index();
+        let i = key.slot();
         let live = if K::GENERATIONAL {
-            // Occupied slots have odd generations and keys carry odd ones, so equality alone
-            // says "occupied, by this key's value": no bitmap load.
+            // Occupied slots have odd generations, vacant ones even (retired: 0). Equal to an
+            // odd key generation says "occupied, by this key's value": no bitmap load. Keys are
+            // made odd by every constructor; the parity is checked here as well, so that no key
+            // could ever match a vacant slot's even generation even if one were made wrongly.
+            let want = key.generation_bits();
             // SAFETY: `i < hwm <= cap`, and the keys are generational.
-            i < self.hwm && unsafe { *self.gen_ptr(i) } == key.generation_bits()
+            want & 1 == 1 && i < self.hwm && unsafe { *self.gen_ptr(i) } == want
         } else {
             self.is_occupied(i)
         };
@@ -461,18 +464,9 @@ impl<T, K: SlabKey> RawSlab<T, K> {
     ) -> Result<[*mut T; N], crate::Error> {
         let mut slots = [0usize; N];
         for (n, key) in keys.iter().enumerate() {
-            let i = key.index();
+            let i = key.slot();
             if self.find(*key).is_none() {
-                return Err(if i >= self.cap {
-                    crate::Error::KeyOutOfRange {
-                        index: i,
-                        capacity: self.cap,
-                    }
-                } else if self.is_occupied(i) {
-                    crate::Error::StaleKey { index: i }
-                } else {
-                    crate::Error::VacantKey { index: i }
-                });
+                return Err(self.miss_reason(*key));
             }
             if slots[..n].contains(&i) {
                 return Err(crate::Error::DuplicateKey { index: i });
@@ -481,6 +475,27 @@ impl<T, K: SlabKey> RawSlab<T, K> {
         }
         // SAFETY: every index was checked occupied, so `< cap`.
         Ok(slots.map(|i| unsafe { self.value_ptr(i) }))
+    }
+
+    /// Why `key` finds no value: out of range; stale (generational keys: the slot has moved on
+    /// to a later generation, or was retired — the key's value was removed, whether or not the
+    /// slot holds another value now); or vacant (no value, and no sign the key ever had one).
+    pub(crate) fn miss_reason(&self, key: K) -> crate::Error {
+        let i = key.slot();
+        if i >= self.cap {
+            return crate::Error::KeyOutOfRange {
+                index: i,
+                capacity: self.cap,
+            };
+        }
+        if K::GENERATIONAL && i < self.hwm {
+            // SAFETY: `i < hwm <= cap`, and the keys are generational.
+            let g = unsafe { *self.gen_ptr(i) };
+            if g == 0 || key.generation_bits() < g {
+                return crate::Error::StaleKey { index: i };
+            }
+        }
+        crate::Error::VacantKey { index: i }
     }
 
     /// Test hook: sets the stored generation of vacant slot `i`, to reach the wrap quickly.
@@ -503,13 +518,13 @@ mod tests {
     }
 
     /// A core over plain heap memory, freed on drop (values are dropped first).
-    struct Mem<T, K: SlabKey = Key> {
+    struct Mem<T, K: RawKey = Key> {
         raw: RawSlab<T, K>,
         ptr: *mut u8,
         layout: Layout,
     }
 
-    impl<T, K: SlabKey> Mem<T, K> {
+    impl<T, K: RawKey> Mem<T, K> {
         fn new(cap: usize) -> Self {
             let layout = SlotLayout::of::<T, K>().region_layout(cap).unwrap();
             // SAFETY: non-zero size (cap > 0 in every test).
@@ -521,7 +536,7 @@ mod tests {
         }
     }
 
-    impl<T, K: SlabKey> Drop for Mem<T, K> {
+    impl<T, K: RawKey> Drop for Mem<T, K> {
         fn drop(&mut self) {
             self.raw.drop_values();
             // SAFETY: allocated in `new` with this layout.
@@ -731,6 +746,47 @@ mod tests {
             assert_ne!(key.index(), 0, "a retired slot came back after clear");
         }
         assert_eq!(m.raw.len(), cap - 1);
+    }
+
+    /// Defence in depth: even if a key with an even generation existed (no constructor makes
+    /// one), no lookup would match a vacant slot's even generation, nor a retired or never-used
+    /// slot, and nothing would change.
+    #[test]
+    fn lookups_refuse_every_key_that_was_not_handed_out() {
+        let mut m = Mem::<String, GenKey>::new(4);
+        let cap = m.raw.capacity();
+        let a = m.raw.insert("a".into()).unwrap(); // slot 0, generation 1
+        let b = m.raw.insert("b".into()).unwrap(); // slot 1, generation 1
+        m.raw.set_generation(2, u32::MAX - 1); // slot 2: never used, one step before the wrap
+        let last = m.raw.insert("last".into()).unwrap(); // slot 2 ...
+        assert_eq!(last, GenKey::forged_for_test(2, u32::MAX));
+        m.raw.remove(last).unwrap(); // ... retired: generation 0
+        m.raw.remove(a).unwrap(); // slot 0 vacant at generation 2
+                                  // SAFETY: slot 2 < cap, generational keys.
+        assert_eq!(unsafe { *m.raw.gen_ptr(2) }, 0);
+        let gens = [1, 2, 3, 4, u32::MAX - 1, u32::MAX, 1 << 31, (1 << 31) + 1];
+        for index in [0u32, 1, 2, 3, cap as u32, u32::MAX] {
+            for g in gens {
+                let key = GenKey::forged_for_test(index, g);
+                let live = key == b;
+                assert_eq!(m.raw.find(key).is_some(), live, "{key:?}");
+                assert_eq!(m.raw.get(key).is_some(), live, "{key:?}");
+                if !live {
+                    assert_eq!(m.raw.remove(key), None, "{key:?}");
+                    assert!(m.raw.disjoint([key]).is_err(), "{key:?}");
+                }
+            }
+        }
+        assert_eq!(m.raw.len(), 1);
+        // The free list still holds slot 0 once, and the retired slot never comes back.
+        let mut got = Vec::new();
+        while let Ok(k) = m.raw.insert(String::new()) {
+            got.push(k.index());
+        }
+        got.sort_unstable();
+        let mut want: Vec<usize> = (0..cap).filter(|&i| i != 1 && i != 2).collect();
+        want.sort_unstable();
+        assert_eq!(got, want);
     }
 
     #[test]

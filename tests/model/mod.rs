@@ -16,7 +16,55 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use nexus_slab::{Backing, Error, Key, Slab, SlabKey};
+use nexus_slab::{Backing, Error, GenKey, Key, Slab, SlabKey};
+
+/// The key kinds the model knows, made only through the public constructors (`Key::new`,
+/// `GenKey::from_bits`), as a user's code would.
+pub trait ModelKey: SlabKey {
+    /// Whether keys carry a generation.
+    const GENERATIONAL: bool;
+    /// The key of slot `index` with generation `generation` (odd; ignored by plain keys).
+    fn make(index: usize, generation: u32) -> Self;
+    /// The key's generation (0 for plain keys).
+    fn generation_bits(self) -> u32;
+    /// A key forged from raw bits, as read from outside; `None` when the constructor refuses
+    /// the bits (it must refuse exactly the bits no slab hands out).
+    fn forge(bits: u64) -> Option<Self>;
+}
+
+impl ModelKey for Key {
+    const GENERATIONAL: bool = false;
+    fn make(index: usize, _: u32) -> Self {
+        Key::new(index)
+    }
+    fn generation_bits(self) -> u32 {
+        0
+    }
+    fn forge(bits: u64) -> Option<Self> {
+        Some(Key::new(bits as usize))
+    }
+}
+
+impl ModelKey for GenKey {
+    const GENERATIONAL: bool = true;
+    fn make(index: usize, generation: u32) -> Self {
+        GenKey::from_bits(u64::from(generation) << 32 | index as u64)
+            .expect("the model makes keys with odd generations")
+    }
+    fn generation_bits(self) -> u32 {
+        self.generation()
+    }
+    fn forge(bits: u64) -> Option<Self> {
+        let key = GenKey::from_bits(bits);
+        let generation = (bits >> 32) as u32;
+        assert_eq!(
+            key.is_some(),
+            generation % 2 == 1,
+            "from_bits({bits:#x}) must refuse exactly the even generations"
+        );
+        key
+    }
+}
 
 /// How an operation names a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +77,10 @@ pub enum KeySel {
     Extreme(u8),
     /// The n-th of the keys handed out so far (modulo how many): stale ones included.
     Old(u16),
+    /// A key forged from raw bits (`Key::new(bits as usize)`, `GenKey::from_bits(bits)`), as
+    /// from a file or the network; the low bits are folded into a small range half the time
+    /// (`Bits(b)` with bit 31 set), so forgeries land on real slots.
+    Bits(u64),
 }
 
 /// One step of a test sequence.
@@ -75,10 +127,18 @@ pub fn decode(data: &[u8]) -> Vec<Op> {
             let tag = byte();
             let a = byte() as u32;
             let b = byte() as u32;
-            match tag % 5 {
+            match tag % 6 {
                 0 | 1 => KeySel::Live((a << 8 | b) as u16),
                 2 => KeySel::Raw(a << 8 | b),
                 3 => KeySel::Old((a << 8 | b) as u16),
+                4 => {
+                    // Eight bytes of key bits (the fuzzer forges keys, not only replays them).
+                    let mut bits = u64::from(a) << 8 | u64::from(b);
+                    for _ in 0..6 {
+                        bits = bits << 8 | u64::from(byte());
+                    }
+                    KeySel::Bits(bits)
+                }
                 _ => KeySel::Extreme(a as u8),
             }
         };
@@ -162,7 +222,7 @@ impl<const PAD: usize> Drop for Val<PAD> {
 /// each slot's generation (+1 on every insert and every removal), checks that stale keys miss
 /// (`StaleKey` from `get_disjoint_mut`), and that clear and drain keep the free list instead
 /// of restarting at key 0.
-pub struct Runner<const PAD: usize, B: Backing + Default, K: SlabKey = Key> {
+pub struct Runner<const PAD: usize, B: Backing + Default, K: ModelKey = Key> {
     slab: Slab<Val<PAD>, B, K>,
     requested: usize,
     /// Key index → (id, val) of the value the slab should hold there.
@@ -183,7 +243,7 @@ pub struct Runner<const PAD: usize, B: Backing + Default, K: SlabKey = Key> {
 
 type Item = (usize, u64, u64);
 
-impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
+impl<const PAD: usize, B: Backing + Default, K: ModelKey> Runner<PAD, B, K> {
     /// A runner over a fresh slab allocated for `requested` values; its capacity (which page
     /// rounding may make larger) is read back from the slab.
     pub fn new(requested: usize) -> Self {
@@ -245,17 +305,17 @@ impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
     /// stops at `u32::MAX`.
     fn key_of(&self, i: usize) -> K {
         if !K::GENERATIONAL {
-            return K::from_parts(i, 0);
+            return K::make(i, 0);
         }
         let i = i.min(u32::MAX as usize);
         let g = self.gen(i);
-        K::from_parts(i, if g % 2 == 1 { g } else { g + 1 })
+        K::make(i, if g % 2 == 1 { g } else { g + 1 })
     }
 
     /// The key the next insert should return.
     fn expected_key(&self) -> Option<K> {
         let i = self.expected_next()?;
-        Some(K::from_parts(
+        Some(K::make(
             i,
             if K::GENERATIONAL { self.gen(i) + 1 } else { 0 },
         ))
@@ -321,11 +381,21 @@ impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
             && (!K::GENERATIONAL || self.gen(key.index()) == key.generation_bits())
     }
 
-    fn resolve(&self, sel: KeySel) -> K {
+    /// The key an operation names; `None` for forged bits the constructor refused.
+    fn resolve(&self, sel: KeySel) -> Option<K> {
         let cap = self.cap;
         let i = match sel {
             KeySel::Old(n) if !self.issued.is_empty() => {
-                return self.issued[n as usize % self.issued.len()];
+                return Some(self.issued[n as usize % self.issued.len()]);
+            }
+            KeySel::Bits(bits) => {
+                let bits = if bits & (1 << 31) != 0 {
+                    // Fold the index into the slab's range and a little beyond.
+                    (bits & !0xffff_ffff) | ((bits & 0x7fff_ffff) % (cap as u64 + 8))
+                } else {
+                    bits
+                };
+                return K::forge(bits);
             }
             KeySel::Live(n) if !self.map.is_empty() => {
                 *self.map.keys().nth(n as usize % self.map.len()).unwrap()
@@ -343,7 +413,7 @@ impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
                 1 << 32,
             ][e as usize % 8],
         };
-        self.key_of(i)
+        Some(self.key_of(i))
     }
 
     fn sorted(&self) -> Vec<Item> {
@@ -432,7 +502,7 @@ impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
             }
             Op::Remove(sel) => {
                 self.ops += 1;
-                let k = self.resolve(sel);
+                let Some(k) = self.resolve(sel) else { return };
                 let want = self.hits(k).then(|| self.map[&k.index()]);
                 let got = self.slab.remove(k).map(|v| (v.id, v.val));
                 assert_eq!(got, want, "remove {k:?}");
@@ -442,7 +512,7 @@ impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
             }
             Op::Get(sel) => {
                 self.ops += 1;
-                let k = self.resolve(sel);
+                let Some(k) = self.resolve(sel) else { return };
                 let want = self.hits(k).then(|| self.map[&k.index()]);
                 let got = self.slab.get(k).map(|v| (v.id, v.val));
                 assert_eq!(got, want, "get {k:?}");
@@ -450,7 +520,7 @@ impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
             }
             Op::GetMut(sel) => {
                 self.ops += 1;
-                let k = self.resolve(sel);
+                let Some(k) = self.resolve(sel) else { return };
                 let hit = self.hits(k);
                 match (self.slab.get_mut(k), hit) {
                     (Some(v), true) => {
@@ -639,14 +709,24 @@ impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
             }
             Op::GetDisjointMut(sels) => {
                 self.ops += 1;
-                let keys = sels.map(|s| self.resolve(s));
+                let Some(keys) = sels
+                    .map(|s| self.resolve(s))
+                    .into_iter()
+                    .collect::<Option<Vec<K>>>()
+                else {
+                    return;
+                };
+                let keys: [K; 3] = keys.try_into().unwrap();
                 let mut expected = Ok(());
                 for (n, k) in keys.iter().enumerate() {
                     let i = k.index();
                     if !self.hits(*k) {
+                        // Stale: the slot has moved past the key's generation (its value was
+                        // removed, whether or not the slot was reused). Anything else in
+                        // range names no value: vacant.
                         expected = Err(if i >= self.cap {
                             "out of range"
-                        } else if self.map.contains_key(&i) {
+                        } else if K::GENERATIONAL && k.generation_bits() < self.gen(i) {
                             "stale"
                         } else {
                             "vacant"
@@ -757,7 +837,7 @@ pub fn run<const PAD: usize, B: Backing + Default>(requested: usize, ops: &[Op])
 }
 
 /// As [`run`], with keys of type `K` (`Key` or `GenKey`).
-pub fn run_keyed<const PAD: usize, B: Backing + Default, K: SlabKey>(
+pub fn run_keyed<const PAD: usize, B: Backing + Default, K: ModelKey>(
     requested: usize,
     ops: &[Op],
 ) -> u64 {
