@@ -130,6 +130,13 @@ pub enum Error {
         index: usize,
     },
 
+    /// A key whose slot already holds a value, given to `insert_at`.
+    #[error("key {index} already holds a value; insert_at fills only a vacant slot")]
+    Occupied {
+        /// The key's index.
+        index: usize,
+    },
+
     /// The same key twice in a request for disjoint references.
     #[error("key {index} appears more than once; get_disjoint_mut needs distinct keys")]
     DuplicateKey {
@@ -217,49 +224,197 @@ impl Error {
     }
 }
 
-/// The value an [`insert`](crate::Slab::insert) could not place because the slab is full.
+/// The value an [`insert`](crate::Slab::insert) could not place because the slab is full (or
+/// not allocated yet).
 ///
 /// Nothing is lost: [`into_inner`](Full::into_inner) gives the value back. `Full<T>` is
-/// `Debug` for every `T`, so `.unwrap()` works on any value type.
+/// `Debug`, `Display` and [`std::error::Error`] for every `T`, so `.unwrap()`, `?` into
+/// `Box<dyn Error>` or `anyhow::Error`, and `?` into [`Error`] (as [`Error::Full`], or
+/// [`Error::NotAllocated`] for a slab with no memory yet) all work whatever the value type.
 ///
 /// ```
-/// use nexus_slab::Slab;
+/// use nexus_slab::{Error, Key, Slab};
 ///
 /// let mut slab: Slab<String> = Slab::with_capacity(1).unwrap();
 /// while !slab.is_full() {
 ///     slab.insert("filler".to_string()).unwrap();
 /// }
 /// let err = slab.insert("late".to_string()).unwrap_err();
+/// assert_eq!(err.capacity(), slab.capacity());
 /// assert_eq!(err.into_inner(), "late");
+///
+/// // `?` on insert in a function returning nexus_slab::Error:
+/// fn add(slab: &mut Slab<String>, s: &str) -> Result<Key, Error> {
+///     Ok(slab.insert(s.to_string())?)
+/// }
+/// assert!(matches!(add(&mut slab, "x"), Err(Error::Full { .. })));
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Full<T>(pub T);
+pub struct Full<T> {
+    value: T,
+    capacity: usize,
+}
 
 impl<T> Full<T> {
+    /// The value an insert into a slab of `capacity` slots handed back.
+    ///
+    /// ```
+    /// use nexus_slab::Full;
+    /// assert_eq!(Full::new(7, 4).capacity(), 4);
+    /// ```
+    pub const fn new(value: T, capacity: usize) -> Self {
+        Full { value, capacity }
+    }
+
     /// Gives back the value that was not inserted.
     ///
     /// ```
     /// use nexus_slab::Full;
-    /// assert_eq!(Full(7).into_inner(), 7);
+    /// assert_eq!(Full::new(7, 4).into_inner(), 7);
     /// ```
     pub fn into_inner(self) -> T {
-        self.0
+        self.value
+    }
+
+    /// The value that was not inserted, by reference.
+    ///
+    /// ```
+    /// use nexus_slab::Full;
+    /// assert_eq!(*Full::new(7, 4).value(), 7);
+    /// ```
+    pub const fn value(&self) -> &T {
+        &self.value
+    }
+
+    /// The capacity of the slab that was full (0: it had no memory yet).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    /// let mut unallocated: Slab<u8> = Slab::new();
+    /// assert_eq!(unallocated.insert(1).unwrap_err().capacity(), 0);
+    /// ```
+    pub const fn capacity(&self) -> usize {
+        self.capacity
     }
 }
 
 impl<T> fmt::Debug for Full<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Full(..)")
+        write!(f, "Full {{ capacity: {}, .. }}", self.capacity)
     }
 }
 
 impl<T> fmt::Display for Full<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(
-            "the slab is full; the value was handed back (Full::into_inner): remove a value \
-             or allocate a larger slab",
-        )
+        if self.capacity == 0 {
+            f.write_str(
+                "the slab has no memory yet, so the value was handed back (Full::into_inner): \
+                 call alloc(n), alloc_bytes(max) or with_capacity(n) first",
+            )
+        } else {
+            write!(
+                f,
+                "the slab is full (capacity {}); the value was handed back (Full::into_inner): \
+                 remove a value or allocate a larger slab",
+                self.capacity
+            )
+        }
     }
 }
 
-impl<T: fmt::Debug> std::error::Error for Full<T> {}
+impl<T> std::error::Error for Full<T> {}
+
+/// The value [`insert_at`](crate::Slab::insert_at) could not place, with the reason.
+///
+/// ```
+/// use nexus_slab::{Error, Key, Slab};
+///
+/// let mut slab: Slab<&str> = Slab::with_capacity(4).unwrap();
+/// let k = slab.insert("first").unwrap();
+/// let err = slab.insert_at(k, "second").unwrap_err();
+/// assert!(matches!(err.error(), Error::Occupied { index: 0 }));
+/// assert_eq!(err.into_inner(), "second");
+/// ```
+pub struct InsertAtError<T> {
+    value: T,
+    error: Error,
+}
+
+impl<T> InsertAtError<T> {
+    pub(crate) fn new(value: T, error: Error) -> Self {
+        InsertAtError { value, error }
+    }
+
+    /// Why the value was refused.
+    ///
+    /// ```
+    /// use nexus_slab::{Error, Key, Slab};
+    /// let mut slab: Slab<u8> = Slab::with_capacity(1).unwrap();
+    /// let far = Key::new(1 << 30);
+    /// assert!(matches!(slab.insert_at(far, 1).unwrap_err().error(), Error::KeyOutOfRange { .. }));
+    /// ```
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// Gives back the value.
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    /// let mut slab: Slab<u8> = Slab::new();
+    /// assert_eq!(slab.insert_at(Key::new(0), 9).unwrap_err().into_inner(), 9);
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+
+    /// The value and the reason.
+    ///
+    /// ```
+    /// use nexus_slab::{Error, Key, Slab};
+    /// let mut slab: Slab<u8> = Slab::new();
+    /// let (v, e) = slab.insert_at(Key::new(0), 9).unwrap_err().into_parts();
+    /// assert!(matches!((v, e), (9, Error::NotAllocated)));
+    /// ```
+    pub fn into_parts(self) -> (T, Error) {
+        (self.value, self.error)
+    }
+}
+
+impl<T> fmt::Debug for InsertAtError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InsertAtError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for InsertAtError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}; the value was handed back", self.error)
+    }
+}
+
+impl<T> std::error::Error for InsertAtError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl<T> From<InsertAtError<T>> for Error {
+    /// The reason; the value is dropped.
+    fn from(e: InsertAtError<T>) -> Self {
+        e.error
+    }
+}
+
+impl<T> From<Full<T>> for Error {
+    /// [`Error::Full`] with the slab's capacity, or [`Error::NotAllocated`] when it had no
+    /// memory; the value is dropped.
+    fn from(full: Full<T>) -> Self {
+        match full.capacity {
+            0 => Error::NotAllocated,
+            capacity => Error::Full { capacity },
+        }
+    }
+}

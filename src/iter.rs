@@ -505,6 +505,114 @@ impl<T, K: SlabKey> fmt::Debug for Drain<'_, T, K> {
     }
 }
 
+/// Declares an adapter over `Iter`/`IterMut` that yields one part of each `(key, value)`
+/// pair, keeping the inner iterator's order, both ends, exact length and fast `fold`.
+macro_rules! part_iter {
+    ($(#[$doc:meta])* $name:ident, $inner:ident, $item:ty, |$k:ident, $v:ident| $part:expr) => {
+        $(#[$doc])*
+        pub struct $name<'a, T, K: SlabKey = Key>($inner<'a, T, K>);
+
+        impl<'a, T, K: SlabKey> $name<'a, T, K> {
+            pub(crate) fn new(inner: $inner<'a, T, K>) -> Self {
+                $name(inner)
+            }
+        }
+
+        impl<'a, T, K: SlabKey> Iterator for $name<'a, T, K> {
+            type Item = $item;
+
+            #[inline]
+            fn next(&mut self) -> Option<Self::Item> {
+                self.0.next().map(|($k, $v)| $part)
+            }
+
+            #[inline]
+            fn fold<Acc, F: FnMut(Acc, Self::Item) -> Acc>(self, init: Acc, mut f: F) -> Acc {
+                self.0.fold(init, |acc, ($k, $v)| f(acc, $part))
+            }
+
+            #[inline]
+            fn size_hint(&self) -> (usize, Option<usize>) {
+                self.0.size_hint()
+            }
+        }
+
+        impl<T, K: SlabKey> DoubleEndedIterator for $name<'_, T, K> {
+            #[inline]
+            fn next_back(&mut self) -> Option<Self::Item> {
+                self.0.next_back().map(|($k, $v)| $part)
+            }
+        }
+
+        impl<T, K: SlabKey> ExactSizeIterator for $name<'_, T, K> {}
+        impl<T, K: SlabKey> FusedIterator for $name<'_, T, K> {}
+
+        impl<T, K: SlabKey> fmt::Debug for $name<'_, T, K> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("remaining", &self.0.len())
+                    .finish()
+            }
+        }
+    };
+}
+
+part_iter!(
+    /// The keys of a slab, in ascending order. Made by [`Slab::keys`].
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let mut slab: Slab<char> = Slab::with_capacity(4).unwrap();
+    /// slab.insert('a').unwrap();
+    /// slab.insert('b').unwrap();
+    /// assert_eq!(slab.keys().collect::<Vec<_>>(), [Key::new(0), Key::new(1)]);
+    /// assert_eq!(slab.keys().rev().next(), Some(Key::new(1)));
+    /// ```
+    Keys, Iter, K, |k, _v| k
+);
+
+part_iter!(
+    /// The values of a slab, in ascending key order. Made by [`Slab::values`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u32> = Slab::with_capacity(4).unwrap();
+    /// slab.insert(1).unwrap();
+    /// slab.insert(2).unwrap();
+    /// assert_eq!(slab.values().sum::<u32>(), 3);
+    /// ```
+    Values, Iter, &'a T, |_k, v| v
+);
+
+part_iter!(
+    /// Mutable references to the values of a slab, in ascending key order. Made by
+    /// [`Slab::values_mut`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u32> = Slab::with_capacity(4).unwrap();
+    /// slab.insert(1).unwrap();
+    /// slab.values_mut().for_each(|v| *v *= 10);
+    /// assert_eq!(slab.values().next(), Some(&10));
+    /// ```
+    ValuesMut, IterMut, &'a mut T, |_k, v| v
+);
+
+impl<T, K: SlabKey> Clone for Keys<'_, T, K> {
+    fn clone(&self) -> Self {
+        Keys(self.0.clone())
+    }
+}
+
+impl<T, K: SlabKey> Clone for Values<'_, T, K> {
+    fn clone(&self) -> Self {
+        Values(self.0.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,11 +72,15 @@ pub trait SlabKey: Copy + Eq + Ord + Hash + fmt::Debug {
     }
 }
 
-/// The handle to a value in a [`Slab`](crate::Slab): the index of its slot.
+/// The handle to a value in a [`Slab`](crate::Slab): the index of its slot, in 4 bytes.
 ///
 /// Keys are plain indices with **no generation counter**, as in the `slab` crate. It is the
 /// caller's responsibility not to use a stale key: after a value is removed its slot is reused
 /// (last freed, first reused), and the old key then reaches the new value.
+///
+/// A `Key` is 4 bytes and so is `Option<Key>` (the index is stored plus one, leaving 0 free
+/// for `None`), so keys stored inside values — links of a list, an order book's price
+/// levels — cost what a `u32` does.
 ///
 /// Any key value at all is *safe* to pass to a slab — stale, from another slab, or
 /// `Key::new(usize::MAX)`: lookups answer `None`/`false`, never undefined behaviour and never a
@@ -90,24 +94,46 @@ pub trait SlabKey: Copy + Eq + Ord + Hash + fmt::Debug {
 /// assert_eq!(k, Key::new(0));
 /// assert_eq!(k.index(), 0);
 /// assert_eq!(slab.get(Key::new(usize::MAX)), None);
+/// assert_eq!(std::mem::size_of::<Option<Key>>(), 4);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(transparent)]
-pub struct Key(usize);
+pub struct Key(NonZeroU32);
 
 impl Key {
-    /// The key of slot `index`.
+    /// The largest index a `Key` holds. No slab has a slot there (a slab holds at most
+    /// `Key::MAX_INDEX` slots, numbered from 0), so it is the key that is never found.
+    ///
+    /// ```
+    /// use nexus_slab::Key;
+    /// assert_eq!(Key::MAX_INDEX, u32::MAX as usize - 1);
+    /// ```
+    pub const MAX_INDEX: usize = u32::MAX as usize - 1;
+
+    /// The key of slot `index`. Any `usize` is accepted: an index beyond
+    /// [`MAX_INDEX`](Key::MAX_INDEX) becomes `MAX_INDEX`, which no slab has, so such a key is
+    /// simply not found — never another slot.
     ///
     /// ```
     /// use nexus_slab::Key;
     /// assert_eq!(Key::new(3).index(), 3);
+    /// assert_eq!(Key::new(usize::MAX).index(), Key::MAX_INDEX);
     /// ```
     #[inline]
     pub const fn new(index: usize) -> Self {
-        Key(index)
+        let index = if index < Self::MAX_INDEX {
+            index
+        } else {
+            Self::MAX_INDEX
+        };
+        // `index + 1` is in `1..=u32::MAX`: never zero.
+        match NonZeroU32::new(index as u32 + 1) {
+            Some(n) => Key(n),
+            None => unreachable!(),
+        }
     }
 
-    /// The slot index this key names.
+    /// The slot index this key names (at most [`MAX_INDEX`](Key::MAX_INDEX)).
     ///
     /// ```
     /// use nexus_slab::Key;
@@ -115,7 +141,7 @@ impl Key {
     /// ```
     #[inline]
     pub const fn index(self) -> usize {
-        self.0
+        (self.0.get() - 1) as usize
     }
 }
 
@@ -124,12 +150,12 @@ impl RawKey for Key {
 
     #[inline]
     fn slot(self) -> usize {
-        self.0
+        self.index()
     }
 
     #[inline]
     fn from_parts(index: usize, _: u32) -> Self {
-        Key(index)
+        Key::new(index)
     }
 
     #[inline]
@@ -154,7 +180,7 @@ impl SlabKey for Key {
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Key({})", self.0)
+        write!(f, "Key({})", self.index())
     }
 }
 
@@ -166,7 +192,7 @@ impl From<usize> for Key {
     /// assert_eq!(Key::from(5), Key::new(5));
     /// ```
     fn from(index: usize) -> Self {
-        Key(index)
+        Key::new(index)
     }
 }
 
@@ -178,7 +204,7 @@ impl From<Key> for usize {
     /// assert_eq!(usize::from(Key::new(5)), 5);
     /// ```
     fn from(key: Key) -> Self {
-        key.0
+        key.index()
     }
 }
 

@@ -164,22 +164,26 @@ mod key;
 mod raw;
 mod slab;
 mod sys;
+mod typed;
 
-pub use backing::{Backing, Heap, HugePageSize, HugeTlb, Locked, Mmap, Region};
+pub use backing::{Backing, CloneBacking, Heap, HugePageSize, HugeTlb, Locked, Mmap, Region};
 pub use entry::VacantEntry;
-pub use error::{Error, Full};
+pub use error::{Error, Full, InsertAtError};
 pub use info::{HugePagePool, Limit, SystemInfo};
-pub use iter::{Drain, IntoIter, Iter, IterMut};
+pub use iter::{Drain, IntoIter, Iter, IterMut, Keys, Values, ValuesMut};
 pub use key::{GenKey, Key, SlabKey};
 pub use slab::Slab;
+#[doc(hidden)]
+pub use typed::__private;
 
-/// A slab on anonymous mmap memory (the default backing, spelled out).
+/// A slab on anonymous mmap memory (the default backing, spelled out). The key type is an
+/// optional last parameter, as on every alias (`MmapSlab<Order, OrderKey>`).
 ///
 /// ```
 /// let slab: nexus_slab::MmapSlab<u64> = nexus_slab::MmapSlab::with_capacity(10).unwrap();
 /// assert!(slab.capacity() >= 10);
 /// ```
-pub type MmapSlab<T> = Slab<T, Mmap>;
+pub type MmapSlab<T, K = Key> = Slab<T, Mmap, K>;
 
 /// A slab on hugetlb pages (2 MiB by default; `Slab::new_in(HugeTlb::new(HugePageSize::Size1G))`
 /// for 1 GiB pages).
@@ -188,15 +192,21 @@ pub type MmapSlab<T> = Slab<T, Mmap>;
 /// let slab: nexus_slab::HugeSlab<u64> = nexus_slab::HugeSlab::new();
 /// assert_eq!(slab.capacity(), 0); // allocating needs reserved pages: see `HugeTlb`
 /// ```
-pub type HugeSlab<T> = Slab<T, HugeTlb>;
+pub type HugeSlab<T, K = Key> = Slab<T, HugeTlb, K>;
 
 /// A slab on anonymous mmap memory locked in RAM for its whole life.
 ///
 /// ```
-/// let slab: nexus_slab::LockedSlab<u64> = nexus_slab::LockedSlab::new();
+/// use nexus_slab::{new_key_type, LockedSlab};
+///
+/// new_key_type! { pub struct OrderKey; }
+///
+/// let slab: LockedSlab<u64> = LockedSlab::new();
 /// assert_eq!(slab.capacity(), 0);
+/// let typed: LockedSlab<u64, OrderKey> = LockedSlab::new(); // takes and returns OrderKeys
+/// # let _ = typed;
 /// ```
-pub type LockedSlab<T> = Slab<T, Locked<Mmap>>;
+pub type LockedSlab<T, K = Key> = Slab<T, Locked<Mmap>, K>;
 
 /// A slab whose keys detect reuse: a [`GenKey`] kept after its value was removed is never found
 /// again, even once the slot holds another value. On any backing (`GenSlab<T, HugeTlb>` ...).
@@ -218,4 +228,4 @@ pub type GenSlab<T, B = Mmap> = Slab<T, B, GenKey>;
 /// let slab: nexus_slab::HeapSlab<u64> = nexus_slab::HeapSlab::with_capacity(10).unwrap();
 /// assert!(slab.capacity() >= 10);
 /// ```
-pub type HeapSlab<T, A = allocator_api2::alloc::Global> = Slab<T, Heap<A>>;
+pub type HeapSlab<T, A = allocator_api2::alloc::Global, K = Key> = Slab<T, Heap<A>, K>;

@@ -4,12 +4,12 @@ use core::alloc::Layout;
 use core::fmt;
 use core::ops::{Index, IndexMut};
 
-use crate::backing::{Backing, HugePageSize, Mmap, Region};
+use crate::backing::{Backing, CloneBacking, HugePageSize, Mmap, Region};
 use crate::entry::VacantEntry;
-use crate::iter::{Drain, IntoIter, Iter, IterMut};
+use crate::iter::{Drain, IntoIter, Iter, IterMut, Keys, Values, ValuesMut};
 use crate::key::SlabKey;
 use crate::raw::{RawSlab, SlotLayout, MAX_CAPACITY};
-use crate::{Error, Full, Key};
+use crate::{Error, Full, InsertAtError, Key};
 
 /// A fixed-capacity store of `T` values addressed by keys `K` ([`Key`] by default, or
 /// [`GenKey`](crate::GenKey) to detect stale keys), with O(1) insert, get and remove, on memory
@@ -183,7 +183,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
                 requested: n,
                 slot_size: SlotLayout::of::<T, K::Raw>().slot_size,
             })?;
-        self.allocate(layout)
+        self.allocate(layout, usize::MAX)
     }
 
     /// Allocates the largest slab whose [`memory_size`](Slab::memory_size) is at most
@@ -221,7 +221,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         let layout = layout
             .region_layout(cap)
             .expect("a capacity that fits a budget has a layout");
-        self.allocate(layout)
+        self.allocate(layout, usize::MAX)
     }
 
     fn check_unallocated(&self) -> Result<(), Error> {
@@ -233,7 +233,8 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         }
     }
 
-    fn allocate(&mut self, layout: Layout) -> Result<(), Error> {
+    /// Asks the backing for a region for `layout` and lays out at most `max_cap` slots in it.
+    fn allocate(&mut self, layout: Layout, max_cap: usize) -> Result<(), Error> {
         let region = self.backing.allocate(layout)?;
         // The backing is trusted for soundness (`unsafe trait`), but a broken one panics here
         // rather than corrupt memory.
@@ -243,7 +244,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         );
         // SAFETY: the backing promises the region is valid, aligned (checked above), exclusively
         // ours until released, and at least `layout.size()` bytes, which holds >= 1 slot.
-        self.raw = unsafe { RawSlab::init(region.as_non_null(), region.len()) };
+        self.raw = unsafe { RawSlab::init(region.as_non_null(), region.len(), max_cap) };
         self.region = Some(region);
         Ok(())
     }
@@ -264,7 +265,10 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     #[inline]
     pub fn insert(&mut self, value: T) -> Result<K, Full<T>> {
-        self.raw.insert(value).map(K::from_raw).map_err(Full)
+        match self.raw.insert(value) {
+            Ok(key) => Ok(K::from_raw(key)),
+            Err(value) => Err(Full::new(value, self.raw.capacity())),
+        }
     }
 
     /// A reference to the value at `key`, or `None` if the slot is vacant or out of range.
@@ -367,6 +371,93 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         // SAFETY: `disjoint` checked the slots occupied and pairwise distinct, so the
         // references are to initialised values and never alias; `&mut self` covers them all.
         Ok(ptrs.map(|p| unsafe { &mut *p }))
+    }
+
+    /// Puts `value` at exactly `key`, for restoring keys kept elsewhere — in hash maps, queues,
+    /// other processes, a snapshot on disk — after a restart.
+    ///
+    /// The slot must be vacant and in range. With [`GenKey`](crate::GenKey)s the key's
+    /// generation must also be later than every generation the slot has had, so a key that
+    /// was stale before is never revived, and a retired slot is never reused. Plain inserts
+    /// afterwards still take the most recently freed slot first.
+    ///
+    /// Restoring is not the hot path: O(1) for the slot the next insert would take, otherwise
+    /// O(slots skipped) beyond the highest slot used so far (they become vacant, lowest first)
+    /// or O(free slots) for a slot vacated earlier.
+    ///
+    /// # Errors
+    ///
+    /// With the value handed back, and the slab unchanged: [`Error::NotAllocated`],
+    /// [`Error::KeyOutOfRange`], [`Error::Occupied`], [`Error::StaleKey`] (generational keys:
+    /// not later than the slot's history, or a retired slot).
+    ///
+    /// ```
+    /// use nexus_slab::{GenKey, GenSlab, Key, Slab};
+    ///
+    /// // Plain keys: any vacant slot.
+    /// let mut slab: Slab<&str> = Slab::with_capacity(16).unwrap();
+    /// slab.insert_at(Key::new(7), "seven").unwrap();
+    /// assert_eq!(slab[Key::new(7)], "seven");
+    /// assert_eq!(slab.insert("zero").unwrap(), Key::new(0)); // skipped slots fill in order
+    ///
+    /// // Generational keys: the exact generation comes back, and stale keys stay stale.
+    /// let mut conns: GenSlab<&str> = GenSlab::with_capacity(16).unwrap();
+    /// let saved = GenKey::from_bits(5 << 32 | 3).unwrap(); // slot 3, generation 5
+    /// conns.insert_at(saved, "restored").unwrap();
+    /// assert_eq!(conns[saved], "restored");
+    /// let older = GenKey::from_bits(3 << 32 | 3).unwrap();
+    /// assert!(conns.get(older).is_none());
+    /// conns.remove(saved);
+    /// assert!(conns.insert_at(older, "revived?").is_err()); // generation 3 < 6: stale
+    /// ```
+    pub fn insert_at(&mut self, key: K, value: T) -> Result<(), InsertAtError<T>> {
+        if self.region.is_none() {
+            return Err(InsertAtError::new(value, Error::NotAllocated));
+        }
+        self.raw
+            .insert_at(key.into_raw(), value)
+            .map_err(|(value, error)| InsertAtError::new(value, error))
+    }
+
+    /// A copy with memory of its own from a new backing with the same settings
+    /// ([`CloneBacking`]): the same capacity, the same keys for the same (cloned) values, and
+    /// the same keys for the next inserts. An unallocated slab gives an unallocated copy.
+    ///
+    /// Locks taken with [`mlock`](Slab::mlock) are not copied (a [`Locked`](crate::Locked)
+    /// backing locks the copy, as it locks every region it makes).
+    ///
+    /// # Errors
+    ///
+    /// The backing's allocation error (for example [`Error::HugePagesUnavailable`]); `self`
+    /// is unchanged either way. A panic in `T::clone` drops the partial copy and propagates.
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let mut slab: Slab<String> = Slab::with_capacity(8).unwrap();
+    /// let a = slab.insert("a".into()).unwrap();
+    /// let b = slab.insert("b".into()).unwrap();
+    /// slab.remove(a);
+    /// let mut copy = slab.try_clone().unwrap();
+    /// assert_eq!(copy[b], "b");
+    /// assert_eq!(copy.capacity(), slab.capacity());
+    /// assert_eq!(copy.insert("c".into()).unwrap(), slab.insert("c".into()).unwrap());
+    /// ```
+    pub fn try_clone(&self) -> Result<Self, Error>
+    where
+        T: Clone,
+        B: CloneBacking,
+    {
+        let mut copy = Slab::new_in(self.backing.clone_backing());
+        if self.region.is_some() {
+            let cap = self.capacity();
+            let layout = SlotLayout::of::<T, K::Raw>()
+                .region_layout(cap)
+                .expect("the capacity has a layout: it was allocated");
+            copy.allocate(layout, cap)?;
+            self.raw.clone_into(&mut copy.raw);
+        }
+        Ok(copy)
     }
 
     /// Removes and returns the value at `key`, or `None`. The slot becomes the next one
@@ -557,6 +648,106 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     pub fn iter(&self) -> Iter<'_, T, K> {
         Iter::new(&self.raw)
+    }
+
+    /// The keys of every value, in ascending order (double-ended, exact size).
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// for v in 0..3 {
+    ///     slab.insert(v).unwrap();
+    /// }
+    /// slab.remove(Key::new(1));
+    /// assert_eq!(slab.keys().collect::<Vec<_>>(), [Key::new(0), Key::new(2)]);
+    /// assert_eq!(slab.keys().len(), 2);
+    /// ```
+    pub fn keys(&self) -> Keys<'_, T, K> {
+        Keys::new(self.iter())
+    }
+
+    /// Every value, in ascending key order (double-ended, exact size).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// slab.insert(5).unwrap();
+    /// slab.insert(7).unwrap();
+    /// assert_eq!(slab.values().copied().collect::<Vec<_>>(), [5, 7]);
+    /// assert_eq!(slab.values().rev().next(), Some(&7));
+    /// ```
+    pub fn values(&self) -> Values<'_, T, K> {
+        Values::new(self.iter())
+    }
+
+    /// Every value, mutably, in ascending key order (double-ended, exact size).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let k = slab.insert(5).unwrap();
+    /// for v in slab.values_mut() {
+    ///     *v += 1;
+    /// }
+    /// assert_eq!(slab[k], 6);
+    /// ```
+    pub fn values_mut(&mut self) -> ValuesMut<'_, T, K> {
+        ValuesMut::new(self.iter_mut())
+    }
+
+    /// The key of the value `value` refers to, if it is a value in this slab; O(1) (values
+    /// never move, so the key follows from the address). `None` for a reference to anything
+    /// else — another slab's value, a copy, a local.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<String> = Slab::with_capacity(4).unwrap();
+    /// let k = slab.insert("order".to_string()).unwrap();
+    /// let v: &String = &slab[k];
+    /// assert_eq!(slab.key_of(v), Some(k));
+    /// let copy = v.clone();
+    /// assert_eq!(slab.key_of(&copy), None);
+    /// ```
+    pub fn key_of(&self, value: &T) -> Option<K> {
+        self.raw.slot_of(value).map(|i| {
+            // SAFETY: `slot_of` returns only occupied slots, so `i < cap`.
+            K::from_raw(unsafe { self.raw.key_at(i) })
+        })
+    }
+
+    /// The key the next [`insert`](Slab::insert) will return, without changing anything;
+    /// `None` when the slab is full or not allocated.
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let next = slab.vacant_key().unwrap();
+    /// assert_eq!(slab.insert(1).unwrap(), next);
+    /// assert_eq!(Slab::<u8>::new().vacant_key(), None);
+    /// ```
+    #[inline]
+    pub fn vacant_key(&self) -> Option<K> {
+        self.raw.next_key().map(K::from_raw)
+    }
+
+    /// Whether the slab has its memory (`alloc`, `alloc_bytes` or `with_capacity` succeeded).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u8> = Slab::new();
+    /// assert!(!slab.is_allocated());
+    /// slab.alloc(1).unwrap();
+    /// assert!(slab.is_allocated());
+    /// ```
+    #[inline]
+    pub fn is_allocated(&self) -> bool {
+        self.region.is_some()
     }
 
     /// Iterates over `(key, &mut value)` in ascending key order.

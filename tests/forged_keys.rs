@@ -51,20 +51,24 @@ impl Forge for GenKey {
         let Ok(index) = u32::try_from(index) else {
             return vec![];
         };
-        let mut gens: Vec<u32> = vec![
-            0,
-            1,
-            2,
-            3,
-            4,
-            5,
-            1 << 31,
-            (1 << 31) + 1,
-            u32::MAX - 2,
-            u32::MAX - 1,
-            u32::MAX,
-            rng.next() as u32,
-        ];
+        let mut gens: Vec<u32> = if cfg!(miri) {
+            vec![0, 1, 2, u32::MAX]
+        } else {
+            vec![
+                0,
+                1,
+                2,
+                3,
+                4,
+                5,
+                1 << 31,
+                (1 << 31) + 1,
+                u32::MAX - 2,
+                u32::MAX - 1,
+                u32::MAX,
+                rng.next() as u32,
+            ]
+        };
         for k in history.iter().filter(|k| k.index() == index as usize) {
             let g = k.generation();
             gens.extend([
@@ -155,7 +159,12 @@ impl<K: Forge, B: Backing + Default> Scene<K, B> {
     /// Every forged key near every interesting index: found exactly when the model says so.
     fn probe(&mut self, rng: &mut Rng) {
         let cap = self.slab.capacity() as u64;
-        let mut indices: Vec<u64> = (0..cap.min(200)).collect();
+        // Natively every slot of the first 200; under Miri (slow) the interesting ones.
+        let mut indices: Vec<u64> = if cfg!(miri) {
+            vec![0, 1, 6, 10, 11, 39, 40]
+        } else {
+            (0..cap.min(200)).collect()
+        };
         indices.extend([
             cap.saturating_sub(1),
             cap,
@@ -170,7 +179,7 @@ impl<K: Forge, B: Backing + Default> Scene<K, B> {
             u64::MAX - 1,
             u64::MAX,
         ]);
-        let randoms = if cfg!(miri) { 4 } else { 64 };
+        let randoms = if cfg!(miri) { 1 } else { 64 };
         for _ in 0..randoms {
             indices.push(rng.next());
             indices.push(rng.next() >> 32);
@@ -239,6 +248,10 @@ impl<K: Forge, B: Backing + Default> Scene<K, B> {
                     s.get_disjoint_mut([k, k]),
                     Err(Error::DuplicateKey { .. })
                 ));
+            }
+            // Unwinding is slow under Miri: there, every 16th missing key checks `Index`.
+            None if cfg!(miri) && k.index() % 16 != 0 => {
+                assert!(s.get_disjoint_mut([k]).is_err(), "{name}: {k:?}");
             }
             None => {
                 let r = catch_unwind(AssertUnwindSafe(|| s[k].id));

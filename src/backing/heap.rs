@@ -5,7 +5,7 @@ use core::fmt;
 
 use allocator_api2::alloc::{Allocator, Global};
 
-use super::{prefault, region_len, Backing, Region};
+use super::{prefault, region_len, Backing, CloneBacking, Region};
 use crate::{sys, Error};
 
 /// Memory from an [`Allocator`] (the global allocator by default, or any allocator-api2
@@ -130,5 +130,11 @@ unsafe impl<A: Allocator> Backing for Heap<A> {
         // SAFETY: the caller hands back a region from `allocate`; `padded` is the layout it
         // was allocated with (same alignment, and the size rounds up to the same pages).
         unsafe { self.alloc.deallocate(region.as_non_null(), padded) };
+    }
+}
+
+impl<A: Allocator + Clone> CloneBacking for Heap<A> {
+    fn clone_backing(&self) -> Self {
+        Heap::new_in(self.alloc.clone())
     }
 }

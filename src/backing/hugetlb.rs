@@ -3,7 +3,7 @@
 use core::alloc::Layout;
 use core::fmt;
 
-use super::{prefault, region_len, Backing, Region};
+use super::{prefault, region_len, Backing, CloneBacking, Region};
 use crate::{sys, Error};
 
 /// The size of a huge page.
@@ -139,5 +139,11 @@ unsafe impl Backing for HugeTlb {
     /// Already on huge pages.
     fn collapse(&mut self, _region: &Region) -> Result<(), Error> {
         Ok(())
+    }
+}
+
+impl CloneBacking for HugeTlb {
+    fn clone_backing(&self) -> Self {
+        *self
     }
 }

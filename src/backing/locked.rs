@@ -2,7 +2,7 @@
 
 use core::alloc::Layout;
 
-use super::{Backing, Mmap, Region};
+use super::{Backing, CloneBacking, Mmap, Region};
 use crate::Error;
 
 /// Wraps a backing so that its region is locked in RAM (`mlock`) right after it is allocated
@@ -92,5 +92,11 @@ unsafe impl<B: Backing> Backing for Locked<B> {
 
     fn locked_bytes(&self, region: &Region) -> Result<usize, Error> {
         self.inner.locked_bytes(region)
+    }
+}
+
+impl<B: CloneBacking> CloneBacking for Locked<B> {
+    fn clone_backing(&self) -> Self {
+        Locked::new(self.inner.clone_backing())
     }
 }

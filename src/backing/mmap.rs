@@ -5,7 +5,7 @@ use core::fmt;
 use core::ptr::NonNull;
 
 use super::hugetlb::{allocate_huge, HugePageSize};
-use super::{prefault, region_len, Backing, Region};
+use super::{prefault, region_len, Backing, CloneBacking, Region};
 use crate::{sys, Error};
 
 /// Regions at least this long are aligned to it and advised `MADV_HUGEPAGE`, so transparent
@@ -211,6 +211,16 @@ unsafe impl Backing for Mmap {
         match self.huge {
             Some(_) => Ok(()), // already on huge pages
             None => super::collapse_region(region),
+        }
+    }
+}
+
+impl CloneBacking for Mmap {
+    fn clone_backing(&self) -> Self {
+        Mmap {
+            map: None,
+            prefault: self.prefault,
+            huge: self.huge,
         }
     }
 }

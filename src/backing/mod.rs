@@ -343,6 +343,25 @@ pub unsafe trait Backing {
     }
 }
 
+/// A backing that can make another of itself — a new, unallocated backing with the same
+/// settings — for [`Slab::try_clone`](crate::Slab::try_clone).
+///
+/// Every built-in backing is one (`Heap<A>` when the allocator is `Clone`, as references
+/// are); implement it for a custom backing that can.
+///
+/// ```
+/// use nexus_slab::{CloneBacking, HugePageSize, HugeTlb, Locked, Mmap};
+///
+/// let lazy = Mmap::lazy().clone_backing();
+/// assert!(!lazy.prefaults());
+/// let huge = Locked::new(HugeTlb::new(HugePageSize::Size1G)).clone_backing();
+/// assert_eq!(huge.inner().page_size(), HugePageSize::Size1G);
+/// ```
+pub trait CloneBacking: Backing + Sized {
+    /// A new backing with this one's settings and no region.
+    fn clone_backing(&self) -> Self;
+}
+
 /// `mlock` of exactly the region.
 pub(crate) fn lock_region(region: &Region) -> Result<(), Error> {
     require_pages(region, "mlock")?;

@@ -20,8 +20,10 @@ use core::mem::{align_of, size_of};
 use super::Slot;
 use crate::key::sealed::RawKey;
 
-/// The most slots a slab can hold: free-list links are `u32`, and `u32::MAX` means "none".
-pub(crate) const MAX_CAPACITY: usize = u32::MAX as usize;
+/// The most slots a slab can hold: free-list links are `u32` (`u32::MAX` means "none"), and
+/// [`Key::MAX_INDEX`](crate::Key::MAX_INDEX), where every too-large key index lands, must never
+/// be a slot.
+pub(crate) const MAX_CAPACITY: usize = crate::Key::MAX_INDEX;
 
 /// Offsets of the bitmap and the generations are rounded up to this (a cache line).
 const LINE: usize = 64;

@@ -79,17 +79,17 @@ impl<T, K: RawKey> RawSlab<T, K> {
         }
     }
 
-    /// Lays out as many slots as fit in `len` bytes at `base` and clears their bitmap (and
-    /// generations).
+    /// Lays out as many slots as fit in `len` bytes at `base`, but at most `max_cap`, and
+    /// clears their bitmap (and generations).
     ///
     /// # Safety
     /// `base` must be valid for reads and writes of `len` bytes, aligned to
     /// `SlotLayout::of::<T, K>().region_align()`, not used by anything else until the returned
     /// slab is dropped or forgotten, and must outlive it. `len` must hold at least one slot
-    /// (`SlotLayout::capacity_for(len) > 0`).
-    pub(crate) unsafe fn init(base: NonNull<u8>, len: usize) -> Self {
+    /// (`SlotLayout::capacity_for(len) > 0`), and `max_cap > 0`.
+    pub(crate) unsafe fn init(base: NonNull<u8>, len: usize, max_cap: usize) -> Self {
         let layout = SlotLayout::of::<T, K>();
-        let cap = layout.capacity_for(len);
+        let cap = layout.capacity_for(len).min(max_cap);
         debug_assert!(cap > 0);
         let (bits, gens) = if K::GENERATIONAL {
             let off = layout
@@ -222,6 +222,16 @@ impl<T, K: RawKey> RawSlab<T, K> {
         live.then_some(i)
     }
 
+    /// The occupied slot whose value `value` points at, if any: an address inside the slot
+    /// array, on a slot boundary, of a slot that holds a value. Any reference is fine.
+    #[inline]
+    pub(crate) fn slot_of(&self, value: *const T) -> Option<usize> {
+        let size = core::mem::size_of::<Slot<T>>();
+        let offset = (value as usize).checked_sub(self.slots.as_ptr() as usize)?;
+        let i = offset / size;
+        (offset % size == 0 && self.is_occupied(i)).then_some(i)
+    }
+
     /// The key of occupied slot `i`.
     ///
     /// # Safety
@@ -326,6 +336,142 @@ impl<T, K: RawKey> RawSlab<T, K> {
         Ok(K::from_parts(i, gen))
     }
 
+    /// Stores `value` at exactly the slot `key` names, with exactly its generation: for
+    /// restoring keys saved elsewhere. Any key is fine: one that could name a value already
+    /// (occupied slot), a slot out of range, or — generational keys — a generation not later
+    /// than every one the slot has had (which would revive a stale key) or a retired slot is
+    /// refused with the value handed back, and nothing changes.
+    ///
+    /// Costs O(1) for the slot the next insert would take, O(gap) for a never-used slot
+    /// beyond the high-water mark (the slots skipped go on the free list, lowest on top), and
+    /// O(free-list length) for another vacated slot (it is unlinked from the list).
+    pub(crate) fn insert_at(&mut self, key: K, value: T) -> Result<(), (T, crate::Error)> {
+        let i = key.slot();
+        if i >= self.cap {
+            return Err((
+                value,
+                crate::Error::KeyOutOfRange {
+                    index: i,
+                    capacity: self.cap,
+                },
+            ));
+        }
+        if self.is_occupied(i) {
+            return Err((value, crate::Error::Occupied { index: i }));
+        }
+        let want = key.generation_bits();
+        if K::GENERATIONAL {
+            // Below the high-water mark a slot's generation says how far it got; above it,
+            // the slot was never used (generation 0).
+            let g = if i < self.hwm {
+                // SAFETY: `i < hwm <= cap`, generational keys.
+                unsafe { *self.gen_ptr(i) }
+            } else {
+                0
+            };
+            if want & 1 == 0 || want <= g {
+                return Err((value, crate::Error::StaleKey { index: i }));
+            }
+        }
+        if i >= self.hwm {
+            // Slots `hwm..i` are skipped: vacant, on the free list with the lowest on top, so
+            // plain inserts still fill them in ascending order.
+            for j in (self.hwm..i).rev() {
+                // SAFETY: `j < i < cap`, and slot `j` is vacant (never used).
+                unsafe { (*self.slots.as_ptr().add(j)).next = self.free };
+                self.free = j as u32;
+            }
+            self.hwm = i + 1;
+        } else if !self.unlink(i) {
+            // Vacant below the high-water mark but not on the free list: retired.
+            return Err((value, crate::Error::StaleKey { index: i }));
+        }
+        // SAFETY: `i < cap` and the slot is vacant (checked) and off the free list now.
+        unsafe { self.value_ptr(i).write(value) };
+        if K::GENERATIONAL {
+            // SAFETY: `i < cap`, generational keys.
+            unsafe { *self.gen_ptr(i) = want };
+        } else {
+            // SAFETY: `i < hwm <= cap`: the word is inside the bitmap.
+            unsafe { *self.bits.as_ptr().add(i / 64) |= 1u64 << (i % 64) };
+        }
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Takes slot `i` off the free list; false if it is not on it. O(list length).
+    fn unlink(&mut self, i: usize) -> bool {
+        let target = i as u32;
+        if self.free == target {
+            // SAFETY: slots on the free list are vacant slots below `hwm` with a link.
+            self.free = unsafe { (*self.slots.as_ptr().add(i)).next };
+            return true;
+        }
+        let mut cur = self.free;
+        // The list holds each vacated slot once, so it ends (at NIL) within `hwm` steps.
+        while cur != NIL {
+            // SAFETY: `cur` is on the free list: a vacant slot below `hwm` with a link.
+            let next = unsafe { (*self.slots.as_ptr().add(cur as usize)).next };
+            if next == target {
+                // SAFETY: as above, for `target` (on the list) and `cur`.
+                unsafe {
+                    let after = (*self.slots.as_ptr().add(i)).next;
+                    (*self.slots.as_ptr().add(cur as usize)).next = after;
+                }
+                return true;
+            }
+            cur = next;
+        }
+        false
+    }
+
+    /// Copies everything into `to`, a fresh core of the same capacity, cloning every value:
+    /// the same keys find the same values, and the next inserts get the same keys. A panic in
+    /// `T::clone` leaves `to` consistent (holding the values cloned so far) for its drop.
+    pub(crate) fn clone_into(&self, to: &mut Self)
+    where
+        T: Clone,
+    {
+        assert!(to.cap == self.cap && to.hwm == 0 && to.len == 0);
+        // The vacant slots and their order first: the free list's links, the generations
+        // (occupied ones one step back, so that they count as vacant until their value is
+        // there).
+        let mut j = self.free;
+        while j != NIL {
+            // SAFETY: slots on `self`'s free list are vacant slots below its `hwm` with a
+            // link; `to` has the same capacity, so slot `j` exists there too.
+            unsafe {
+                let next = (*self.slots.as_ptr().add(j as usize)).next;
+                (*to.slots.as_ptr().add(j as usize)).next = next;
+                j = next;
+            }
+        }
+        if K::GENERATIONAL {
+            for i in 0..self.hwm {
+                // SAFETY: `i < hwm <= cap` in both cores, generational keys.
+                unsafe { *to.gen_ptr(i) = *self.gen_ptr(i) & !1 };
+            }
+        }
+        to.hwm = self.hwm;
+        to.free = self.free;
+        let mut from = 0;
+        while let Some(i) = self.next_occupied(from) {
+            from = i + 1;
+            // SAFETY: slot `i` is occupied in `self`, so initialised; `&self` keeps it so.
+            let value = unsafe { (*self.value_ptr(i)).clone() };
+            // SAFETY: slot `i < cap` is vacant in `to` (its bit clear, its generation even).
+            unsafe { to.value_ptr(i).write(value) };
+            if K::GENERATIONAL {
+                // SAFETY: `i < cap`, generational keys.
+                unsafe { *to.gen_ptr(i) = *self.gen_ptr(i) };
+            } else {
+                // SAFETY: `i < hwm`: inside the bitmap.
+                unsafe { *to.bits.as_ptr().add(i / 64) |= 1u64 << (i % 64) };
+            }
+            to.len += 1;
+        }
+    }
+
     /// Removes and returns the value `key` names, if any. Any key is fine.
     #[inline]
     pub(crate) fn remove(&mut self, key: K) -> Option<T> {
@@ -363,7 +509,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
         }
         // SAFETY: `i < cap`; the slot is vacant now, so its `next` field may be written.
         unsafe { (*self.slots.as_ptr().add(i)).next = self.free };
-        self.free = i as u32; // i < cap <= MAX_CAPACITY == u32::MAX, and i != u32::MAX
+        self.free = i as u32; // i < cap <= MAX_CAPACITY < u32::MAX == NIL
         value
     }
 
@@ -478,8 +624,9 @@ impl<T, K: RawKey> RawSlab<T, K> {
     }
 
     /// Why `key` finds no value: out of range; stale (generational keys: the slot has moved on
-    /// to a later generation, or was retired — the key's value was removed, whether or not the
-    /// slot holds another value now); or vacant (no value, and no sign the key ever had one).
+    /// to a later generation — the key's value was removed, whether or not the slot holds
+    /// another value now); or vacant (no value, and no sign the key ever had one; a retired
+    /// slot, generation 0, also answers vacant).
     pub(crate) fn miss_reason(&self, key: K) -> crate::Error {
         let i = key.slot();
         if i >= self.cap {
@@ -491,7 +638,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
         if K::GENERATIONAL && i < self.hwm {
             // SAFETY: `i < hwm <= cap`, and the keys are generational.
             let g = unsafe { *self.gen_ptr(i) };
-            if g == 0 || key.generation_bits() < g {
+            if key.generation_bits() < g {
                 return crate::Error::StaleKey { index: i };
             }
         }
@@ -531,7 +678,7 @@ mod tests {
             let ptr = unsafe { alloc(layout) };
             let base = NonNull::new(ptr).unwrap();
             // SAFETY: fresh allocation of `layout`, owned by `Mem` until drop.
-            let raw = unsafe { RawSlab::init(base, layout.size()) };
+            let raw = unsafe { RawSlab::init(base, layout.size(), usize::MAX) };
             Mem { raw, ptr, layout }
         }
     }
