@@ -683,8 +683,10 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         self.backing.huge_page_bytes(region)
     }
 
-    /// Bytes of the slab the kernel counts as locked in RAM right now (`Locked:` of the slab's
-    /// range in `/proc/self/smaps`). Hugetlb pages never count: they cannot be swapped anyway.
+    /// Bytes of the slab the kernel keeps locked in RAM right now: its resident pages in
+    /// mappings the kernel marks locked, counted in full even when shared with a forked child
+    /// or a second mapping (see [`Backing::locked_bytes`]). Hugetlb pages never count: they
+    /// cannot be swapped anyway.
     ///
     /// # Errors
     ///

@@ -363,3 +363,173 @@ fn system_info_agrees_with_the_kernel() {
         "{text}"
     );
 }
+
+/// Inserts `value` into an empty slab and returns its address: the start of the region.
+fn region_start<T, B: Backing>(slab: &mut Slab<T, B>, value: T) -> usize {
+    assert!(slab.is_empty());
+    let k = slab.insert(value).ok().unwrap();
+    slab.get(k).unwrap() as *const T as usize
+}
+
+/// Regression (issue 9): smaps' `Locked:` divides a page shared between mappings among them, so
+/// after a fork `locked_bytes()` reported half of a locked slab while VmLck showed all of it.
+#[test]
+fn locked_bytes_counts_pages_shared_with_a_forked_child_in_full() {
+    let _g = serial();
+    let lck0 = vmlck();
+    let mut slab: LockedSlab<u64> = LockedSlab::with_capacity(60_000).unwrap();
+    let size = slab.memory_size();
+    let addr = region_start(&mut slab, 1);
+    assert_eq!(slab.locked_bytes().unwrap(), size);
+
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid out-array of two descriptors.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: the child only makes async-signal-safe calls (read, _exit) before it exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let mut b = 0u8;
+        // SAFETY: reads one byte into `b`; then the child exits without unwinding.
+        unsafe {
+            libc::read(fds[0], (&mut b as *mut u8).cast(), 1);
+            libc::_exit(0);
+        }
+    }
+    assert!(pid > 0, "fork failed");
+    let reported = slab.locked_bytes().unwrap();
+    let vmas = smaps_vmas(addr, size);
+    let smaps_locked: usize = vmas.iter().map(|v| v.locked).sum();
+    let smaps_rss: usize = vmas.iter().map(|v| v.rss).sum();
+    let present = pagemap_present(addr, size);
+    let lck = vmlck() - lck0;
+    // SAFETY: wakes the child, which exits; then reap it.
+    unsafe {
+        libc::write(fds[1], b"x".as_ptr().cast(), 1);
+        let mut status = 0;
+        assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    eprintln!(
+        "LockedSlab of {size} bytes shared with a forked child: locked_bytes {reported}, VmLck \
+         +{lck}, smaps Locked {smaps_locked} (proportional), smaps Rss {smaps_rss}, pagemap \
+         present {present}"
+    );
+    assert_eq!(lck, size, "VmLck counts the whole slab");
+    assert_eq!(present, size, "every page is resident");
+    assert!(vmas.iter().all(|v| v.flags.iter().any(|f| f == "lo")));
+    assert_eq!(reported, size, "locked_bytes agrees with VmLck");
+    drop(slab);
+    assert_eq!(vmlck(), lck0);
+}
+
+/// A backing over a memfd mapped `MAP_SHARED`, so the test can map the slab's pages a second
+/// time.
+#[derive(Default)]
+struct SharedMemfd {
+    fd: Option<std::os::fd::OwnedFd>,
+}
+
+// SAFETY: the region is a fresh shared mapping of our own memfd, page-aligned (>= any slab
+// alignment), `layout.size()` rounded up to pages, read-write, unmapped only in `release`.
+unsafe impl Backing for SharedMemfd {
+    fn granularity(&self) -> usize {
+        4096
+    }
+
+    fn allocate(&mut self, layout: std::alloc::Layout) -> Result<nexus_slab::Region, Error> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        assert!(self.fd.is_none() && layout.align() <= 4096);
+        let len = layout.size().next_multiple_of(4096);
+        // SAFETY: the name is a NUL-terminated string.
+        let raw = unsafe { libc::memfd_create(c"nexus-slab-test".as_ptr(), libc::MFD_CLOEXEC) };
+        assert!(
+            raw >= 0,
+            "memfd_create: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: a descriptor just returned to us, owned by nothing else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: sizes our own memfd.
+        assert_eq!(unsafe { libc::ftruncate(fd.as_raw_fd(), len as i64) }, 0);
+        // SAFETY: a new shared mapping of the memfd at an address of the kernel's choosing.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        self.fd = Some(fd);
+        let ptr = std::ptr::NonNull::new(p.cast::<u8>()).unwrap();
+        Ok(nexus_slab::Region::new(ptr, len, 4096))
+    }
+
+    unsafe fn release(&mut self, region: nexus_slab::Region, _: std::alloc::Layout) {
+        // SAFETY: the caller hands back the mapping `allocate` made, used by nothing.
+        assert_eq!(
+            unsafe { libc::munmap(region.as_ptr().cast(), region.len()) },
+            0
+        );
+        self.fd = None;
+    }
+}
+
+/// Regression (issue 9): a `Locked<B>` over shared memory that is mapped a second time
+/// reported half of its pages as locked.
+#[test]
+fn locked_bytes_counts_a_doubly_mapped_shared_backing_in_full() {
+    use std::os::fd::AsRawFd;
+    let _g = serial();
+    let lck0 = vmlck();
+    let mut slab: Slab<u64, Locked<SharedMemfd>> =
+        Slab::new_in(Locked::new(SharedMemfd::default()));
+    slab.alloc_bytes(MIB).unwrap();
+    let size = slab.memory_size();
+    let addr = region_start(&mut slab, 7);
+    assert_eq!(vmlck() - lck0, size);
+    assert_eq!(slab.locked_bytes().unwrap(), size);
+
+    let fd = slab.backing().inner().fd.as_ref().unwrap().as_raw_fd();
+    // SAFETY: a second, read-only shared mapping of the slab's memfd; it only reads.
+    let second = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        )
+    };
+    assert_ne!(second, libc::MAP_FAILED);
+    // SAFETY: populates the second mapping's page tables; contents are unchanged.
+    assert_eq!(
+        unsafe { libc::madvise(second, size, libc::MADV_POPULATE_READ) },
+        0
+    );
+    // SAFETY: the first value, read through the second mapping.
+    assert_eq!(unsafe { *second.cast::<u64>() }, 7);
+    assert_eq!(pagemap_present(second as usize, size), size, "mapped twice");
+
+    let reported = slab.locked_bytes().unwrap();
+    let vmas = smaps_vmas(addr, size);
+    let smaps_locked: usize = vmas.iter().map(|v| v.locked).sum();
+    let smaps_rss: usize = vmas.iter().map(|v| v.rss).sum();
+    let lck = vmlck() - lck0;
+    eprintln!(
+        "Locked<memfd> of {size} bytes mapped twice: locked_bytes {reported}, VmLck +{lck}, \
+         smaps Locked {smaps_locked} (proportional), smaps Rss {smaps_rss}"
+    );
+    // SAFETY: the second mapping made above, used by nothing now.
+    unsafe { libc::munmap(second, size) };
+    assert_eq!(lck, size);
+    assert_eq!(smaps_rss, size);
+    assert_eq!(reported, size, "locked_bytes agrees with VmLck");
+    drop(slab);
+    assert_eq!(vmlck(), lck0);
+}

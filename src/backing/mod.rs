@@ -324,8 +324,12 @@ pub unsafe trait Backing {
         sys::huge_bytes(region.as_ptr(), region.len())
     }
 
-    /// Bytes of the region the kernel counts as locked right now (`Locked:` in
-    /// `/proc/self/smaps`). Hugetlb pages are never counted: they cannot be swapped anyway.
+    /// Bytes of the region the kernel keeps locked in RAM right now: on Linux, the region's
+    /// resident pages (`/proc/self/pagemap`) inside mappings the kernel marks locked (`lo` in
+    /// the `VmFlags` of `/proc/self/smaps`, set by `mlock` or `mlockall`). A page counts in
+    /// full even when another mapping or a forked child shares it (smaps' own `Locked:` would
+    /// count a share of it). Pages pinned only through some other mapping of the same memory do
+    /// not count, and hugetlb pages never do: they cannot be swapped anyway.
     ///
     /// # Errors
     ///

@@ -11,6 +11,11 @@ use crate::Error;
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
+#[cfg(target_os = "linux")]
+#[path = "procfs.rs"]
+mod procfs;
+#[cfg(target_os = "linux")]
+pub(crate) use procfs::{has_cap_ipc_lock, locked_bytes};
 
 // Other Unix systems (macOS, the BSDs) lock memory but have neither hugetlb nor THP.
 #[cfg(not(target_os = "linux"))]
