@@ -175,6 +175,28 @@ pub enum Error {
         limit: String,
     },
 
+    /// A backing's `allocate` returned a region that breaks the [`Backing`](crate::Backing)
+    /// contract: shorter or less aligned than asked, running past the end of the address space,
+    /// or longer than `isize::MAX` bytes. The slab wrote nothing to it, gave it straight back to
+    /// the backing's `release`, and is unchanged.
+    #[error(
+        "the backing broke its contract: asked for {size} bytes aligned to {align}, it returned \
+         {len} bytes at {addr:#x}, {problem}; the slab gave the region back to the backing's \
+         release and is unchanged: fix the backing's allocate"
+    )]
+    BrokenBacking {
+        /// Bytes the slab asked for.
+        size: usize,
+        /// Alignment the slab asked for.
+        align: usize,
+        /// Address of the region returned.
+        addr: usize,
+        /// Length of the region returned.
+        len: usize,
+        /// Which promise it breaks.
+        problem: &'static str,
+    },
+
     /// The platform (or this kernel) cannot do what was asked.
     #[error("{what} is not supported here: {reason}")]
     Unsupported {

@@ -533,3 +533,160 @@ fn locked_bytes_counts_a_doubly_mapped_shared_backing_in_full() {
     drop(slab);
     assert_eq!(vmlck(), lck0);
 }
+
+/// A bump allocator over one mmap'd buffer that the application locks itself.
+struct Arena {
+    base: *mut u8,
+    len: usize,
+    used: std::cell::Cell<usize>,
+}
+
+impl Arena {
+    fn locked(len: usize) -> Self {
+        // SAFETY: a fresh private anonymous mapping at an address of the kernel's choosing.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        // SAFETY: locks our own mapping.
+        assert_eq!(unsafe { libc::mlock(p, len) }, 0);
+        Arena {
+            base: p.cast(),
+            len,
+            used: std::cell::Cell::new(0),
+        }
+    }
+
+    fn relock(&self) {
+        // SAFETY: locks our own mapping.
+        assert_eq!(unsafe { libc::mlock(self.base.cast(), self.len) }, 0);
+    }
+}
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `locked`; no block of it is in use any more.
+        unsafe { libc::munmap(self.base.cast(), self.len) };
+    }
+}
+
+// SAFETY: blocks are disjoint, aligned as asked, inside the mapping, and valid until the arena
+// is dropped (which borrows end before).
+unsafe impl allocator_api2::alloc::Allocator for Arena {
+    fn allocate(
+        &self,
+        layout: std::alloc::Layout,
+    ) -> Result<std::ptr::NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        let start = (self.base as usize + self.used.get()).next_multiple_of(layout.align())
+            - self.base as usize;
+        if start + layout.size() > self.len {
+            return Err(allocator_api2::alloc::AllocError);
+        }
+        self.used.set(start + layout.size());
+        // SAFETY: `start + size <= len`: inside the mapping.
+        let p = unsafe { self.base.add(start) };
+        let block = std::ptr::slice_from_raw_parts_mut(p, layout.size());
+        Ok(std::ptr::NonNull::new(block).unwrap())
+    }
+
+    unsafe fn deallocate(&self, _: std::ptr::NonNull<u8>, _: std::alloc::Layout) {}
+}
+
+/// Regression (issue 9): dropping a `Heap` slab munlocked its region although the slab never
+/// locked it, taking the application's own pin off its arena.
+#[test]
+fn dropping_a_heap_slab_keeps_the_applications_own_lock() {
+    let _g = serial();
+    let arena = Arena::locked(MIB);
+    let arena_addr = arena.base as usize;
+    let lck0 = vmlck();
+    let locked_arena = || {
+        let vmas = smaps_vmas(arena_addr, MIB);
+        vmas.iter()
+            .filter(|v| v.flags.iter().any(|f| f == "lo"))
+            .map(|v| v.end.min(arena_addr + MIB) - v.start.max(arena_addr))
+            .sum::<usize>()
+    };
+    assert_eq!(locked_arena(), MIB);
+    let size = {
+        let mut slab: Slab<u64, Heap<&Arena>> = Slab::new_in(Heap::new_in(&arena));
+        slab.alloc(100).unwrap();
+        slab.insert(5).unwrap();
+        assert_eq!(slab.locked_bytes().unwrap(), slab.memory_size());
+        slab.memory_size()
+    };
+    eprintln!(
+        "an mlocked 1 MiB arena after dropping a {size}-byte Heap slab that never locked: VmLck \
+         {} -> {} kB, smaps says {} of its bytes are in locked mappings",
+        lck0 / 1024,
+        vmlck() / 1024,
+        locked_arena()
+    );
+    assert_eq!(vmlck(), lck0, "VmLck unchanged");
+    assert_eq!(
+        locked_arena(),
+        MIB,
+        "the whole arena is still in locked mappings"
+    );
+    assert_eq!(pagemap_present(arena_addr, MIB), MIB);
+
+    // A slab that does lock unlocks at drop — mlock does not nest, so the pages it shares with
+    // the application's lock lose that lock too (documented on `Slab::mlock`).
+    let mut slab: Slab<u64, Heap<&Arena>> = Slab::new_in(Heap::new_in(&arena));
+    slab.alloc(100).unwrap();
+    slab.mlock().unwrap();
+    let size = slab.memory_size();
+    drop(slab);
+    assert_eq!(vmlck(), lck0 - size);
+    assert_eq!(locked_arena(), MIB - size);
+    arena.relock();
+    assert_eq!(vmlck(), lck0);
+}
+
+const MLOCKALL_CHILD: &str = "NEXUS_SLAB_MLOCKALL_CHILD";
+
+/// Regression (issue 9): in a process that called `mlockall`, dropping a `Heap` slab unlocked
+/// the slab's pages. Runs in a child process: mlockall acts on the whole process.
+#[test]
+fn dropping_a_heap_slab_keeps_mlockall_pins() {
+    if !in_child(MLOCKALL_CHILD) {
+        run_in_child("dropping_a_heap_slab_keeps_mlockall_pins", MLOCKALL_CHILD);
+        return;
+    }
+    let mut slab: Slab<u64, Heap> = Slab::new();
+    slab.alloc(8000).unwrap();
+    let size = slab.memory_size();
+    let addr = region_start(&mut slab, 3);
+    // Something allocated after the slab keeps the allocator from trimming its pages.
+    let above = vec![1u8; 64 << 10];
+    // SAFETY: mlockall has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::mlockall(libc::MCL_CURRENT) }, 0);
+    let lck0 = vmlck();
+    let locked_region = || {
+        smaps_vmas(addr, size)
+            .iter()
+            .filter(|v| v.flags.iter().any(|f| f == "lo"))
+            .map(|v| v.end.min(addr + size) - v.start.max(addr))
+            .sum::<usize>()
+    };
+    assert_eq!(locked_region(), size, "{:?}", smaps_vmas(addr, size));
+    drop(slab);
+    let lck1 = vmlck();
+    eprintln!(
+        "after mlockall: dropping a {size}-byte Heap slab: VmLck {} -> {} kB; its pages in \
+         locked mappings: {}",
+        lck0 / 1024,
+        lck1 / 1024,
+        locked_region()
+    );
+    assert_eq!(lck1, lck0, "VmLck unchanged");
+    assert_eq!(locked_region(), size, "the freed pages are still locked");
+    drop(above);
+}

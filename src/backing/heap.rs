@@ -15,6 +15,11 @@ use crate::{sys, Error};
 /// pages and the memory controls (`mlock`, `try_collapse`) apply to it as to an mmap. The
 /// region is prefaulted when it is allocated. Under Miri this is the backing to test with.
 ///
+/// `release` gives the block back to the allocator without unlocking it: the pages stay with
+/// the allocator, and a lock on them may be the application's (an arena it locked itself, or
+/// `mlockall`). A slab unlocks what it locked with [`Slab::mlock`](crate::Slab::mlock) before
+/// it releases; a caller driving the backing by hand unlocks what it locked the same way.
+///
 /// ```
 /// use nexus_slab::{Heap, HeapSlab, Slab};
 ///
@@ -122,11 +127,9 @@ unsafe impl<A: Allocator> Backing for Heap<A> {
     unsafe fn release(&mut self, region: Region, layout: Layout) {
         let padded =
             Self::padded(region.len(), layout).expect("the layout was valid when allocated");
-        // The allocator keeps the pages after `deallocate`, and a lock (`Slab::mlock`) would
-        // stay on them: pinned memory no slab owns, counted against RLIMIT_MEMLOCK. Unlocking
-        // pages that are not locked is harmless; where locking is unsupported this fails, and
-        // there is nothing to undo.
-        let _ = self.unlock(&region);
+        // No `munlock` here: the allocator keeps its pages after `deallocate`, and a lock on
+        // them may be the application's own (an mlocked arena, `mlockall`). Whoever locked the
+        // region unlocks it — the slab does before it releases, for what it locked.
         // SAFETY: the caller hands back a region from `allocate`; `padded` is the layout it
         // was allocated with (same alignment, and the size rounds up to the same pages).
         unsafe { self.alloc.deallocate(region.as_non_null(), padded) };

@@ -396,6 +396,66 @@ pub(crate) unsafe fn prefault(region: &Region) -> Result<(), Error> {
     }
     Ok(())
 }
+/// Hands a region back to its backing when dropped, unless [`keep`](Releaser::keep) takes it
+/// out first: the one place a region is released, so it goes back exactly once on every path,
+/// a panicking `lock` or `unlock` included.
+pub(crate) struct Releaser<'a, B: Backing> {
+    backing: &'a mut B,
+    region: Option<Region>,
+    layout: Layout,
+}
+
+impl<'a, B: Backing> Releaser<'a, B> {
+    /// # Safety
+    ///
+    /// As for [`Backing::release`]: `region` came from `backing.allocate`, `layout` fits it, and
+    /// nothing uses the region once this value is dropped (unless it was kept).
+    pub(crate) unsafe fn new(backing: &'a mut B, region: Region, layout: Layout) -> Self {
+        Releaser {
+            backing,
+            region: Some(region),
+            layout,
+        }
+    }
+
+    /// The backing and the region, to call a memory control before the release.
+    pub(crate) fn parts(&mut self) -> (&mut B, &Region) {
+        let region = self.region.as_ref().expect("not kept yet");
+        (self.backing, region)
+    }
+
+    /// Keeps the region: it is not released.
+    pub(crate) fn keep(mut self) -> Region {
+        self.region.take().expect("kept once")
+    }
+}
+
+impl<B: Backing> Drop for Releaser<'_, B> {
+    fn drop(&mut self) {
+        if let Some(region) = self.region.take() {
+            // SAFETY: promised by the caller of `new`; taken out of the `Option`, so once.
+            unsafe { self.backing.release(region, self.layout) };
+        }
+    }
+}
+
+/// What is wrong with a region that a backing returned for `layout`, if anything: the
+/// promises of [`Backing`] the slab can check before it writes a byte.
+pub(crate) fn region_problem(region: &Region, layout: Layout) -> Option<&'static str> {
+    let addr = region.as_ptr() as usize;
+    if region.len() < layout.size() {
+        Some("shorter than asked")
+    } else if addr % layout.align() != 0 {
+        Some("not aligned as asked")
+    } else if addr.checked_add(region.len()).is_none() {
+        Some("running past the end of the address space")
+    } else if Layout::from_size_align(region.len(), layout.align()).is_err() {
+        Some("longer than isize::MAX bytes")
+    } else {
+        None
+    }
+}
+
 /// The length of a region for `layout` on pages of `page` bytes, refused (before anything is
 /// allocated) when it exceeds physical memory.
 pub(crate) fn region_len(layout: Layout, page: usize) -> Result<usize, Error> {
