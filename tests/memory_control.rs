@@ -690,3 +690,99 @@ fn dropping_a_heap_slab_keeps_mlockall_pins() {
     assert_eq!(locked_region(), size, "the freed pages are still locked");
     drop(above);
 }
+
+/// A custom backing over a fresh anonymous mapping, which prefaults or not.
+struct Custom {
+    prefault: bool,
+}
+
+// SAFETY: the region is a fresh private anonymous mapping, page-aligned, the size asked rounded
+// up to pages, read-write, unmapped only in `release`.
+unsafe impl Backing for Custom {
+    fn granularity(&self) -> usize {
+        4096
+    }
+
+    fn allocate(&mut self, layout: std::alloc::Layout) -> Result<nexus_slab::Region, Error> {
+        let len = layout.size().next_multiple_of(4096);
+        let region = nexus_slab::Region::new(fresh_mapping(len), len, 4096);
+        if self.prefault {
+            // SAFETY: the mapping is fresh and ours alone.
+            unsafe { region.prefault() }?;
+        }
+        Ok(region)
+    }
+
+    unsafe fn release(&mut self, region: nexus_slab::Region, _: std::alloc::Layout) {
+        // SAFETY: the caller hands back the mapping `allocate` made.
+        unsafe { libc::munmap(region.as_ptr().cast(), region.len()) };
+    }
+}
+
+/// A fresh private anonymous mapping of `len` bytes, not advised MADV_HUGEPAGE.
+fn fresh_mapping(len: usize) -> std::ptr::NonNull<u8> {
+    // SAFETY: a new mapping at an address of the kernel's choosing.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(p, libc::MAP_FAILED);
+    std::ptr::NonNull::new(p.cast()).unwrap()
+}
+
+/// Regression (issue 9): prefaulting was private to the crate, so a custom backing could not
+/// keep the promise of no page fault after `alloc`. `Region::prefault` is public now.
+#[test]
+fn region_prefault_gives_a_custom_backing_fault_free_fills() {
+    let _g = serial();
+    fill_without_faults(Custom { prefault: true }, 16 * MIB);
+    // The control: the same backing without it faults.
+    let mut slab: Slab<u64, Custom> = Slab::new_in(Custom { prefault: false });
+    slab.alloc_bytes(16 * MIB).unwrap();
+    let before = thread_minflt();
+    while slab.insert(0).is_ok() {}
+    let faults = thread_minflt() - before;
+    eprintln!("custom backing without Region::prefault: {faults} minor faults filling 16 MiB");
+    assert!(faults >= 8, "{faults}");
+}
+
+/// `Region::page_size` is what `Region::prefault` steps by when it has to touch the pages
+/// itself (a region that is not whole base pages cannot be populated with one madvise).
+#[test]
+fn region_prefault_touches_one_byte_per_reported_page() {
+    let _g = serial();
+    for (page, want) in [(4096usize, 4 * MIB), (HUGE_2M, 2 * 4096)] {
+        let len = 4 * MIB + HUGE_2M;
+        let map = fresh_mapping(len);
+        // A 2 MiB-aligned start inside the mapping; a length that is not whole pages.
+        let off = map.as_ptr().align_offset(HUGE_2M);
+        // SAFETY: `off < 2 MiB`, so `off + 4 MiB` is inside the mapping.
+        let start = unsafe { map.add(off) };
+        let region = nexus_slab::Region::new(start, 4 * MIB - 64, page);
+        let faults0 = thread_minflt();
+        // SAFETY: the mapping is ours alone.
+        unsafe { region.prefault() }.unwrap();
+        let faults = thread_minflt() - faults0;
+        let present = pagemap_present(start.as_ptr() as usize, 4 * MIB);
+        eprintln!(
+            "prefault of 4 MiB - 64 reported on {} KiB pages: {present} bytes present, {faults} \
+             faults",
+            page / 1024
+        );
+        assert_eq!(present, want);
+        // One page touched per reported page: a read fault (the zero page), then a write fault.
+        let touched = want / 4096;
+        assert!(
+            (touched..=2 * touched).contains(&(faults as usize)),
+            "{faults}"
+        );
+        // SAFETY: the mapping made above, used by nothing.
+        unsafe { libc::munmap(map.as_ptr().cast(), len) };
+    }
+}

@@ -5,7 +5,7 @@ use core::fmt;
 
 use allocator_api2::alloc::{Allocator, Global};
 
-use super::{prefault, region_len, Backing, Region};
+use super::{region_len, Backing, Region};
 use crate::{sys, Error};
 
 /// Memory from an [`Allocator`] (the global allocator by default, or any allocator-api2
@@ -116,7 +116,7 @@ unsafe impl<A: Allocator> Backing for Heap<A> {
         })?;
         let region = Region::new(block.cast(), padded.size(), sys::page_size());
         // SAFETY: the block is fresh and ours.
-        if let Err(e) = unsafe { prefault(&region) } {
+        if let Err(e) = unsafe { region.prefault() } {
             // SAFETY: allocated just above with `padded`.
             unsafe { self.alloc.deallocate(region.as_non_null(), padded) };
             return Err(e);
