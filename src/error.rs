@@ -197,6 +197,24 @@ pub enum Error {
         problem: &'static str,
     },
 
+    /// The process has as many memory mappings as `vm.max_map_count` allows, and the call
+    /// needed more: `mlock` of part of a mapping splits it (into up to three).
+    #[error(
+        "{op} needs to split a memory mapping, but this process has {mappings} mappings and \
+         vm.max_map_count is {max}; raise the limit (`sudo sysctl -w vm.max_map_count={}`, or \
+         `echo {} | sudo tee /proc/sys/vm/max_map_count`) or make fewer mappings",
+        .max.saturating_mul(2),
+        .max.saturating_mul(2)
+    )]
+    MapCountLimit {
+        /// The call, e.g. `"mlock"`.
+        op: &'static str,
+        /// Mappings of the process when it failed (`/proc/self/maps`).
+        mappings: usize,
+        /// `vm.max_map_count`.
+        max: usize,
+    },
+
     /// The platform (or this kernel) cannot do what was asked.
     #[error("{what} is not supported here: {reason}")]
     Unsupported {

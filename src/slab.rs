@@ -636,7 +636,9 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// # Errors
     ///
     /// [`Error::NotAllocated`]; [`Error::MemlockLimit`] when `RLIMIT_MEMLOCK` is too low (the
-    /// message says how to raise it); [`Error::Unsupported`] where the platform cannot lock.
+    /// message says how to raise it); [`Error::MapCountLimit`] when the process has as many
+    /// mappings as `vm.max_map_count` allows; [`Error::Unsupported`] where the platform cannot
+    /// lock. See [`Backing::lock`].
     ///
     /// ```
     /// use nexus_slab::{Error, Slab};
@@ -680,9 +682,12 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllocated`]; [`Error::Unsupported`] when the kernel or platform cannot
-    /// collapse (the reason says why); [`Error::Os`] when the kernel tried and found no free huge
-    /// page. An error is never a disguised success: nexus-slab 0.1.2 took `EINVAL` for "done".
+    /// [`Error::NotAllocated`]; [`Error::Unsupported`] when the slab or the system cannot
+    /// collapse, with the cause found: a slab holding no 2 MiB-aligned 2 MiB stretch (checked
+    /// first), a kernel before 6.1, THP `never`, THP disabled for the process by `prctl`, the
+    /// range advised `MADV_NOHUGEPAGE`; [`Error::Os`] when the kernel tried and found no free
+    /// huge page. An error is never a disguised success: nexus-slab 0.1.2 took `EINVAL` for
+    /// "done".
     ///
     /// ```
     /// use nexus_slab::Slab;

@@ -564,6 +564,13 @@ impl Arena {
         }
     }
 
+    fn unlocked(len: usize) -> Self {
+        let arena = Arena::locked(len);
+        // SAFETY: unlocks our own mapping.
+        assert_eq!(unsafe { libc::munlock(arena.base.cast(), len) }, 0);
+        arena
+    }
+
     fn relock(&self) {
         // SAFETY: locks our own mapping.
         assert_eq!(unsafe { libc::mlock(self.base.cast(), self.len) }, 0);
@@ -785,4 +792,245 @@ fn region_prefault_touches_one_byte_per_reported_page() {
         // SAFETY: the mapping made above, used by nothing.
         unsafe { libc::munmap(map.as_ptr().cast(), len) };
     }
+}
+
+/// The kernel release as (major, minor), from uname.
+fn kernel_version() -> (u32, u32) {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut parts = release.trim().split(|c: char| !c.is_ascii_digit());
+    let major = parts.next().unwrap().parse().unwrap();
+    let minor = parts.next().unwrap().parse().unwrap();
+    (major, minor)
+}
+
+fn thp_on() -> bool {
+    let thp =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    !thp.is_empty() && !thp.contains("[never]")
+}
+
+/// The reason of an `Unsupported` error from `try_collapse`.
+fn collapse_refusal<B: Backing>(slab: &mut Slab<u64, B>) -> String {
+    match slab.try_collapse() {
+        Err(Error::Unsupported { what, reason }) => {
+            assert_eq!(what, "MADV_COLLAPSE");
+            reason
+        }
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+}
+
+/// Regression (issue 9): `try_collapse` on a slab under 2 MiB said it "needs Linux 6.1+ with
+/// transparent huge pages" on a 6.18 kernel with THP on. The cause is the size.
+#[test]
+fn try_collapse_on_a_small_slab_names_the_size_not_the_kernel() {
+    let _g = serial();
+    if kernel_version() < (6, 1) || !thp_on() {
+        eprintln!(
+            "SKIPPED: needs a kernel with MADV_COLLAPSE and THP on, to tell the causes apart"
+        );
+        return;
+    }
+    let mut mmap: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    let mut heap: Slab<u64, Heap> = Slab::new_in(Heap::new());
+    heap.alloc_bytes(MIB).unwrap();
+    for (name, reason, size) in [
+        ("Mmap", collapse_refusal(&mut mmap), mmap.memory_size()),
+        ("Heap", collapse_refusal(&mut heap), heap.memory_size()),
+    ] {
+        eprintln!("{name}, {size} bytes: {reason}");
+        assert!(!reason.contains("6.1"), "{reason}");
+        assert!(
+            reason.contains(&size.to_string()),
+            "names the size: {reason}"
+        );
+        assert!(
+            reason.contains("2 MiB"),
+            "names the huge page size: {reason}"
+        );
+    }
+    // Witness: the kernel agrees the region cannot collapse (EINVAL for a small mapping).
+    let k = mmap.insert(1).unwrap();
+    let addr = mmap.get(k).unwrap() as *const u64 as *mut libc::c_void;
+    // SAFETY: MADV_COLLAPSE changes no contents; the range is the slab's own pages.
+    let rc = unsafe { libc::madvise(addr, mmap.memory_size(), libc::MADV_COLLAPSE) };
+    assert_eq!(
+        (rc, std::io::Error::last_os_error().raw_os_error()),
+        (-1, Some(libc::EINVAL))
+    );
+}
+
+/// Regression (issue 9): a region advised MADV_NOHUGEPAGE was blamed on the kernel version.
+#[test]
+fn try_collapse_on_a_nohugepage_region_names_the_advice() {
+    let _g = serial();
+    if kernel_version() < (6, 1) || !thp_on() {
+        eprintln!(
+            "SKIPPED: needs a kernel with MADV_COLLAPSE and THP on, to tell the causes apart"
+        );
+        return;
+    }
+    let mut slab: Slab<u64> = Slab::new();
+    slab.alloc_bytes(4 * MIB).unwrap();
+    let size = slab.memory_size();
+    let addr = region_start(&mut slab, 1);
+    // SAFETY: MADV_NOHUGEPAGE only sets a flag on the slab's own pages.
+    assert_eq!(
+        unsafe { libc::madvise(addr as *mut _, size, libc::MADV_NOHUGEPAGE) },
+        0
+    );
+    assert!(smaps_vmas(addr, size)
+        .iter()
+        .all(|v| v.flags.iter().any(|f| f == "nh")));
+    let huge = slab.huge_page_bytes().unwrap();
+    let reason = collapse_refusal(&mut slab);
+    eprintln!("4 MiB slab advised MADV_NOHUGEPAGE: {reason}");
+    assert!(!reason.contains("6.1"), "{reason}");
+    assert!(reason.contains("MADV_NOHUGEPAGE"), "{reason}");
+    assert_eq!(slab.huge_page_bytes().unwrap(), huge);
+}
+
+const THP_DISABLED_CHILD: &str = "NEXUS_SLAB_THP_DISABLED_CHILD";
+
+/// Regression (issue 9): in a process with THP disabled by prctl, the kernel version was blamed.
+/// Runs in a child process: the prctl acts on the whole process.
+#[test]
+fn try_collapse_with_thp_disabled_by_prctl_names_the_prctl() {
+    if !in_child(THP_DISABLED_CHILD) {
+        run_in_child(
+            "try_collapse_with_thp_disabled_by_prctl_names_the_prctl",
+            THP_DISABLED_CHILD,
+        );
+        return;
+    }
+    if kernel_version() < (6, 1) || !thp_on() {
+        eprintln!(
+            "SKIPPED: needs a kernel with MADV_COLLAPSE and THP on, to tell the causes apart"
+        );
+        return;
+    }
+    // SAFETY: prctl with integer arguments only.
+    assert_eq!(
+        unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) },
+        0
+    );
+    let mut slab: Slab<u64> = Slab::new();
+    slab.alloc_bytes(4 * MIB).unwrap();
+    let reason = collapse_refusal(&mut slab);
+    eprintln!("4 MiB slab, THP disabled by prctl: {reason}");
+    assert!(!reason.contains("6.1"), "{reason}");
+    assert!(reason.contains("PR_SET_THP_DISABLE"), "{reason}");
+}
+
+/// Regression (issue 9): mlock's ENOMEM was always `MemlockLimit`, though it also means part of
+/// the range is not mapped. (As root with CAP_IPC_LOCK, the limit cannot be the cause.)
+#[test]
+fn mlock_of_an_unmapped_range_is_not_blamed_on_the_limit() {
+    let _g = serial();
+    let info = nexus_slab::SystemInfo::probe();
+    if info.cap_ipc_lock != Some(true) {
+        eprintln!("SKIPPED: needs CAP_IPC_LOCK, so that the limit cannot be the cause");
+        return;
+    }
+    let map = fresh_mapping(3 * 4096);
+    // SAFETY: unmaps the middle page of our own mapping: a hole in the range.
+    assert_eq!(
+        unsafe { libc::munmap(map.as_ptr().add(4096).cast(), 4096) },
+        0
+    );
+    let lck0 = vmlck();
+    let region = nexus_slab::Region::new(map, 3 * 4096, 4096);
+    let err = Mmap::new().lock(&region).unwrap_err();
+    let msg = err.to_string();
+    eprintln!("mlock over a hole: {msg}");
+    assert!(matches!(&err, Error::Os { op: "mlock", .. }), "{err:?}");
+    assert!(msg.contains("not mapped"), "{msg}");
+    // The kernel locks mapping by mapping: the page before the hole stays locked (documented on
+    // `Backing::lock`); a region from a working backing has no hole.
+    assert!(vmlck() - lck0 <= 4096);
+    // SAFETY: the two pages left of our mapping.
+    unsafe {
+        libc::munlock(map.as_ptr().cast(), 3 * 4096);
+        libc::munmap(map.as_ptr().cast(), 3 * 4096);
+    }
+}
+
+const MAP_COUNT_CHILD: &str = "NEXUS_SLAB_MAP_COUNT_CHILD";
+
+/// Regression (issue 9): mlock's ENOMEM at `vm.max_map_count` (locking part of a mapping splits
+/// it) was reported as `MemlockLimit`. Runs in a child process, which fills its address space
+/// with mappings up to the limit.
+#[test]
+fn mlock_at_the_mapping_limit_names_vm_max_map_count() {
+    if !in_child(MAP_COUNT_CHILD) {
+        run_in_child(
+            "mlock_at_the_mapping_limit_names_vm_max_map_count",
+            MAP_COUNT_CHILD,
+        );
+        return;
+    }
+    let max: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    if max > 1 << 20 {
+        eprintln!("SKIPPED: vm.max_map_count is {max}, too many mappings to make");
+        return;
+    }
+    // The slab's region lies in the middle of an arena's mapping: locking it splits the mapping
+    // in three.
+    let arena = Arena::unlocked(3 * 64 * 1024);
+    // SAFETY: the first 64 KiB of the arena are skipped, never used.
+    arena.used.set(64 * 1024);
+    let mut slab: Slab<u64, Heap<&Arena>> = Slab::new_in(Heap::new_in(&arena));
+    slab.alloc_bytes(64 * 1024).unwrap();
+    let k = slab.insert(9).unwrap();
+
+    // Fill the map count: a PROT_NONE reservation, every other page made readable, until the
+    // kernel refuses (each change splits off two more mappings).
+    let pages = max * 2 + 4;
+    let reserve = fresh_mapping(pages * 4096);
+    // SAFETY: the reservation is ours and holds nothing.
+    unsafe { libc::mprotect(reserve.as_ptr().cast(), pages * 4096, libc::PROT_NONE) };
+    let mut split = 0;
+    for i in (1..pages).step_by(2) {
+        // SAFETY: as above: one page of our reservation.
+        let rc =
+            unsafe { libc::mprotect(reserve.as_ptr().add(i * 4096).cast(), 4096, libc::PROT_READ) };
+        if rc != 0 {
+            assert_eq!(
+                std::io::Error::last_os_error().raw_os_error(),
+                Some(libc::ENOMEM)
+            );
+            break;
+        }
+        split += 1;
+    }
+    let maps = maps_count();
+    let lck0 = vmlck();
+    let err = slab.mlock().unwrap_err();
+    let msg = err.to_string();
+    eprintln!(
+        "{split} pages made readable; {maps} lines in /proc/self/maps, vm.max_map_count {max}; \
+         mlock: {msg}"
+    );
+    assert!(
+        matches!(err, Error::MapCountLimit { op: "mlock", max: m, .. } if m == max),
+        "{err:?}"
+    );
+    assert!(
+        msg.contains("vm.max_map_count") && msg.contains("sysctl -w"),
+        "{msg}"
+    );
+    assert!(msg.contains(&max.to_string()), "{msg}");
+    // Nothing changed.
+    assert_eq!(vmlck(), lck0);
+    assert_eq!(slab[k], 9);
+    // With the mappings gone, the same call works.
+    // SAFETY: the reservation, used by nothing.
+    unsafe { libc::munmap(reserve.as_ptr().cast(), pages * 4096) };
+    slab.mlock().unwrap();
+    assert_eq!(vmlck(), lck0 + slab.memory_size());
+    assert_eq!(slab.locked_bytes().unwrap(), slab.memory_size());
 }

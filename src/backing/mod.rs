@@ -360,8 +360,13 @@ pub unsafe trait Backing {
     ///
     /// # Errors
     ///
-    /// [`Error::MemlockLimit`] when `RLIMIT_MEMLOCK` is too low, [`Error::Unsupported`] when
-    /// the region is not page-aligned or the platform cannot lock, [`Error::Os`] otherwise.
+    /// [`Error::MemlockLimit`] when `RLIMIT_MEMLOCK` is too low (the message says how much the
+    /// process has locked already), [`Error::MapCountLimit`] when locking part of a mapping
+    /// would split it past `vm.max_map_count`, [`Error::Unsupported`] when the region is not
+    /// page-aligned or the platform cannot lock, [`Error::Os`] otherwise (its hint says when
+    /// part of the range is not mapped). The limits are checked before anything is locked; a
+    /// range that is not one mapping can fail midway, with the mappings before the failure
+    /// locked (the kernel locks mapping by mapping).
     ///
     /// ```
     /// use std::alloc::Layout;
@@ -470,6 +475,9 @@ pub(crate) fn unlock_region(region: &Region) -> Result<(), Error> {
 /// `MADV_COLLAPSE` of exactly the region.
 pub(crate) fn collapse_region(region: &Region) -> Result<(), Error> {
     require_pages(region, "MADV_COLLAPSE")?;
+    // Name a region too small to hold a huge page as such, before the kernel's bare EINVAL.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    sys::collapse_check(region.as_ptr(), region.len())?;
     sys::collapse(region.as_ptr(), region.len())
 }
 

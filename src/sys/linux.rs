@@ -98,13 +98,7 @@ pub(crate) fn collapse(ptr: *mut u8, len: usize) -> Result<(), Error> {
     }
     let err = io::Error::last_os_error();
     match err.raw_os_error() {
-        Some(libc::EINVAL) => Err(Error::Unsupported {
-            what: "MADV_COLLAPSE",
-            reason: "the kernel refused it (EINVAL): it needs Linux 6.1+ with transparent huge \
-                     pages, which must not be `never` in /sys/kernel/mm/transparent_hugepage/enabled; \
-                     hugetlb regions are already on huge pages"
-                .to_string(),
-        }),
+        Some(libc::EINVAL) => Err(super::procfs::collapse_refused(ptr, len)),
         Some(libc::EAGAIN) | Some(libc::ENOMEM) => Err(Error::Os {
             op: "madvise(MADV_COLLAPSE)",
             bytes: len,

@@ -10,6 +10,7 @@ use std::fs;
 use std::io::{self, BufRead, BufReader};
 use std::os::unix::fs::FileExt;
 
+use crate::info::Bytes;
 use crate::Error;
 
 /// One mapping of /proc/self/smaps, as far as the callers here need it.
@@ -154,7 +155,6 @@ fn resident_bytes(start: usize, end: usize) -> io::Result<usize> {
 }
 
 /// A `kB` field of /proc/self/status (`VmLck` ...), in bytes.
-#[allow(dead_code)] // used by the mlock diagnosis (next commit)
 pub(crate) fn status_bytes(field: &[u8]) -> Option<usize> {
     let status = fs::read("/proc/self/status").ok()?;
     status
@@ -172,6 +172,164 @@ pub(crate) fn has_cap_ipc_lock() -> Option<bool> {
         .trim_ascii();
     let caps = u64::from_str_radix(std::str::from_utf8(hex_caps).ok()?, 16).ok()?;
     Some(caps & (1 << 14) != 0)
+}
+
+/// Why `mlock` of `[ptr, ptr + len)` failed with `ENOMEM`, told apart as far as the kernel's
+/// reports allow, in the order the kernel checks: the memlock limit (already-locked memory plus
+/// this range, against `RLIMIT_MEMLOCK`, unless CAP_IPC_LOCK lifts it), a hole in the range,
+/// the mapping count (`vm.max_map_count`: locking part of a mapping splits it).
+pub(crate) fn mlock_enomem(ptr: *mut u8, len: usize, err: io::Error) -> Error {
+    let (start, end) = range(ptr, len);
+    let cap = has_cap_ipc_lock();
+    let limit = super::memlock_limit();
+    let locked = status_bytes(b"VmLck:");
+    let over_limit = |l: u64| {
+        // The kernel counts the range's pages already in locked mappings only once.
+        let already: usize = smaps_over(start, end, &[]).map_or(0, |vmas| {
+            vmas.iter()
+                .filter(|v| v.has(b"lo"))
+                .map(|v| v.overlap(start, end))
+                .sum()
+        });
+        (locked.unwrap_or(0) + len).saturating_sub(already) as u64 > l
+    };
+    let limit_error = || Error::MemlockLimit {
+        needed: len,
+        limit: match locked {
+            Some(b) => format!("{limit}; this process already has {b} bytes locked"),
+            None => limit.to_string(),
+        },
+    };
+    if cap != Some(true) {
+        if let crate::Limit::Bytes(l) = limit {
+            if over_limit(l) {
+                return limit_error();
+            }
+        }
+    }
+    if let Ok(maps) = fs::read("/proc/self/maps") {
+        let (mut mapped, mut count) = (0, 0);
+        for line in maps.split(|&b| b == b'\n') {
+            if let Some((lo, hi)) = mapping_range(line) {
+                // The vsyscall page is listed but is no mapping of the process's own.
+                if !line.ends_with(b"[vsyscall]") {
+                    count += 1;
+                }
+                mapped += hi.min(end).saturating_sub(lo.max(start));
+            }
+        }
+        if mapped < end - start {
+            return Error::Os {
+                op: "mlock",
+                bytes: len,
+                source: err,
+                hint: "; part of the range is not mapped in this process, so it is not memory \
+                       the process can lock: the region did not come from a working backing \
+                       (a Backing that broke its contract, or a Region made up by hand)",
+            };
+        }
+        let max = fs::read("/proc/sys/vm/max_map_count")
+            .ok()
+            .and_then(|m| decimal(m.trim_ascii()));
+        if let Some(max) = max {
+            if count + 2 > max {
+                return Error::MapCountLimit {
+                    op: "mlock",
+                    mappings: count,
+                    max,
+                };
+            }
+        }
+    }
+    if cap == Some(true) {
+        Error::os("mlock", len, err)
+    } else {
+        limit_error()
+    }
+}
+
+/// The PMD-level transparent huge page size (2 MiB on x86-64).
+fn pmd_size() -> usize {
+    fs::read("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
+        .ok()
+        .and_then(|s| decimal(s.trim_ascii()))
+        .filter(|s: &usize| s.is_power_of_two())
+        .unwrap_or(2 << 20)
+}
+
+/// Refuses, before asking the kernel, a region that holds no PMD-aligned PMD-sized stretch:
+/// only such stretches can be collapsed, and the kernel's EINVAL for them names no cause.
+pub(crate) fn collapse_check(ptr: *mut u8, len: usize) -> Result<(), Error> {
+    let pmd = pmd_size();
+    let (start, end) = range(ptr, len);
+    match start.checked_next_multiple_of(pmd) {
+        Some(first) if first.saturating_add(pmd) <= end => Ok(()),
+        _ => Err(Error::Unsupported {
+            what: "MADV_COLLAPSE",
+            reason: format!(
+                "the region ({len} bytes at {ptr:p}) holds no {} stretch aligned to {}, and only \
+                 such stretches can be moved onto transparent huge pages (the PMD size, \
+                 /sys/kernel/mm/transparent_hugepage/hpage_pmd_size); allocate at least {} with \
+                 Mmap, which aligns regions that large, or twice that from an allocator that \
+                 does not align",
+                Bytes(pmd),
+                Bytes(pmd),
+                Bytes(pmd),
+            ),
+        }),
+    }
+}
+
+/// The kernel release, e.g. "6.18.44", and its (major, minor).
+fn kernel_release() -> (String, Option<(u32, u32)>) {
+    let release = fs::read("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let release = String::from_utf8_lossy(release.trim_ascii()).into_owned();
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let version = (|| Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?)))();
+    (release, version)
+}
+
+/// Why the kernel refused `MADV_COLLAPSE` of `[ptr, ptr + len)` with EINVAL: the first cause
+/// found of those the kernel checks — no MADV_COLLAPSE before Linux 6.1, THP `never`, THP
+/// disabled for the process (`prctl`), the range advised `MADV_NOHUGEPAGE`, hugetlb pages.
+pub(crate) fn collapse_refused(ptr: *mut u8, len: usize) -> Error {
+    let (release, version) = kernel_release();
+    let mode = super::thp_mode();
+    let (start, end) = range(ptr, len);
+    let vmas = smaps_over(start, end, &[]).unwrap_or_default();
+    // SAFETY: PR_GET_THP_DISABLE reads a process flag; no pointer is passed.
+    let thp_disabled = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) } > 0;
+    let reason = if version.is_some_and(|v| v < (6, 1)) {
+        format!("MADV_COLLAPSE needs Linux 6.1 or later, and this kernel is {release}")
+    } else if mode.as_deref() == Some("never") {
+        "transparent huge pages are off (`never` in \
+         /sys/kernel/mm/transparent_hugepage/enabled): turn them on with \
+         `echo madvise | sudo tee /sys/kernel/mm/transparent_hugepage/enabled`"
+            .to_string()
+    } else if thp_disabled {
+        "transparent huge pages are disabled for this process with \
+         prctl(PR_SET_THP_DISABLE), set by the program or inherited from the process that \
+         started it: clear it with prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0)"
+            .to_string()
+    } else if vmas.iter().any(|v| v.has(b"nh")) {
+        "the region is advised MADV_NOHUGEPAGE (`nh` in its VmFlags in /proc/self/smaps), \
+         which MADV_COLLAPSE respects: advise it MADV_HUGEPAGE, or drop the \
+         MADV_NOHUGEPAGE call"
+            .to_string()
+    } else if vmas.iter().any(|v| v.has(b"ht")) {
+        "the region is on hugetlb pages, which are huge already".to_string()
+    } else {
+        format!(
+            "the kernel refused it (EINVAL) for {len} bytes at {ptr:p} on Linux {release} with \
+             transparent huge pages `{}`; the mapping may be of a kind transparent huge pages do \
+             not cover (they cover anonymous memory, shmem and regular files)",
+            mode.as_deref().unwrap_or("unknown")
+        )
+    };
+    Error::Unsupported {
+        what: "MADV_COLLAPSE",
+        reason,
+    }
 }
 
 #[cfg(test)]
