@@ -195,7 +195,8 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     }
 
     /// Allocates the largest slab whose [`memory_size`](Slab::memory_size) is at most
-    /// `max_bytes`.
+    /// `max_bytes`, on any backing: should the backing return a longer region than asked, the
+    /// slab uses only its budget of it (and still gives all of it back on drop).
     ///
     /// # Errors
     ///
@@ -500,7 +501,9 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         self.raw.clear();
     }
 
-    /// Bytes of memory the slab holds (0 before allocation): slots, bitmap and page rounding.
+    /// Bytes of memory the slab uses (0 before allocation): slots, bitmap and page rounding —
+    /// the region its backing returned, or the budget's part of it after
+    /// [`alloc_bytes`](Slab::alloc_bytes). The memory controls act on exactly these bytes.
     ///
     /// ```
     /// use nexus_slab::Slab;

@@ -191,7 +191,11 @@ pub(crate) fn mlock_enomem(ptr: *mut u8, len: usize, err: io::Error) -> Error {
                 .map(|v| v.overlap(start, end))
                 .sum()
         });
-        (locked.unwrap_or(0) + len).saturating_sub(already) as u64 > l
+        locked
+            .unwrap_or(0)
+            .saturating_add(len)
+            .saturating_sub(already) as u64
+            > l
     };
     let limit_error = || Error::MemlockLimit {
         needed: len,
