@@ -156,7 +156,7 @@ pub enum Error {
             "mlock of {needed} bytes exceeds RLIMIT_MEMLOCK ({limit}); raise the limit \
              (`ulimit -l unlimited` in the shell that starts the program, or a `memlock` line in \
              /etc/security/limits.conf, or LimitMEMLOCK= in a systemd unit) or run with \
-             CAP_IPC_LOCK (e.g. `setcap cap_ipc_lock=ep <binary>`)"
+             CAP_IPC_LOCK (e.g. `sudo setcap cap_ipc_lock=ep <binary>`)"
         )
     )]
     #[cfg_attr(
