@@ -168,7 +168,7 @@ pub enum Error {
             "mlock of {needed} bytes exceeds RLIMIT_MEMLOCK ({limit}); raise the limit \
              (`ulimit -l unlimited` in the shell that starts the program, or a `memlock` line in \
              /etc/security/limits.conf, or LimitMEMLOCK= in a systemd unit) or run with \
-             CAP_IPC_LOCK (e.g. `setcap cap_ipc_lock=ep <binary>`)"
+             CAP_IPC_LOCK (e.g. `sudo setcap cap_ipc_lock=ep <binary>`)"
         )
     )]
     #[cfg_attr(
@@ -185,6 +185,46 @@ pub enum Error {
         needed: usize,
         /// The limit, as text: bytes, or "unlimited" (on Windows, the working-set sizes).
         limit: String,
+    },
+
+    /// A backing's `allocate` returned a region that breaks the [`Backing`](crate::Backing)
+    /// contract: shorter or less aligned than asked, running past the end of the address space,
+    /// or longer than `isize::MAX` bytes. The slab wrote nothing to it, gave it straight back to
+    /// the backing's `release`, and is unchanged.
+    #[error(
+        "the backing broke its contract: asked for {size} bytes aligned to {align}, it returned \
+         {len} bytes at {addr:#x}, {problem}; the slab gave the region back to the backing's \
+         release and is unchanged: fix the backing's allocate"
+    )]
+    BrokenBacking {
+        /// Bytes the slab asked for.
+        size: usize,
+        /// Alignment the slab asked for.
+        align: usize,
+        /// Address of the region returned.
+        addr: usize,
+        /// Length of the region returned.
+        len: usize,
+        /// Which promise it breaks.
+        problem: &'static str,
+    },
+
+    /// The process has as many memory mappings as `vm.max_map_count` allows, and the call
+    /// needed more: `mlock` of part of a mapping splits it (into up to three).
+    #[error(
+        "{op} needs to split a memory mapping, but this process has {mappings} mappings and \
+         vm.max_map_count is {max}; raise the limit (`sudo sysctl -w vm.max_map_count={}`, or \
+         `echo {} | sudo tee /proc/sys/vm/max_map_count`) or make fewer mappings",
+        .max.saturating_mul(2),
+        .max.saturating_mul(2)
+    )]
+    MapCountLimit {
+        /// The call, e.g. `"mlock"`.
+        op: &'static str,
+        /// Mappings of the process when it failed (`/proc/self/maps`).
+        mappings: usize,
+        /// `vm.max_map_count`.
+        max: usize,
     },
 
     /// The platform (or this kernel) cannot do what was asked.

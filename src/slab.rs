@@ -4,7 +4,7 @@ use core::alloc::Layout;
 use core::fmt;
 use core::ops::{Index, IndexMut};
 
-use crate::backing::{Backing, CloneBacking, HugePageSize, Mmap, Region};
+use crate::backing::{region_problem, Backing, CloneBacking, HugePageSize, Mmap, Region, Releaser};
 use crate::entry::VacantEntry;
 use crate::iter::{Drain, IntoIter, Iter, IterMut, Keys, Values, ValuesMut};
 use crate::key::SlabKey;
@@ -54,7 +54,13 @@ use crate::{Error, Full, InsertAtError, Key};
 /// ```
 pub struct Slab<T, B: Backing = Mmap, K: SlabKey = Key> {
     raw: RawSlab<T, K::Raw>,
+    /// The part of the backing's region the slab uses: what `memory_size` reports and the
+    /// memory controls act on (all of the region, unless `alloc_bytes` got more than its budget).
     region: Option<Region>,
+    /// The length of the region the backing handed out: all of it goes back to `release`.
+    region_len: usize,
+    /// Whether `mlock` locked the region and no `munlock` undid it: drop then unlocks it.
+    locked: bool,
     backing: B,
 }
 
@@ -145,6 +151,8 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         Slab {
             raw: RawSlab::empty(),
             region: None,
+            region_len: 0,
+            locked: false,
             backing,
         }
     }
@@ -183,11 +191,12 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
                 requested: n,
                 slot_size: SlotLayout::of::<T, K::Raw>().slot_size,
             })?;
-        self.allocate(layout, usize::MAX)
+        self.allocate(layout, usize::MAX, usize::MAX)
     }
 
     /// Allocates the largest slab whose [`memory_size`](Slab::memory_size) is at most
-    /// `max_bytes`.
+    /// `max_bytes`, on any backing: should the backing return a longer region than asked, the
+    /// slab uses only its budget of it (and still gives all of it back on drop).
     ///
     /// # Errors
     ///
@@ -209,7 +218,8 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         // No region can exceed `isize::MAX` bytes (rounded up to its alignment): a larger
         // budget buys nothing more, and `region_layout` below needs the size to fit a `Layout`.
         let budget = max_bytes.min(isize::MAX as usize + 1 - layout.region_align());
-        let cap = layout.capacity_for(budget - budget % gran);
+        let budget = budget - budget % gran;
+        let cap = layout.capacity_for(budget);
         if cap == 0 {
             let one = layout.bytes_for(1).unwrap_or(usize::MAX);
             return Err(Error::BudgetTooSmall {
@@ -221,7 +231,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         let layout = layout
             .region_layout(cap)
             .expect("a capacity that fits a budget has a layout");
-        self.allocate(layout, usize::MAX)
+        self.allocate(layout, budget, usize::MAX)
     }
 
     fn check_unallocated(&self) -> Result<(), Error> {
@@ -233,19 +243,36 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         }
     }
 
-    /// Asks the backing for a region for `layout` and lays out at most `max_cap` slots in it.
-    fn allocate(&mut self, layout: Layout, max_cap: usize) -> Result<(), Error> {
+    /// Takes a region for `layout` from the backing and lays at most `max_cap` slots out over
+    /// at most `budget` bytes of it (at least `layout.size()`).
+    fn allocate(&mut self, layout: Layout, budget: usize, max_cap: usize) -> Result<(), Error> {
         let region = self.backing.allocate(layout)?;
-        // The backing is trusted for soundness (`unsafe trait`), but a broken one panics here
-        // rather than corrupt memory.
-        assert!(
-            region.as_ptr() as usize % layout.align() == 0 && region.len() >= layout.size(),
-            "Backing::allocate broke its contract: {region:?} for {layout:?}"
+        // The backing is trusted for soundness (`unsafe trait`), but a region that visibly
+        // breaks the contract is handed back untouched rather than written to.
+        if let Some(problem) = region_problem(&region, layout) {
+            let err = Error::BrokenBacking {
+                size: layout.size(),
+                align: layout.align(),
+                addr: region.as_ptr() as usize,
+                len: region.len(),
+                problem,
+            };
+            // SAFETY: the region came from this backing's `allocate` for `layout` and nothing
+            // used it; `release` is told the very layout it was asked for.
+            unsafe { self.backing.release(region, layout) };
+            return Err(err);
+        }
+        let used = Region::new(
+            region.as_non_null(),
+            region.len().min(budget),
+            region.page_size(),
         );
-        // SAFETY: the backing promises the region is valid, aligned (checked above), exclusively
-        // ours until released, and at least `layout.size()` bytes, which holds >= 1 slot.
-        self.raw = unsafe { RawSlab::init(region.as_non_null(), region.len(), max_cap) };
-        self.region = Some(region);
+        // SAFETY: the backing promises the region is valid, exclusively ours until released,
+        // aligned and at least `layout.size()` bytes (both checked above); `used` is a prefix of
+        // it no shorter than `layout.size()`, which holds >= 1 slot.
+        self.raw = unsafe { RawSlab::init(used.as_non_null(), used.len(), max_cap) };
+        self.region_len = region.len();
+        self.region = Some(used);
         Ok(())
     }
 
@@ -454,7 +481,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
             let layout = SlotLayout::of::<T, K::Raw>()
                 .region_layout(cap)
                 .expect("the capacity has a layout: it was allocated");
-            copy.allocate(layout, cap)?;
+            copy.allocate(layout, usize::MAX, cap)?;
             self.raw.clone_into(&mut copy.raw);
         }
         Ok(copy)
@@ -580,7 +607,9 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         self.raw.clear();
     }
 
-    /// Bytes of memory the slab holds (0 before allocation): slots, bitmap and page rounding.
+    /// Bytes of memory the slab uses (0 before allocation): slots, bitmap and page rounding —
+    /// the region its backing returned, or the budget's part of it after
+    /// [`alloc_bytes`](Slab::alloc_bytes). The memory controls act on exactly these bytes.
     ///
     /// ```
     /// use nexus_slab::Slab;
@@ -811,12 +840,20 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     }
 
     /// Pins the slab's pages in RAM (`mlock`), so they are never swapped out. They stay
-    /// locked until [`munlock`](Slab::munlock) or drop.
+    /// locked until [`munlock`](Slab::munlock) or drop, which unlock them only if this call
+    /// locked them: a slab that never called `mlock` leaves alone the locks others hold on its
+    /// pages (an arena the application locked, `mlockall`).
+    ///
+    /// Locks do not nest: the kernel keeps one "locked" mark per page, not a count. Pages this
+    /// call locks that the application had locked too are unlocked by `munlock` or drop, for
+    /// the application as well.
     ///
     /// # Errors
     ///
     /// [`Error::NotAllocated`]; [`Error::MemlockLimit`] when `RLIMIT_MEMLOCK` is too low (the
-    /// message says how to raise it); [`Error::Unsupported`] where the platform cannot lock.
+    /// message says how to raise it); [`Error::MapCountLimit`] when the process has as many
+    /// mappings as `vm.max_map_count` allows; [`Error::Unsupported`] where the platform cannot
+    /// lock. See [`Backing::lock`].
     ///
     /// ```
     /// use nexus_slab::{Error, Slab};
@@ -829,7 +866,9 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     pub fn mlock(&mut self) -> Result<(), Error> {
         let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
-        self.backing.lock(region)
+        self.backing.lock(region)?;
+        self.locked = true;
+        Ok(())
     }
 
     /// Unlocks the slab's pages (`munlock`).
@@ -846,7 +885,9 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     pub fn munlock(&mut self) -> Result<(), Error> {
         let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
-        self.backing.unlock(region)
+        self.backing.unlock(region)?;
+        self.locked = false;
+        Ok(())
     }
 
     /// Asks the kernel to move the slab onto transparent huge pages now (`MADV_COLLAPSE`,
@@ -856,9 +897,12 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllocated`]; [`Error::Unsupported`] when the kernel or platform cannot
-    /// collapse (the reason says why); [`Error::Os`] when the kernel tried and found no free huge
-    /// page. An error is never a disguised success: nexus-slab 0.1.2 took `EINVAL` for "done".
+    /// [`Error::NotAllocated`]; [`Error::Unsupported`] when the slab or the system cannot
+    /// collapse, with the cause found: a slab holding no 2 MiB-aligned 2 MiB stretch (checked
+    /// first), a kernel before 6.1, THP `never`, THP disabled for the process by `prctl`, the
+    /// range advised `MADV_NOHUGEPAGE`; [`Error::Os`] when the kernel tried and found no free
+    /// huge page. An error is never a disguised success: nexus-slab 0.1.2 took `EINVAL` for
+    /// "done".
     ///
     /// ```
     /// use nexus_slab::Slab;
@@ -896,8 +940,10 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         self.backing.huge_page_bytes(region)
     }
 
-    /// Bytes of the slab the kernel counts as locked in RAM right now (`Locked:` of the slab's
-    /// range in `/proc/self/smaps`). Hugetlb pages never count: they cannot be swapped anyway.
+    /// Bytes of the slab the kernel keeps locked in RAM right now: its resident pages in
+    /// mappings the kernel marks locked, counted in full even when shared with a forked child
+    /// or a second mapping (see [`Backing::locked_bytes`]). Hugetlb pages never count: they
+    /// cannot be swapped anyway.
     ///
     /// # Errors
     ///
@@ -938,12 +984,20 @@ impl<T, B: Backing, K: SlabKey> Drop for Slab<T, B, K> {
                 // After a panic this goes on with the values not yet dropped (a second panic
                 // aborts, as for `Vec`); otherwise there is nothing left.
                 slab.raw.drop_values();
-                if let Some(region) = slab.region.take() {
-                    let layout = SlotLayout::of::<T, K::Raw>().release_layout(region.len());
+                if let Some(used) = slab.region.take() {
+                    let whole = Region::new(used.as_non_null(), slab.region_len, used.page_size());
+                    let layout = SlotLayout::of::<T, K::Raw>().release_layout(whole.len());
                     slab.raw = RawSlab::empty();
-                    // SAFETY: the region came from this backing's `allocate` and is released
-                    // once (taken out of the `Option`); no value is left in it.
-                    unsafe { slab.backing.release(region, layout) };
+                    // SAFETY: `whole` is the region this backing's `allocate` returned (same
+                    // start, length and page size), released once (taken out of the `Option`);
+                    // no value is left in it.
+                    let mut release = unsafe { Releaser::new(&mut slab.backing, whole, layout) };
+                    // Unlock what the slab locked, and only that: a lock the application or
+                    // the backing holds on these pages is theirs. The region goes back even if
+                    // `unlock` fails or panics.
+                    if core::mem::take(&mut slab.locked) {
+                        let _ = release.parts().0.unlock(&used);
+                    }
                 }
             }
         }

@@ -3,7 +3,7 @@
 use core::alloc::Layout;
 use core::fmt;
 
-use super::{prefault, region_len, Backing, CloneBacking, Region};
+use super::{region_len, Backing, CloneBacking, Region};
 use crate::{sys, Error};
 
 /// The size of a huge page.
@@ -100,7 +100,7 @@ pub(crate) fn allocate_huge(layout: Layout, size: HugePageSize) -> Result<Region
     let region = Region::new(ptr, len, page);
     // SAFETY: the mapping is fresh and ours. Its pages were reserved by mmap, so faulting
     // them in cannot fail for want of pages.
-    if let Err(e) = unsafe { prefault(&region) } {
+    if let Err(e) = unsafe { region.prefault() } {
         // SAFETY: the whole mapping, made just above, used by nothing.
         unsafe { sys::unmap_huge(region.as_ptr(), len) };
         return Err(e);

@@ -2,7 +2,7 @@
 
 use core::alloc::Layout;
 
-use super::{Backing, CloneBacking, Mmap, Region};
+use super::{Backing, CloneBacking, Mmap, Region, Releaser};
 use crate::Error;
 
 /// Wraps a backing so that its region is locked in RAM (`mlock`) right after it is allocated
@@ -58,20 +58,21 @@ unsafe impl<B: Backing> Backing for Locked<B> {
 
     fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
         let region = self.inner.allocate(layout)?;
-        if let Err(e) = self.inner.lock(&region) {
-            // SAFETY: allocated just above from `inner` with `layout`, and used by nothing.
-            unsafe { self.inner.release(region, layout) };
-            return Err(e);
-        }
-        Ok(region)
+        // SAFETY: allocated just above from `inner` with `layout`, and used by nothing: if
+        // locking fails (or panics) it goes straight back.
+        let mut guard = unsafe { Releaser::new(&mut self.inner, region, layout) };
+        let (inner, region) = guard.parts();
+        inner.lock(region)?;
+        Ok(guard.keep())
     }
 
     unsafe fn release(&mut self, region: Region, layout: Layout) {
-        // Unmapping unlocks too; unlocking first keeps the accounting exact for backings that
-        // do not unmap (a heap allocator keeps its pages).
-        let _ = self.inner.unlock(&region);
         // SAFETY: forwarded from our caller: the region came from `inner` via `allocate`.
-        unsafe { self.inner.release(region, layout) };
+        let mut release = unsafe { Releaser::new(&mut self.inner, region, layout) };
+        // This backing locked the region, so it unlocks it: unmapping would unlock too, but a
+        // heap allocator keeps its pages. The region goes back even if `unlock` panics.
+        let (inner, region) = release.parts();
+        let _ = inner.unlock(region);
     }
 
     fn lock(&mut self, region: &Region) -> Result<(), Error> {

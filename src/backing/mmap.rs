@@ -5,7 +5,7 @@ use core::fmt;
 use core::ptr::NonNull;
 
 use super::hugetlb::{allocate_huge, HugePageSize};
-use super::{prefault, region_len, Backing, CloneBacking, Region};
+use super::{region_len, Backing, CloneBacking, Region};
 use crate::{sys, Error};
 
 /// Regions at least this long are aligned to it and advised `MADV_HUGEPAGE`, so transparent
@@ -133,7 +133,7 @@ impl Mmap {
         }
         if self.prefault {
             // SAFETY: the region is fresh, ours, and in no one else's use.
-            unsafe { prefault(&region) }?; // on error `map` drops here: nothing stays mapped
+            unsafe { region.prefault() }?; // on error `map` drops here: nothing stays mapped
         }
         self.map = Some(Mapping::Pages(map));
         Ok(region)
