@@ -130,6 +130,13 @@ pub enum Error {
         index: usize,
     },
 
+    /// A saved slab (a snapshot being deserialised) that no slab could have written.
+    #[error("the saved slab is corrupt: {what}; it was not restored")]
+    Corrupt {
+        /// What is impossible about it.
+        what: String,
+    },
+
     /// A key whose slot already holds a value, given to `insert_at`.
     #[error("key {index} already holds a value; insert_at fills only a vacant slot")]
     Occupied {

@@ -26,6 +26,15 @@ pub(crate) mod sealed {
 
         /// The generation this key expects (0 for plain keys; odd for generational ones).
         fn generation_bits(self) -> u32;
+
+        /// The key as one `u64`, as saved slabs store it: a plain key's index, a generational
+        /// key's bits.
+        #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+        fn to_wire(self) -> u64;
+
+        /// The key saved as `bits`, or `None` for bits no slab hands out.
+        #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+        fn from_wire(bits: u64) -> Option<Self>;
     }
 }
 
@@ -161,6 +170,14 @@ impl RawKey for Key {
     #[inline]
     fn generation_bits(self) -> u32 {
         0
+    }
+
+    fn to_wire(self) -> u64 {
+        self.index() as u64
+    }
+
+    fn from_wire(bits: u64) -> Option<Self> {
+        Some(Key::new(usize::try_from(bits).unwrap_or(usize::MAX)))
     }
 }
 
@@ -329,6 +346,14 @@ impl RawKey for GenKey {
     #[inline]
     fn generation_bits(self) -> u32 {
         self.generation.get()
+    }
+
+    fn to_wire(self) -> u64 {
+        self.to_bits()
+    }
+
+    fn from_wire(bits: u64) -> Option<Self> {
+        GenKey::from_bits(bits)
     }
 }
 

@@ -162,6 +162,8 @@ mod info;
 mod iter;
 mod key;
 mod raw;
+#[cfg(feature = "serde")]
+pub mod serde;
 mod slab;
 mod sys;
 mod typed;

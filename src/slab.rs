@@ -477,14 +477,33 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     {
         let mut copy = Slab::new_in(self.backing.clone_backing());
         if self.region.is_some() {
-            let cap = self.capacity();
-            let layout = SlotLayout::of::<T, K::Raw>()
-                .region_layout(cap)
-                .expect("the capacity has a layout: it was allocated");
-            copy.allocate(layout, usize::MAX, cap)?;
+            copy.alloc_exact(self.capacity())?;
             self.raw.clone_into(&mut copy.raw);
         }
         Ok(copy)
+    }
+
+    /// Allocates exactly `cap` slots (page rounding may leave room for more; they go unused),
+    /// as a copy or a restored snapshot needs.
+    pub(crate) fn alloc_exact(&mut self, cap: usize) -> Result<(), Error> {
+        self.check_unallocated()?;
+        if cap == 0 {
+            return Err(Error::ZeroCapacity);
+        }
+        if cap > MAX_CAPACITY {
+            return Err(Error::CapacityOverflow {
+                requested: cap,
+                max: MAX_CAPACITY,
+            });
+        }
+        let layout =
+            SlotLayout::of::<T, K::Raw>()
+                .region_layout(cap)
+                .ok_or(Error::SizeOverflow {
+                    requested: cap,
+                    slot_size: SlotLayout::of::<T, K::Raw>().slot_size,
+                })?;
+        self.allocate(layout, usize::MAX, cap)
     }
 
     /// Removes and returns the value at `key`, or `None`. The slot becomes the next one

@@ -36,6 +36,18 @@ use crate::key::sealed::RawKey;
 /// End of the free list.
 const NIL: u32 = u32::MAX;
 
+/// While a saved state is restored: the link of a slot not yet accounted for. Never a slot
+/// index (`MAX_CAPACITY` is below it), never `NIL`.
+#[cfg(feature = "serde")]
+const UNACCOUNTED: u32 = u32::MAX - 1;
+
+/// The state of a restore in progress: the free list's bottom and length so far.
+#[cfg(feature = "serde")]
+pub(crate) struct Restoring {
+    tail: u32,
+    free: usize,
+}
+
 /// One slot: a value when occupied, the next free slot's index when vacant.
 #[repr(C)]
 pub(crate) union Slot<T> {
@@ -472,6 +484,40 @@ impl<T, K: RawKey> RawSlab<T, K> {
         }
     }
 
+    /// The high-water mark: slots at or above it have never been used.
+    #[cfg(feature = "serde")]
+    #[inline]
+    pub(crate) fn high_water(&self) -> usize {
+        self.hwm
+    }
+
+    /// The free list, top first (the slot the next insert takes comes first).
+    #[cfg(feature = "serde")]
+    pub(crate) fn free_slots(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut cur = self.free;
+        core::iter::from_fn(move || {
+            if cur == NIL {
+                return None;
+            }
+            let i = cur as usize;
+            // SAFETY: slots on the free list are vacant slots below `hwm <= cap` with a link.
+            cur = unsafe { (*self.slots.as_ptr().add(i)).next };
+            Some(i)
+        })
+    }
+
+    /// The stored generation of slot `i` (0 for plain keys and slots out of range).
+    #[cfg(feature = "serde")]
+    #[inline]
+    pub(crate) fn generation_at(&self, i: usize) -> u32 {
+        if K::GENERATIONAL && i < self.cap {
+            // SAFETY: `i < cap`, generational keys.
+            unsafe { *self.gen_ptr(i) }
+        } else {
+            0
+        }
+    }
+
     /// Removes and returns the value `key` names, if any. Any key is fine.
     #[inline]
     pub(crate) fn remove(&mut self, key: K) -> Option<T> {
@@ -643,6 +689,135 @@ impl<T, K: RawKey> RawSlab<T, K> {
             }
         }
         crate::Error::VacantKey { index: i }
+    }
+
+    /// Starts restoring a saved state into this fresh core: slots `0..hwm` become "not yet
+    /// accounted for" (vacant, off the free list), to be filled by [`restore_entry`] and
+    /// [`restore_free`] and checked by [`finish_restore`]. The core stays droppable at every
+    /// step: it drops exactly the values restored so far.
+    ///
+    /// [`restore_entry`]: RawSlab::restore_entry
+    /// [`restore_free`]: RawSlab::restore_free
+    /// [`finish_restore`]: RawSlab::finish_restore
+    #[cfg(feature = "serde")]
+    pub(crate) fn begin_restore(&mut self, hwm: usize) -> Result<Restoring, crate::Error> {
+        assert!(
+            self.hwm == 0 && self.len == 0 && self.free == NIL,
+            "a fresh core"
+        );
+        if hwm > self.cap {
+            return Err(crate::Error::Corrupt {
+                what: format!("{hwm} slots in use in a slab of {} slots", self.cap),
+            });
+        }
+        for i in 0..hwm {
+            // SAFETY: `i < hwm <= cap`, a vacant slot of this fresh core.
+            unsafe { (*self.slots.as_ptr().add(i)).next = UNACCOUNTED };
+        }
+        self.hwm = hwm;
+        Ok(Restoring { tail: NIL, free: 0 })
+    }
+
+    /// Puts a saved value back at exactly `key` (below the high-water mark, not yet
+    /// restored; generational keys carry an odd generation).
+    #[cfg(feature = "serde")]
+    pub(crate) fn restore_entry(&mut self, key: K, value: T) -> Result<(), crate::Error> {
+        let i = key.slot();
+        if i >= self.hwm {
+            return Err(crate::Error::Corrupt {
+                what: format!("an entry at slot {i}, beyond the {} slots in use", self.hwm),
+            });
+        }
+        // SAFETY: `i < hwm <= cap`: the slot exists.
+        let unaccounted = unsafe { (*self.slots.as_ptr().add(i)).next } == UNACCOUNTED;
+        if self.is_occupied(i) || !unaccounted {
+            return Err(crate::Error::Corrupt {
+                what: format!("slot {i} appears twice"),
+            });
+        }
+        let want = key.generation_bits();
+        if K::GENERATIONAL && want & 1 == 0 {
+            return Err(crate::Error::Corrupt {
+                what: format!("the entry at slot {i} has an even generation {want}"),
+            });
+        }
+        // SAFETY: `i < cap`, vacant (checked).
+        unsafe { self.value_ptr(i).write(value) };
+        if K::GENERATIONAL {
+            // SAFETY: `i < cap`, generational keys.
+            unsafe { *self.gen_ptr(i) = want };
+        } else {
+            // SAFETY: `i < hwm`: inside the bitmap.
+            unsafe { *self.bits.as_ptr().add(i / 64) |= 1u64 << (i % 64) };
+        }
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Appends slot `i` to the bottom of the free list being restored, vacant at (even)
+    /// generation `generation` (ignored by plain keys).
+    #[cfg(feature = "serde")]
+    pub(crate) fn restore_free(
+        &mut self,
+        r: &mut Restoring,
+        i: usize,
+        generation: u32,
+    ) -> Result<(), crate::Error> {
+        if i >= self.hwm {
+            return Err(crate::Error::Corrupt {
+                what: format!("free slot {i} is beyond the {} slots in use", self.hwm),
+            });
+        }
+        // SAFETY: `i < hwm <= cap`.
+        let unaccounted = unsafe { (*self.slots.as_ptr().add(i)).next } == UNACCOUNTED;
+        if self.is_occupied(i) || !unaccounted {
+            return Err(crate::Error::Corrupt {
+                what: format!("free slot {i} is also occupied or listed twice"),
+            });
+        }
+        if K::GENERATIONAL {
+            if generation & 1 == 1 {
+                return Err(crate::Error::Corrupt {
+                    what: format!("free slot {i} has an odd (occupied) generation {generation}"),
+                });
+            }
+            // SAFETY: `i < cap`, generational keys.
+            unsafe { *self.gen_ptr(i) = generation };
+        }
+        // SAFETY: `i < cap`, vacant; the tail (if any) is a vacant slot on the list.
+        unsafe {
+            (*self.slots.as_ptr().add(i)).next = NIL;
+            if r.tail == NIL {
+                self.free = i as u32;
+            } else {
+                (*self.slots.as_ptr().add(r.tail as usize)).next = i as u32;
+            }
+        }
+        r.tail = i as u32;
+        r.free += 1;
+        Ok(())
+    }
+
+    /// Checks that every slot below the high-water mark was accounted for: with plain keys
+    /// each is occupied or free; with generational ones the rest are retired (generation 0,
+    /// never found, never reused).
+    #[cfg(feature = "serde")]
+    pub(crate) fn finish_restore(&mut self, r: Restoring) -> Result<(), crate::Error> {
+        let accounted = self.len + r.free;
+        if K::GENERATIONAL {
+            // The slots not accounted for keep generation 0 (a fresh core's, never written
+            // here) and stay off the free list: retired, as their saved state said.
+            Ok(())
+        } else if accounted != self.hwm {
+            Err(crate::Error::Corrupt {
+                what: format!(
+                    "{} values and {} free slots do not account for the {} slots in use",
+                    self.len, r.free, self.hwm
+                ),
+            })
+        } else {
+            Ok(())
+        }
     }
 
     /// Test hook: sets the stored generation of vacant slot `i`, to reach the wrap quickly.
