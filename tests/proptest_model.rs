@@ -15,7 +15,7 @@ mod model;
 use std::cell::Cell;
 
 use model::{KeySel, ModelKey, Op};
-use nexus_slab::{Backing, GenKey, Heap, HugeSlab, HugeTlb, Key, Locked, Mmap};
+use nexus_slab::{Backing, CloneBacking, GenKey, Heap, HugeSlab, HugeTlb, Key, Locked, Mmap};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 
@@ -51,6 +51,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::IterMut),
         2 => [key_sel(), key_sel(), key_sel()].prop_map(Op::GetDisjointMut),
         1 => (0..8u16, 0..8u16).prop_map(|(front, back)| Op::IntoIter { front, back }),
+        2 => key_sel().prop_map(Op::InsertAt),
+        1 => key_sel().prop_map(Op::KeyOf),
+        1 => any::<u8>().prop_map(|mode| Op::Parts { mode }),
+        1 => Just(Op::TryClone),
+        1 => Just(Op::RoundTrip),
     ]
 }
 
@@ -69,7 +74,7 @@ struct Ran {
 }
 
 /// Runs the property for one configuration.
-fn check<const PAD: usize, B: Backing + Default, K: ModelKey>(
+fn check<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey>(
     label: &str,
     requested: usize,
 ) -> Ran {
@@ -108,7 +113,7 @@ fn check<const PAD: usize, B: Backing + Default, K: ModelKey>(
     }
 }
 
-fn every_capacity<B: Backing + Default>(backing: &str) {
+fn every_capacity<B: Backing + Default + CloneBacking>(backing: &str) {
     report(
         backing,
         &[

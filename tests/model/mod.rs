@@ -16,7 +16,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use nexus_slab::{Backing, Error, GenKey, Key, Slab, SlabKey};
+use nexus_slab::{Backing, CloneBacking, Error, GenKey, Key, Slab, SlabKey};
 
 /// The key kinds the model knows, made only through the public constructors (`Key::new`,
 /// `GenKey::from_bits`), as a user's code would.
@@ -113,6 +113,17 @@ pub enum Op {
     /// `into_iter`, taking some items from each end and dropping the rest; then a new slab
     /// of the same requested capacity on a fresh backing.
     IntoIter { front: u16, back: u16 },
+    /// `insert_at` the key named (vacant, occupied, stale, forged, out of range).
+    InsertAt(KeySel),
+    /// `key_of` a live value (and of a copy, which must miss); `vacant_key`.
+    KeyOf(KeySel),
+    /// `keys`, `values` or `values_mut`, from the front, the back or both.
+    Parts { mode: u8 },
+    /// `try_clone`, going on with the copy (the original is dropped).
+    TryClone,
+    /// Serialise (postcard) and deserialise, going on with the copy (`serde` feature only;
+    /// otherwise nothing).
+    RoundTrip,
 }
 
 /// Decodes fuzzer bytes into operations: one opcode byte, then the operands it needs (zero
@@ -142,7 +153,12 @@ pub fn decode(data: &[u8]) -> Vec<Op> {
                 _ => KeySel::Extreme(a as u8),
             }
         };
-        let op = match code % 16 {
+        let op = match code % 21 {
+            16 => Op::InsertAt(key(&mut byte)),
+            17 => Op::KeyOf(key(&mut byte)),
+            18 => Op::Parts { mode: byte() },
+            19 => Op::TryClone,
+            20 => Op::RoundTrip,
             0..=3 => Op::Insert,
             4 => Op::InsertMany(byte() as u16 * 20),
             5 | 6 => Op::Remove(key(&mut byte)),
@@ -206,6 +222,47 @@ pub struct Val<const PAD: usize> {
     _pad: [u8; PAD],
 }
 
+impl<const PAD: usize> Clone for Val<PAD> {
+    /// A new value (a new id) with the same contents.
+    fn clone(&self) -> Self {
+        Val {
+            id: self.log.new_id(),
+            val: self.val,
+            log: self.log.clone(),
+            _pad: self._pad,
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+thread_local! {
+    /// The log that deserialised values join (set by the runner around a round trip).
+    static CURRENT_LOG: RefCell<Option<Rc<Log>>> = const { RefCell::new(None) };
+}
+
+#[cfg(feature = "serde")]
+impl<const PAD: usize> serde::Serialize for Val<PAD> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.val)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de, const PAD: usize> serde::Deserialize<'de> for Val<PAD> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let val = <u64 as serde::Deserialize>::deserialize(d)?;
+        let log = CURRENT_LOG
+            .with(|l| l.borrow().clone())
+            .expect("a runner's log");
+        Ok(Val {
+            id: log.new_id(),
+            val,
+            log,
+            _pad: [0; PAD],
+        })
+    }
+}
+
 impl<const PAD: usize> Drop for Val<PAD> {
     fn drop(&mut self) {
         let mut counts = self.log.counts.borrow_mut();
@@ -222,7 +279,7 @@ impl<const PAD: usize> Drop for Val<PAD> {
 /// each slot's generation (+1 on every insert and every removal), checks that stale keys miss
 /// (`StaleKey` from `get_disjoint_mut`), and that clear and drain keep the free list instead
 /// of restarting at key 0.
-pub struct Runner<const PAD: usize, B: Backing + Default, K: ModelKey = Key> {
+pub struct Runner<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey = Key> {
     slab: Slab<Val<PAD>, B, K>,
     requested: usize,
     /// Key index → (id, val) of the value the slab should hold there.
@@ -243,7 +300,7 @@ pub struct Runner<const PAD: usize, B: Backing + Default, K: ModelKey = Key> {
 
 type Item = (usize, u64, u64);
 
-impl<const PAD: usize, B: Backing + Default, K: ModelKey> Runner<PAD, B, K> {
+impl<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey> Runner<PAD, B, K> {
     /// A runner over a fresh slab allocated for `requested` values; its capacity (which page
     /// rounding may make larger) is read back from the slab.
     pub fn new(requested: usize) -> Self {
@@ -759,6 +816,142 @@ impl<const PAD: usize, B: Backing + Default, K: ModelKey> Runner<PAD, B, K> {
                     ),
                 }
             }
+            Op::InsertAt(sel) => {
+                self.ops += 1;
+                let Some(k) = self.resolve(sel) else { return };
+                let i = k.index();
+                let expected = if i >= self.cap {
+                    Err("out of range")
+                } else if self.map.contains_key(&i) {
+                    Err("occupied")
+                } else if K::GENERATIONAL
+                    && (k.generation_bits() % 2 == 0 || k.generation_bits() <= self.gen(i))
+                {
+                    Err("stale")
+                } else {
+                    Ok(())
+                };
+                let v = self.val();
+                let id = v.id;
+                match (self.slab.insert_at(k, v), expected) {
+                    (Ok(()), Ok(())) => {
+                        if i >= self.hwm {
+                            // Skipped slots go on the free list, lowest on top.
+                            self.free.extend((self.hwm..i).rev());
+                            self.hwm = i + 1;
+                        } else {
+                            let at = self.free.iter().position(|&f| f == i);
+                            self.free
+                                .remove(at.expect("a vacant slot is on the free list"));
+                        }
+                        if K::GENERATIONAL {
+                            self.gens[i] = k.generation_bits();
+                        }
+                        assert!(self.map.insert(i, (id, 0)).is_none());
+                        self.issued.push(k);
+                        assert_eq!(self.slab.get(k).map(|v| v.id), Some(id));
+                    }
+                    (Err(e), Err(want)) => {
+                        let ok = matches!(
+                            (e.error(), want),
+                            (Error::KeyOutOfRange { .. }, "out of range")
+                                | (Error::Occupied { .. }, "occupied")
+                                | (Error::StaleKey { .. }, "stale")
+                        );
+                        assert!(ok, "insert_at {k:?}: {:?}, want {want}", e.error());
+                        assert_eq!(e.into_inner().id, id, "insert_at handed back another value");
+                    }
+                    (got, want) => panic!(
+                        "insert_at {k:?}: got {:?}, want {want:?}",
+                        got.map_err(|e| e.into_parts().1)
+                    ),
+                }
+                self.check_all();
+            }
+            Op::KeyOf(sel) => {
+                self.ops += 1;
+                assert_eq!(self.slab.vacant_key(), self.expected_key(), "vacant_key");
+                let Some(k) = self.resolve(sel) else { return };
+                if self.hits(k) {
+                    let v = self.slab.get(k).unwrap();
+                    assert_eq!(self.slab.key_of(v), Some(k), "key_of a live value");
+                    let copy = Val::<PAD> {
+                        id: u64::MAX,
+                        val: v.val,
+                        log: self.log.clone(),
+                        _pad: [0; PAD],
+                    };
+                    assert_eq!(self.slab.key_of(&copy), None, "key_of a copy");
+                    std::mem::forget(copy); // not a counted value
+                }
+            }
+            Op::Parts { mode } => {
+                self.ops += 1;
+                let want = self.sorted();
+                let keys: Vec<K> = want.iter().map(|&(k, _, _)| self.key_of(k)).collect();
+                let ids: Vec<u64> = want.iter().map(|&(_, id, _)| id).collect();
+                assert_eq!(self.slab.keys().len(), want.len());
+                assert_eq!(self.slab.values().len(), want.len());
+                match mode % 4 {
+                    0 => assert_eq!(self.slab.keys().collect::<Vec<_>>(), keys),
+                    1 => {
+                        let mut rev: Vec<K> = self.slab.keys().rev().collect();
+                        rev.reverse();
+                        assert_eq!(rev, keys);
+                    }
+                    2 => {
+                        let got: Vec<u64> = self.slab.values().map(|v| v.id).collect();
+                        assert_eq!(got, ids);
+                    }
+                    _ => {
+                        let mut it = self.slab.values_mut();
+                        let mut got = Vec::new();
+                        while let Some(v) = it.next_back() {
+                            v.val += 5;
+                            got.push(v.id);
+                        }
+                        got.reverse();
+                        assert_eq!(got, ids);
+                        for m in self.map.values_mut() {
+                            m.1 += 5;
+                        }
+                    }
+                }
+            }
+            Op::TryClone => {
+                self.ops += 1;
+                let copy = self.slab.try_clone().expect("try_clone");
+                // The copy holds new values (new ids), in key order; the original's go when it
+                // is dropped.
+                let mark = self.log.dropped();
+                let old: Vec<u64> = self.map.values().map(|&(id, _)| id).collect();
+                let ids: Vec<u64> = copy.values().map(|v| v.id).collect();
+                drop(std::mem::replace(&mut self.slab, copy));
+                assert_eq!(self.drops_since(mark), old, "the original drops its values");
+                for (m, id) in self.map.values_mut().zip(ids) {
+                    m.0 = id;
+                }
+                self.check_all();
+            }
+            #[cfg(feature = "serde")]
+            Op::RoundTrip => {
+                self.ops += 1;
+                let bytes = postcard::to_allocvec(&self.slab).expect("serialise");
+                CURRENT_LOG.with(|l| *l.borrow_mut() = Some(self.log.clone()));
+                let copy: Slab<Val<PAD>, B, K> = postcard::from_bytes(&bytes).expect("deserialise");
+                CURRENT_LOG.with(|l| *l.borrow_mut() = None);
+                let mark = self.log.dropped();
+                let old: Vec<u64> = self.map.values().map(|&(id, _)| id).collect();
+                let ids: Vec<u64> = copy.values().map(|v| v.id).collect();
+                drop(std::mem::replace(&mut self.slab, copy));
+                assert_eq!(self.drops_since(mark), old);
+                for (m, id) in self.map.values_mut().zip(ids) {
+                    m.0 = id;
+                }
+                self.check_all();
+            }
+            #[cfg(not(feature = "serde"))]
+            Op::RoundTrip => {}
             Op::IntoIter { front, back } => {
                 self.ops += 1;
                 let want = self.sorted();
@@ -832,12 +1025,15 @@ impl<const PAD: usize, B: Backing + Default, K: ModelKey> Runner<PAD, B, K> {
 }
 
 /// Runs `ops` on a fresh slab of `requested` capacity and returns the operation count.
-pub fn run<const PAD: usize, B: Backing + Default>(requested: usize, ops: &[Op]) -> u64 {
+pub fn run<const PAD: usize, B: Backing + Default + CloneBacking>(
+    requested: usize,
+    ops: &[Op],
+) -> u64 {
     run_keyed::<PAD, B, Key>(requested, ops)
 }
 
 /// As [`run`], with keys of type `K` (`Key` or `GenKey`).
-pub fn run_keyed<const PAD: usize, B: Backing + Default, K: ModelKey>(
+pub fn run_keyed<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey>(
     requested: usize,
     ops: &[Op],
 ) -> u64 {
