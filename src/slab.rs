@@ -408,9 +408,12 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// was stale before is never revived, and a retired slot is never reused. Plain inserts
     /// afterwards still take the most recently freed slot first.
     ///
+    /// A key beyond every slot used so far skips the slots in between: they become vacant and
+    /// go on top of the free list, lowest first, so the next inserts fill them in ascending
+    /// order (like any freed slot, the most recent first).
+    ///
     /// Restoring is not the hot path: O(1) for the slot the next insert would take, otherwise
-    /// O(slots skipped) beyond the highest slot used so far (they become vacant, lowest first)
-    /// or O(free slots) for a slot vacated earlier.
+    /// O(slots skipped) or O(free slots) for a slot vacated earlier.
     ///
     /// # Errors
     ///
