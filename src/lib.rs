@@ -151,6 +151,94 @@
 //! # }
 //! ```
 
+//!
+//! ## Typed keys
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # use nexus_slab::{new_key_type, GenKey, Heap, Slab};
+//! new_key_type! {
+//!     pub struct OrderKey;             // a plain key, 4 bytes
+//!     pub struct ConnKey(GenKey);      // a generational key, 8 bytes
+//! }
+//!
+//! let mut orders: Slab<u64, Heap, OrderKey> = Slab::new_in(Heap::new());
+//! orders.alloc(1024)?;
+//! let o: OrderKey = orders.insert(100)?;
+//! assert_eq!(orders[o], 100);
+//! assert_eq!(std::mem::size_of::<Option<OrderKey>>(), 4);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Snapshot and restore
+//!
+//! [`Slab::insert_at`] puts a value back at exactly its old key, [`Slab::try_clone`] copies a
+//! slab, and with the `serde` feature a whole slab round-trips with every key, every stale key
+//! and the next keys (format: the [`serde`](crate::serde) module).
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[cfg(feature = "serde")] {
+//! # use nexus_slab::GenSlab;
+//! let mut book: GenSlab<String> = GenSlab::with_capacity(1024)?;
+//! let a = book.insert("bid 100".to_string())?;
+//! let b = book.insert("ask 101".to_string())?;
+//! book.remove(a);
+//!
+//! let saved = serde_json::to_string(&book)?;           // or any serde format
+//! let mut restored: GenSlab<String> = serde_json::from_str(&saved)?;
+//! assert_eq!(restored[b], "ask 101");                   // same key, same value
+//! assert!(!restored.contains(a));                       // stale stays stale
+//! assert_eq!(restored.insert("x".into())?, book.insert("x".into())?); // same next key
+//! # }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Coming from `slab` and `slotmap`
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # use nexus_slab::{Key, Slab};
+//! let mut slab: Slab<&str> = Slab::with_capacity(1024)?;   // fixed capacity, allocated once
+//! let k: Key = slab.insert("hello")?;                       // a full slab hands the value back
+//! assert_eq!(slab[k], "hello");
+//! assert_eq!(slab.vacant_key(), Some(Key::new(1)));
+//! assert_eq!(slab.remove(k), Some("hello"));                // slab's try_remove
+//! assert_eq!(slab.remove(k), None);                         // slab's remove would panic here
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # use nexus_slab::{new_key_type, GenKey, Mmap, Slab};
+//! new_key_type! { pub struct PlayerKey(GenKey); }
+//!
+//! let mut players: Slab<&str, Mmap, PlayerKey> = Slab::with_capacity(1024)?;
+//! let ada = players.insert("ada")?;
+//! players.remove(ada);
+//! let bob = players.insert("bob")?;             // same slot, next generation
+//! assert_eq!(bob.index(), ada.index());
+//! assert!(players.get(ada).is_none());          // the old key is never found again
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Safety
+//!
+//! No value of any public key constructor can cause undefined behaviour, a panic (other than
+//! `slab[key]`) or a change to a slab's bookkeeping: a [`Key`] from any `usize`, a [`GenKey`]
+//! from any `u64` ([`GenKey::from_bits`] refuses the bits no slab hands out), a typed, stale or
+//! foreign key finds the value it was handed out for or nothing — never a vacant, retired or
+//! never-used slot. A plain key does not know its value (a stale one reaches the slot's new
+//! occupant) and no key knows its slab. [`Backing`] is an `unsafe trait`; a backing that keeps
+//! its contract may return any region at least as long as asked, fail or panic in any method,
+//! and override every memory control: the slab stays consistent and releases each region once,
+//! and a region that visibly breaks the contract is released and reported
+//! ([`Error::BrokenBacking`]), never written.
+
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
