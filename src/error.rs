@@ -1,6 +1,7 @@
 //! Errors: [`Error`] for everything that can fail, [`Full`] for an insert into a full slab.
 
 use core::fmt;
+use core::num::NonZeroU32;
 use std::io;
 
 /// Everything that can go wrong in `nexus-slab`, with what to do about it.
@@ -276,8 +277,11 @@ impl Error {
 ///
 /// Nothing is lost: [`into_inner`](Full::into_inner) gives the value back. `Full<T>` is
 /// `Debug`, `Display` and [`std::error::Error`] for every `T`, so `.unwrap()`, `?` into
-/// `Box<dyn Error>` or `anyhow::Error`, and `?` into [`Error`] (as [`Error::Full`], or
-/// [`Error::NotAllocated`] for a slab with no memory yet) all work whatever the value type.
+/// `Box<dyn Error>`, and `?` into [`Error`] (as [`Error::Full`], or [`Error::NotAllocated`] for
+/// a slab with no memory yet) all work whatever the value type. `anyhow::Error` also needs the
+/// error to be `Send + Sync + 'static`, which `Full<T>` is when `T` is; for other values
+/// (`Rc`, `Box<dyn Fn()>`, borrowed data) write `.map_err(nexus_slab::Error::from)?`, which
+/// drops the value and keeps the reason.
 ///
 /// ```
 /// use nexus_slab::{Error, Key, Slab};
@@ -299,18 +303,31 @@ impl Error {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Full<T> {
     value: T,
-    capacity: usize,
+    /// The capacity plus one: a slab has at most `u32::MAX - 1` slots, and the zero this
+    /// leaves free lets `Result<Key, Full<T>>` be as small as `Full<T>` (`insert` returns it
+    /// in registers for small values).
+    capacity_1: NonZeroU32,
 }
 
 impl<T> Full<T> {
-    /// The value an insert into a slab of `capacity` slots handed back.
+    /// The value an insert into a slab of `capacity` slots handed back (a capacity beyond any
+    /// slab's, `u32::MAX - 1`, is taken as that).
     ///
     /// ```
     /// use nexus_slab::Full;
     /// assert_eq!(Full::new(7, 4).capacity(), 4);
     /// ```
     pub const fn new(value: T, capacity: usize) -> Self {
-        Full { value, capacity }
+        let c = if capacity < u32::MAX as usize - 1 {
+            capacity as u32
+        } else {
+            u32::MAX - 1
+        };
+        let capacity_1 = match NonZeroU32::new(c + 1) {
+            Some(n) => n,
+            None => unreachable!(),
+        };
+        Full { value, capacity_1 }
     }
 
     /// Gives back the value that was not inserted.
@@ -341,19 +358,19 @@ impl<T> Full<T> {
     /// assert_eq!(unallocated.insert(1).unwrap_err().capacity(), 0);
     /// ```
     pub const fn capacity(&self) -> usize {
-        self.capacity
+        (self.capacity_1.get() - 1) as usize
     }
 }
 
 impl<T> fmt::Debug for Full<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Full {{ capacity: {}, .. }}", self.capacity)
+        write!(f, "Full {{ capacity: {}, .. }}", self.capacity())
     }
 }
 
 impl<T> fmt::Display for Full<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.capacity == 0 {
+        if self.capacity() == 0 {
             f.write_str(
                 "the slab has no memory yet, so the value was handed back (Full::into_inner): \
                  call alloc(n), alloc_bytes(max) or with_capacity(n) first",
@@ -363,7 +380,7 @@ impl<T> fmt::Display for Full<T> {
                 f,
                 "the slab is full (capacity {}); the value was handed back (Full::into_inner): \
                  remove a value or allocate a larger slab",
-                self.capacity
+                self.capacity()
             )
         }
     }
@@ -459,7 +476,7 @@ impl<T> From<Full<T>> for Error {
     /// [`Error::Full`] with the slab's capacity, or [`Error::NotAllocated`] when it had no
     /// memory; the value is dropped.
     fn from(full: Full<T>) -> Self {
-        match full.capacity {
+        match full.capacity() {
             0 => Error::NotAllocated,
             capacity => Error::Full { capacity },
         }

@@ -20,9 +20,12 @@ pub(crate) mod sealed {
         fn slot(self) -> usize;
 
         /// The key of slot `index` at stored generation `generation` (ignored by plain keys).
-        /// The core calls it only with an index below its capacity and, for generational keys,
-        /// the odd generation of an occupied slot.
-        fn from_parts(index: usize, generation: u32) -> Self;
+        ///
+        /// # Safety
+        /// `index < MAX_CAPACITY` (so below `u32::MAX - 1`): the core calls it only with the
+        /// index of one of its slots. For generational keys `generation` should be the odd
+        /// generation of an occupied slot (an even one would make a key that matches nothing).
+        unsafe fn from_parts(index: usize, generation: u32) -> Self;
 
         /// The generation this key expects (0 for plain keys; odd for generational ones).
         fn generation_bits(self) -> u32;
@@ -163,8 +166,12 @@ impl RawKey for Key {
     }
 
     #[inline]
-    fn from_parts(index: usize, _: u32) -> Self {
-        Key::new(index)
+    unsafe fn from_parts(index: usize, _: u32) -> Self {
+        debug_assert!(index < Key::MAX_INDEX);
+        // SAFETY: `index < MAX_CAPACITY == Key::MAX_INDEX < u32::MAX` per the caller, so
+        // `index + 1` neither wraps nor is zero. (Unlike `Key::new`, no clamp: this is the
+        // insert path.)
+        Key(unsafe { NonZeroU32::new_unchecked(index as u32 + 1) })
     }
 
     #[inline]
@@ -334,7 +341,7 @@ impl RawKey for GenKey {
     }
 
     #[inline]
-    fn from_parts(index: usize, generation: u32) -> Self {
+    unsafe fn from_parts(index: usize, generation: u32) -> Self {
         debug_assert!(index < u32::MAX as usize && generation % 2 == 1);
         GenKey {
             index: index as u32,

@@ -256,7 +256,8 @@ impl<T, K: RawKey> RawSlab<T, K> {
         } else {
             0
         };
-        K::from_parts(i, gen)
+        // SAFETY: `i < cap <= MAX_CAPACITY` per the caller.
+        unsafe { K::from_parts(i, gen) }
     }
 
     #[inline]
@@ -296,7 +297,8 @@ impl<T, K: RawKey> RawSlab<T, K> {
         } else {
             0
         };
-        Some(K::from_parts(i, gen))
+        // SAFETY: `i < cap <= MAX_CAPACITY`.
+        Some(unsafe { K::from_parts(i, gen) })
     }
 
     /// Stores `value` in the most recently freed slot (or the next never-used one).
@@ -345,7 +347,8 @@ impl<T, K: RawKey> RawSlab<T, K> {
         } else {
             0
         };
-        Ok(K::from_parts(i, gen))
+        // SAFETY: `i < cap <= MAX_CAPACITY`.
+        Ok(unsafe { K::from_parts(i, gen) })
     }
 
     /// Stores `value` at exactly the slot `key` names, with exactly its generation: for
