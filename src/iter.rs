@@ -14,7 +14,8 @@ use crate::key::SlabKey;
 use crate::raw::RawSlab;
 use crate::{Key, Slab};
 
-/// Walks the set bits of a bitmap from both ends.
+/// Walks the set bits of a bitmap from both ends. Over a slab the bits are numbered from 1
+/// (bit `i + 1` for slot `i`, see `RawSlab::occupancy_word`): the iterators subtract one.
 ///
 /// It stops after `remaining` indices, which is what keeps the two ends apart: the front yields
 /// the smallest indices, the back the largest, and together never more than were set.
@@ -205,17 +206,19 @@ impl<'a, T, K: SlabKey> Iterator for Iter<'a, T, K> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // SAFETY: the bitmap cannot change while the slab is borrowed.
-        let i = unsafe { self.cursor.next(self.raw) }?;
-        Some(self.item(i))
+        let b = unsafe { self.cursor.next(self.raw) }?;
+        Some(self.item(b - 1))
     }
 
     #[inline]
     fn fold<Acc, F: FnMut(Acc, Self::Item) -> Acc>(self, init: Acc, mut f: F) -> Acc {
         let raw = self.raw;
-        // SAFETY: the bitmap cannot change while the slab is borrowed; every index the cursor
-        // yields is an occupied slot, so `< cap` and initialised.
+        // SAFETY: the bitmap cannot change while the slab is borrowed; every bit the cursor
+        // yields is an occupied slot's (bit `i + 1` for slot `i`), so `i < cap` and
+        // initialised.
         unsafe {
-            self.cursor.fold(raw, init, |acc, i| {
+            self.cursor.fold(raw, init, |acc, b| {
+                let i = b - 1;
                 f(acc, (K::from_raw(raw.key_at(i)), &*raw.value_ptr(i)))
             })
         }
@@ -231,8 +234,8 @@ impl<T, K: SlabKey> DoubleEndedIterator for Iter<'_, T, K> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         // SAFETY: as in `next`.
-        let i = unsafe { self.cursor.next_back(self.raw) }?;
-        Some(self.item(i))
+        let b = unsafe { self.cursor.next_back(self.raw) }?;
+        Some(self.item(b - 1))
     }
 }
 
@@ -308,8 +311,8 @@ impl<'a, T, K: SlabKey> Iterator for IterMut<'a, T, K> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // SAFETY: the bitmap cannot change while the slab is borrowed.
-        let i = unsafe { self.cursor.next(self.raw) }?;
-        Some(self.item(i))
+        let b = unsafe { self.cursor.next(self.raw) }?;
+        Some(self.item(b - 1))
     }
 
     #[inline]
@@ -317,7 +320,8 @@ impl<'a, T, K: SlabKey> Iterator for IterMut<'a, T, K> {
         let raw = self.raw;
         // SAFETY: as in `Iter::fold`; each index comes once, so the `&mut` are disjoint.
         unsafe {
-            self.cursor.fold(raw, init, |acc, i| {
+            self.cursor.fold(raw, init, |acc, b| {
+                let i = b - 1;
                 f(acc, (K::from_raw(raw.key_at(i)), &mut *raw.value_ptr(i)))
             })
         }
@@ -333,8 +337,8 @@ impl<T, K: SlabKey> DoubleEndedIterator for IterMut<'_, T, K> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         // SAFETY: as in `next`.
-        let i = unsafe { self.cursor.next_back(self.raw) }?;
-        Some(self.item(i))
+        let b = unsafe { self.cursor.next_back(self.raw) }?;
+        Some(self.item(b - 1))
     }
 }
 
@@ -392,8 +396,8 @@ impl<T, B: Backing, K: SlabKey> Iterator for IntoIter<T, B, K> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // SAFETY: the bits this cursor clears (via `abandon`) are ones it already yielded.
-        let i = unsafe { self.cursor.next(self.slab.raw()) }?;
-        Some(self.item(i))
+        let b = unsafe { self.cursor.next(self.slab.raw()) }?;
+        Some(self.item(b - 1))
     }
 
     #[inline]
@@ -406,8 +410,8 @@ impl<T, B: Backing, K: SlabKey> DoubleEndedIterator for IntoIter<T, B, K> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         // SAFETY: as in `next`.
-        let i = unsafe { self.cursor.next_back(self.slab.raw()) }?;
-        Some(self.item(i))
+        let b = unsafe { self.cursor.next_back(self.slab.raw()) }?;
+        Some(self.item(b - 1))
     }
 }
 
@@ -466,8 +470,8 @@ impl<T, K: SlabKey> Iterator for Drain<'_, T, K> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // SAFETY: the bits cleared since creation are ones this cursor yielded.
-        let i = unsafe { self.cursor.next(self.raw) }?;
-        Some(self.item(i))
+        let b = unsafe { self.cursor.next(self.raw) }?;
+        Some(self.item(b - 1))
     }
 
     #[inline]
@@ -480,8 +484,8 @@ impl<T, K: SlabKey> DoubleEndedIterator for Drain<'_, T, K> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         // SAFETY: as in `next`.
-        let i = unsafe { self.cursor.next_back(self.raw) }?;
-        Some(self.item(i))
+        let b = unsafe { self.cursor.next_back(self.raw) }?;
+        Some(self.item(b - 1))
     }
 }
 

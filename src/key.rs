@@ -19,6 +19,9 @@ pub(crate) mod sealed {
         /// The slot index this key names.
         fn slot(self) -> usize;
 
+        /// The slot index plus one (what a `Key` stores; never 0).
+        fn ordinal(self) -> usize;
+
         /// The key of slot `index` at stored generation `generation` (ignored by plain keys).
         ///
         /// # Safety
@@ -163,6 +166,11 @@ impl RawKey for Key {
     #[inline]
     fn slot(self) -> usize {
         self.index()
+    }
+
+    #[inline]
+    fn ordinal(self) -> usize {
+        self.0.get() as usize
     }
 
     #[inline]
@@ -338,6 +346,11 @@ impl RawKey for GenKey {
     #[inline]
     fn slot(self) -> usize {
         self.index as usize
+    }
+
+    #[inline]
+    fn ordinal(self) -> usize {
+        self.index as usize + 1
     }
 
     #[inline]

@@ -99,7 +99,12 @@ fn child() {
     println!("child: {msg}");
     match &err {
         Error::MemlockLimit { needed, limit } => {
-            assert_eq!(*needed, (1 << 20) * 64 + (1 << 20) / 8);
+            // 2^20 slots of 64 bytes and a bitmap of 2^20 + 1 bits (slot bits and a
+            // sentinel), in whole pages.
+            // SAFETY: sysconf has no preconditions.
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+            let bitmap: usize = ((1 << 20) / 64 + 1) * 8;
+            assert_eq!(*needed, ((1 << 20) * 64 + bitmap).next_multiple_of(page));
             assert!(limit.contains(&LIMIT.to_string()), "{limit}");
         }
         other => panic!("expected MemlockLimit, got {other:?}"),

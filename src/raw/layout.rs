@@ -54,9 +54,10 @@ impl SlotLayout {
         }
     }
 
-    /// Number of `u64` words in the bitmap of `cap` slots.
+    /// Number of `u64` words in the bitmap of `cap` slots: bits `0..=cap` (bit 0 is the
+    /// sentinel, slot `i` is bit `i + 1`).
     pub(crate) const fn bitmap_words(cap: usize) -> usize {
-        cap.div_ceil(64)
+        cap / 64 + 1
     }
 
     /// Byte offset of the bitmap for `cap` slots, or `None` on overflow.
@@ -153,9 +154,10 @@ mod tests {
     #[test]
     fn bytes_for_counts_slots_padding_and_bitmap() {
         let l = SlotLayout::of::<u64, Key>();
-        assert_eq!(l.bytes_for(0), Some(0));
+        // The bitmap has bits 0..=cap: bit 0 is a sentinel, slot i is bit i + 1.
         assert_eq!(l.bytes_for(1), Some(64 + 8));
-        assert_eq!(l.bytes_for(64), Some(512 + 8));
+        assert_eq!(l.bytes_for(63), Some(512 + 8));
+        assert_eq!(l.bytes_for(64), Some(512 + 16));
         assert_eq!(l.bytes_for(65), Some(576 + 16));
         assert_eq!(l.bytes_for(usize::MAX), None);
     }
@@ -169,7 +171,7 @@ mod tests {
         ] {
             for len in [0usize, 1, 71, 72, 4096, 8192, 20480, 1 << 21] {
                 let cap = l.capacity_for(len);
-                assert!(l.bytes_for(cap).unwrap() <= len);
+                assert!(cap == 0 || l.bytes_for(cap).unwrap() <= len);
                 assert!(l.bytes_for(cap + 1).unwrap() > len, "{l:?} {len}");
             }
         }

@@ -8,12 +8,15 @@
 //! no generation code at all.
 //!
 //! State, for `cap` slots:
-//! - `bits` (plain keys): bit `i` is set exactly when slot `i` holds a value. Bits at or above
-//!   `hwm` are 0.
+//! - `bits` (plain keys): bit `i + 1` is set exactly when slot `i` holds a value, and bit 0
+//!   is always set (a sentinel). Numbering the bits from 1 lets a key, which stores its index
+//!   plus one, test its bit and bound-check without subtracting (`n <= hwm`, bit `n`); the
+//!   sentinel keeps "every bit below is set" true for the first word on the fill path. Bits
+//!   above `hwm` are 0.
 //! - `hwm` (high-water mark): slots `hwm..cap` have never been handed out since the last
 //!   restart, so they are free without being on the free list; an insert takes them in order.
 //! - `free`: a LIFO stack of vacated slots below `hwm`, linked through the slots themselves
-//!   (`Slot::next`), `NIL` at the bottom.
+//!   (`Slot::next`); links are slot indices plus one, so `NIL` (the bottom) is 0.
 //! - `gens` (generational keys, instead of `bits`): one `u32` per slot, even while vacant, odd
 //!   while occupied — the parity is the occupancy bit; +1 on every insert and every remove, so a
 //!   slot's generations never repeat. A slot whose generation would wrap is retired: it gets
@@ -33,13 +36,34 @@ pub(crate) use layout::{SlotLayout, MAX_CAPACITY};
 
 use crate::key::sealed::RawKey;
 
-/// End of the free list.
-const NIL: u32 = u32::MAX;
+/// End of the free list. Links are slot index + 1, so no slot links as 0.
+const NIL: u32 = 0;
 
-/// While a saved state is restored: the link of a slot not yet accounted for. Never a slot
-/// index (`MAX_CAPACITY` is below it), never `NIL`.
+/// The free-list link of slot `i` (`i < MAX_CAPACITY < u32::MAX`, so it neither wraps nor is
+/// `NIL`).
+#[inline(always)]
+const fn link_of(i: usize) -> u32 {
+    // Added before narrowing, so that `link_of(n - 1)` compiles to `n`.
+    (i + 1) as u32
+}
+
+/// The slot a non-`NIL` link names.
+#[inline(always)]
+const fn slot_of_link(l: u32) -> usize {
+    l as usize - 1
+}
+
+/// Bitmap word and mask of slot `i` (bit `i + 1`; bit 0 is the sentinel).
+#[inline(always)]
+const fn bit_of(i: usize) -> (usize, u64) {
+    let b = i + 1;
+    (b / 64, 1u64 << (b % 64))
+}
+
+/// While a saved state is restored: the link of a slot not yet accounted for. Never a link
+/// (slot index + 1 is at most `MAX_CAPACITY < u32::MAX`), never `NIL`.
 #[cfg(feature = "serde")]
-const UNACCOUNTED: u32 = u32::MAX - 1;
+const UNACCOUNTED: u32 = u32::MAX;
 
 /// The state of a restore in progress: the free list's bottom and length so far.
 #[cfg(feature = "serde")]
@@ -48,7 +72,7 @@ pub(crate) struct Restoring {
     free: usize,
 }
 
-/// One slot: a value when occupied, the next free slot's index when vacant.
+/// One slot: a value when occupied, the next free slot's link (index + 1) when vacant.
 #[repr(C)]
 pub(crate) union Slot<T> {
     value: ManuallyDrop<T>,
@@ -121,8 +145,12 @@ impl<T, K: RawKey> RawSlab<T, K> {
             // SAFETY: `bytes_for(cap) <= len`, so the bitmap (at `off`, `bitmap_words(cap)`
             // words) lies inside the region; `off` is a multiple of 64, so the words are aligned.
             let bits = unsafe { base.add(off) }.cast::<u64>();
-            // SAFETY: same range as above, valid for writes per the caller's contract.
-            unsafe { ptr::write_bytes(bits.as_ptr(), 0, SlotLayout::bitmap_words(cap)) };
+            // SAFETY: same range as above, valid for writes per the caller's contract. Then the
+            // sentinel: bit 0 of word 0 (there is at least one word).
+            unsafe {
+                ptr::write_bytes(bits.as_ptr(), 0, SlotLayout::bitmap_words(cap));
+                *bits.as_ptr() = 1;
+            }
             (bits, NonNull::dangling())
         };
         RawSlab {
@@ -147,14 +175,15 @@ impl<T, K: RawKey> RawSlab<T, K> {
         self.len
     }
 
-    /// Bitmap words that may have set bits (those covering `0..hwm`).
+    /// Bitmap words that may have set bits for slots (those covering bits `1..=hwm`).
     #[inline]
     pub(crate) fn live_words(&self) -> usize {
         SlotLayout::bitmap_words(self.hwm)
     }
 
-    /// Occupancy of slots `64 * w ..` as a word: bit `b` is set when slot `64 * w + b` holds a
-    /// value. For generational keys it is gathered from the generations' parity.
+    /// Occupancy as a word: bit `b` of word `w` is set when slot `64 * w + b - 1` holds a value
+    /// (bit 0 of word 0, the sentinel, reads as 0). For generational keys it is gathered from
+    /// the generations' parity.
     ///
     /// # Safety
     /// `w < self.live_words()`.
@@ -162,17 +191,25 @@ impl<T, K: RawKey> RawSlab<T, K> {
     pub(crate) unsafe fn occupancy_word(&self, w: usize) -> u64 {
         debug_assert!(w < self.live_words());
         if K::GENERATIONAL {
-            let start = w * 64;
-            let n = (self.hwm - start).min(64);
+            // Bit `b` stands for slot `64 * w + b - 1`: bits from `first` up to the high-water
+            // mark.
+            let first = usize::from(w == 0);
+            let end = (self.hwm + 1 - w * 64).min(64);
             let mut word = 0u64;
-            for b in 0..n {
-                // SAFETY: `start + b < hwm <= cap`, inside the generations.
-                word |= u64::from(unsafe { *self.gens.as_ptr().add(start + b) } & 1) << b;
+            for b in first..end {
+                // SAFETY: slot `64 * w + b - 1 < hwm <= cap`, inside the generations.
+                let g = unsafe { *self.gens.as_ptr().add(w * 64 + b - 1) };
+                word |= u64::from(g & 1) << b;
             }
             word
         } else {
             // SAFETY: `w < live_words <= bitmap_words(cap)`, inside the bitmap.
-            unsafe { *self.bits.as_ptr().add(w) }
+            let word = unsafe { *self.bits.as_ptr().add(w) };
+            if w == 0 {
+                word & !1 // the sentinel is no slot
+            } else {
+                word
+            }
         }
     }
 
@@ -211,14 +248,28 @@ impl<T, K: RawKey> RawSlab<T, K> {
             // SAFETY: `i < hwm <= cap`, and the keys are generational.
             (unsafe { *self.gen_ptr(i) } & 1) == 1
         } else {
-            // SAFETY: `i < hwm <= cap`, so word `i / 64` is inside the bitmap.
-            (unsafe { *self.bits.as_ptr().add(i / 64) } & (1u64 << (i % 64))) != 0
+            let (w, mask) = bit_of(i);
+            // SAFETY: `i < hwm <= cap`, so word `(i + 1) / 64` is inside the bitmap.
+            (unsafe { *self.bits.as_ptr().add(w) } & mask) != 0
         }
     }
 
     /// The slot `key` names, if it holds the value the key was given for. Any key is fine.
     #[inline]
     pub(crate) fn find(&self, key: K) -> Option<usize> {
+        if !K::GENERATIONAL {
+            // In bit numbering (slot + 1), which is what a `Key` stores: bounds and bit test
+            // without a subtraction.
+            let n = key.ordinal();
+            if n > self.hwm {
+                return None;
+            }
+            // SAFETY: `1 <= n <= hwm <= cap`, so word `n / 64` is inside the bitmap.
+            let word = unsafe { *self.bits.as_ptr().add(n / 64) };
+            // (Shifted right rather than masked, so that `take`'s mask is not shared with this
+            // test and stays a single `btc`.)
+            return ((word >> (n % 64)) & 1 != 0).then_some(n - 1);
+        }
         let i = key.slot();
         let live = if K::GENERATIONAL {
             // Occupied slots have odd generations, vacant ones even (retired: 0). Equal to an
@@ -279,7 +330,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
     #[inline]
     fn next_vacant(&self) -> Option<usize> {
         if self.free != NIL {
-            Some(self.free as usize)
+            Some(slot_of_link(self.free))
         } else if self.hwm < self.cap {
             Some(self.hwm)
         } else {
@@ -306,28 +357,30 @@ impl<T, K: RawKey> RawSlab<T, K> {
     pub(crate) fn insert(&mut self, value: T) -> Result<K, T> {
         // SAFETY (for the bitmap words below): `i < hwm <= cap`, inside the bitmap.
         let i = if self.free != NIL {
-            let i = self.free as usize;
+            let i = slot_of_link(self.free);
             // SAFETY: slots on the free list are vacant slots below `hwm <= cap` whose `next`
             // field was written when they were freed.
             self.free = unsafe { (*self.slots.as_ptr().add(i)).next };
             if !K::GENERATIONAL {
+                let (w, mask) = bit_of(i);
                 // SAFETY: see above.
-                unsafe { *self.bits.as_ptr().add(i / 64) |= 1u64 << (i % 64) };
+                unsafe { *self.bits.as_ptr().add(w) |= mask };
             }
             i
         } else if self.hwm < self.cap {
             let i = self.hwm;
             self.hwm += 1;
             if !K::GENERATIONAL {
+                let b = i + 1;
                 // SAFETY: see above.
-                let word = unsafe { &mut *self.bits.as_ptr().add(i / 64) };
+                let word = unsafe { &mut *self.bits.as_ptr().add(b / 64) };
                 // The free list is empty, so with plain keys every slot below `i` is occupied
-                // (a vacated slot always goes on the free list): the word is known and is
-                // stored without reading it, which keeps a fill from waiting on the previous
-                // insert's store.
-                let below = (1u64 << (i % 64)) - 1;
+                // (a vacated slot always goes on the free list), and bit 0 is the sentinel: the
+                // word is known and is stored without reading it, which keeps a fill from
+                // waiting on the previous insert's store.
+                let below = (1u64 << (b % 64)) - 1;
                 debug_assert_eq!(*word & below, below, "a vacant slot off the free list");
-                *word = u64::MAX >> (63 - i % 64);
+                *word = u64::MAX >> (63 - b % 64);
             }
             i
         } else {
@@ -394,7 +447,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
             for j in (self.hwm..i).rev() {
                 // SAFETY: `j < i < cap`, and slot `j` is vacant (never used).
                 unsafe { (*self.slots.as_ptr().add(j)).next = self.free };
-                self.free = j as u32;
+                self.free = link_of(j);
             }
             self.hwm = i + 1;
         } else if !self.unlink(i) {
@@ -407,8 +460,9 @@ impl<T, K: RawKey> RawSlab<T, K> {
             // SAFETY: `i < cap`, generational keys.
             unsafe { *self.gen_ptr(i) = want };
         } else {
+            let (w, mask) = bit_of(i);
             // SAFETY: `i < hwm <= cap`: the word is inside the bitmap.
-            unsafe { *self.bits.as_ptr().add(i / 64) |= 1u64 << (i % 64) };
+            unsafe { *self.bits.as_ptr().add(w) |= mask };
         }
         self.len += 1;
         Ok(())
@@ -416,7 +470,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
 
     /// Takes slot `i` off the free list; false if it is not on it. O(list length).
     fn unlink(&mut self, i: usize) -> bool {
-        let target = i as u32;
+        let target = link_of(i);
         if self.free == target {
             // SAFETY: slots on the free list are vacant slots below `hwm` with a link.
             self.free = unsafe { (*self.slots.as_ptr().add(i)).next };
@@ -425,13 +479,14 @@ impl<T, K: RawKey> RawSlab<T, K> {
         let mut cur = self.free;
         // The list holds each vacated slot once, so it ends (at NIL) within `hwm` steps.
         while cur != NIL {
+            let c = slot_of_link(cur);
             // SAFETY: `cur` is on the free list: a vacant slot below `hwm` with a link.
-            let next = unsafe { (*self.slots.as_ptr().add(cur as usize)).next };
+            let next = unsafe { (*self.slots.as_ptr().add(c)).next };
             if next == target {
                 // SAFETY: as above, for `target` (on the list) and `cur`.
                 unsafe {
                     let after = (*self.slots.as_ptr().add(i)).next;
-                    (*self.slots.as_ptr().add(cur as usize)).next = after;
+                    (*self.slots.as_ptr().add(c)).next = after;
                 }
                 return true;
             }
@@ -453,11 +508,12 @@ impl<T, K: RawKey> RawSlab<T, K> {
         // there).
         let mut j = self.free;
         while j != NIL {
+            let s = slot_of_link(j);
             // SAFETY: slots on `self`'s free list are vacant slots below its `hwm` with a
-            // link; `to` has the same capacity, so slot `j` exists there too.
+            // link; `to` has the same capacity, so slot `s` exists there too.
             unsafe {
-                let next = (*self.slots.as_ptr().add(j as usize)).next;
-                (*to.slots.as_ptr().add(j as usize)).next = next;
+                let next = (*self.slots.as_ptr().add(s)).next;
+                (*to.slots.as_ptr().add(s)).next = next;
                 j = next;
             }
         }
@@ -480,8 +536,9 @@ impl<T, K: RawKey> RawSlab<T, K> {
                 // SAFETY: `i < cap`, generational keys.
                 unsafe { *to.gen_ptr(i) = *self.gen_ptr(i) };
             } else {
+                let (w, mask) = bit_of(i);
                 // SAFETY: `i < hwm`: inside the bitmap.
-                unsafe { *to.bits.as_ptr().add(i / 64) |= 1u64 << (i % 64) };
+                unsafe { *to.bits.as_ptr().add(w) |= mask };
             }
             to.len += 1;
         }
@@ -502,7 +559,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
             if cur == NIL {
                 return None;
             }
-            let i = cur as usize;
+            let i = slot_of_link(cur);
             // SAFETY: slots on the free list are vacant slots below `hwm <= cap` with a link.
             cur = unsafe { (*self.slots.as_ptr().add(i)).next };
             Some(i)
@@ -542,8 +599,9 @@ impl<T, K: RawKey> RawSlab<T, K> {
         // SAFETY: occupied, so initialised; after this read the slot is treated as vacant.
         let value = unsafe { self.value_ptr(i).read() };
         if !K::GENERATIONAL {
+            let (w, mask) = bit_of(i);
             // SAFETY: `i < hwm`; the word is inside the bitmap. The bit is set, so `^` clears it.
-            unsafe { *self.bits.as_ptr().add(i / 64) ^= 1u64 << (i % 64) };
+            unsafe { *self.bits.as_ptr().add(w) ^= mask };
         }
         self.len -= 1;
         if K::GENERATIONAL {
@@ -558,7 +616,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
         }
         // SAFETY: `i < cap`; the slot is vacant now, so its `next` field may be written.
         unsafe { (*self.slots.as_ptr().add(i)).next = self.free };
-        self.free = i as u32; // i < cap <= MAX_CAPACITY < u32::MAX == NIL
+        self.free = link_of(i); // i < cap <= MAX_CAPACITY
         value
     }
 
@@ -571,8 +629,9 @@ impl<T, K: RawKey> RawSlab<T, K> {
     pub(crate) unsafe fn abandon(&mut self, i: usize) -> *mut T {
         debug_assert!(self.is_occupied(i));
         if !K::GENERATIONAL {
+            let (w, mask) = bit_of(i);
             // SAFETY: `i < hwm`; the word is inside the bitmap.
-            unsafe { *self.bits.as_ptr().add(i / 64) &= !(1u64 << (i % 64)) };
+            unsafe { *self.bits.as_ptr().add(w) &= !mask };
         }
         self.len -= 1;
         if K::GENERATIONAL {
@@ -590,12 +649,14 @@ impl<T, K: RawKey> RawSlab<T, K> {
             return None;
         }
         let words = self.live_words();
-        let mut w = from / 64;
-        // SAFETY: `from < hwm`, so `w < words`.
-        let mut bits = unsafe { self.occupancy_word(w) } & (!0u64 << (from % 64));
+        // Slot `from` is bit `from + 1`.
+        let b = from + 1;
+        let mut w = b / 64;
+        // SAFETY: `from < hwm`, so bit `b <= hwm` and `w < words`.
+        let mut bits = unsafe { self.occupancy_word(w) } & (!0u64 << (b % 64));
         loop {
             if bits != 0 {
-                return Some(w * 64 + bits.trailing_zeros() as usize);
+                return Some(w * 64 + bits.trailing_zeros() as usize - 1);
             }
             w += 1;
             if w == words {
@@ -619,8 +680,12 @@ impl<T, K: RawKey> RawSlab<T, K> {
                 from = i + 1;
             }
         } else {
-            // SAFETY: the live words are inside the bitmap; nothing needs dropping.
-            unsafe { ptr::write_bytes(self.bits.as_ptr(), 0, self.live_words()) };
+            // SAFETY: the live words are inside the bitmap (at least word 0); nothing needs
+            // dropping. Then the sentinel again.
+            unsafe {
+                ptr::write_bytes(self.bits.as_ptr(), 0, self.live_words());
+                *self.bits.as_ptr() = 1;
+            }
             self.len = 0;
         }
         self.restart();
@@ -750,8 +815,9 @@ impl<T, K: RawKey> RawSlab<T, K> {
             // SAFETY: `i < cap`, generational keys.
             unsafe { *self.gen_ptr(i) = want };
         } else {
+            let (w, mask) = bit_of(i);
             // SAFETY: `i < hwm`: inside the bitmap.
-            unsafe { *self.bits.as_ptr().add(i / 64) |= 1u64 << (i % 64) };
+            unsafe { *self.bits.as_ptr().add(w) |= mask };
         }
         self.len += 1;
         Ok(())
@@ -791,12 +857,12 @@ impl<T, K: RawKey> RawSlab<T, K> {
         unsafe {
             (*self.slots.as_ptr().add(i)).next = NIL;
             if r.tail == NIL {
-                self.free = i as u32;
+                self.free = link_of(i);
             } else {
-                (*self.slots.as_ptr().add(r.tail as usize)).next = i as u32;
+                (*self.slots.as_ptr().add(slot_of_link(r.tail))).next = link_of(i);
             }
         }
-        r.tail = i as u32;
+        r.tail = link_of(i);
         r.free += 1;
         Ok(())
     }
