@@ -962,6 +962,27 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         self.backing.locked_bytes(region)
     }
 
+    /// Where the slab's resident pages are: bytes per NUMA node, read from the kernel page by
+    /// page (see [`Backing::numa_bytes`]). With [`Mmap::numa_node(n)`](Mmap::numa_node) every
+    /// byte is on node `n`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotAllocated`]; [`Error::Unsupported`] where the platform cannot tell.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// if let Ok(placed) = slab.numa_bytes() {
+    ///     assert_eq!(placed.resident(), slab.memory_size());
+    /// }
+    /// ```
+    pub fn numa_bytes(&self) -> Result<crate::NumaBytes, Error> {
+        let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
+        self.backing.numa_bytes(region)
+    }
+
     /// The core, for the iterators.
     pub(crate) fn raw(&self) -> &RawSlab<T, K::Raw> {
         &self.raw
