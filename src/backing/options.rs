@@ -129,9 +129,14 @@ pub(crate) fn populate_bound_huge(region: &Region, node: usize) -> Result<(), Er
         // MADV_POPULATE_WRITE at all. ENOMEM: no memory. Each is told apart by the node's pool.
         Err(e) => {
             let needed = region.len() / page;
+            // The pages faulted in before the failure are the region's until the caller
+            // unmaps it: count them as the node's free pages, as they will be again.
+            let held = sys::numa_bytes(region.as_ptr(), region.len(), page)
+                .map_or(0, |b| b.on_node(node) / page);
             match sys::node_huge_pool(node, page) {
-                Some(pool) if pool.free < needed || is_fault(&e) => {
-                    Err(node_short(node, page, needed, pool.free, pool.total))
+                Some(pool) if pool.free + held < needed || is_fault(&e) => {
+                    let free = pool.free + held;
+                    Err(node_short(node, page, needed, free, pool.total))
                 }
                 _ => match e {
                     Error::Unsupported { .. } => Err(Error::Unsupported {
@@ -219,6 +224,69 @@ pub(crate) fn finish_whole(
             // SAFETY: the whole mapping, made by the caller for this region and used by nothing.
             unsafe { sys::unmap_huge(region.as_ptr(), region.len()) };
             Err(e)
+        }
+    }
+}
+
+#[cfg(all(test, target_os = "linux", not(miri)))]
+mod tests {
+    use super::*;
+
+    /// Touching a hugetlb page the pool cannot supply is a SIGBUS; `populate_bound_huge` must
+    /// turn it into a typed error. A bound region on a node short of pages is one case (not
+    /// reproducible on a one-node machine: the machine-wide reservation covers the node); a
+    /// `MAP_NORESERVE` mapping larger than the free pool is another, which faults the same way
+    /// after the last free page — so it stands in for the node here.
+    #[test]
+    fn a_hugetlb_fault_without_a_page_is_an_error_not_a_sigbus() {
+        let page = 2 << 20;
+        let overcommit = std::fs::read_to_string("/proc/sys/vm/nr_overcommit_hugepages")
+            .map_or(1, |s| s.trim().parse().unwrap_or(1));
+        let Some(pool) = sys::huge_pool(page).filter(|_| overcommit == 0) else {
+            eprintln!("NOT RUN: no 2 MiB pool, or surplus pages may be allocated on demand");
+            return;
+        };
+        let pages = pool.free + 2;
+        let len = pages * page;
+        let flags = libc::MAP_PRIVATE
+            | libc::MAP_ANONYMOUS
+            | libc::MAP_HUGETLB
+            | libc::MAP_NORESERVE
+            | (21 << libc::MAP_HUGE_SHIFT);
+        // SAFETY: a fresh mapping at an address of the kernel's choosing.
+        let p = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED, "{}", std::io::Error::last_os_error());
+        let region = Region::new(NonNull::new(p.cast()).unwrap(), len, page);
+        let result = populate_bound_huge(&region, 0);
+        // SAFETY: the mapping made above, used by nothing.
+        unsafe { libc::munmap(p, len) };
+        let err = result.unwrap_err();
+        eprintln!("{pages} pages with {} free: {err}", pool.free);
+        match err {
+            Error::NodeHugePagesUnavailable {
+                node,
+                needed,
+                free,
+                fix,
+                ..
+            } => {
+                assert_eq!((node, needed, free), (0, pages, pool.free));
+                assert!(fix.starts_with(&format!("echo {} | sudo tee ", pool.total + 2)));
+            }
+            // A kernel without NUMA sysfs has no node pool to name.
+            Error::Os { source, .. } if sys::node_huge_pool(0, page).is_none() => {
+                assert_eq!(source.raw_os_error(), Some(libc::EFAULT));
+            }
+            other => panic!("expected NodeHugePagesUnavailable, got {other:?}"),
         }
     }
 }
