@@ -231,12 +231,22 @@ pub enum Error {
     /// [`numa_preferred`](crate::Mmap::numa_preferred)) named a node the process cannot place
     /// memory on: it does not exist, has no memory, or is outside the process's cpuset.
     /// Nothing was mapped.
-    #[error(
-        "NUMA node {node} cannot hold this process's memory: it does not exist, has no memory, \
-         or is outside the process's cpuset; the nodes it can use are {nodes:?} \
-         (/sys/devices/system/node/has_memory, narrowed by Mems_allowed_list in \
-         /proc/self/status): place the slab on one of those (`numactl --hardware` shows their \
-         sizes and distances)"
+    #[cfg_attr(
+        not(windows),
+        error(
+            "NUMA node {node} cannot hold this process's memory: it does not exist, has no \
+             memory, or is outside the process's cpuset; the nodes it can use are {nodes:?} \
+             (/sys/devices/system/node/has_memory, narrowed by Mems_allowed_list in \
+             /proc/self/status): place the slab on one of those (`numactl --hardware` shows \
+             their sizes and distances)"
+        )
+    )]
+    #[cfg_attr(
+        windows,
+        error(
+            "NUMA node {node} does not exist: the nodes are {nodes:?} (0 to \
+             GetNumaHighestNodeNumber): place the slab on one of those"
+        )
     )]
     NumaNode {
         /// The node asked for.

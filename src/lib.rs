@@ -85,6 +85,28 @@
 //! # thp().unwrap();
 //! ```
 //!
+//! ## NUMA placement and isolation (Linux)
+//!
+//! ```
+//! # use nexus_slab::{Error, Locked, Mmap, Slab};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // On node 0 only, locked, out of forked children and core dumps.
+//! let backing = Locked::<Mmap>::default().numa_node(0).dont_fork().dont_dump();
+//! let mut slab: Slab<u64, Locked<Mmap>> = Slab::new_in(backing);
+//! # #[cfg(all(target_os = "linux", not(miri)))]
+//! # {
+//! slab.alloc(100_000)?;
+//! assert_eq!(slab.numa_bytes()?.on_node(0), slab.memory_size()); // from the kernel
+//! # }
+//!
+//! // What on this machine adds jitter, and the command that removes it.
+//! for risk in nexus_slab::SystemInfo::probe().preflight().iter().filter(|i| i.at_risk) {
+//!     eprintln!("{}: {} -> {}", risk.setting, risk.risk, risk.fix);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## Allocation modes
 //!
 //! ```
