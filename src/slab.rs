@@ -121,7 +121,8 @@ impl<T, K: SlabKey> Slab<T, Mmap, K> {
     /// ```
     pub fn alloc_hugetlb(&mut self, n: usize) -> Result<(), Error> {
         self.check_unallocated()?;
-        let ordinary = core::mem::replace(&mut self.backing, Mmap::hugetlb(HugePageSize::Size2M));
+        let huge = self.backing.hugetlb_like(HugePageSize::Size2M);
+        let ordinary = core::mem::replace(&mut self.backing, huge);
         let result = self.alloc(n);
         if result.is_err() {
             self.backing = ordinary;

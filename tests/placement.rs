@@ -313,6 +313,16 @@ fn a_node_that_does_not_exist_is_a_typed_error_that_maps_nothing() {
     assert_eq!(ok.memory_size(), LEN);
     assert_eq!(mappings_of_len(LEN), before + 1);
 
+    // alloc_hugetlb keeps the placement of the slab's Mmap, and gives the backing back.
+    let mut seed: Slab<u64> = Slab::new_in(Mmap::new().numa_node(missing));
+    let err = seed.alloc_hugetlb(1000).unwrap_err();
+    assert!(
+        matches!(&err, Error::NumaNode { node, .. } if *node == missing),
+        "{err:?}"
+    );
+    assert_eq!(seed.backing().numa(), Some(NumaPolicy::Bind(missing)));
+    assert_eq!(seed.backing().huge_pages(), None);
+
     // Through Locked, and on hugetlb (checked before any page is taken).
     let pool0 = huge_free_rsvd(HUGE_2M);
     let huge0 = hugetlb_mappings();

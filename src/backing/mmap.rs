@@ -233,6 +233,15 @@ impl Mmap {
         self.options.dont_dump
     }
 
+    /// A backing on hugetlb pages of `size` with this one's placement and isolation (what
+    /// [`Slab::alloc_hugetlb`](crate::Slab::alloc_hugetlb) switches to).
+    pub(crate) fn hugetlb_like(&self, size: HugePageSize) -> Self {
+        Mmap {
+            options: self.options,
+            ..Mmap::hugetlb(size)
+        }
+    }
+
     fn allocate_pages(&mut self, layout: Layout) -> Result<Region, Error> {
         let page = sys::page_size();
         let len = region_len(layout, page)?;
