@@ -686,10 +686,9 @@ fn a_dont_fork_locked_slab_keeps_its_frames_and_takes_no_fault_after_fork() {
             "each written page moved"
         );
     } else {
-        assert!(
-            !hugepages_required(),
-            "CI runs as root and must see the frames"
-        );
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        assert!(!root, "root (CAP_SYS_ADMIN) must see the frames");
         eprintln!("NOT RUN: the frame comparison (needs CAP_SYS_ADMIN to read PFNs)");
     }
 }
@@ -777,10 +776,12 @@ fn every_preflight_item_matches_its_file() {
             assert_eq!(pool.free, read_num(&format!("{dir}/free_hugepages")));
             assert_eq!(pool.surplus, read_num(&format!("{dir}/surplus_hugepages")));
         }
-        assert!(
-            node.pool(HUGE_2M).is_some(),
-            "x86-64 has a 2 MiB pool per node"
-        );
+        if cfg!(target_arch = "x86_64") {
+            assert!(
+                node.pool(HUGE_2M).is_some(),
+                "x86-64: a 2 MiB pool per node"
+            );
+        }
     }
     // The report prints each item, with the fix for those at risk.
     let text = info.to_string();
