@@ -235,6 +235,71 @@ pub enum Error {
         max: usize,
     },
 
+    /// A NUMA placement ([`numa_node`](crate::Mmap::numa_node),
+    /// [`numa_preferred`](crate::Mmap::numa_preferred)) named a node the process cannot place
+    /// memory on: it does not exist, has no memory, or is outside the process's cpuset.
+    /// Nothing was mapped.
+    #[cfg_attr(
+        not(windows),
+        error(
+            "NUMA node {node} cannot hold this process's memory: it does not exist, has no \
+             memory, or is outside the process's cpuset; the nodes it can use are {nodes:?} \
+             (/sys/devices/system/node/has_memory, narrowed by Mems_allowed_list in \
+             /proc/self/status): place the slab on one of those (`numactl --hardware` shows \
+             their sizes and distances)"
+        )
+    )]
+    #[cfg_attr(
+        windows,
+        error(
+            "NUMA node {node} does not exist: the nodes are {nodes:?} (0 to \
+             GetNumaHighestNodeNumber): place the slab on one of those"
+        )
+    )]
+    NumaNode {
+        /// The node asked for.
+        node: usize,
+        /// The nodes with memory that this process may use.
+        nodes: Vec<usize>,
+    },
+
+    /// A hugetlb slab bound to a NUMA node ([`HugeTlb::numa_node`](crate::HugeTlb::numa_node))
+    /// needs more free huge pages than that node's pool has. Nothing was mapped.
+    #[error(
+        "not enough huge pages on NUMA node {node}: {needed} pages of {page_kib} KiB are \
+         needed, {free} are free in that node's pool; reserve them on the node with `{fix}`, \
+         or let pages come from other nodes with numa_preferred({node})"
+    )]
+    NodeHugePagesUnavailable {
+        /// The node the slab is bound to.
+        node: usize,
+        /// Huge pages the allocation needs.
+        needed: usize,
+        /// Huge pages free on the node (`free_hugepages` of its pool).
+        free: usize,
+        /// Size of one huge page in KiB.
+        page_kib: usize,
+        /// The command that grows the node's pool enough.
+        fix: String,
+    },
+
+    /// A slab bound to a NUMA node is larger than all of the node's memory. Nothing was
+    /// mapped.
+    #[error(
+        "{bytes} bytes cannot be bound to NUMA node {node}, which has {node_bytes} bytes of \
+         memory in all (MemTotal in /sys/devices/system/node/node{node}/meminfo); allocate less, \
+         split the data over slabs on several nodes, or use numa_preferred({node}) to let the \
+         rest come from other nodes"
+    )]
+    NodeMemory {
+        /// The node the slab is bound to.
+        node: usize,
+        /// Bytes the slab needs.
+        bytes: usize,
+        /// The node's memory (`MemTotal`).
+        node_bytes: usize,
+    },
+
     /// The platform (or this kernel) cannot do what was asked.
     #[error("{what} is not supported here: {reason}")]
     Unsupported {

@@ -85,6 +85,28 @@
 //! # thp().unwrap();
 //! ```
 //!
+//! ## NUMA placement and isolation (Linux)
+//!
+//! ```
+//! # use nexus_slab::{Error, Locked, Mmap, Slab};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // On node 0 only, locked, out of forked children and core dumps.
+//! let backing = Locked::<Mmap>::default().numa_node(0).dont_fork().dont_dump();
+//! let mut slab: Slab<u64, Locked<Mmap>> = Slab::new_in(backing);
+//! # #[cfg(all(target_os = "linux", not(miri)))]
+//! # {
+//! slab.alloc(100_000)?;
+//! assert_eq!(slab.numa_bytes()?.on_node(0), slab.memory_size()); // from the kernel
+//! # }
+//!
+//! // What on this machine adds jitter, and the command that removes it.
+//! for risk in nexus_slab::SystemInfo::probe().preflight().iter().filter(|i| i.at_risk) {
+//!     eprintln!("{}: {} -> {}", risk.setting, risk.risk, risk.fix);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## Allocation modes
 //!
 //! ```
@@ -249,6 +271,7 @@ mod error;
 mod info;
 mod iter;
 mod key;
+mod numa;
 mod raw;
 #[cfg(feature = "serde")]
 pub mod serde;
@@ -259,9 +282,10 @@ mod typed;
 pub use backing::{Backing, CloneBacking, Heap, HugePageSize, HugeTlb, Locked, Mmap, Region};
 pub use entry::VacantEntry;
 pub use error::{Error, Full, InsertAtError};
-pub use info::{HugePagePool, Limit, SystemInfo};
+pub use info::{HugePagePool, Limit, Preflight, SystemInfo};
 pub use iter::{Drain, IntoIter, Iter, IterMut, Keys, Values, ValuesMut};
 pub use key::{GenKey, Key, SlabKey};
+pub use numa::{NodeHugePool, NumaBytes, NumaNode, NumaPolicy};
 pub use slab::Slab;
 #[doc(hidden)]
 pub use typed::__private;

@@ -121,7 +121,8 @@ impl<T, K: SlabKey> Slab<T, Mmap, K> {
     /// ```
     pub fn alloc_hugetlb(&mut self, n: usize) -> Result<(), Error> {
         self.check_unallocated()?;
-        let ordinary = core::mem::replace(&mut self.backing, Mmap::hugetlb(HugePageSize::Size2M));
+        let huge = self.backing.hugetlb_like(HugePageSize::Size2M);
+        let ordinary = core::mem::replace(&mut self.backing, huge);
         let result = self.alloc(n);
         if result.is_err() {
             self.backing = ordinary;
@@ -982,6 +983,27 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     pub fn locked_bytes(&self) -> Result<usize, Error> {
         let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
         self.backing.locked_bytes(region)
+    }
+
+    /// Where the slab's resident pages are: bytes per NUMA node, read from the kernel page by
+    /// page (see [`Backing::numa_bytes`]). With [`Mmap::numa_node(n)`](Mmap::numa_node) every
+    /// byte is on node `n`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotAllocated`]; [`Error::Unsupported`] where the platform cannot tell.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// if let Ok(placed) = slab.numa_bytes() {
+    ///     assert_eq!(placed.resident(), slab.memory_size());
+    /// }
+    /// ```
+    pub fn numa_bytes(&self) -> Result<crate::NumaBytes, Error> {
+        let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
+        self.backing.numa_bytes(region)
     }
 
     /// The core, for the iterators.

@@ -140,6 +140,12 @@ fn child() {
     four.alloc_bytes(4 << 20).unwrap();
     let held = kernel::status_bytes("VmLck");
     assert_eq!(held - lck0, 4 << 20);
+    // SystemInfo::can_lock counts what is locked already (issue 13): VmLck plus the request.
+    let info = SystemInfo::probe();
+    assert_eq!(info.process_locked, Some(held));
+    assert!(!info.can_lock(6 << 20), "6 MiB beside {held} bytes locked");
+    assert!(info.can_lock(LIMIT as usize - held));
+    assert!(!info.can_lock(LIMIT as usize - held + 1));
     let mut six: Slab<u8> = Slab::new();
     six.alloc_bytes(6 << 20).unwrap();
     match six.mlock() {

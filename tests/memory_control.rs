@@ -17,6 +17,8 @@ use nexus_slab::{
 const MIB: usize = 1 << 20;
 const HUGE_2M: usize = 2 << 20;
 const HUGE_1G: usize = 1 << 30;
+/// include/uapi/asm-generic/mman-common.h: `libc` defines it for glibc only (musl builds too).
+const MADV_COLLAPSE: libc::c_int = 25;
 
 /// VmLck and the huge-page pools are per process / per machine: one test at a time.
 fn serial() -> MutexGuard<'static, ()> {
@@ -853,7 +855,7 @@ fn try_collapse_on_a_small_slab_names_the_size_not_the_kernel() {
     let k = mmap.insert(1).unwrap();
     let addr = mmap.get(k).unwrap() as *const u64 as *mut libc::c_void;
     // SAFETY: MADV_COLLAPSE changes no contents; the range is the slab's own pages.
-    let rc = unsafe { libc::madvise(addr, mmap.memory_size(), libc::MADV_COLLAPSE) };
+    let rc = unsafe { libc::madvise(addr, mmap.memory_size(), MADV_COLLAPSE) };
     assert_eq!(
         (rc, std::io::Error::last_os_error().raw_os_error()),
         (-1, Some(libc::EINVAL))

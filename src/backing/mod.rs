@@ -9,6 +9,7 @@ mod heap;
 mod hugetlb;
 mod locked;
 mod mmap;
+mod options;
 
 pub use heap::Heap;
 pub use hugetlb::{HugePageSize, HugeTlb};
@@ -18,7 +19,7 @@ pub use mmap::Mmap;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use crate::{sys, Error};
+use crate::{sys, Error, NumaBytes};
 
 /// One contiguous block of memory a [`Backing`] hands to a slab.
 ///
@@ -292,8 +293,9 @@ impl Region {
 /// - Its contents need not be zeroed; the core initialises what it reads.
 /// - [`lock`](Backing::lock), [`unlock`](Backing::unlock) and [`collapse`](Backing::collapse)
 ///   never change the region's contents and act on no memory outside it;
-///   [`huge_page_bytes`](Backing::huge_page_bytes) and
-///   [`locked_bytes`](Backing::locked_bytes) change nothing.
+///   [`huge_page_bytes`](Backing::huge_page_bytes),
+///   [`locked_bytes`](Backing::locked_bytes) and [`numa_bytes`](Backing::numa_bytes) change
+///   nothing.
 pub unsafe trait Backing {
     /// The size to which this backing rounds region lengths (its page size). The slab uses it
     /// only in [`alloc_bytes`](crate::Slab::alloc_bytes), to choose the capacity for a byte
@@ -457,6 +459,27 @@ pub unsafe trait Backing {
     /// ```
     fn locked_bytes(&self, region: &Region) -> Result<usize, Error> {
         sys::locked_bytes(region.as_ptr(), region.len())
+    }
+
+    /// Where the region's resident pages are: bytes per NUMA node, asked of the kernel page by
+    /// page (on Linux `move_pages` with no target node, which only reports; on Windows the
+    /// `Node` of each page in `QueryWorkingSetEx`). One query per
+    /// [`page_size`](Region::page_size) of the region, so a hugetlb region is quick to ask.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] where the platform cannot tell (or a seccomp filter forbids the
+    /// call: the reason says so).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// if let Ok(placed) = slab.numa_bytes() {
+    ///     assert_eq!(placed.resident(), slab.memory_size()); // prefaulted: all resident
+    /// }
+    /// ```
+    fn numa_bytes(&self, region: &Region) -> Result<NumaBytes, Error> {
+        sys::numa_bytes(region.as_ptr(), region.len(), region.page_size())
     }
 }
 

@@ -91,9 +91,13 @@ pub(crate) unsafe fn unmap_huge(ptr: *mut u8, len: usize) {
     );
 }
 
+/// `MADV_COLLAPSE` of include/uapi/asm-generic/mman-common.h (Linux 6.1): the `libc` crate
+/// defines it for glibc only, and musl builds need it too.
+const MADV_COLLAPSE: libc::c_int = 25;
+
 pub(crate) fn collapse(ptr: *mut u8, len: usize) -> Result<(), Error> {
     // SAFETY: MADV_COLLAPSE keeps the contents; the range is the caller's whole-page region.
-    if unsafe { libc::madvise(ptr.cast(), len, libc::MADV_COLLAPSE) } == 0 {
+    if unsafe { libc::madvise(ptr.cast(), len, MADV_COLLAPSE) } == 0 {
         return Ok(());
     }
     let err = io::Error::last_os_error();

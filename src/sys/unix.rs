@@ -18,6 +18,14 @@ mod procfs;
 use procfs::mlock_enomem;
 #[cfg(target_os = "linux")]
 pub(crate) use procfs::{collapse_check, has_cap_ipc_lock, locked_bytes};
+#[cfg(target_os = "linux")]
+#[path = "placement.rs"]
+mod placement;
+#[cfg(target_os = "linux")]
+pub(crate) use placement::{
+    bind, compact_unevictable_allowed, exclude, locked_now, map_on_node, node_huge_pool,
+    numa_balancing, numa_bytes, numa_node, numa_node_infos, numa_nodes_usable, thp_defrag,
+};
 
 /// What `mlock`'s ENOMEM means where the kernel's reports cannot tell the causes apart.
 #[cfg(not(target_os = "linux"))]
@@ -37,6 +45,11 @@ mod stub;
 pub(crate) use stub::{
     advise_hugepage, collapse, has_cap_ipc_lock, huge_bytes, huge_page_sizes, huge_pool,
     huge_pool_fix, locked_bytes, map_huge, populate, thp_mode, unmap_huge,
+};
+#[cfg(not(target_os = "linux"))]
+pub(crate) use stub::{
+    bind, compact_unevictable_allowed, exclude, locked_now, map_on_node, node_huge_pool,
+    numa_balancing, numa_bytes, numa_node, numa_node_infos, numa_nodes_usable, thp_defrag,
 };
 
 /// The base page size, read once.
