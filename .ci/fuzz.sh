@@ -21,17 +21,30 @@ fi
 cargo fuzz --version
 
 cd fuzz
-if ! cargo +nightly fuzz build model; then
-  echo "FUZZ FAILED: the fuzz target does not build"
-  exit 1
-fi
-# A minute of fuzzing from the corpus left by earlier runs on this machine, if any.
-cargo +nightly fuzz run model -- -max_total_time="$SECONDS_TO_RUN" -max_len=1024 -len_control=0 \
-  -print_final_stats=1 2>&1 | tee /tmp/nexus-slab-fuzz.log | grep -E '^(#[0-9]+.*DONE|Done|stat::|==[0-9]+==|SUMMARY)|panicked|ERROR'
-status=${PIPESTATUS[0]}
-if [ "$status" -ne 0 ]; then
-  echo "FUZZ FAILED (exit $status): see fuzz/artifacts/model/ and /tmp/nexus-slab-fuzz.log"
-  tail -60 /tmp/nexus-slab-fuzz.log
-  exit 1
-fi
-echo "fuzz: OK"
+for target in model deserialize; do
+  if ! cargo +nightly fuzz build "$target"; then
+    echo "FUZZ FAILED: the fuzz target $target does not build"
+    exit 1
+  fi
+done
+
+# run TARGET SECONDS [SEED_DIR]: fuzz from the corpus left by earlier runs (and the seeds).
+run() {
+  local target=$1 secs=$2 seeds=${3:-}
+  mkdir -p "corpus/$target"
+  cargo +nightly fuzz run "$target" "corpus/$target" $seeds -- -max_total_time="$secs" \
+    -max_len=1024 -len_control=0 -print_final_stats=1 2>&1 | tee "/tmp/nexus-slab-fuzz-$target.log" \
+    | grep -E '^(#[0-9]+.*DONE|Done|stat::number_of_executed_units|==[0-9]+==|SUMMARY)|panicked|ERROR'
+  local status=${PIPESTATUS[0]}
+  if [ "$status" -ne 0 ]; then
+    echo "FUZZ FAILED ($target, exit $status): see fuzz/artifacts/$target/ and /tmp/nexus-slab-fuzz-$target.log"
+    tail -60 "/tmp/nexus-slab-fuzz-$target.log"
+    exit 1
+  fi
+  echo "fuzz $target: OK"
+}
+
+# Operations against the model (keys forged from raw bits among them; snapshots round-tripped).
+run model "$SECONDS_TO_RUN"
+# Hostile snapshots, starting from a few valid ones.
+run deserialize "${FUZZ_DESERIALIZE_SECONDS:-30}" seeds/deserialize

@@ -64,9 +64,9 @@ impl<'a, T, B: Backing, K: SlabKey> VacantEntry<'a, T, B, K> {
         // takes exactly it.
         match raw.insert(value) {
             Ok(key) => {
-                debug_assert_eq!(key, self.key);
+                debug_assert_eq!(K::from_raw(key), self.key);
                 // SAFETY: the key's slot was just filled; the slab stays borrowed for `'a`.
-                unsafe { &mut *raw.value_ptr(key.index()) }
+                unsafe { &mut *raw.value_ptr(self.key.index()) }
             }
             Err(_) => unreachable!("a VacantEntry exists only while a slot is vacant"),
         }

@@ -1,8 +1,10 @@
 //! What this machine allows: [`SystemInfo::probe`] reads page sizes, huge-page pools, the THP
-//! mode, the memlock limit and capability — the facts that decide which backings work here.
+//! mode, the memlock limit and capability — the facts that decide which backings work here —
+//! and the NUMA nodes and kernel settings that add latency jitter ([`SystemInfo::preflight`]).
 
 use core::fmt;
 
+use crate::numa::NumaNode;
 use crate::sys;
 
 /// A resource limit.
@@ -114,6 +116,52 @@ pub struct SystemInfo {
     pub memlock_limit: Limit,
     /// Whether the process holds `CAP_IPC_LOCK` (which lifts the memlock limit), if known.
     pub cap_ipc_lock: Option<bool>,
+    /// Bytes this process has locked already (`VmLck` of /proc/self/status), if known: they
+    /// count against the memlock limit too.
+    pub process_locked: Option<usize>,
+    /// The NUMA nodes with memory (`/sys/devices/system/node/has_memory`), each with its memory
+    /// and huge-page pools; empty where the platform reports none.
+    pub numa_nodes: Vec<NumaNode>,
+    /// `kernel.numa_balancing` (`/proc/sys/kernel/numa_balancing`: 0 off, 1 on, 2 memory
+    /// tiering, 3 both), or `None` where the kernel has no such setting.
+    pub numa_balancing: Option<u32>,
+    /// `vm.compact_unevictable_allowed` (`/proc/sys/vm/compact_unevictable_allowed`): 1 lets
+    /// compaction migrate locked pages.
+    pub compact_unevictable_allowed: Option<u32>,
+    /// When a transparent-huge-page fault may compact memory directly: the bracketed word of
+    /// `/sys/kernel/mm/transparent_hugepage/defrag` (`always`, `defer`, `defer+madvise`,
+    /// `madvise`, `never`).
+    pub thp_defrag: Option<String>,
+}
+
+/// One source of latency jitter that the kernel's settings open or close, as
+/// [`SystemInfo::preflight`] reads it: the setting, its value now, whether that value carries
+/// the risk, the risk in one line, and what removes it.
+///
+/// ```
+/// for item in nexus_slab::SystemInfo::probe().preflight() {
+///     if item.at_risk {
+///         println!("{} = {}: {} (fix: {})", item.setting, item.value, item.risk, item.fix);
+///     }
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Preflight {
+    /// The setting: `kernel.numa_balancing`, `vm.compact_unevictable_allowed`, `THP defrag`,
+    /// `NUMA nodes`.
+    pub setting: &'static str,
+    /// The file the value was read from.
+    pub file: &'static str,
+    /// The value, as the file has it (the bracketed word for THP defrag, the node list for
+    /// NUMA nodes).
+    pub value: String,
+    /// Whether this value carries the risk.
+    pub at_risk: bool,
+    /// The risk, in one line: what the setting does to a slab.
+    pub risk: String,
+    /// What removes the risk: a command that works under `sudo`, or the call to make.
+    pub fix: String,
 }
 
 impl SystemInfo {
@@ -135,7 +183,97 @@ impl SystemInfo {
             thp_mode: sys::thp_mode(),
             memlock_limit: sys::memlock_limit(),
             cap_ipc_lock: sys::has_cap_ipc_lock(),
+            process_locked: sys::locked_now(),
+            numa_nodes: sys::numa_node_infos(),
+            numa_balancing: sys::numa_balancing(),
+            compact_unevictable_allowed: sys::compact_unevictable_allowed(),
+            thp_defrag: sys::thp_defrag(),
         }
+    }
+
+    /// The jitter sources this machine's settings decide, one [`Preflight`] item per setting
+    /// the platform has (none off Linux): NUMA nodes, `kernel.numa_balancing`,
+    /// `vm.compact_unevictable_allowed`, THP `defrag`. Each says whether its current value
+    /// carries the risk, and what removes it.
+    ///
+    /// ```
+    /// let info = nexus_slab::SystemInfo::probe();
+    /// for item in info.preflight() {
+    ///     assert!(!item.risk.is_empty() && !item.fix.is_empty());
+    /// }
+    /// ```
+    pub fn preflight(&self) -> Vec<Preflight> {
+        let mut items = Vec::new();
+        if !self.numa_nodes.is_empty() {
+            let list: Vec<String> = self.numa_nodes.iter().map(|n| n.id.to_string()).collect();
+            items.push(Preflight {
+                setting: "NUMA nodes",
+                file: "/sys/devices/system/node/has_memory",
+                value: list.join(","),
+                at_risk: self.numa_nodes.len() > 1,
+                risk: "with more than one node, a slab not placed on a node may get pages on \
+                       another socket's memory, and every access to them pays remote-memory \
+                       latency"
+                    .to_string(),
+                fix: "place the slab on the node of the threads that use it: \
+                      Mmap::new().numa_node(N) or HugeTlb::new(size).numa_node(N), and pin \
+                      those threads to the node's CPUs (/sys/devices/system/node/nodeN/cpulist)"
+                    .to_string(),
+            });
+        }
+        if let Some(v) = self.numa_balancing {
+            items.push(Preflight {
+                setting: "kernel.numa_balancing",
+                file: "/proc/sys/kernel/numa_balancing",
+                value: v.to_string(),
+                at_risk: v != 0,
+                risk: "when on, automatic NUMA balancing unmaps pages periodically to sample \
+                       accesses: the next access to each is a minor (hinting) fault, and pages \
+                       may move"
+                    .to_string(),
+                fix: "sudo sysctl -w kernel.numa_balancing=0".to_string(),
+            });
+        }
+        if let Some(v) = self.compact_unevictable_allowed {
+            items.push(Preflight {
+                setting: "vm.compact_unevictable_allowed",
+                file: "/proc/sys/vm/compact_unevictable_allowed",
+                value: v.to_string(),
+                at_risk: v != 0,
+                risk: "when 1, memory compaction may migrate locked (mlock) pages: a locked slab \
+                       then takes a minor fault on each page moved"
+                    .to_string(),
+                fix: "sudo sysctl -w vm.compact_unevictable_allowed=0".to_string(),
+            });
+        }
+        if let Some(mode) = &self.thp_defrag {
+            let risk = match mode.as_str() {
+                "always" => {
+                    "any transparent-huge-page fault in the process may stall in direct \
+                     compaction until a huge page is free"
+                }
+                "madvise" | "defer+madvise" => {
+                    "faults in MADV_HUGEPAGE regions (Mmap slabs of 2 MiB or more) may stall in \
+                     direct compaction: once at alloc for prefaulted slabs, in the hot path for \
+                     Mmap::lazy() slabs"
+                }
+                _ => {
+                    "no fault stalls in direct compaction; huge pages come later from \
+                     background compaction (kcompactd), or not at all"
+                }
+            };
+            items.push(Preflight {
+                setting: "THP defrag",
+                file: "/sys/kernel/mm/transparent_hugepage/defrag",
+                value: mode.clone(),
+                at_risk: mode == "always",
+                risk: risk.to_string(),
+                fix: "echo defer+madvise | sudo tee /sys/kernel/mm/transparent_hugepage/defrag \
+                      (and prefault: keep Mmap::new(), not Mmap::lazy())"
+                    .to_string(),
+            });
+        }
+        items
     }
 
     /// The pool of `page_size`-byte huge pages, if the kernel has one.
@@ -149,14 +287,21 @@ impl SystemInfo {
     }
 
     /// Whether `mlock` of `bytes` more bytes can succeed: `CAP_IPC_LOCK`, or room under the
-    /// limit (memory already locked by the process counts against it too).
+    /// limit for them on top of what the process has locked already
+    /// ([`process_locked`](SystemInfo::process_locked), as of the probe).
     ///
     /// ```
     /// let info = nexus_slab::SystemInfo::probe();
-    /// let _ = info.can_lock(4096);
+    /// if let (nexus_slab::Limit::Bytes(limit), Some(locked), Some(false)) =
+    ///     (info.memlock_limit, info.process_locked, info.cap_ipc_lock)
+    /// {
+    ///     let room = (limit as usize).saturating_sub(locked);
+    ///     assert!(!info.can_lock(room + 1));
+    /// }
     /// ```
     pub fn can_lock(&self, bytes: usize) -> bool {
-        self.cap_ipc_lock == Some(true) || self.memlock_limit.allows(bytes as u64)
+        let total = self.process_locked.unwrap_or(0).saturating_add(bytes);
+        self.cap_ipc_lock == Some(true) || self.memlock_limit.allows(total as u64)
     }
 
     /// The command that reserves `pages` more huge pages of `page_size` bytes: it writes the
@@ -246,6 +391,35 @@ impl fmt::Display for SystemInfo {
             )?,
             None => writeln!(f)?,
         }
+        for node in &self.numa_nodes {
+            write!(f, "NUMA node {:<6}", node.id)?;
+            match (node.memory_total, node.memory_free) {
+                (Some(total), Some(free)) => write!(f, " {} ({} free)", Bytes(total), Bytes(free))?,
+                (None, Some(free)) => write!(f, " {} free", Bytes(free))?,
+                _ => {}
+            }
+            for p in &node.huge_pools {
+                write!(
+                    f,
+                    "; {} pages {}/{} free",
+                    Bytes(p.page_size),
+                    p.free,
+                    p.total
+                )?;
+            }
+            writeln!(f)?;
+        }
+        for item in self.preflight() {
+            if item.at_risk {
+                writeln!(
+                    f,
+                    "RISK {} = {}: {} -> {}",
+                    item.setting, item.value, item.risk, item.fix
+                )?;
+            } else {
+                writeln!(f, "ok   {} = {}: {}", item.setting, item.value, item.risk)?;
+            }
+        }
         Ok(())
     }
 }
@@ -313,6 +487,11 @@ mod tests {
             thp_mode: Some("never".to_string()),
             memlock_limit: Limit::Bytes(8 << 20),
             cap_ipc_lock: Some(false),
+            process_locked: Some(0),
+            numa_nodes: Vec::new(),
+            numa_balancing: None,
+            compact_unevictable_allowed: None,
+            thp_defrag: None,
         };
         let text = info.to_string();
         let lines: Vec<&str> = text.lines().collect();

@@ -9,11 +9,13 @@ use core::iter::FusedIterator;
 use core::marker::PhantomData;
 
 use crate::backing::Backing;
+use crate::key::sealed::RawKey;
 use crate::key::SlabKey;
 use crate::raw::RawSlab;
 use crate::{Key, Slab};
 
-/// Walks the set bits of a bitmap from both ends.
+/// Walks the set bits of a bitmap from both ends. Over a slab the bits are numbered from 1
+/// (bit `i + 1` for slot `i`, see `RawSlab::occupancy_word`): the iterators subtract one.
 ///
 /// It stops after `remaining` indices, which is what keeps the two ends apart: the front yields
 /// the smallest indices, the back the largest, and together never more than were set.
@@ -33,7 +35,7 @@ pub(crate) trait Words {
     unsafe fn word(&self, w: usize) -> u64;
 }
 
-impl<T, K: SlabKey> Words for RawSlab<T, K> {
+impl<T, K: RawKey> Words for RawSlab<T, K> {
     #[inline]
     unsafe fn word(&self, w: usize) -> u64 {
         // SAFETY: cursors over a slab are made for its live words (`new_for`).
@@ -43,7 +45,7 @@ impl<T, K: SlabKey> Words for RawSlab<T, K> {
 
 impl BitCursor {
     /// A cursor over the occupied slots of `raw`.
-    fn new_for<T, K: SlabKey>(raw: &RawSlab<T, K>) -> Self {
+    fn new_for<T, K: RawKey>(raw: &RawSlab<T, K>) -> Self {
         // SAFETY: the live words of a slab hold exactly `len` occupied slots.
         unsafe { BitCursor::new(raw, raw.live_words(), raw.len()) }
     }
@@ -178,12 +180,12 @@ impl BitCursor {
 /// assert_eq!(slab.iter().rev().next(), Some((Key::new(2), &'c')));
 /// ```
 pub struct Iter<'a, T, K: SlabKey = Key> {
-    raw: &'a RawSlab<T, K>,
+    raw: &'a RawSlab<T, K::Raw>,
     cursor: BitCursor,
 }
 
 impl<'a, T, K: SlabKey> Iter<'a, T, K> {
-    pub(crate) fn new(raw: &'a RawSlab<T, K>) -> Self {
+    pub(crate) fn new(raw: &'a RawSlab<T, K::Raw>) -> Self {
         Iter {
             cursor: BitCursor::new_for(raw),
             raw,
@@ -194,7 +196,7 @@ impl<'a, T, K: SlabKey> Iter<'a, T, K> {
     fn item(&self, i: usize) -> (K, &'a T) {
         // SAFETY: the cursor only yields set bits, so slot `i` is occupied (and `< cap`); the
         // slab is borrowed shared for `'a`.
-        unsafe { (self.raw.key_at(i), &*self.raw.value_ptr(i)) }
+        unsafe { (K::from_raw(self.raw.key_at(i)), &*self.raw.value_ptr(i)) }
     }
 }
 
@@ -204,18 +206,20 @@ impl<'a, T, K: SlabKey> Iterator for Iter<'a, T, K> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // SAFETY: the bitmap cannot change while the slab is borrowed.
-        let i = unsafe { self.cursor.next(self.raw) }?;
-        Some(self.item(i))
+        let b = unsafe { self.cursor.next(self.raw) }?;
+        Some(self.item(b - 1))
     }
 
     #[inline]
     fn fold<Acc, F: FnMut(Acc, Self::Item) -> Acc>(self, init: Acc, mut f: F) -> Acc {
         let raw = self.raw;
-        // SAFETY: the bitmap cannot change while the slab is borrowed; every index the cursor
-        // yields is an occupied slot, so `< cap` and initialised.
+        // SAFETY: the bitmap cannot change while the slab is borrowed; every bit the cursor
+        // yields is an occupied slot's (bit `i + 1` for slot `i`), so `i < cap` and
+        // initialised.
         unsafe {
-            self.cursor.fold(raw, init, |acc, i| {
-                f(acc, (raw.key_at(i), &*raw.value_ptr(i)))
+            self.cursor.fold(raw, init, |acc, b| {
+                let i = b - 1;
+                f(acc, (K::from_raw(raw.key_at(i)), &*raw.value_ptr(i)))
             })
         }
     }
@@ -230,8 +234,8 @@ impl<T, K: SlabKey> DoubleEndedIterator for Iter<'_, T, K> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         // SAFETY: as in `next`.
-        let i = unsafe { self.cursor.next_back(self.raw) }?;
-        Some(self.item(i))
+        let b = unsafe { self.cursor.next_back(self.raw) }?;
+        Some(self.item(b - 1))
     }
 }
 
@@ -272,7 +276,7 @@ impl<T, K: SlabKey> fmt::Debug for Iter<'_, T, K> {
 /// assert_eq!(slab.iter().map(|(_, v)| *v).sum::<u32>(), 60);
 /// ```
 pub struct IterMut<'a, T, K: SlabKey = Key> {
-    raw: &'a RawSlab<T, K>,
+    raw: &'a RawSlab<T, K::Raw>,
     cursor: BitCursor,
     _values: PhantomData<&'a mut T>,
 }
@@ -284,7 +288,7 @@ unsafe impl<T: Send, K: SlabKey> Send for IterMut<'_, T, K> {}
 unsafe impl<T: Sync, K: SlabKey> Sync for IterMut<'_, T, K> {}
 
 impl<'a, T, K: SlabKey> IterMut<'a, T, K> {
-    pub(crate) fn new(raw: &'a mut RawSlab<T, K>) -> Self {
+    pub(crate) fn new(raw: &'a mut RawSlab<T, K::Raw>) -> Self {
         IterMut {
             cursor: BitCursor::new_for(raw),
             raw,
@@ -297,7 +301,7 @@ impl<'a, T, K: SlabKey> IterMut<'a, T, K> {
         // SAFETY: the cursor yields each occupied slot at most once, so the `&mut` references
         // are disjoint; the slab is borrowed mutably for `'a`. The pointer comes from the
         // core's own slot pointer, not from a reference to another slot.
-        unsafe { (self.raw.key_at(i), &mut *self.raw.value_ptr(i)) }
+        unsafe { (K::from_raw(self.raw.key_at(i)), &mut *self.raw.value_ptr(i)) }
     }
 }
 
@@ -307,8 +311,8 @@ impl<'a, T, K: SlabKey> Iterator for IterMut<'a, T, K> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // SAFETY: the bitmap cannot change while the slab is borrowed.
-        let i = unsafe { self.cursor.next(self.raw) }?;
-        Some(self.item(i))
+        let b = unsafe { self.cursor.next(self.raw) }?;
+        Some(self.item(b - 1))
     }
 
     #[inline]
@@ -316,8 +320,9 @@ impl<'a, T, K: SlabKey> Iterator for IterMut<'a, T, K> {
         let raw = self.raw;
         // SAFETY: as in `Iter::fold`; each index comes once, so the `&mut` are disjoint.
         unsafe {
-            self.cursor.fold(raw, init, |acc, i| {
-                f(acc, (raw.key_at(i), &mut *raw.value_ptr(i)))
+            self.cursor.fold(raw, init, |acc, b| {
+                let i = b - 1;
+                f(acc, (K::from_raw(raw.key_at(i)), &mut *raw.value_ptr(i)))
             })
         }
     }
@@ -332,8 +337,8 @@ impl<T, K: SlabKey> DoubleEndedIterator for IterMut<'_, T, K> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         // SAFETY: as in `next`.
-        let i = unsafe { self.cursor.next_back(self.raw) }?;
-        Some(self.item(i))
+        let b = unsafe { self.cursor.next_back(self.raw) }?;
+        Some(self.item(b - 1))
     }
 }
 
@@ -381,7 +386,7 @@ impl<T, B: Backing, K: SlabKey> IntoIter<T, B, K> {
         // SAFETY: the cursor yields each occupied slot once; its key is read first, then
         // `abandon` marks it vacant before the value is read, so the slab's drop will not drop
         // it again.
-        unsafe { (raw.key_at(i), raw.abandon(i).read()) }
+        unsafe { (K::from_raw(raw.key_at(i)), raw.abandon(i).read()) }
     }
 }
 
@@ -391,8 +396,8 @@ impl<T, B: Backing, K: SlabKey> Iterator for IntoIter<T, B, K> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // SAFETY: the bits this cursor clears (via `abandon`) are ones it already yielded.
-        let i = unsafe { self.cursor.next(self.slab.raw()) }?;
-        Some(self.item(i))
+        let b = unsafe { self.cursor.next(self.slab.raw()) }?;
+        Some(self.item(b - 1))
     }
 
     #[inline]
@@ -405,8 +410,8 @@ impl<T, B: Backing, K: SlabKey> DoubleEndedIterator for IntoIter<T, B, K> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         // SAFETY: as in `next`.
-        let i = unsafe { self.cursor.next_back(self.slab.raw()) }?;
-        Some(self.item(i))
+        let b = unsafe { self.cursor.next_back(self.slab.raw()) }?;
+        Some(self.item(b - 1))
     }
 }
 
@@ -438,12 +443,12 @@ impl<T, B: Backing, K: SlabKey> fmt::Debug for IntoIter<T, B, K> {
 /// assert!(slab.is_empty());
 /// ```
 pub struct Drain<'a, T, K: SlabKey = Key> {
-    raw: &'a mut RawSlab<T, K>,
+    raw: &'a mut RawSlab<T, K::Raw>,
     cursor: BitCursor,
 }
 
 impl<'a, T, K: SlabKey> Drain<'a, T, K> {
-    pub(crate) fn new(raw: &'a mut RawSlab<T, K>) -> Self {
+    pub(crate) fn new(raw: &'a mut RawSlab<T, K::Raw>) -> Self {
         Drain {
             cursor: BitCursor::new_for(raw),
             raw,
@@ -455,7 +460,7 @@ impl<'a, T, K: SlabKey> Drain<'a, T, K> {
         // SAFETY: the cursor yields each occupied slot once; its key is read first, then
         // `take` unlinks it before the value leaves, so the slab is consistent even if the
         // caller's drop panics.
-        unsafe { (self.raw.key_at(i), self.raw.take(i)) }
+        unsafe { (K::from_raw(self.raw.key_at(i)), self.raw.take(i)) }
     }
 }
 
@@ -465,8 +470,8 @@ impl<T, K: SlabKey> Iterator for Drain<'_, T, K> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         // SAFETY: the bits cleared since creation are ones this cursor yielded.
-        let i = unsafe { self.cursor.next(self.raw) }?;
-        Some(self.item(i))
+        let b = unsafe { self.cursor.next(self.raw) }?;
+        Some(self.item(b - 1))
     }
 
     #[inline]
@@ -479,8 +484,8 @@ impl<T, K: SlabKey> DoubleEndedIterator for Drain<'_, T, K> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         // SAFETY: as in `next`.
-        let i = unsafe { self.cursor.next_back(self.raw) }?;
-        Some(self.item(i))
+        let b = unsafe { self.cursor.next_back(self.raw) }?;
+        Some(self.item(b - 1))
     }
 }
 
@@ -501,6 +506,114 @@ impl<T, K: SlabKey> fmt::Debug for Drain<'_, T, K> {
         f.debug_struct("Drain")
             .field("remaining", &self.cursor.remaining)
             .finish()
+    }
+}
+
+/// Declares an adapter over `Iter`/`IterMut` that yields one part of each `(key, value)`
+/// pair, keeping the inner iterator's order, both ends, exact length and fast `fold`.
+macro_rules! part_iter {
+    ($(#[$doc:meta])* $name:ident, $inner:ident, $item:ty, |$k:ident, $v:ident| $part:expr) => {
+        $(#[$doc])*
+        pub struct $name<'a, T, K: SlabKey = Key>($inner<'a, T, K>);
+
+        impl<'a, T, K: SlabKey> $name<'a, T, K> {
+            pub(crate) fn new(inner: $inner<'a, T, K>) -> Self {
+                $name(inner)
+            }
+        }
+
+        impl<'a, T, K: SlabKey> Iterator for $name<'a, T, K> {
+            type Item = $item;
+
+            #[inline]
+            fn next(&mut self) -> Option<Self::Item> {
+                self.0.next().map(|($k, $v)| $part)
+            }
+
+            #[inline]
+            fn fold<Acc, F: FnMut(Acc, Self::Item) -> Acc>(self, init: Acc, mut f: F) -> Acc {
+                self.0.fold(init, |acc, ($k, $v)| f(acc, $part))
+            }
+
+            #[inline]
+            fn size_hint(&self) -> (usize, Option<usize>) {
+                self.0.size_hint()
+            }
+        }
+
+        impl<T, K: SlabKey> DoubleEndedIterator for $name<'_, T, K> {
+            #[inline]
+            fn next_back(&mut self) -> Option<Self::Item> {
+                self.0.next_back().map(|($k, $v)| $part)
+            }
+        }
+
+        impl<T, K: SlabKey> ExactSizeIterator for $name<'_, T, K> {}
+        impl<T, K: SlabKey> FusedIterator for $name<'_, T, K> {}
+
+        impl<T, K: SlabKey> fmt::Debug for $name<'_, T, K> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("remaining", &self.0.len())
+                    .finish()
+            }
+        }
+    };
+}
+
+part_iter!(
+    /// The keys of a slab, in ascending order. Made by [`Slab::keys`].
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let mut slab: Slab<char> = Slab::with_capacity(4).unwrap();
+    /// slab.insert('a').unwrap();
+    /// slab.insert('b').unwrap();
+    /// assert_eq!(slab.keys().collect::<Vec<_>>(), [Key::new(0), Key::new(1)]);
+    /// assert_eq!(slab.keys().rev().next(), Some(Key::new(1)));
+    /// ```
+    Keys, Iter, K, |k, _v| k
+);
+
+part_iter!(
+    /// The values of a slab, in ascending key order. Made by [`Slab::values`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u32> = Slab::with_capacity(4).unwrap();
+    /// slab.insert(1).unwrap();
+    /// slab.insert(2).unwrap();
+    /// assert_eq!(slab.values().sum::<u32>(), 3);
+    /// ```
+    Values, Iter, &'a T, |_k, v| v
+);
+
+part_iter!(
+    /// Mutable references to the values of a slab, in ascending key order. Made by
+    /// [`Slab::values_mut`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u32> = Slab::with_capacity(4).unwrap();
+    /// slab.insert(1).unwrap();
+    /// slab.values_mut().for_each(|v| *v *= 10);
+    /// assert_eq!(slab.values().next(), Some(&10));
+    /// ```
+    ValuesMut, IterMut, &'a mut T, |_k, v| v
+);
+
+impl<T, K: SlabKey> Clone for Keys<'_, T, K> {
+    fn clone(&self) -> Self {
+        Keys(self.0.clone())
+    }
+}
+
+impl<T, K: SlabKey> Clone for Values<'_, T, K> {
+    fn clone(&self) -> Self {
+        Values(self.0.clone())
     }
 }
 

@@ -5,15 +5,53 @@ use core::fmt;
 use core::hash::Hash;
 use core::num::NonZeroU32;
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for super::Key {}
-    impl Sealed for super::GenKey {}
+pub(crate) mod sealed {
+    use core::fmt;
+    use core::hash::Hash;
+
+    /// The two key representations the core knows: [`Key`](crate::Key) and
+    /// [`GenKey`](crate::GenKey). Sealed: only this crate can make one from raw parts, so every
+    /// value of a raw key is one the public constructors allow.
+    pub trait RawKey: Copy + Eq + Ord + Hash + fmt::Debug {
+        /// Whether keys carry a generation (and the slab keeps one per slot).
+        const GENERATIONAL: bool;
+
+        /// The slot index this key names.
+        fn slot(self) -> usize;
+
+        /// The slot index plus one (what a `Key` stores; never 0).
+        fn ordinal(self) -> usize;
+
+        /// The key of slot `index` at stored generation `generation` (ignored by plain keys).
+        ///
+        /// # Safety
+        /// `index < MAX_CAPACITY` (so below `u32::MAX - 1`): the core calls it only with the
+        /// index of one of its slots. For generational keys `generation` should be the odd
+        /// generation of an occupied slot (an even one would make a key that matches nothing).
+        unsafe fn from_parts(index: usize, generation: u32) -> Self;
+
+        /// The generation this key expects (0 for plain keys; odd for generational ones).
+        fn generation_bits(self) -> u32;
+
+        /// The key as one `u64`, as saved slabs store it: a plain key's index, a generational
+        /// key's bits.
+        #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+        fn to_wire(self) -> u64;
+
+        /// The key saved as `bits`, or `None` for bits no slab hands out.
+        #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+        fn from_wire(bits: u64) -> Option<Self>;
+    }
 }
 
-/// The kind of key a slab hands out: [`Key`] (the default) or [`GenKey`].
+use sealed::RawKey;
+
+/// The kind of key a slab hands out: [`Key`] (the default), [`GenKey`], or a typed key made
+/// from one of them.
 ///
-/// Sealed: the slab's core relies on exactly these two.
+/// Every `SlabKey` stands for one of the two built-in keys (its `Raw` type), and the slab only
+/// ever looks at that: whatever a `SlabKey` implementation does, the slab sees a `Key` or a
+/// `GenKey` that the public constructors could have made, and any such key is safe to use.
 ///
 /// ```
 /// use nexus_slab::{GenKey, Key, SlabKey};
@@ -22,29 +60,42 @@ mod sealed {
 ///     key.index()
 /// }
 /// assert_eq!(index_of(Key::new(3)), 3);
+/// assert_eq!(index_of(GenKey::from_bits(1 << 32 | 7).unwrap()), 7);
 /// ```
-pub trait SlabKey: Copy + Eq + Ord + Hash + fmt::Debug + sealed::Sealed {
-    /// Whether keys carry a generation (and the slab keeps one per slot).
+pub trait SlabKey: Copy + Eq + Ord + Hash + fmt::Debug {
+    /// The built-in key this key stands for: [`Key`] or [`GenKey`].
     #[doc(hidden)]
-    const GENERATIONAL: bool;
+    type Raw: RawKey;
+
+    /// This key, from the built-in key the slab handed out.
+    #[doc(hidden)]
+    fn from_raw(raw: Self::Raw) -> Self;
+
+    /// The built-in key this key stands for.
+    #[doc(hidden)]
+    fn into_raw(self) -> Self::Raw;
 
     /// The slot index this key names.
-    fn index(self) -> usize;
-
-    /// The key of slot `index` at stored generation `generation` (ignored by plain keys).
-    #[doc(hidden)]
-    fn from_parts(index: usize, generation: u32) -> Self;
-
-    /// The generation this key expects (0 for plain keys).
-    #[doc(hidden)]
-    fn generation_bits(self) -> u32;
+    ///
+    /// ```
+    /// use nexus_slab::{Key, SlabKey};
+    /// assert_eq!(SlabKey::index(Key::new(9)), 9);
+    /// ```
+    #[inline]
+    fn index(self) -> usize {
+        self.into_raw().slot()
+    }
 }
 
-/// The handle to a value in a [`Slab`](crate::Slab): the index of its slot.
+/// The handle to a value in a [`Slab`](crate::Slab): the index of its slot, in 4 bytes.
 ///
 /// Keys are plain indices with **no generation counter**, as in the `slab` crate. It is the
 /// caller's responsibility not to use a stale key: after a value is removed its slot is reused
 /// (last freed, first reused), and the old key then reaches the new value.
+///
+/// A `Key` is 4 bytes and so is `Option<Key>` (the index is stored plus one, leaving 0 free
+/// for `None`), so keys stored inside values — links of a list, an order book's price
+/// levels — cost what a `u32` does.
 ///
 /// Any key value at all is *safe* to pass to a slab — stale, from another slab, or
 /// `Key::new(usize::MAX)`: lookups answer `None`/`false`, never undefined behaviour and never a
@@ -58,24 +109,46 @@ pub trait SlabKey: Copy + Eq + Ord + Hash + fmt::Debug + sealed::Sealed {
 /// assert_eq!(k, Key::new(0));
 /// assert_eq!(k.index(), 0);
 /// assert_eq!(slab.get(Key::new(usize::MAX)), None);
+/// assert_eq!(std::mem::size_of::<Option<Key>>(), 4);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(transparent)]
-pub struct Key(usize);
+pub struct Key(NonZeroU32);
 
 impl Key {
-    /// The key of slot `index`.
+    /// The largest index a `Key` holds. No slab has a slot there (a slab holds at most
+    /// `Key::MAX_INDEX` slots, numbered from 0), so it is the key that is never found.
+    ///
+    /// ```
+    /// use nexus_slab::Key;
+    /// assert_eq!(Key::MAX_INDEX, u32::MAX as usize - 1);
+    /// ```
+    pub const MAX_INDEX: usize = u32::MAX as usize - 1;
+
+    /// The key of slot `index`. Any `usize` is accepted: an index beyond
+    /// [`MAX_INDEX`](Key::MAX_INDEX) becomes `MAX_INDEX`, which no slab has, so such a key is
+    /// simply not found — never another slot.
     ///
     /// ```
     /// use nexus_slab::Key;
     /// assert_eq!(Key::new(3).index(), 3);
+    /// assert_eq!(Key::new(usize::MAX).index(), Key::MAX_INDEX);
     /// ```
     #[inline]
     pub const fn new(index: usize) -> Self {
-        Key(index)
+        let index = if index < Self::MAX_INDEX {
+            index
+        } else {
+            Self::MAX_INDEX
+        };
+        // `index + 1` is in `1..=u32::MAX`: never zero.
+        match NonZeroU32::new(index as u32 + 1) {
+            Some(n) => Key(n),
+            None => unreachable!(),
+        }
     }
 
-    /// The slot index this key names.
+    /// The slot index this key names (at most [`MAX_INDEX`](Key::MAX_INDEX)).
     ///
     /// ```
     /// use nexus_slab::Key;
@@ -83,32 +156,63 @@ impl Key {
     /// ```
     #[inline]
     pub const fn index(self) -> usize {
-        self.0
+        (self.0.get() - 1) as usize
     }
 }
 
-impl SlabKey for Key {
+impl RawKey for Key {
     const GENERATIONAL: bool = false;
 
     #[inline]
-    fn index(self) -> usize {
-        self.0
+    fn slot(self) -> usize {
+        self.index()
     }
 
     #[inline]
-    fn from_parts(index: usize, _: u32) -> Self {
-        Key(index)
+    fn ordinal(self) -> usize {
+        self.0.get() as usize
+    }
+
+    #[inline]
+    unsafe fn from_parts(index: usize, _: u32) -> Self {
+        debug_assert!(index < Key::MAX_INDEX);
+        // SAFETY: `index < MAX_CAPACITY == Key::MAX_INDEX < u32::MAX` per the caller, so
+        // `index + 1` neither wraps nor is zero. (Unlike `Key::new`, no clamp: this is the
+        // insert path.)
+        Key(unsafe { NonZeroU32::new_unchecked(index as u32 + 1) })
     }
 
     #[inline]
     fn generation_bits(self) -> u32 {
         0
     }
+
+    fn to_wire(self) -> u64 {
+        self.index() as u64
+    }
+
+    fn from_wire(bits: u64) -> Option<Self> {
+        Some(Key::new(usize::try_from(bits).unwrap_or(usize::MAX)))
+    }
+}
+
+impl SlabKey for Key {
+    type Raw = Key;
+
+    #[inline]
+    fn from_raw(raw: Key) -> Self {
+        raw
+    }
+
+    #[inline]
+    fn into_raw(self) -> Key {
+        self
+    }
 }
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Key({})", self.0)
+        write!(f, "Key({})", self.index())
     }
 }
 
@@ -120,7 +224,7 @@ impl From<usize> for Key {
     /// assert_eq!(Key::from(5), Key::new(5));
     /// ```
     fn from(index: usize) -> Self {
-        Key(index)
+        Key::new(index)
     }
 }
 
@@ -132,7 +236,7 @@ impl From<Key> for usize {
     /// assert_eq!(usize::from(Key::new(5)), 5);
     /// ```
     fn from(key: Key) -> Self {
-        key.0
+        key.index()
     }
 }
 
@@ -204,17 +308,29 @@ impl GenKey {
         (self.generation.get() as u64) << 32 | self.index as u64
     }
 
-    /// The key stored by [`to_bits`](GenKey::to_bits); `None` for bits no key has (generation 0).
-    /// Any `GenKey` is safe to use with any slab: a made-up one is simply not found.
+    /// The key stored by [`to_bits`](GenKey::to_bits), or `None` for bits that no slab ever
+    /// hands out: a generation of 0 or an even one (a slab gives occupied slots odd
+    /// generations and vacant ones even). Such bits are refused rather than rounded to a
+    /// nearby key, so corrupted input shows as `None` and `from_bits(k.to_bits()) == Some(k)`
+    /// for every key.
+    ///
+    /// Any key it returns is safe to use with any slab: one that the slab did not hand out
+    /// for the value now in its slot is simply not found (never a vacant slot, never another
+    /// value).
     ///
     /// ```
     /// use nexus_slab::GenKey;
-    /// assert_eq!(GenKey::from_bits(5), None);
+    /// assert_eq!(GenKey::from_bits(5), None); // generation 0
+    /// assert_eq!(GenKey::from_bits(2 << 32 | 5), None); // even: a vacant slot's generation
     /// assert_eq!(GenKey::from_bits(1 << 32 | 5).map(GenKey::index), Some(5));
     /// ```
     #[inline]
     pub const fn from_bits(bits: u64) -> Option<Self> {
-        match NonZeroU32::new((bits >> 32) as u32) {
+        let generation = (bits >> 32) as u32;
+        if generation % 2 == 0 {
+            return None;
+        }
+        match NonZeroU32::new(generation) {
             Some(generation) => Some(GenKey {
                 index: bits as u32,
                 generation,
@@ -224,17 +340,22 @@ impl GenKey {
     }
 }
 
-impl SlabKey for GenKey {
+impl RawKey for GenKey {
     const GENERATIONAL: bool = true;
 
     #[inline]
-    fn index(self) -> usize {
+    fn slot(self) -> usize {
         self.index as usize
     }
 
     #[inline]
-    fn from_parts(index: usize, generation: u32) -> Self {
-        debug_assert!(index <= u32::MAX as usize && generation % 2 == 1);
+    fn ordinal(self) -> usize {
+        self.index as usize + 1
+    }
+
+    #[inline]
+    unsafe fn from_parts(index: usize, generation: u32) -> Self {
+        debug_assert!(index < u32::MAX as usize && generation % 2 == 1);
         GenKey {
             index: index as u32,
             // Occupied slots have odd generations; 1 stands in for an impossible 0.
@@ -245,6 +366,40 @@ impl SlabKey for GenKey {
     #[inline]
     fn generation_bits(self) -> u32 {
         self.generation.get()
+    }
+
+    fn to_wire(self) -> u64 {
+        self.to_bits()
+    }
+
+    fn from_wire(bits: u64) -> Option<Self> {
+        GenKey::from_bits(bits)
+    }
+}
+
+impl GenKey {
+    /// Test hook: a key with any non-zero generation, even ones no constructor makes, to
+    /// check that the core's lookups refuse them too (defence in depth).
+    #[cfg(test)]
+    pub(crate) fn forged_for_test(index: u32, generation: u32) -> Self {
+        GenKey {
+            index,
+            generation: NonZeroU32::new(generation).expect("non-zero"),
+        }
+    }
+}
+
+impl SlabKey for GenKey {
+    type Raw = GenKey;
+
+    #[inline]
+    fn from_raw(raw: GenKey) -> Self {
+        raw
+    }
+
+    #[inline]
+    fn into_raw(self) -> GenKey {
+        self
     }
 }
 

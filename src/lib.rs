@@ -85,6 +85,28 @@
 //! # thp().unwrap();
 //! ```
 //!
+//! ## NUMA placement and isolation (Linux)
+//!
+//! ```
+//! # use nexus_slab::{Error, Locked, Mmap, Slab};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // On node 0 only, locked, out of forked children and core dumps.
+//! let backing = Locked::<Mmap>::default().numa_node(0).dont_fork().dont_dump();
+//! let mut slab: Slab<u64, Locked<Mmap>> = Slab::new_in(backing);
+//! # #[cfg(all(target_os = "linux", not(miri)))]
+//! # {
+//! slab.alloc(100_000)?;
+//! assert_eq!(slab.numa_bytes()?.on_node(0), slab.memory_size()); // from the kernel
+//! # }
+//!
+//! // What on this machine adds jitter, and the command that removes it.
+//! for risk in nexus_slab::SystemInfo::probe().preflight().iter().filter(|i| i.at_risk) {
+//!     eprintln!("{}: {} -> {}", risk.setting, risk.risk, risk.fix);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! ## Allocation modes
 //!
 //! ```
@@ -130,10 +152,14 @@
 //!
 //! # Cargo features
 //!
-//! - `unstable-windows` (off by default): the memory controls on Windows — `VirtualLock`
-//!   against the working-set quota, large pages (`MEM_LARGE_PAGES`) for [`HugeTlb`] — instead
-//!   of [`Error::Unsupported`]. Experimental: it adds no items, only the Windows behaviour of
-//!   the ones documented here. Every item that a feature adds is marked with it in these docs.
+//! Both are off by default. Every item that a feature adds is marked with it in these docs.
+//!
+//! - `serde`: `Serialize`/`Deserialize` for keys and whole slabs, snapshot and restore with
+//!   every key kept (the `serde` module).
+//! - `unstable-windows`: the memory controls on Windows — `VirtualLock` against the working-set
+//!   quota, large pages (`MEM_LARGE_PAGES`) for [`HugeTlb`] — instead of
+//!   [`Error::Unsupported`]. Experimental. It adds no items, only the Windows behaviour of the
+//!   ones documented here.
 //!
 //! # Keys: plain or generational
 //!
@@ -158,6 +184,94 @@
 //! # }
 //! ```
 
+//!
+//! ## Typed keys
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # use nexus_slab::{new_key_type, GenKey, Heap, Slab};
+//! new_key_type! {
+//!     pub struct OrderKey;             // a plain key, 4 bytes
+//!     pub struct ConnKey(GenKey);      // a generational key, 8 bytes
+//! }
+//!
+//! let mut orders: Slab<u64, Heap, OrderKey> = Slab::new_in(Heap::new());
+//! orders.alloc(1024)?;
+//! let o: OrderKey = orders.insert(100)?;
+//! assert_eq!(orders[o], 100);
+//! assert_eq!(std::mem::size_of::<Option<OrderKey>>(), 4);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Snapshot and restore
+//!
+//! [`Slab::insert_at`] puts a value back at exactly its old key, [`Slab::try_clone`] copies a
+//! slab, and with the `serde` feature a whole slab round-trips with every key, every stale key
+//! and the next keys (format: the [`serde`](crate::serde) module).
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[cfg(feature = "serde")] {
+//! # use nexus_slab::GenSlab;
+//! let mut book: GenSlab<String> = GenSlab::with_capacity(1024)?;
+//! let a = book.insert("bid 100".to_string())?;
+//! let b = book.insert("ask 101".to_string())?;
+//! book.remove(a);
+//!
+//! let saved = serde_json::to_string(&book)?;           // or any serde format
+//! let mut restored: GenSlab<String> = serde_json::from_str(&saved)?;
+//! assert_eq!(restored[b], "ask 101");                   // same key, same value
+//! assert!(!restored.contains(a));                       // stale stays stale
+//! assert_eq!(restored.insert("x".into())?, book.insert("x".into())?); // same next key
+//! # }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Coming from `slab` and `slotmap`
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # use nexus_slab::{Key, Slab};
+//! let mut slab: Slab<&str> = Slab::with_capacity(1024)?;   // fixed capacity, allocated once
+//! let k: Key = slab.insert("hello")?;                       // a full slab hands the value back
+//! assert_eq!(slab[k], "hello");
+//! assert_eq!(slab.vacant_key(), Some(Key::new(1)));
+//! assert_eq!(slab.remove(k), Some("hello"));                // slab's try_remove
+//! assert_eq!(slab.remove(k), None);                         // slab's remove would panic here
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # use nexus_slab::{new_key_type, GenKey, Mmap, Slab};
+//! new_key_type! { pub struct PlayerKey(GenKey); }
+//!
+//! let mut players: Slab<&str, Mmap, PlayerKey> = Slab::with_capacity(1024)?;
+//! let ada = players.insert("ada")?;
+//! players.remove(ada);
+//! let bob = players.insert("bob")?;             // same slot, next generation
+//! assert_eq!(bob.index(), ada.index());
+//! assert!(players.get(ada).is_none());          // the old key is never found again
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Safety
+//!
+//! No value of any public key constructor can cause undefined behaviour, a panic (other than
+//! `slab[key]`) or a change to a slab's bookkeeping: a [`Key`] from any `usize`, a [`GenKey`]
+//! from any `u64` ([`GenKey::from_bits`] refuses the bits no slab hands out), a typed, stale or
+//! foreign key finds the value it was handed out for or nothing — never a vacant, retired or
+//! never-used slot. A plain key does not know its value (a stale one reaches the slot's new
+//! occupant) and no key knows its slab. [`Backing`] is an `unsafe trait`; a backing that keeps
+//! its contract may return any region at least as long as asked, fail or panic in any method,
+//! and override every memory control: the slab stays consistent and releases each region once,
+//! and a region that visibly breaks the contract is released and reported
+//! ([`Error::BrokenBacking`]), never written.
+
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -169,25 +283,33 @@ mod error;
 mod info;
 mod iter;
 mod key;
+mod numa;
 mod raw;
+#[cfg(feature = "serde")]
+pub mod serde;
 mod slab;
 mod sys;
+mod typed;
 
-pub use backing::{Backing, Heap, HugePageSize, HugeTlb, Locked, Mmap, Region};
+pub use backing::{Backing, CloneBacking, Heap, HugePageSize, HugeTlb, Locked, Mmap, Region};
 pub use entry::VacantEntry;
-pub use error::{Error, Full};
-pub use info::{HugePagePool, Limit, SystemInfo};
-pub use iter::{Drain, IntoIter, Iter, IterMut};
+pub use error::{Error, Full, InsertAtError};
+pub use info::{HugePagePool, Limit, Preflight, SystemInfo};
+pub use iter::{Drain, IntoIter, Iter, IterMut, Keys, Values, ValuesMut};
 pub use key::{GenKey, Key, SlabKey};
+pub use numa::{NodeHugePool, NumaBytes, NumaNode, NumaPolicy};
 pub use slab::Slab;
+#[doc(hidden)]
+pub use typed::__private;
 
-/// A slab on anonymous mmap memory (the default backing, spelled out).
+/// A slab on anonymous mmap memory (the default backing, spelled out). The key type is an
+/// optional last parameter, as on every alias (`MmapSlab<Order, OrderKey>`).
 ///
 /// ```
 /// let slab: nexus_slab::MmapSlab<u64> = nexus_slab::MmapSlab::with_capacity(10).unwrap();
 /// assert!(slab.capacity() >= 10);
 /// ```
-pub type MmapSlab<T> = Slab<T, Mmap>;
+pub type MmapSlab<T, K = Key> = Slab<T, Mmap, K>;
 
 /// A slab on hugetlb pages (2 MiB by default; `Slab::new_in(HugeTlb::new(HugePageSize::Size1G))`
 /// for 1 GiB pages).
@@ -196,15 +318,21 @@ pub type MmapSlab<T> = Slab<T, Mmap>;
 /// let slab: nexus_slab::HugeSlab<u64> = nexus_slab::HugeSlab::new();
 /// assert_eq!(slab.capacity(), 0); // allocating needs reserved pages: see `HugeTlb`
 /// ```
-pub type HugeSlab<T> = Slab<T, HugeTlb>;
+pub type HugeSlab<T, K = Key> = Slab<T, HugeTlb, K>;
 
 /// A slab on anonymous mmap memory locked in RAM for its whole life.
 ///
 /// ```
-/// let slab: nexus_slab::LockedSlab<u64> = nexus_slab::LockedSlab::new();
+/// use nexus_slab::{new_key_type, LockedSlab};
+///
+/// new_key_type! { pub struct OrderKey; }
+///
+/// let slab: LockedSlab<u64> = LockedSlab::new();
 /// assert_eq!(slab.capacity(), 0);
+/// let typed: LockedSlab<u64, OrderKey> = LockedSlab::new(); // takes and returns OrderKeys
+/// # let _ = typed;
 /// ```
-pub type LockedSlab<T> = Slab<T, Locked<Mmap>>;
+pub type LockedSlab<T, K = Key> = Slab<T, Locked<Mmap>, K>;
 
 /// A slab whose keys detect reuse: a [`GenKey`] kept after its value was removed is never found
 /// again, even once the slot holds another value. On any backing (`GenSlab<T, HugeTlb>` ...).
@@ -226,4 +354,4 @@ pub type GenSlab<T, B = Mmap> = Slab<T, B, GenKey>;
 /// let slab: nexus_slab::HeapSlab<u64> = nexus_slab::HeapSlab::with_capacity(10).unwrap();
 /// assert!(slab.capacity() >= 10);
 /// ```
-pub type HeapSlab<T, A = allocator_api2::alloc::Global> = Slab<T, Heap<A>>;
+pub type HeapSlab<T, A = allocator_api2::alloc::Global, K = Key> = Slab<T, Heap<A>, K>;

@@ -4,12 +4,12 @@ use core::alloc::Layout;
 use core::fmt;
 use core::ops::{Index, IndexMut};
 
-use crate::backing::{Backing, HugePageSize, Mmap, Region};
+use crate::backing::{region_problem, Backing, CloneBacking, HugePageSize, Mmap, Region, Releaser};
 use crate::entry::VacantEntry;
-use crate::iter::{Drain, IntoIter, Iter, IterMut};
+use crate::iter::{Drain, IntoIter, Iter, IterMut, Keys, Values, ValuesMut};
 use crate::key::SlabKey;
 use crate::raw::{RawSlab, SlotLayout, MAX_CAPACITY};
-use crate::{Error, Full, Key};
+use crate::{Error, Full, InsertAtError, Key};
 
 /// A fixed-capacity store of `T` values addressed by keys `K` ([`Key`] by default, or
 /// [`GenKey`](crate::GenKey) to detect stale keys), with O(1) insert, get and remove, on memory
@@ -53,8 +53,14 @@ use crate::{Error, Full, Key};
 /// sync(&nexus_slab::Slab::<std::cell::Cell<u8>>::new());
 /// ```
 pub struct Slab<T, B: Backing = Mmap, K: SlabKey = Key> {
-    raw: RawSlab<T, K>,
+    raw: RawSlab<T, K::Raw>,
+    /// The part of the backing's region the slab uses: what `memory_size` reports and the
+    /// memory controls act on (all of the region, unless `alloc_bytes` got more than its budget).
     region: Option<Region>,
+    /// The length of the region the backing handed out: all of it goes back to `release`.
+    region_len: usize,
+    /// Whether `mlock` locked the region and no `munlock` undid it: drop then unlocks it.
+    locked: bool,
     backing: B,
 }
 
@@ -115,7 +121,8 @@ impl<T, K: SlabKey> Slab<T, Mmap, K> {
     /// ```
     pub fn alloc_hugetlb(&mut self, n: usize) -> Result<(), Error> {
         self.check_unallocated()?;
-        let ordinary = core::mem::replace(&mut self.backing, Mmap::hugetlb(HugePageSize::Size2M));
+        let huge = self.backing.hugetlb_like(HugePageSize::Size2M);
+        let ordinary = core::mem::replace(&mut self.backing, huge);
         let result = self.alloc(n);
         if result.is_err() {
             self.backing = ordinary;
@@ -145,6 +152,8 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         Slab {
             raw: RawSlab::empty(),
             region: None,
+            region_len: 0,
+            locked: false,
             backing,
         }
     }
@@ -177,17 +186,18 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
                 max: MAX_CAPACITY,
             });
         }
-        let layout = SlotLayout::of::<T, K>()
+        let layout = SlotLayout::of::<T, K::Raw>()
             .region_layout(n)
             .ok_or(Error::SizeOverflow {
                 requested: n,
-                slot_size: SlotLayout::of::<T, K>().slot_size,
+                slot_size: SlotLayout::of::<T, K::Raw>().slot_size,
             })?;
-        self.allocate(layout)
+        self.allocate(layout, usize::MAX, usize::MAX)
     }
 
     /// Allocates the largest slab whose [`memory_size`](Slab::memory_size) is at most
-    /// `max_bytes`.
+    /// `max_bytes`, on any backing: should the backing return a longer region than asked, the
+    /// slab uses only its budget of it (and still gives all of it back on drop).
     ///
     /// # Errors
     ///
@@ -205,11 +215,12 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     pub fn alloc_bytes(&mut self, max_bytes: usize) -> Result<(), Error> {
         self.check_unallocated()?;
         let gran = self.backing.granularity().max(1);
-        let layout = SlotLayout::of::<T, K>();
+        let layout = SlotLayout::of::<T, K::Raw>();
         // No region can exceed `isize::MAX` bytes (rounded up to its alignment): a larger
         // budget buys nothing more, and `region_layout` below needs the size to fit a `Layout`.
         let budget = max_bytes.min(isize::MAX as usize + 1 - layout.region_align());
-        let cap = layout.capacity_for(budget - budget % gran);
+        let budget = budget - budget % gran;
+        let cap = layout.capacity_for(budget);
         if cap == 0 {
             let one = layout.bytes_for(1).unwrap_or(usize::MAX);
             return Err(Error::BudgetTooSmall {
@@ -221,7 +232,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         let layout = layout
             .region_layout(cap)
             .expect("a capacity that fits a budget has a layout");
-        self.allocate(layout)
+        self.allocate(layout, budget, usize::MAX)
     }
 
     fn check_unallocated(&self) -> Result<(), Error> {
@@ -233,18 +244,36 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         }
     }
 
-    fn allocate(&mut self, layout: Layout) -> Result<(), Error> {
+    /// Takes a region for `layout` from the backing and lays at most `max_cap` slots out over
+    /// at most `budget` bytes of it (at least `layout.size()`).
+    fn allocate(&mut self, layout: Layout, budget: usize, max_cap: usize) -> Result<(), Error> {
         let region = self.backing.allocate(layout)?;
-        // The backing is trusted for soundness (`unsafe trait`), but a broken one panics here
-        // rather than corrupt memory.
-        assert!(
-            region.as_ptr() as usize % layout.align() == 0 && region.len() >= layout.size(),
-            "Backing::allocate broke its contract: {region:?} for {layout:?}"
+        // The backing is trusted for soundness (`unsafe trait`), but a region that visibly
+        // breaks the contract is handed back untouched rather than written to.
+        if let Some(problem) = region_problem(&region, layout) {
+            let err = Error::BrokenBacking {
+                size: layout.size(),
+                align: layout.align(),
+                addr: region.as_ptr() as usize,
+                len: region.len(),
+                problem,
+            };
+            // SAFETY: the region came from this backing's `allocate` for `layout` and nothing
+            // used it; `release` is told the very layout it was asked for.
+            unsafe { self.backing.release(region, layout) };
+            return Err(err);
+        }
+        let used = Region::new(
+            region.as_non_null(),
+            region.len().min(budget),
+            region.page_size(),
         );
-        // SAFETY: the backing promises the region is valid, aligned (checked above), exclusively
-        // ours until released, and at least `layout.size()` bytes, which holds >= 1 slot.
-        self.raw = unsafe { RawSlab::init(region.as_non_null(), region.len()) };
-        self.region = Some(region);
+        // SAFETY: the backing promises the region is valid, exclusively ours until released,
+        // aligned and at least `layout.size()` bytes (both checked above); `used` is a prefix of
+        // it no shorter than `layout.size()`, which holds >= 1 slot.
+        self.raw = unsafe { RawSlab::init(used.as_non_null(), used.len(), max_cap) };
+        self.region_len = region.len();
+        self.region = Some(used);
         Ok(())
     }
 
@@ -264,7 +293,10 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     #[inline]
     pub fn insert(&mut self, value: T) -> Result<K, Full<T>> {
-        self.raw.insert(value).map_err(Full)
+        match self.raw.insert(value) {
+            Ok(key) => Ok(K::from_raw(key)),
+            Err(value) => Err(Full::new(value, self.raw.capacity())),
+        }
     }
 
     /// A reference to the value at `key`, or `None` if the slot is vacant or out of range.
@@ -279,7 +311,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     #[inline]
     pub fn get(&self, key: K) -> Option<&T> {
-        self.raw.get(key)
+        self.raw.get(key.into_raw())
     }
 
     /// A mutable reference to the value at `key`, or `None`.
@@ -294,7 +326,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     #[inline]
     pub fn get_mut(&mut self, key: K) -> Option<&mut T> {
-        self.raw.get_mut(key)
+        self.raw.get_mut(key.into_raw())
     }
 
     /// A reference to the value at `key`, without checking that there is one.
@@ -344,9 +376,10 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// [`Error::DuplicateKey`], [`Error::VacantKey`], [`Error::StaleKey`] (a [`GenKey`] whose
-    /// slot holds a later value) or [`Error::KeyOutOfRange`] for the first bad key; never a
-    /// panic.
+    /// For the first bad key: [`Error::KeyOutOfRange`]; [`Error::StaleKey`] for a [`GenKey`]
+    /// whose value was removed (whether or not its slot holds a later value now);
+    /// [`Error::VacantKey`] for any other key that names no value; [`Error::DuplicateKey`].
+    /// Never a panic.
     ///
     /// [`GenKey`]: crate::GenKey
     ///
@@ -362,10 +395,119 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// assert!(slab.get_disjoint_mut([a, a]).is_err());
     /// ```
     pub fn get_disjoint_mut<const N: usize>(&mut self, keys: [K; N]) -> Result<[&mut T; N], Error> {
-        let ptrs = self.raw.disjoint(keys)?;
+        let ptrs = self.raw.disjoint(keys.map(K::into_raw))?;
         // SAFETY: `disjoint` checked the slots occupied and pairwise distinct, so the
         // references are to initialised values and never alias; `&mut self` covers them all.
         Ok(ptrs.map(|p| unsafe { &mut *p }))
+    }
+
+    /// Puts `value` at exactly `key`, for restoring keys kept elsewhere — in hash maps, queues,
+    /// other processes, a snapshot on disk — after a restart.
+    ///
+    /// The slot must be vacant and in range. With [`GenKey`](crate::GenKey)s the key's
+    /// generation must also be later than every generation the slot has had, so a key that
+    /// was stale before is never revived, and a retired slot is never reused. Plain inserts
+    /// afterwards still take the most recently freed slot first.
+    ///
+    /// A key beyond every slot used so far skips the slots in between: they become vacant and
+    /// go on top of the free list, lowest first, so the next inserts fill them in ascending
+    /// order (like any freed slot, the most recent first).
+    ///
+    /// Restoring is not the hot path: O(1) for the slot the next insert would take, otherwise
+    /// O(slots skipped) or O(free slots) for a slot vacated earlier.
+    ///
+    /// # Errors
+    ///
+    /// With the value handed back, and the slab unchanged: [`Error::NotAllocated`],
+    /// [`Error::KeyOutOfRange`], [`Error::Occupied`], [`Error::StaleKey`] (generational keys:
+    /// not later than the slot's history, or a retired slot).
+    ///
+    /// ```
+    /// use nexus_slab::{GenKey, GenSlab, Key, Slab};
+    ///
+    /// // Plain keys: any vacant slot.
+    /// let mut slab: Slab<&str> = Slab::with_capacity(16).unwrap();
+    /// slab.insert_at(Key::new(7), "seven").unwrap();
+    /// assert_eq!(slab[Key::new(7)], "seven");
+    /// assert_eq!(slab.insert("zero").unwrap(), Key::new(0)); // skipped slots fill in order
+    ///
+    /// // Generational keys: the exact generation comes back, and stale keys stay stale.
+    /// let mut conns: GenSlab<&str> = GenSlab::with_capacity(16).unwrap();
+    /// let saved = GenKey::from_bits(5 << 32 | 3).unwrap(); // slot 3, generation 5
+    /// conns.insert_at(saved, "restored").unwrap();
+    /// assert_eq!(conns[saved], "restored");
+    /// let older = GenKey::from_bits(3 << 32 | 3).unwrap();
+    /// assert!(conns.get(older).is_none());
+    /// conns.remove(saved);
+    /// assert!(conns.insert_at(older, "revived?").is_err()); // generation 3 < 6: stale
+    /// ```
+    pub fn insert_at(&mut self, key: K, value: T) -> Result<(), InsertAtError<T>> {
+        if self.region.is_none() {
+            return Err(InsertAtError::new(value, Error::NotAllocated));
+        }
+        self.raw
+            .insert_at(key.into_raw(), value)
+            .map_err(|(value, error)| InsertAtError::new(value, error))
+    }
+
+    /// A copy with memory of its own from a new backing with the same settings
+    /// ([`CloneBacking`]): the same capacity, the same keys for the same (cloned) values, and
+    /// the same keys for the next inserts. An unallocated slab gives an unallocated copy.
+    ///
+    /// Locks taken with [`mlock`](Slab::mlock) are not copied (a [`Locked`](crate::Locked)
+    /// backing locks the copy, as it locks every region it makes).
+    ///
+    /// # Errors
+    ///
+    /// The backing's allocation error (for example [`Error::HugePagesUnavailable`]); `self`
+    /// is unchanged either way. A panic in `T::clone` drops the partial copy and propagates.
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let mut slab: Slab<String> = Slab::with_capacity(8).unwrap();
+    /// let a = slab.insert("a".into()).unwrap();
+    /// let b = slab.insert("b".into()).unwrap();
+    /// slab.remove(a);
+    /// let mut copy = slab.try_clone().unwrap();
+    /// assert_eq!(copy[b], "b");
+    /// assert_eq!(copy.capacity(), slab.capacity());
+    /// assert_eq!(copy.insert("c".into()).unwrap(), slab.insert("c".into()).unwrap());
+    /// ```
+    pub fn try_clone(&self) -> Result<Self, Error>
+    where
+        T: Clone,
+        B: CloneBacking,
+    {
+        let mut copy = Slab::new_in(self.backing.clone_backing());
+        if self.region.is_some() {
+            copy.alloc_exact(self.capacity())?;
+            self.raw.clone_into(&mut copy.raw);
+        }
+        Ok(copy)
+    }
+
+    /// Allocates exactly `cap` slots (page rounding may leave room for more; they go unused),
+    /// as a copy or a restored snapshot needs.
+    pub(crate) fn alloc_exact(&mut self, cap: usize) -> Result<(), Error> {
+        self.check_unallocated()?;
+        if cap == 0 {
+            return Err(Error::ZeroCapacity);
+        }
+        if cap > MAX_CAPACITY {
+            return Err(Error::CapacityOverflow {
+                requested: cap,
+                max: MAX_CAPACITY,
+            });
+        }
+        let layout =
+            SlotLayout::of::<T, K::Raw>()
+                .region_layout(cap)
+                .ok_or(Error::SizeOverflow {
+                    requested: cap,
+                    slot_size: SlotLayout::of::<T, K::Raw>().slot_size,
+                })?;
+        self.allocate(layout, usize::MAX, cap)
     }
 
     /// Removes and returns the value at `key`, or `None`. The slot becomes the next one
@@ -381,7 +523,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     #[inline]
     pub fn remove(&mut self, key: K) -> Option<T> {
-        self.raw.remove(key)
+        self.raw.remove(key.into_raw())
     }
 
     /// Whether `key` holds a value.
@@ -396,7 +538,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     #[inline]
     pub fn contains(&self, key: K) -> bool {
-        self.raw.find(key).is_some()
+        self.raw.find(key.into_raw()).is_some()
     }
 
     /// Number of values in the slab.
@@ -455,25 +597,42 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         self.raw.len() == self.raw.capacity()
     }
 
-    /// Drops every value (in key order) and invalidates every key; the next insert gets key 0.
+    /// Drops every value (in key order) and invalidates every key.
+    ///
+    /// With plain [`Key`]s the slab then starts afresh: the next insert gets key 0, as after
+    /// `alloc`. With [`GenKey`](crate::GenKey)s the slots keep their generations, so no key
+    /// handed out before `clear` is ever found again: freed slots are reused last-in,
+    /// first-out (the last one cleared comes first) under new generations.
     ///
     /// If a value's `Drop` panics, the panic propagates with the slab consistent: the values
     /// before it are gone, the ones after it are still in the slab, `len()` counts them.
     ///
     /// ```
-    /// use nexus_slab::Slab;
+    /// use nexus_slab::{GenSlab, Key, Slab};
     ///
     /// let mut slab: Slab<String> = Slab::with_capacity(4).unwrap();
     /// let k = slab.insert("x".into()).unwrap();
+    /// slab.insert("y".into()).unwrap();
     /// slab.clear();
     /// assert!(slab.is_empty());
     /// assert!(!slab.contains(k));
+    /// assert_eq!(slab.insert("z".into()).unwrap(), Key::new(0));
+    ///
+    /// let mut gens: GenSlab<&str> = GenSlab::with_capacity(4).unwrap();
+    /// let a = gens.insert("a").unwrap();
+    /// let b = gens.insert("b").unwrap();
+    /// gens.clear();
+    /// let c = gens.insert("c").unwrap();
+    /// assert_eq!(c.index(), b.index()); // the last slot cleared is reused first...
+    /// assert!(!gens.contains(a) && !gens.contains(b)); // ...and no old key matches
     /// ```
     pub fn clear(&mut self) {
         self.raw.clear();
     }
 
-    /// Bytes of memory the slab holds (0 before allocation): slots, bitmap and page rounding.
+    /// Bytes of memory the slab uses (0 before allocation): slots, bitmap and page rounding —
+    /// the region its backing returned, or the budget's part of it after
+    /// [`alloc_bytes`](Slab::alloc_bytes). The memory controls act on exactly these bytes.
     ///
     /// ```
     /// use nexus_slab::Slab;
@@ -503,10 +662,14 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// [`Error::Full`] when no slot is vacant.
+    /// [`Error::NotAllocated`] before the slab is allocated; [`Error::Full`] when no slot is
+    /// vacant.
     ///
     /// ```
-    /// use nexus_slab::{Key, Slab};
+    /// use nexus_slab::{Error, Key, Slab};
+    ///
+    /// let mut empty: Slab<u8> = Slab::new();
+    /// assert!(matches!(empty.vacant_entry(), Err(Error::NotAllocated)));
     ///
     /// struct Node { me: Key }
     /// let mut slab: Slab<Node> = Slab::with_capacity(4).unwrap();
@@ -517,7 +680,8 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     pub fn vacant_entry(&mut self) -> Result<VacantEntry<'_, T, B, K>, Error> {
         match self.raw.next_key() {
-            Some(key) => Ok(VacantEntry::new(self, key)),
+            Some(key) => Ok(VacantEntry::new(self, K::from_raw(key))),
+            None if self.region.is_none() => Err(Error::NotAllocated),
             None => Err(Error::Full {
                 capacity: self.capacity(),
             }),
@@ -536,6 +700,106 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     pub fn iter(&self) -> Iter<'_, T, K> {
         Iter::new(&self.raw)
+    }
+
+    /// The keys of every value, in ascending order (double-ended, exact size).
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// for v in 0..3 {
+    ///     slab.insert(v).unwrap();
+    /// }
+    /// slab.remove(Key::new(1));
+    /// assert_eq!(slab.keys().collect::<Vec<_>>(), [Key::new(0), Key::new(2)]);
+    /// assert_eq!(slab.keys().len(), 2);
+    /// ```
+    pub fn keys(&self) -> Keys<'_, T, K> {
+        Keys::new(self.iter())
+    }
+
+    /// Every value, in ascending key order (double-ended, exact size).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// slab.insert(5).unwrap();
+    /// slab.insert(7).unwrap();
+    /// assert_eq!(slab.values().copied().collect::<Vec<_>>(), [5, 7]);
+    /// assert_eq!(slab.values().rev().next(), Some(&7));
+    /// ```
+    pub fn values(&self) -> Values<'_, T, K> {
+        Values::new(self.iter())
+    }
+
+    /// Every value, mutably, in ascending key order (double-ended, exact size).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let k = slab.insert(5).unwrap();
+    /// for v in slab.values_mut() {
+    ///     *v += 1;
+    /// }
+    /// assert_eq!(slab[k], 6);
+    /// ```
+    pub fn values_mut(&mut self) -> ValuesMut<'_, T, K> {
+        ValuesMut::new(self.iter_mut())
+    }
+
+    /// The key of the value `value` refers to, if it is a value in this slab; O(1) (values
+    /// never move, so the key follows from the address). `None` for a reference to anything
+    /// else — another slab's value, a copy, a local.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<String> = Slab::with_capacity(4).unwrap();
+    /// let k = slab.insert("order".to_string()).unwrap();
+    /// let v: &String = &slab[k];
+    /// assert_eq!(slab.key_of(v), Some(k));
+    /// let copy = v.clone();
+    /// assert_eq!(slab.key_of(&copy), None);
+    /// ```
+    pub fn key_of(&self, value: &T) -> Option<K> {
+        self.raw.slot_of(value).map(|i| {
+            // SAFETY: `slot_of` returns only occupied slots, so `i < cap`.
+            K::from_raw(unsafe { self.raw.key_at(i) })
+        })
+    }
+
+    /// The key the next [`insert`](Slab::insert) will return, without changing anything;
+    /// `None` when the slab is full or not allocated.
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let next = slab.vacant_key().unwrap();
+    /// assert_eq!(slab.insert(1).unwrap(), next);
+    /// assert_eq!(Slab::<u8>::new().vacant_key(), None);
+    /// ```
+    #[inline]
+    pub fn vacant_key(&self) -> Option<K> {
+        self.raw.next_key().map(K::from_raw)
+    }
+
+    /// Whether the slab has its memory (`alloc`, `alloc_bytes` or `with_capacity` succeeded).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u8> = Slab::new();
+    /// assert!(!slab.is_allocated());
+    /// slab.alloc(1).unwrap();
+    /// assert!(slab.is_allocated());
+    /// ```
+    #[inline]
+    pub fn is_allocated(&self) -> bool {
+        self.region.is_some()
     }
 
     /// Iterates over `(key, &mut value)` in ascending key order.
@@ -589,7 +853,8 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
             from = i + 1;
             // SAFETY: `next_occupied` found slot `i` occupied (so `i < cap`); the reference
             // ends before the slab is touched again.
-            let (key, value) = unsafe { (self.raw.key_at(i), &mut *self.raw.value_ptr(i)) };
+            let (key, value) =
+                unsafe { (K::from_raw(self.raw.key_at(i)), &mut *self.raw.value_ptr(i)) };
             if !keep(key, value) {
                 // SAFETY: still occupied: `keep` had no access to the slab.
                 drop(unsafe { self.raw.take(i) });
@@ -598,12 +863,20 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     }
 
     /// Pins the slab's pages in RAM (`mlock`), so they are never swapped out. They stay
-    /// locked until [`munlock`](Slab::munlock) or drop.
+    /// locked until [`munlock`](Slab::munlock) or drop, which unlock them only if this call
+    /// locked them: a slab that never called `mlock` leaves alone the locks others hold on its
+    /// pages (an arena the application locked, `mlockall`).
+    ///
+    /// Locks do not nest: the kernel keeps one "locked" mark per page, not a count. Pages this
+    /// call locks that the application had locked too are unlocked by `munlock` or drop, for
+    /// the application as well.
     ///
     /// # Errors
     ///
     /// [`Error::NotAllocated`]; [`Error::MemlockLimit`] when `RLIMIT_MEMLOCK` is too low (the
-    /// message says how to raise it); [`Error::Unsupported`] where the platform cannot lock.
+    /// message says how to raise it); [`Error::MapCountLimit`] when the process has as many
+    /// mappings as `vm.max_map_count` allows; [`Error::Unsupported`] where the platform cannot
+    /// lock. See [`Backing::lock`].
     ///
     /// ```
     /// use nexus_slab::{Error, Slab};
@@ -616,7 +889,9 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     pub fn mlock(&mut self) -> Result<(), Error> {
         let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
-        self.backing.lock(region)
+        self.backing.lock(region)?;
+        self.locked = true;
+        Ok(())
     }
 
     /// Unlocks the slab's pages (`munlock`).
@@ -633,7 +908,9 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     pub fn munlock(&mut self) -> Result<(), Error> {
         let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
-        self.backing.unlock(region)
+        self.backing.unlock(region)?;
+        self.locked = false;
+        Ok(())
     }
 
     /// Asks the kernel to move the slab onto transparent huge pages now (`MADV_COLLAPSE`,
@@ -643,9 +920,12 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllocated`]; [`Error::Unsupported`] when the kernel or platform cannot
-    /// collapse (the reason says why); [`Error::Os`] when the kernel tried and found no free huge
-    /// page. An error is never a disguised success: nexus-slab 0.1.2 took `EINVAL` for "done".
+    /// [`Error::NotAllocated`]; [`Error::Unsupported`] when the slab or the system cannot
+    /// collapse, with the cause found: a slab holding no 2 MiB-aligned 2 MiB stretch (checked
+    /// first), a kernel before 6.1, THP `never`, THP disabled for the process by `prctl`, the
+    /// range advised `MADV_NOHUGEPAGE`; [`Error::Os`] when the kernel tried and found no free
+    /// huge page. An error is never a disguised success: nexus-slab 0.1.2 took `EINVAL` for
+    /// "done".
     ///
     /// ```
     /// use nexus_slab::Slab;
@@ -683,8 +963,10 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         self.backing.huge_page_bytes(region)
     }
 
-    /// Bytes of the slab the kernel counts as locked in RAM right now (`Locked:` of the slab's
-    /// range in `/proc/self/smaps`). Hugetlb pages never count: they cannot be swapped anyway.
+    /// Bytes of the slab the kernel keeps locked in RAM right now: its resident pages in
+    /// mappings the kernel marks locked, counted in full even when shared with a forked child
+    /// or a second mapping (see [`Backing::locked_bytes`]). Hugetlb pages never count: they
+    /// cannot be swapped anyway.
     ///
     /// # Errors
     ///
@@ -703,13 +985,34 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         self.backing.locked_bytes(region)
     }
 
+    /// Where the slab's resident pages are: bytes per NUMA node, read from the kernel page by
+    /// page (see [`Backing::numa_bytes`]). With [`Mmap::numa_node(n)`](Mmap::numa_node) every
+    /// byte is on node `n`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotAllocated`]; [`Error::Unsupported`] where the platform cannot tell.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// if let Ok(placed) = slab.numa_bytes() {
+    ///     assert_eq!(placed.resident(), slab.memory_size());
+    /// }
+    /// ```
+    pub fn numa_bytes(&self) -> Result<crate::NumaBytes, Error> {
+        let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
+        self.backing.numa_bytes(region)
+    }
+
     /// The core, for the iterators.
-    pub(crate) fn raw(&self) -> &RawSlab<T, K> {
+    pub(crate) fn raw(&self) -> &RawSlab<T, K::Raw> {
         &self.raw
     }
 
     /// The core, for the iterators.
-    pub(crate) fn raw_mut(&mut self) -> &mut RawSlab<T, K> {
+    pub(crate) fn raw_mut(&mut self) -> &mut RawSlab<T, K::Raw> {
         &mut self.raw
     }
 }
@@ -725,12 +1028,20 @@ impl<T, B: Backing, K: SlabKey> Drop for Slab<T, B, K> {
                 // After a panic this goes on with the values not yet dropped (a second panic
                 // aborts, as for `Vec`); otherwise there is nothing left.
                 slab.raw.drop_values();
-                if let Some(region) = slab.region.take() {
-                    let layout = SlotLayout::of::<T, K>().release_layout(region.len());
+                if let Some(used) = slab.region.take() {
+                    let whole = Region::new(used.as_non_null(), slab.region_len, used.page_size());
+                    let layout = SlotLayout::of::<T, K::Raw>().release_layout(whole.len());
                     slab.raw = RawSlab::empty();
-                    // SAFETY: the region came from this backing's `allocate` and is released
-                    // once (taken out of the `Option`); no value is left in it.
-                    unsafe { slab.backing.release(region, layout) };
+                    // SAFETY: `whole` is the region this backing's `allocate` returned (same
+                    // start, length and page size), released once (taken out of the `Option`);
+                    // no value is left in it.
+                    let mut release = unsafe { Releaser::new(&mut slab.backing, whole, layout) };
+                    // Unlock what the slab locked, and only that: a lock the application or
+                    // the backing holds on these pages is theirs. The region goes back even if
+                    // `unlock` fails or panics.
+                    if core::mem::take(&mut slab.locked) {
+                        let _ = release.parts().0.unlock(&used);
+                    }
                 }
             }
         }
@@ -749,7 +1060,7 @@ impl<T, B: Backing, K: SlabKey> Index<K> for Slab<T, B, K> {
     #[inline]
     #[track_caller]
     fn index(&self, key: K) -> &T {
-        match self.raw.get(key) {
+        match self.raw.get(key.into_raw()) {
             Some(v) => v,
             None => panic!("invalid key"),
         }
@@ -763,7 +1074,7 @@ impl<T, B: Backing, K: SlabKey> IndexMut<K> for Slab<T, B, K> {
     #[inline]
     #[track_caller]
     fn index_mut(&mut self, key: K) -> &mut T {
-        match self.raw.get_mut(key) {
+        match self.raw.get_mut(key.into_raw()) {
             Some(v) => v,
             None => panic!("invalid key"),
         }

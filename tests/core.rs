@@ -437,7 +437,23 @@ fn full_works_for_values_without_debug() {
         s.insert(Opaque(0)).unwrap(); // `unwrap` needs `Full<Opaque>: Debug`
     }
     let err = s.insert(Opaque(9)).unwrap_err();
-    assert_eq!(format!("{err:?}"), "Full(..)");
+    let cap = s.capacity();
+    assert_eq!(
+        format!("{err:?}"),
+        format!("Full {{ capacity: {cap}, .. }}")
+    );
+    assert!(err.to_string().contains(&format!("capacity {cap}")));
+    // An error for every value type: `?` into `Box<dyn Error>` and into `nexus_slab::Error`.
+    fn boxed(s: &mut Slab<Opaque>) -> Result<Key, Box<dyn std::error::Error>> {
+        Ok(s.insert(Opaque(1))?)
+    }
+    fn typed(s: &mut Slab<Opaque>) -> Result<Key, Error> {
+        Ok(s.insert(Opaque(1))?)
+    }
+    assert!(boxed(&mut s).is_err());
+    assert!(matches!(typed(&mut s), Err(Error::Full { capacity }) if capacity == cap));
+    let mut unallocated: Slab<Opaque> = Slab::new();
+    assert!(matches!(typed(&mut unallocated), Err(Error::NotAllocated)));
     assert_eq!(err.into_inner().0, 9);
 }
 
@@ -460,7 +476,7 @@ fn unallocated_slab_refuses_everything_politely() {
     assert_eq!((s.len(), s.capacity(), s.memory_size()), (0, 0, 0));
     assert!(s.is_full() && s.is_empty());
     assert_eq!(s.insert("x".into()).unwrap_err().into_inner(), "x");
-    assert!(matches!(s.vacant_entry(), Err(Error::Full { capacity: 0 })));
+    assert!(matches!(s.vacant_entry(), Err(Error::NotAllocated)));
     assert!(matches!(s.mlock(), Err(Error::NotAllocated)));
     assert!(matches!(s.try_collapse(), Err(Error::NotAllocated)));
     assert_eq!(s.drain().count(), 0);
@@ -493,7 +509,7 @@ fn budgets_beyond_ram_are_refused_before_allocating() {
     let err = s.alloc_bytes(usize::MAX).unwrap_err();
     assert!(matches!(err, Error::ExceedsMemory { .. }), "{err}");
     assert!(err.to_string().contains("RAM"), "{err}");
-    let err = s.alloc(u32::MAX as usize).unwrap_err();
+    let err = s.alloc(Key::MAX_INDEX).unwrap_err();
     assert!(matches!(err, Error::ExceedsMemory { .. }), "{err}");
     let mut h: Slab<[u8; 1 << 20], Heap> = Slab::new();
     assert!(matches!(h.alloc(1 << 30), Err(Error::ExceedsMemory { .. })));

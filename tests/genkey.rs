@@ -178,17 +178,74 @@ fn made_up_genkeys_are_safe() {
     let mut s: GenSlab<u8> = GenSlab::with_capacity(4).unwrap();
     s.insert(1).unwrap();
     // The live key is slot 0, generation 1; none of these is it.
-    for bits in [
-        u64::MAX,
-        2 << 32,
-        3 << 32,
-        (1 << 32) | 1,
-        (1 << 32) | 0xffff_ffff,
-    ] {
+    for bits in [u64::MAX, 3 << 32, (1 << 32) | 1, (1 << 32) | 0xffff_ffff] {
         let k = GenKey::from_bits(bits).unwrap();
         assert_stale(&mut s, k);
     }
-    assert_eq!(GenKey::from_bits(0), None);
+    // Generation 0 and even generations are never handed out: refused.
+    for bits in [0, 5, 2 << 32, 4 << 32 | 1, (u64::from(u32::MAX) - 1) << 32] {
+        assert_eq!(GenKey::from_bits(bits), None, "{bits:#x}");
+    }
+    assert_eq!(s.len(), 1);
+}
+
+/// Regression (issue 9, defect 1): `from_bits` used to accept even generations, which vacant
+/// slots store, so a forged key matched a vacant slot: `get` read the free-list link and the
+/// dropped value, `remove` dropped it again, `len()` wrapped and two inserts shared a slot.
+#[test]
+fn a_forged_even_generation_never_reaches_a_vacant_slot() {
+    let mut s: GenSlab<String> = GenSlab::with_capacity(4).unwrap();
+    let k = s.insert("dropped on remove".to_string()).unwrap();
+    assert_eq!((k.index(), k.generation()), (0, 1));
+    assert_eq!(s.remove(k).as_deref(), Some("dropped on remove"));
+    // Slot 0 is vacant at generation 2; these bits name exactly that.
+    let forged = GenKey::from_bits(2 << 32);
+    assert_eq!(
+        forged, None,
+        "from_bits accepted a vacant slot's generation"
+    );
+    // Every odd generation near it finds nothing either, and changes nothing.
+    for g in [1u64, 3, 5] {
+        let key = GenKey::from_bits(g << 32).unwrap();
+        assert!(!s.contains(key));
+        assert_eq!(s.get(key), None);
+        assert!(s.get_disjoint_mut([key]).is_err());
+        assert_eq!(s.remove(key), None);
+    }
+    assert_eq!(s.len(), 0);
+    let a = s.insert("a".to_string()).unwrap();
+    let b = s.insert("b".to_string()).unwrap();
+    assert_ne!(a.index(), b.index(), "two inserts shared a slot");
+    assert_eq!((s[a].as_str(), s[b].as_str()), ("a", "b"));
+}
+
+/// A stale key gives `StaleKey` from `get_disjoint_mut` whether or not its slot was reused;
+/// a key no slab handed out (a future generation, a never-used slot) gives `VacantKey`.
+#[test]
+fn stale_keys_are_stale_before_and_after_reuse() {
+    let mut s: GenSlab<u8> = GenSlab::with_capacity(4).unwrap();
+    let old = s.insert(1).unwrap();
+    s.remove(old);
+    assert!(matches!(
+        s.get_disjoint_mut([old]),
+        Err(Error::StaleKey { index: 0 })
+    ));
+    let new = s.insert(2).unwrap();
+    assert_eq!(new.index(), old.index());
+    assert!(matches!(
+        s.get_disjoint_mut([old]),
+        Err(Error::StaleKey { index: 0 })
+    ));
+    let future = GenKey::from_bits(u64::from(new.generation() + 2) << 32).unwrap();
+    assert!(matches!(
+        s.get_disjoint_mut([future]),
+        Err(Error::VacantKey { index: 0 })
+    ));
+    let never_used = GenKey::from_bits(1 << 32 | 3).unwrap();
+    assert!(matches!(
+        s.get_disjoint_mut([never_used]),
+        Err(Error::VacantKey { index: 3 })
+    ));
 }
 
 #[test]

@@ -66,7 +66,7 @@ fn absurd_capacities_are_typed_errors<B: Backing + Default>() {
     let mut s: Slab<u64, B> = Slab::new();
     let err = s.alloc(usize::MAX).unwrap_err();
     assert!(
-        matches!(err, Error::CapacityOverflow { requested: usize::MAX, max } if max == u32::MAX as usize),
+        matches!(err, Error::CapacityOverflow { requested: usize::MAX, max } if max == Key::MAX_INDEX),
         "{err:?}"
     );
     assert!(matches!(s.alloc(0), Err(Error::ZeroCapacity)));
@@ -74,7 +74,7 @@ fn absurd_capacities_are_typed_errors<B: Backing + Default>() {
 
     // n × size overflows usize: refused before any backing is asked.
     let mut s: Slab<Tib, B> = Slab::new();
-    for n in [1usize << 24, 1 << 30, u32::MAX as usize] {
+    for n in [1usize << 24, 1 << 30, Key::MAX_INDEX] {
         let err = s.alloc(n).unwrap_err();
         assert!(
             matches!(err, Error::SizeOverflow { requested, slot_size } if requested == n && slot_size == 1 << 40),
@@ -88,9 +88,10 @@ fn absurd_capacities_are_typed_errors<B: Backing + Default>() {
 }
 
 fn capacities_beyond_the_key_space_overflow<B: Backing + Default>() {
-    // Any value type, any count above 2^32 − 1: the keys could not address the slots.
+    // Any value type, any count above 2^32 − 2: the keys could not address the slots.
     let mut s: Slab<u8, B> = Slab::new();
     for n in [
+        Key::MAX_INDEX + 1,
         u32::MAX as usize + 1,
         u32::MAX as usize + 2,
         1 << 40,
@@ -99,7 +100,7 @@ fn capacities_beyond_the_key_space_overflow<B: Backing + Default>() {
     ] {
         let err = s.alloc(n).unwrap_err();
         assert!(
-            matches!(err, Error::CapacityOverflow { requested, max } if requested == n && max == u32::MAX as usize),
+            matches!(err, Error::CapacityOverflow { requested, max } if requested == n && max == Key::MAX_INDEX),
             "{n}: {err:?}"
         );
         assert!(err.to_string().contains("at most"), "{err}");
@@ -179,7 +180,7 @@ fn alloc_bytes_usize_max_is_refused_for_huge_values<B: Backing + Default>() {
 
 fn alloc_of_more_than_any_ram_is_refused<B: Backing + Default>() {
     let mut s: Slab<Mib, B> = Slab::new();
-    for n in [u32::MAX as usize, 1 << 30, 1 << 26] {
+    for n in [Key::MAX_INDEX, 1 << 30, 1 << 26] {
         let err = s.alloc(n).unwrap_err();
         assert!(matches!(err, Error::ExceedsMemory { .. }), "{n}: {err:?}");
         assert!(err.to_string().contains("RAM"), "{err}");
@@ -350,7 +351,7 @@ fn get_disjoint_mut_rejects_every_bad_request<B: Backing + Default>() {
     assert!(matches!(
         s.get_disjoint_mut([a, far, vac]),
         Err(Error::KeyOutOfRange {
-            index: usize::MAX,
+            index: Key::MAX_INDEX,
             ..
         })
     ));

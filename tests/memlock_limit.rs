@@ -101,7 +101,12 @@ fn child() {
     println!("child: {msg}");
     match &err {
         Error::MemlockLimit { needed, limit } => {
-            assert_eq!(*needed, (1 << 20) * 64 + (1 << 20) / 8);
+            // 2^20 slots of 64 bytes and a bitmap of 2^20 + 1 bits (slot bits and a
+            // sentinel), in whole pages.
+            // SAFETY: sysconf has no preconditions.
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+            let bitmap: usize = ((1 << 20) / 64 + 1) * 8;
+            assert_eq!(*needed, ((1 << 20) * 64 + bitmap).next_multiple_of(page));
             assert!(limit.contains(&LIMIT.to_string()), "{limit}");
         }
         other => panic!("expected MemlockLimit, got {other:?}"),
@@ -130,6 +135,60 @@ fn child() {
     assert_eq!(slab.locked_bytes().unwrap(), 0);
     assert_eq!(kernel::status_bytes("VmLck"), lck0);
     drop(slab);
+
+    // Memory already locked counts against the limit, and the error says how much there is:
+    // 6 MiB fit under 8 MiB alone, not beside 4 MiB already locked.
+    let mut four: LockedSlab<u8> = LockedSlab::new();
+    four.alloc_bytes(4 << 20).unwrap();
+    let held = kernel::status_bytes("VmLck");
+    assert_eq!(held - lck0, 4 << 20);
+    // SystemInfo::can_lock counts what is locked already (issue 13): VmLck plus the request.
+    let info = SystemInfo::probe();
+    assert_eq!(info.process_locked, Some(held));
+    assert!(!info.can_lock(6 << 20), "6 MiB beside {held} bytes locked");
+    assert!(info.can_lock(LIMIT as usize - held));
+    assert!(!info.can_lock(LIMIT as usize - held + 1));
+    let mut six: Slab<u8> = Slab::new();
+    six.alloc_bytes(6 << 20).unwrap();
+    match six.mlock() {
+        Err(Error::MemlockLimit { needed, limit }) => {
+            println!("child: 6 MiB beside 4 MiB locked: limit {limit}");
+            assert_eq!(needed, 6 << 20);
+            assert!(limit.contains(&LIMIT.to_string()), "{limit}");
+            assert!(
+                limit.contains(&format!("already has {held} bytes locked")),
+                "{limit}"
+            );
+        }
+        other => panic!("expected MemlockLimit, got {other:?}"),
+    }
+    assert_eq!(kernel::status_bytes("VmLck"), held);
+    drop((four, six));
+
+    // Under the limit, a range with a hole is not blamed on the limit.
+    // SAFETY: a fresh anonymous mapping; its middle page is then unmapped, and the rest is
+    // unmapped at the end. Nothing reads or writes it.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            3 * 4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        assert_ne!(p, libc::MAP_FAILED);
+        assert_eq!(libc::munmap(p.cast::<u8>().add(4096).cast(), 4096), 0);
+        let region =
+            nexus_slab::Region::new(std::ptr::NonNull::new(p.cast()).unwrap(), 3 * 4096, 4096);
+        use nexus_slab::Backing;
+        let err = nexus_slab::Mmap::new().lock(&region).unwrap_err();
+        println!("child: mlock over a hole: {err}");
+        assert!(matches!(err, Error::Os { op: "mlock", .. }), "{err:?}");
+        assert!(err.to_string().contains("not mapped"), "{err}");
+        libc::munmap(p, 3 * 4096);
+    }
+    assert_eq!(kernel::status_bytes("VmLck"), lck0);
 
     // Under the limit, locking works without the capability.
     let small: LockedSlab<u64> = LockedSlab::with_capacity(100_000).unwrap();

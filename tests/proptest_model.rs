@@ -15,8 +15,8 @@ mod model;
 
 use std::cell::Cell;
 
-use model::{KeySel, Op};
-use nexus_slab::{Backing, GenKey, Heap, HugeSlab, HugeTlb, Key, Locked, Mmap, SlabKey};
+use model::{KeySel, ModelKey, Op};
+use nexus_slab::{Backing, CloneBacking, GenKey, Heap, HugeSlab, HugeTlb, Key, Locked, Mmap};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 
@@ -33,6 +33,7 @@ fn key_sel() -> impl Strategy<Value = KeySel> {
         2 => any::<u32>().prop_map(KeySel::Raw),
         1 => any::<u8>().prop_map(KeySel::Extreme),
         1 => any::<u16>().prop_map(KeySel::Old),
+        2 => any::<u64>().prop_map(KeySel::Bits),
     ]
 }
 
@@ -51,6 +52,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::IterMut),
         2 => [key_sel(), key_sel(), key_sel()].prop_map(Op::GetDisjointMut),
         1 => (0..8u16, 0..8u16).prop_map(|(front, back)| Op::IntoIter { front, back }),
+        2 => key_sel().prop_map(Op::InsertAt),
+        1 => key_sel().prop_map(Op::KeyOf),
+        1 => any::<u8>().prop_map(|mode| Op::Parts { mode }),
+        1 => Just(Op::TryClone),
+        1 => Just(Op::RoundTrip),
     ]
 }
 
@@ -69,7 +75,10 @@ struct Ran {
 }
 
 /// Runs the property for one configuration.
-fn check<const PAD: usize, B: Backing + Default, K: SlabKey>(label: &str, requested: usize) -> Ran {
+fn check<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey>(
+    label: &str,
+    requested: usize,
+) -> Ran {
     let config = Config {
         cases: CASES,
         // Failing sequences are saved here and replayed first on the next run.
@@ -105,7 +114,7 @@ fn check<const PAD: usize, B: Backing + Default, K: SlabKey>(label: &str, reques
     }
 }
 
-fn every_capacity<B: Backing + Default>(backing: &str) {
+fn every_capacity<B: Backing + Default + CloneBacking>(backing: &str) {
     report(
         backing,
         &[

@@ -289,3 +289,68 @@ fn the_memlock_message_is_the_windows_one() {
     assert!(text.contains("SetProcessWorkingSetSize"), "{text}");
     assert!(!text.contains("ulimit"), "{text}");
 }
+
+/// NUMA placement (issue 13): Windows prefers a node (`VirtualAllocExNuma`) but has no strict
+/// binding; it has no fork, so `dont_fork` changes nothing; it cannot leave a range out of dumps.
+/// Without `unstable-windows` each is `Unsupported`. Every refusal leaves the slab unallocated.
+#[test]
+fn numa_preference_works_and_the_rest_is_a_clear_refusal() {
+    use nexus_slab::NumaPolicy;
+    let _g = serial();
+    let info = SystemInfo::probe();
+    eprintln!("NUMA nodes: {:?}", info.numa_nodes);
+
+    let mut preferred: Slab<u64, Mmap> = Slab::new_in(Mmap::new().numa_preferred(0));
+    match preferred.alloc_bytes(4 * MIB) {
+        Ok(()) => {
+            assert!(memory_control());
+            assert!(!info.numa_nodes.is_empty() && info.numa_nodes[0].id == 0);
+            let k = preferred.insert(3).unwrap();
+            assert_eq!(preferred[k], 3);
+            let placed = preferred.numa_bytes().unwrap();
+            eprintln!("Mmap::new().numa_preferred(0), 4 MiB: {placed}");
+            assert_eq!(
+                placed.resident(),
+                preferred.memory_size(),
+                "prefaulted: all resident"
+            );
+            if !under_wine() && info.numa_nodes.len() == 1 {
+                assert_eq!(placed.on_node(0), preferred.memory_size());
+            }
+        }
+        Err(Error::Unsupported { reason, .. }) => {
+            assert!(!memory_control(), "{reason}");
+            assert!(reason.contains("unstable-windows"), "{reason}");
+        }
+        Err(e) => panic!("numa_preferred(0): {e:?}"),
+    }
+
+    let refusals: [(&str, Mmap); 3] = [
+        ("numa_node(0)", Mmap::new().numa_node(0)),
+        ("numa_preferred(4000)", Mmap::new().numa_preferred(4000)),
+        ("dont_dump", Mmap::new().dont_dump()),
+    ];
+    for (name, backing) in refusals {
+        let mut slab: Slab<u64, Mmap> = Slab::new_in(backing);
+        let err = slab.alloc(1000).unwrap_err();
+        eprintln!("{name}: {err}");
+        match (&err, memory_control()) {
+            (Error::NumaNode { node: 4000, nodes }, true) => {
+                assert_eq!(nodes.len(), info.numa_nodes.len());
+            }
+            (Error::Unsupported { reason, .. }, true) if name == "numa_node(0)" => {
+                assert!(reason.contains("numa_preferred"), "{reason}");
+            }
+            (Error::Unsupported { reason, .. }, true) if name == "dont_dump" => {
+                assert!(reason.contains("MADV_DONTDUMP"), "{reason}");
+            }
+            (Error::Unsupported { .. }, false) => {}
+            _ => panic!("{name}: {err:?}"),
+        }
+        assert_eq!((slab.capacity(), slab.memory_size()), (0, 0));
+    }
+
+    let mut no_fork: Slab<u64, Mmap> = Slab::new_in(Mmap::new().dont_fork());
+    assert_eq!(no_fork.alloc(1000).is_ok(), memory_control());
+    assert_eq!(Mmap::new().numa_node(1).numa(), Some(NumaPolicy::Bind(1)));
+}

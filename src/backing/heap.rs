@@ -5,7 +5,7 @@ use core::fmt;
 
 use allocator_api2::alloc::{Allocator, Global};
 
-use super::{prefault, region_len, Backing, Region};
+use super::{region_len, Backing, CloneBacking, Region};
 use crate::{sys, Error};
 
 /// Memory from an [`Allocator`] (the global allocator by default, or any allocator-api2
@@ -14,6 +14,11 @@ use crate::{sys, Error};
 /// The layout asked of the allocator is page-aligned and page-padded, so the region owns whole
 /// pages and the memory controls (`mlock`, `try_collapse`) apply to it as to an mmap. The
 /// region is prefaulted when it is allocated. Under Miri this is the backing to test with.
+///
+/// `release` gives the block back to the allocator without unlocking it: the pages stay with
+/// the allocator, and a lock on them may be the application's (an arena it locked itself, or
+/// `mlockall`). A slab unlocks what it locked with [`Slab::mlock`](crate::Slab::mlock) before
+/// it releases; a caller driving the backing by hand unlocks what it locked the same way.
 ///
 /// ```
 /// use nexus_slab::{Heap, HeapSlab, Slab};
@@ -111,7 +116,7 @@ unsafe impl<A: Allocator> Backing for Heap<A> {
         })?;
         let region = Region::new(block.cast(), padded.size(), sys::page_size());
         // SAFETY: the block is fresh and ours.
-        if let Err(e) = unsafe { prefault(&region) } {
+        if let Err(e) = unsafe { region.prefault() } {
             // SAFETY: allocated just above with `padded`.
             unsafe { self.alloc.deallocate(region.as_non_null(), padded) };
             return Err(e);
@@ -122,13 +127,17 @@ unsafe impl<A: Allocator> Backing for Heap<A> {
     unsafe fn release(&mut self, region: Region, layout: Layout) {
         let padded =
             Self::padded(region.len(), layout).expect("the layout was valid when allocated");
-        // The allocator keeps the pages after `deallocate`, and a lock (`Slab::mlock`) would
-        // stay on them: pinned memory no slab owns, counted against RLIMIT_MEMLOCK. Unlocking
-        // pages that are not locked is harmless; where locking is unsupported this fails, and
-        // there is nothing to undo.
-        let _ = self.unlock(&region);
+        // No `munlock` here: the allocator keeps its pages after `deallocate`, and a lock on
+        // them may be the application's own (an mlocked arena, `mlockall`). Whoever locked the
+        // region unlocks it — the slab does before it releases, for what it locked.
         // SAFETY: the caller hands back a region from `allocate`; `padded` is the layout it
         // was allocated with (same alignment, and the size rounds up to the same pages).
         unsafe { self.alloc.deallocate(region.as_non_null(), padded) };
+    }
+}
+
+impl<A: Allocator + Clone> CloneBacking for Heap<A> {
+    fn clone_backing(&self) -> Self {
+        Heap::new_in(self.alloc.clone())
     }
 }

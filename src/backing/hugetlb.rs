@@ -3,8 +3,9 @@
 use core::alloc::Layout;
 use core::fmt;
 
-use super::{prefault, region_len, Backing, Region};
-use crate::{sys, Error};
+use super::options::{finish_whole, MapOptions};
+use super::{region_len, Backing, CloneBacking, Region};
+use crate::{sys, Error, NumaPolicy};
 
 /// The size of a huge page.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -58,6 +59,7 @@ impl HugePageSize {
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct HugeTlb {
     size: HugePageSize,
+    options: MapOptions,
 }
 
 impl HugeTlb {
@@ -68,7 +70,109 @@ impl HugeTlb {
     /// assert_eq!(HugeTlb::new(HugePageSize::Size1G).page_size(), HugePageSize::Size1G);
     /// ```
     pub const fn new(size: HugePageSize) -> Self {
-        HugeTlb { size }
+        HugeTlb {
+            size,
+            options: MapOptions::DEFAULT,
+        }
+    }
+
+    /// Binds the region strictly to NUMA node `node`: every huge page comes from that node's
+    /// own pool (`/sys/devices/system/node/node<N>/hugepages/...`), or `alloc` fails.
+    ///
+    /// The kernel's hugetlb reservation at `mmap` is machine-wide, so it would not notice a
+    /// node short of pages until a page fault found none — a `SIGBUS`. So `alloc` checks the
+    /// node's free pages before mapping, and prefaults with `MADV_POPULATE_WRITE`, which
+    /// reports a page the node cannot supply as an error instead of a signal (Linux 5.14+;
+    /// older kernels get [`Error::Unsupported`] for strict hugetlb binding). Either way a short
+    /// node is [`Error::NodeHugePagesUnavailable`], with the command that reserves pages on
+    /// that node, and nothing stays mapped. A node that does not exist is
+    /// [`Error::NumaNode`]. See [`Mmap::numa_node`](crate::Mmap::numa_node) for the rest.
+    ///
+    /// ```
+    /// use nexus_slab::{Error, HugeTlb, HugePageSize, Slab};
+    ///
+    /// let mut slab: Slab<u64, HugeTlb> =
+    ///     Slab::new_in(HugeTlb::new(HugePageSize::Size2M).numa_node(0));
+    /// match slab.alloc(1 << 20) {
+    ///     Ok(()) => assert_eq!(slab.numa_bytes().unwrap().on_node(0), slab.memory_size()),
+    ///     Err(e @ Error::NodeHugePagesUnavailable { .. }) => {
+    ///         assert!(e.to_string().contains("/sys/devices/system/node/node0/hugepages"))
+    ///     }
+    ///     Err(e) => eprintln!("no huge pages here: {e}"),
+    /// }
+    /// ```
+    #[must_use]
+    pub fn numa_node(mut self, node: usize) -> Self {
+        self.options.numa = Some(NumaPolicy::Bind(node));
+        self
+    }
+
+    /// Takes huge pages from NUMA node `node`'s pool while it has free ones, and from other
+    /// nodes after that (`MPOL_PREFERRED`). The mapping's reservation covers every page, so
+    /// this never faults for want of one.
+    ///
+    /// ```
+    /// use nexus_slab::{HugeTlb, NumaPolicy};
+    /// assert_eq!(HugeTlb::default().numa_preferred(1).numa(), Some(NumaPolicy::Preferred(1)));
+    /// ```
+    #[must_use]
+    pub fn numa_preferred(mut self, node: usize) -> Self {
+        self.options.numa = Some(NumaPolicy::Preferred(node));
+        self
+    }
+
+    /// Leaves the region out of forked children (`MADV_DONTFORK`); see
+    /// [`Mmap::dont_fork`](crate::Mmap::dont_fork). For hugetlb it matters more: after a fork,
+    /// the parent's first write to a shared huge page copies all of it into a new huge page,
+    /// and when the pool has none left the kernel takes the page away from the child.
+    ///
+    /// ```
+    /// assert!(nexus_slab::HugeTlb::default().dont_fork().excluded_from_fork());
+    /// ```
+    #[must_use]
+    pub fn dont_fork(mut self) -> Self {
+        self.options.dont_fork = true;
+        self
+    }
+
+    /// Leaves the region out of core dumps (`MADV_DONTDUMP`); see
+    /// [`Mmap::dont_dump`](crate::Mmap::dont_dump).
+    ///
+    /// ```
+    /// assert!(nexus_slab::HugeTlb::default().dont_dump().excluded_from_dumps());
+    /// ```
+    #[must_use]
+    pub fn dont_dump(mut self) -> Self {
+        self.options.dont_dump = true;
+        self
+    }
+
+    /// The NUMA placement asked for, if any.
+    ///
+    /// ```
+    /// use nexus_slab::{HugeTlb, NumaPolicy};
+    /// assert_eq!(HugeTlb::default().numa_node(0).numa(), Some(NumaPolicy::Bind(0)));
+    /// ```
+    pub const fn numa(&self) -> Option<NumaPolicy> {
+        self.options.numa
+    }
+
+    /// Whether the region is left out of forked children.
+    ///
+    /// ```
+    /// assert!(!nexus_slab::HugeTlb::default().excluded_from_fork());
+    /// ```
+    pub const fn excluded_from_fork(&self) -> bool {
+        self.options.dont_fork
+    }
+
+    /// Whether the region is left out of core dumps.
+    ///
+    /// ```
+    /// assert!(!nexus_slab::HugeTlb::default().excluded_from_dumps());
+    /// ```
+    pub const fn excluded_from_dumps(&self) -> bool {
+        self.options.dont_dump
     }
 
     /// The page size this backing maps.
@@ -84,12 +188,22 @@ impl HugeTlb {
 
 impl fmt::Debug for HugeTlb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("HugeTlb").field(&self.size).finish()
+        let mut t = f.debug_tuple("HugeTlb");
+        t.field(&self.size);
+        if self.options != MapOptions::DEFAULT {
+            t.field(&self.options);
+        }
+        t.finish()
     }
 }
 
-/// Maps a prefaulted hugetlb region for `layout` on pages of `size`.
-pub(crate) fn allocate_huge(layout: Layout, size: HugePageSize) -> Result<Region, Error> {
+/// Maps a prefaulted hugetlb region for `layout` on pages of `size`, placed and isolated as
+/// `options` say.
+pub(crate) fn allocate_huge(
+    layout: Layout,
+    size: HugePageSize,
+    options: &MapOptions,
+) -> Result<Region, Error> {
     let page = size.bytes();
     if layout.align() > page {
         return Err(Error::Unsupported {
@@ -98,16 +212,21 @@ pub(crate) fn allocate_huge(layout: Layout, size: HugePageSize) -> Result<Region
         });
     }
     let len = region_len(layout, page)?;
-    let ptr = sys::map_huge(len, page)?;
-    let region = Region::new(ptr, len, page);
-    // SAFETY: the mapping is fresh and ours. Its pages were reserved by mmap, so faulting
-    // them in cannot fail for want of pages.
-    if let Err(e) = unsafe { prefault(&region) } {
-        // SAFETY: the whole mapping, made just above, used by nothing.
-        unsafe { sys::unmap_huge(region.as_ptr(), len) };
-        return Err(e);
-    }
-    Ok(region)
+    options.check(len, Some(page))?;
+    let (ptr, placed) = match options.map_placed(len, Some(page))? {
+        Some(ptr) => (ptr, true),
+        None => (sys::map_huge(len, page)?, false),
+    };
+    // Its pages were reserved by mmap, so faulting them in cannot fail for want of pages —
+    // unless the region is bound to a node, which `finish_whole` prefaults without touching.
+    finish_whole(
+        Region::new(ptr, len, page),
+        options,
+        placed,
+        true,
+        layout.align(),
+        true,
+    )
 }
 
 // SAFETY: the region is a private hugetlb mapping made for this call alone: aligned to the huge
@@ -120,7 +239,7 @@ unsafe impl Backing for HugeTlb {
     }
 
     fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
-        allocate_huge(layout, self.size)
+        allocate_huge(layout, self.size, &self.options)
     }
 
     unsafe fn release(&mut self, region: Region, _layout: Layout) {
@@ -141,5 +260,11 @@ unsafe impl Backing for HugeTlb {
     /// Already on huge pages.
     fn collapse(&mut self, _region: &Region) -> Result<(), Error> {
         Ok(())
+    }
+}
+
+impl CloneBacking for HugeTlb {
+    fn clone_backing(&self) -> Self {
+        *self
     }
 }

@@ -2,8 +2,8 @@
 
 use core::alloc::Layout;
 
-use super::{Backing, Mmap, Region};
-use crate::Error;
+use super::{Backing, CloneBacking, HugeTlb, Mmap, Region, Releaser};
+use crate::{Error, NumaBytes};
 
 /// Wraps a backing so that its region is locked in RAM (`mlock`) right after it is allocated
 /// and prefaulted, and unlocked when it is released.
@@ -11,6 +11,19 @@ use crate::Error;
 /// If the lock fails — typically `RLIMIT_MEMLOCK` without `CAP_IPC_LOCK` — the allocation fails
 /// with [`Error::MemlockLimit`] (naming the limit, the bytes needed and the fix) and the region is
 /// released at once: nothing stays mapped.
+///
+/// # Fork and core dumps: not excluded by default
+///
+/// A `fork()` makes a locked slab copy-on-write: the parent's next write to each page is a
+/// page fault that copies it to a new frame — the very fault locking is meant to rule out. Yet
+/// `Locked` does not set `MADV_DONTFORK` by default: with it a forked child has no mapping at
+/// the slab's address, so a child that reads the slab (a snapshot writer, a forked worker)
+/// crashes with a segmentation fault, where without it it works and the parent pays faults.
+/// The choice depends on what the program's children do, which only the program knows; one call
+/// makes it (`Locked::<Mmap>::default().dont_fork()`, [`Mmap::dont_fork`]). `fork` + `exec`
+/// (and `posix_spawn`, which Rust's `Command` uses where it can) is unaffected either way.
+/// Likewise `MADV_DONTDUMP` ([`Mmap::dont_dump`]) stays off: a core dump without the slab's
+/// contents is harder to debug, and the size of the dump is the operator's call.
 ///
 /// ```
 /// use nexus_slab::{Error, LockedSlab};
@@ -58,20 +71,21 @@ unsafe impl<B: Backing> Backing for Locked<B> {
 
     fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
         let region = self.inner.allocate(layout)?;
-        if let Err(e) = self.inner.lock(&region) {
-            // SAFETY: allocated just above from `inner` with `layout`, and used by nothing.
-            unsafe { self.inner.release(region, layout) };
-            return Err(e);
-        }
-        Ok(region)
+        // SAFETY: allocated just above from `inner` with `layout`, and used by nothing: if
+        // locking fails (or panics) it goes straight back.
+        let mut guard = unsafe { Releaser::new(&mut self.inner, region, layout) };
+        let (inner, region) = guard.parts();
+        inner.lock(region)?;
+        Ok(guard.keep())
     }
 
     unsafe fn release(&mut self, region: Region, layout: Layout) {
-        // Unmapping unlocks too; unlocking first keeps the accounting exact for backings that
-        // do not unmap (a heap allocator keeps its pages).
-        let _ = self.inner.unlock(&region);
         // SAFETY: forwarded from our caller: the region came from `inner` via `allocate`.
-        unsafe { self.inner.release(region, layout) };
+        let mut release = unsafe { Releaser::new(&mut self.inner, region, layout) };
+        // This backing locked the region, so it unlocks it: unmapping would unlock too, but a
+        // heap allocator keeps its pages. The region goes back even if `unlock` panics.
+        let (inner, region) = release.parts();
+        let _ = inner.unlock(region);
     }
 
     fn lock(&mut self, region: &Region) -> Result<(), Error> {
@@ -92,5 +106,79 @@ unsafe impl<B: Backing> Backing for Locked<B> {
 
     fn locked_bytes(&self, region: &Region) -> Result<usize, Error> {
         self.inner.locked_bytes(region)
+    }
+
+    fn numa_bytes(&self, region: &Region) -> Result<NumaBytes, Error> {
+        self.inner.numa_bytes(region)
+    }
+}
+
+/// The placement and isolation builders of the OS backings, through `Locked`, so that
+/// `Locked::<Mmap>::default().numa_node(0).dont_fork()` chains. The wrapped backing maps,
+/// places and prefaults; `Locked` locks afterwards.
+macro_rules! locked_options {
+    ($inner:ty, $make:expr) => {
+        impl Locked<$inner> {
+            /// Binds the wrapped backing's region strictly to NUMA node `node` (see
+            #[doc = concat!("[`", stringify!($inner), "::numa_node`]).")]
+            ///
+            /// ```
+            /// use nexus_slab::*;
+            #[doc = concat!("let b = Locked::new(", $make, ").numa_node(0);")]
+            /// assert_eq!(b.inner().numa(), Some(NumaPolicy::Bind(0)));
+            /// ```
+            #[must_use]
+            pub fn numa_node(self, node: usize) -> Self {
+                Locked::new(self.inner.numa_node(node))
+            }
+
+            /// Prefers NUMA node `node` for the wrapped backing's region (see
+            #[doc = concat!("[`", stringify!($inner), "::numa_preferred`]).")]
+            ///
+            /// ```
+            /// use nexus_slab::*;
+            #[doc = concat!("let b = Locked::new(", $make, ").numa_preferred(0);")]
+            /// assert_eq!(b.inner().numa(), Some(NumaPolicy::Preferred(0)));
+            /// ```
+            #[must_use]
+            pub fn numa_preferred(self, node: usize) -> Self {
+                Locked::new(self.inner.numa_preferred(node))
+            }
+
+            /// Leaves the region out of forked children (see
+            #[doc = concat!("[`", stringify!($inner), "::dont_fork`]).")]
+            ///
+            /// ```
+            /// use nexus_slab::*;
+            #[doc = concat!("let b = Locked::new(", $make, ").dont_fork();")]
+            /// assert!(b.inner().excluded_from_fork());
+            /// ```
+            #[must_use]
+            pub fn dont_fork(self) -> Self {
+                Locked::new(self.inner.dont_fork())
+            }
+
+            /// Leaves the region out of core dumps (see
+            #[doc = concat!("[`", stringify!($inner), "::dont_dump`]).")]
+            ///
+            /// ```
+            /// use nexus_slab::*;
+            #[doc = concat!("let b = Locked::new(", $make, ").dont_dump();")]
+            /// assert!(b.inner().excluded_from_dumps());
+            /// ```
+            #[must_use]
+            pub fn dont_dump(self) -> Self {
+                Locked::new(self.inner.dont_dump())
+            }
+        }
+    };
+}
+
+locked_options!(Mmap, "Mmap::new()");
+locked_options!(HugeTlb, "HugeTlb::default()");
+
+impl<B: CloneBacking> CloneBacking for Locked<B> {
+    fn clone_backing(&self) -> Self {
+        Locked::new(self.inner.clone_backing())
     }
 }

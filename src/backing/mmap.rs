@@ -5,8 +5,9 @@ use core::fmt;
 use core::ptr::NonNull;
 
 use super::hugetlb::{allocate_huge, HugePageSize};
-use super::{prefault, region_len, Backing, Region};
-use crate::{sys, Error};
+use super::options::{finish_whole, MapOptions};
+use super::{region_len, Backing, CloneBacking, Region};
+use crate::{sys, Error, NumaPolicy};
 
 /// Regions at least this long are aligned to it and advised `MADV_HUGEPAGE`, so transparent
 /// huge pages can back them from the first touch.
@@ -32,14 +33,16 @@ pub struct Mmap {
     map: Option<Mapping>,
     prefault: bool,
     huge: Option<HugePageSize>,
+    options: MapOptions,
 }
 
 /// What `release` has to undo.
 enum Mapping {
     /// A memmap2 mapping, possibly larger than the region (alignment slack).
     Pages(memmap2::MmapMut),
-    /// A hugetlb mapping that is exactly the region.
-    Huge,
+    /// A mapping of `sys` that is exactly the region: hugetlb, or placed on a NUMA node at
+    /// allocation (Windows); released with `sys::unmap_huge`.
+    Whole,
 }
 
 impl Mmap {
@@ -54,6 +57,7 @@ impl Mmap {
             map: None,
             prefault: true,
             huge: None,
+            options: MapOptions::DEFAULT,
         }
     }
 
@@ -71,6 +75,7 @@ impl Mmap {
             map: None,
             prefault: true,
             huge: Some(size),
+            options: MapOptions::DEFAULT,
         }
     }
 
@@ -86,6 +91,7 @@ impl Mmap {
             map: None,
             prefault: false,
             huge: None,
+            options: MapOptions::DEFAULT,
         }
     }
 
@@ -107,9 +113,153 @@ impl Mmap {
         self.huge
     }
 
+    /// Binds the region strictly to NUMA node `node` (`mbind(MPOL_BIND)` between mapping and
+    /// prefault): every page comes from that node or `alloc` fails. With
+    /// [`hugetlb`](Mmap::hugetlb) pages, they come from the node's own pool.
+    ///
+    /// Checked at `alloc`: a node that does not exist (or has no memory, or is outside the
+    /// process's cpuset) is [`Error::NumaNode`], naming the nodes there are; a slab larger than
+    /// the node is [`Error::NodeMemory`]; a hugetlb slab the node's pool cannot fill is
+    /// [`Error::NodeHugePagesUnavailable`], with the command that reserves pages on the node.
+    /// Nothing stays mapped after an error. Linux only (Windows places by preference only:
+    /// use [`numa_preferred`](Mmap::numa_preferred) there); elsewhere `alloc` returns
+    /// [`Error::Unsupported`].
+    ///
+    /// [`Slab::numa_bytes`](crate::Slab::numa_bytes) reads back where the pages are.
+    ///
+    /// ```
+    /// use nexus_slab::{Error, Mmap, Slab};
+    ///
+    /// let mut slab: Slab<u64, Mmap> = Slab::new_in(Mmap::new().numa_node(0));
+    /// match slab.alloc(100_000) {
+    ///     Ok(()) => {
+    ///         let placed = slab.numa_bytes().unwrap();
+    ///         assert_eq!(placed.on_node(0), slab.memory_size());
+    ///     }
+    ///     Err(e) => eprintln!("no NUMA placement here: {e}"),
+    /// }
+    ///
+    /// // A node that does not exist is a typed error at alloc, and nothing is mapped.
+    /// let mut far: Slab<u64, Mmap> = Slab::new_in(Mmap::new().numa_node(4000));
+    /// assert!(matches!(
+    ///     far.alloc(10),
+    ///     Err(Error::NumaNode { node: 4000, .. } | Error::Unsupported { .. })
+    /// ));
+    /// assert_eq!(far.capacity(), 0);
+    /// ```
+    #[must_use]
+    pub fn numa_node(mut self, node: usize) -> Self {
+        self.options.numa = Some(NumaPolicy::Bind(node));
+        self
+    }
+
+    /// Places the region on NUMA node `node` while the node has room, and on other nodes after
+    /// that (`mbind(MPOL_PREFERRED)` on Linux, `VirtualAllocExNuma` on Windows). Only a node
+    /// that does not exist is an error ([`Error::NumaNode`], at `alloc`).
+    ///
+    /// ```
+    /// use nexus_slab::{Mmap, NumaPolicy};
+    /// let m = Mmap::new().numa_preferred(0);
+    /// assert_eq!(m.numa(), Some(NumaPolicy::Preferred(0)));
+    /// ```
+    #[must_use]
+    pub fn numa_preferred(mut self, node: usize) -> Self {
+        self.options.numa = Some(NumaPolicy::Preferred(node));
+        self
+    }
+
+    /// Leaves the region out of processes forked from this one (`MADV_DONTFORK`): after a
+    /// `fork()` the parent's pages stay its own, so writing them takes no copy-on-write fault
+    /// and they keep their physical frames; the child has no mapping there (touching it would
+    /// be a segmentation fault). `fork` + `exec` is unaffected. Linux only (on Windows, which
+    /// has no `fork`, it changes nothing); elsewhere `alloc` returns [`Error::Unsupported`].
+    ///
+    /// Not set by default, by [`Locked`](crate::Locked) either: a program that forks a child
+    /// which reads the slab (a snapshot writer) would crash, where without it it only pays the
+    /// faults. Set it when the process forks and no child uses the slab.
+    ///
+    /// ```
+    /// use nexus_slab::{Locked, LockedSlab, Mmap};
+    ///
+    /// let backing = Locked::new(Mmap::new().dont_fork());
+    /// assert!(backing.inner().excluded_from_fork());
+    /// let slab = LockedSlab::<u64>::new_in(backing);
+    /// # let _ = slab;
+    /// ```
+    #[must_use]
+    pub fn dont_fork(mut self) -> Self {
+        self.options.dont_fork = true;
+        self
+    }
+
+    /// Leaves the region out of core dumps (`MADV_DONTDUMP`): a crash of a process holding a
+    /// large slab then writes (and stalls the machine for) only the rest of its memory. The
+    /// slab's contents are then missing from the dump. Linux only; elsewhere `alloc` returns
+    /// [`Error::Unsupported`].
+    ///
+    /// ```
+    /// let m = nexus_slab::Mmap::new().dont_dump();
+    /// assert!(m.excluded_from_dumps() && !m.excluded_from_fork());
+    /// ```
+    #[must_use]
+    pub fn dont_dump(mut self) -> Self {
+        self.options.dont_dump = true;
+        self
+    }
+
+    /// The NUMA placement asked for, if any.
+    ///
+    /// ```
+    /// assert_eq!(nexus_slab::Mmap::new().numa(), None);
+    /// ```
+    pub const fn numa(&self) -> Option<NumaPolicy> {
+        self.options.numa
+    }
+
+    /// Whether the region is left out of forked children ([`dont_fork`](Mmap::dont_fork)).
+    ///
+    /// ```
+    /// assert!(nexus_slab::Mmap::new().dont_fork().excluded_from_fork());
+    /// ```
+    pub const fn excluded_from_fork(&self) -> bool {
+        self.options.dont_fork
+    }
+
+    /// Whether the region is left out of core dumps ([`dont_dump`](Mmap::dont_dump)).
+    ///
+    /// ```
+    /// assert!(!nexus_slab::Mmap::new().excluded_from_dumps());
+    /// ```
+    pub const fn excluded_from_dumps(&self) -> bool {
+        self.options.dont_dump
+    }
+
+    /// A backing on hugetlb pages of `size` with this one's placement and isolation (what
+    /// [`Slab::alloc_hugetlb`](crate::Slab::alloc_hugetlb) switches to).
+    pub(crate) fn hugetlb_like(&self, size: HugePageSize) -> Self {
+        Mmap {
+            options: self.options,
+            ..Mmap::hugetlb(size)
+        }
+    }
+
     fn allocate_pages(&mut self, layout: Layout) -> Result<Region, Error> {
         let page = sys::page_size();
         let len = region_len(layout, page)?;
+        self.options.check(len, None)?;
+        if let Some(ptr) = self.options.map_placed(len, None)? {
+            let region = Region::new(ptr, len, page);
+            let region = finish_whole(
+                region,
+                &self.options,
+                true,
+                false,
+                layout.align(),
+                self.prefault,
+            )?;
+            self.map = Some(Mapping::Whole);
+            return Ok(region);
+        }
         let mut align = layout.align().max(page);
         if cfg!(target_os = "linux") && len >= THP_SIZE {
             align = align.max(THP_SIZE);
@@ -132,9 +282,11 @@ impl Mmap {
         if len >= THP_SIZE {
             sys::advise_hugepage(region.as_ptr(), len);
         }
+        // Placement before the first touch (on error `map` drops: nothing stays mapped).
+        self.options.apply(&region, false)?;
         if self.prefault {
             // SAFETY: the region is fresh, ours, and in no one else's use.
-            unsafe { prefault(&region) }?; // on error `map` drops here: nothing stays mapped
+            unsafe { region.prefault() }?; // on error `map` drops here: nothing stays mapped
         }
         self.map = Some(Mapping::Pages(map));
         Ok(region)
@@ -153,6 +305,9 @@ impl fmt::Debug for Mmap {
             .field("mapped", &self.map.is_some())
             .field("prefault", &self.prefault)
             .field("huge", &self.huge)
+            .field("numa", &self.options.numa)
+            .field("dont_fork", &self.options.dont_fork)
+            .field("dont_dump", &self.options.dont_dump)
             .finish()
     }
 }
@@ -176,8 +331,8 @@ unsafe impl Backing for Mmap {
         }
         match self.huge {
             Some(size) => {
-                let region = allocate_huge(layout, size)?;
-                self.map = Some(Mapping::Huge);
+                let region = allocate_huge(layout, size, &self.options)?;
+                self.map = Some(Mapping::Whole);
                 Ok(region)
             }
             None => self.allocate_pages(layout),
@@ -188,8 +343,8 @@ unsafe impl Backing for Mmap {
         match self.map.take() {
             // Dropping the map unmaps all of it, slack included.
             Some(Mapping::Pages(map)) => drop(map),
-            // SAFETY: the caller returns the region `allocate` mapped: a whole hugetlb mapping.
-            Some(Mapping::Huge) => unsafe { sys::unmap_huge(region.as_ptr(), region.len()) },
+            // SAFETY: the caller returns the region `allocate` mapped: a whole mapping of `sys`.
+            Some(Mapping::Whole) => unsafe { sys::unmap_huge(region.as_ptr(), region.len()) },
             None => debug_assert!(false, "release without a mapping"),
         }
     }
@@ -212,6 +367,17 @@ unsafe impl Backing for Mmap {
         match self.huge {
             Some(_) => Ok(()), // already on huge pages
             None => super::collapse_region(region),
+        }
+    }
+}
+
+impl CloneBacking for Mmap {
+    fn clone_backing(&self) -> Self {
+        Mmap {
+            map: None,
+            prefault: self.prefault,
+            huge: self.huge,
+            options: self.options,
         }
     }
 }

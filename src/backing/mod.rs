@@ -9,6 +9,7 @@ mod heap;
 mod hugetlb;
 mod locked;
 mod mmap;
+mod options;
 
 pub use heap::Heap;
 pub use hugetlb::{HugePageSize, HugeTlb};
@@ -18,7 +19,7 @@ pub use mmap::Mmap;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use crate::{sys, Error};
+use crate::{sys, Error, NumaBytes};
 
 /// One contiguous block of memory a [`Backing`] hands to a slab.
 ///
@@ -103,7 +104,14 @@ impl Region {
         self.len
     }
 
-    /// Size of the pages the region sits on (4 KiB, 2 MiB, 1 GiB ...).
+    /// Size of the pages the region sits on (4 KiB, 2 MiB, 1 GiB ...), as the backing says.
+    ///
+    /// What it is for: [`prefault`](Region::prefault) touches one byte per page of this size
+    /// where the kernel cannot populate the region in one call, so a region on 2 MiB pages takes
+    /// one touch per 2 MiB (when the region starts on such a page; otherwise one per base page).
+    /// Nothing else depends on it, and no value is unsafe: a backing whose memory is on base
+    /// pages reports the base page size, and one that reports more than is true only leaves
+    /// pages to be faulted in later. The slab gives it back to [`Backing::release`] unchanged.
     ///
     /// ```
     /// use std::ptr::NonNull;
@@ -121,12 +129,94 @@ impl Region {
         let page = sys::page_size();
         self.ptr.as_ptr() as usize % page == 0 && self.len % page == 0
     }
+
+    /// Makes every page of the region resident now, so that first use takes no page fault:
+    /// what a [`Backing`] calls in [`allocate`](Backing::allocate) to keep the slab's promise
+    /// of no page fault after `alloc` (the slab itself touches only the few bytes it
+    /// initialises). The built-in backings call it.
+    ///
+    /// On Linux 5.14+ one `madvise(MADV_POPULATE_WRITE)` populates a page-aligned region, with
+    /// no byte read or written; otherwise (other systems, a region that is not whole pages) it
+    /// reads one byte of each page and writes it back unchanged. The contents never change.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Os`] when the kernel cannot populate the range (for example, no memory left).
+    ///
+    /// # Safety
+    ///
+    /// The region must be readable and writable over its whole length, and nothing else may
+    /// read or write it during the call (a byte is read and written back, which would race
+    /// with another writer).
+    ///
+    /// ```
+    /// use std::ptr::NonNull;
+    /// use nexus_slab::Region;
+    ///
+    /// let mut buf = vec![7u8; 3 * 4096];
+    /// let region = Region::new(NonNull::new(buf.as_mut_ptr()).unwrap(), buf.len(), 4096);
+    /// // SAFETY: `buf` is ours, readable and writable, and nothing else uses it now.
+    /// unsafe { region.prefault() }.unwrap();
+    /// assert!(buf.iter().all(|&b| b == 7)); // contents unchanged
+    /// ```
+    pub unsafe fn prefault(&self) -> Result<(), Error> {
+        if self.is_page_aligned() {
+            match sys::populate(self.as_ptr(), self.len) {
+                Err(Error::Unsupported { .. }) => {}
+                done => return done,
+            }
+        }
+        let base = sys::page_size();
+        let page = self.page_size;
+        let stride =
+            if page > base && page.is_power_of_two() && self.ptr.as_ptr() as usize % page == 0 {
+                page
+            } else {
+                base
+            };
+        let mut off = 0;
+        while off < self.len {
+            // SAFETY: `off < len`, inside the region, which the caller lets us read and write
+            // alone; the byte is read as `MaybeUninit` (it may be uninitialised) and written
+            // back unchanged, volatile so neither access is elided.
+            unsafe {
+                let p = self.as_ptr().add(off).cast::<core::mem::MaybeUninit<u8>>();
+                p.write_volatile(p.read_volatile());
+            }
+            off += stride;
+        }
+        Ok(())
+    }
 }
 
 /// A source of memory for a [`Slab`](crate::Slab).
 ///
 /// The slab asks its backing for one region when it is allocated and gives it back when it is
 /// dropped. A backing may borrow (no `'static` bound), so `Heap<&'a MyArena>` works.
+///
+/// # What the slab does with its backing
+///
+/// - [`alloc(n)`](crate::Slab::alloc) calls [`allocate`](Backing::allocate) once, with the
+///   layout of `n` slots, and lays slots out over all of the region it gets.
+///   [`alloc_bytes(max)`](crate::Slab::alloc_bytes) asks for the largest layout that fits `max`
+///   rounded down to the [`granularity`](Backing::granularity), and uses at most that many
+///   bytes of the region, however long the region is.
+/// - It writes only what it initialises (its occupancy bitmap or generations) before `alloc`
+///   returns. Making the pages resident, so that filling the slab takes no page fault, is the
+///   backing's job: call [`Region::prefault`] in `allocate`, as the built-in backings do.
+/// - It refuses a region that is shorter or less aligned than asked, runs past the end of the
+///   address space, or is longer than `isize::MAX` bytes: it writes nothing to it, hands it
+///   straight back to [`release`](Backing::release) with the very layout it asked for, and
+///   returns [`Error::BrokenBacking`]. It cannot check the rest of the contract below.
+/// - The memory controls ([`Slab::mlock`](crate::Slab::mlock) and the others) call the
+///   matching method with the part of the region the slab uses. A slab dropped after a
+///   successful `mlock` and no `munlock` calls [`unlock`](Backing::unlock) once before it
+///   releases; otherwise it unlocks nothing. So `release` has nothing of the slab's to unlock,
+///   and should unlock nothing it did not lock itself: the application may hold locks on the
+///   same pages (an arena it locked, `mlockall`).
+/// - When the slab is dropped it drops its values, then calls `release` exactly once with the
+///   region `allocate` returned (all of it), then drops the backing. No panic — in a value's
+///   `Drop`, in `unlock`, in `release` itself — leads to a second `release` or to none.
 ///
 /// # Writing your own backing
 ///
@@ -138,10 +228,12 @@ impl Region {
 /// /// Hands out one caller-provided, page-aligned buffer.
 /// struct Static<'a> {
 ///     buf: Option<&'a mut [u8]>,
+///     len: usize,
 /// }
 ///
-/// // SAFETY: the region is the borrowed buffer: valid, exclusively ours and unmoved for 'a,
-/// // aligned and long enough (both checked), and never handed out twice.
+/// // SAFETY: the region is the start of the borrowed buffer: valid, exclusively ours and
+/// // unmoved for 'a, aligned and long enough (both checked), never handed out twice, and the
+/// // memory controls are the trait's own.
 /// unsafe impl Backing for Static<'_> {
 ///     fn granularity(&self) -> usize {
 ///         4096
@@ -151,19 +243,25 @@ impl Region {
 ///             what: "a second allocation",
 ///             reason: "the buffer is in use".into(),
 ///         })?;
+///         // As the trait advises: the size asked, rounded up to the granularity, no more.
+///         let len = layout.size().next_multiple_of(4096);
 ///         let ptr = NonNull::from(&mut *buf).cast::<u8>();
-///         if buf.len() < layout.size() || ptr.as_ptr() as usize % layout.align() != 0 {
+///         if buf.len() < len || ptr.as_ptr() as usize % layout.align() != 0 {
 ///             self.buf = Some(buf);
 ///             return Err(Error::Unsupported {
 ///                 what: "this layout",
 ///                 reason: "the buffer is too small or misaligned".into(),
 ///             });
 ///         }
-///         Ok(Region::new(ptr, buf.len(), 4096))
+///         let region = Region::new(ptr, len, 4096);
+///         // SAFETY: the buffer is ours alone, readable and writable.
+///         unsafe { region.prefault() }?;
+///         Ok(region)
 ///     }
 ///     unsafe fn release(&mut self, region: Region, _layout: Layout) {
-///         // SAFETY: the caller hands back the region made from our buffer; rebuild the borrow.
-///         let buf = unsafe { std::slice::from_raw_parts_mut(region.as_ptr(), region.len()) };
+///         // SAFETY: the caller hands back the region cut from our buffer, whose pointer
+///         // covers the whole buffer: rebuild the borrow of all of it.
+///         let buf = unsafe { std::slice::from_raw_parts_mut(region.as_ptr(), self.len) };
 ///         self.buf = Some(buf);
 ///     }
 /// }
@@ -174,29 +272,36 @@ impl Region {
 /// // SAFETY: `pages` is 8192 plain bytes.
 /// let bytes = unsafe { std::slice::from_raw_parts_mut(pages.as_mut_ptr().cast::<u8>(), 8192) };
 ///
-/// let mut slab: Slab<u64, Static> = Slab::new_in(Static { buf: Some(bytes) });
+/// let mut slab: Slab<u64, Static> = Slab::new_in(Static { buf: Some(bytes), len: 8192 });
 /// slab.alloc(100).unwrap();
 /// let k = slab.insert(5).unwrap();
 /// assert_eq!(slab[k], 5);
-/// assert!(slab.capacity() >= 1000); // slots fill the two pages
+/// assert_eq!(slab.memory_size(), 4096); // one page is all 100 slots need
+/// assert!(slab.capacity() >= 500); // and the slab fills it
 /// ```
 ///
 /// # Safety
 ///
 /// The slab's core writes values into the region and relies on these promises:
 ///
-/// - A region returned by [`allocate`](Backing::allocate) is aligned to at least
-///   `layout.align()`, at least `layout.size()` bytes long, readable and writable over its
-///   whole length, and used by nothing else until it is passed to
-///   [`release`](Backing::release); it stays valid even if the backing value is moved.
-///   (The slab checks alignment and length once and panics on a violation rather than go on.)
+/// - A region returned by [`allocate`](Backing::allocate) is readable and writable over its
+///   whole length and used by nothing else until it is passed to
+///   [`release`](Backing::release); it stays valid while the backing value is moved. It need
+///   not outlive the backing: the slab releases its region before the backing is dropped, so a
+///   backing's `Drop` may free whatever it still holds (`Mmap` unmaps its mapping).
+/// - It is aligned to at least `layout.align()` and at least `layout.size()` bytes long.
 /// - Its contents need not be zeroed; the core initialises what it reads.
 /// - [`lock`](Backing::lock), [`unlock`](Backing::unlock) and [`collapse`](Backing::collapse)
-///   never change the region's contents and act on no memory outside it.
-/// - A backing's own `Drop` does not free regions still handed out.
+///   never change the region's contents and act on no memory outside it;
+///   [`huge_page_bytes`](Backing::huge_page_bytes),
+///   [`locked_bytes`](Backing::locked_bytes) and [`numa_bytes`](Backing::numa_bytes) change
+///   nothing.
 pub unsafe trait Backing {
     /// The size to which this backing rounds region lengths (its page size). The slab uses it
-    /// to choose the capacity for a byte budget.
+    /// only in [`alloc_bytes`](crate::Slab::alloc_bytes), to choose the capacity for a byte
+    /// budget: it rounds the budget down to a multiple of it. 0 counts as 1; any value is
+    /// safe, and one that is not the real rounding only makes `alloc_bytes` choose less than
+    /// the budget would buy (never more).
     ///
     /// ```
     /// use nexus_slab::{Backing, HugeTlb, Mmap, SystemInfo};
@@ -206,10 +311,12 @@ pub unsafe trait Backing {
     /// ```
     fn granularity(&self) -> usize;
 
-    /// Hands out a region for `layout`, at least `layout.size()` bytes long; the slab fills all
-    /// of it with slots. It should be `layout.size()` rounded up to
-    /// [`granularity`](Backing::granularity) and no longer, or `alloc_bytes` overshoots its
-    /// budget.
+    /// Hands out a region for `layout`, at least `layout.size()` bytes long and aligned to
+    /// `layout.align()`. It should be `layout.size()` rounded up to
+    /// [`granularity`](Backing::granularity) and no longer: `alloc` fills all of it with slots,
+    /// but `alloc_bytes` uses only its budget, and the rest stays held, unused, until
+    /// `release`. If the slab's "no page fault after `alloc`" matters, prefault the region
+    /// before returning it ([`Region::prefault`]).
     ///
     /// # Errors
     ///
@@ -234,7 +341,10 @@ pub unsafe trait Backing {
     ///
     /// `region` must have come from `allocate` on this backing and not have been released
     /// since; nothing may use its memory afterwards. `layout` has the alignment that was
-    /// passed to `allocate` and a size between the one passed and `region.len()`.
+    /// passed to `allocate`, and a size between the one passed and `region.len()` — or, for a
+    /// region shorter than asked (which the slab refuses), exactly the layout passed.
+    ///
+    /// `release` does not have to unlock: the slab unlocks what it locked before it releases.
     ///
     /// ```
     /// use std::alloc::Layout;
@@ -254,8 +364,13 @@ pub unsafe trait Backing {
     ///
     /// # Errors
     ///
-    /// [`Error::MemlockLimit`] when `RLIMIT_MEMLOCK` is too low, [`Error::Unsupported`] when
-    /// the region is not page-aligned or the platform cannot lock, [`Error::Os`] otherwise.
+    /// [`Error::MemlockLimit`] when `RLIMIT_MEMLOCK` is too low (the message says how much the
+    /// process has locked already), [`Error::MapCountLimit`] when locking part of a mapping
+    /// would split it past `vm.max_map_count`, [`Error::Unsupported`] when the region is not
+    /// page-aligned or the platform cannot lock, [`Error::Os`] otherwise (its hint says when
+    /// part of the range is not mapped). The limits are checked before anything is locked; a
+    /// range that is not one mapping can fail midway, with the mappings before the failure
+    /// locked (the kernel locks mapping by mapping).
     ///
     /// ```
     /// use std::alloc::Layout;
@@ -326,8 +441,12 @@ pub unsafe trait Backing {
         sys::huge_bytes(region.as_ptr(), region.len())
     }
 
-    /// Bytes of the region the kernel counts as locked right now (`Locked:` in
-    /// `/proc/self/smaps`). Hugetlb pages are never counted: they cannot be swapped anyway.
+    /// Bytes of the region the kernel keeps locked in RAM right now: on Linux, the region's
+    /// resident pages (`/proc/self/pagemap`) inside mappings the kernel marks locked (`lo` in
+    /// the `VmFlags` of `/proc/self/smaps`, set by `mlock` or `mlockall`). A page counts in
+    /// full even when another mapping or a forked child shares it (smaps' own `Locked:` would
+    /// count a share of it). Pages pinned only through some other mapping of the same memory do
+    /// not count, and hugetlb pages never do: they cannot be swapped anyway.
     ///
     /// # Errors
     ///
@@ -343,6 +462,46 @@ pub unsafe trait Backing {
     fn locked_bytes(&self, region: &Region) -> Result<usize, Error> {
         sys::locked_bytes(region.as_ptr(), region.len())
     }
+
+    /// Where the region's resident pages are: bytes per NUMA node, asked of the kernel page by
+    /// page (on Linux `move_pages` with no target node, which only reports; on Windows the
+    /// `Node` of each page in `QueryWorkingSetEx`). One query per
+    /// [`page_size`](Region::page_size) of the region, so a hugetlb region is quick to ask.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] where the platform cannot tell (or a seccomp filter forbids the
+    /// call: the reason says so).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// if let Ok(placed) = slab.numa_bytes() {
+    ///     assert_eq!(placed.resident(), slab.memory_size()); // prefaulted: all resident
+    /// }
+    /// ```
+    fn numa_bytes(&self, region: &Region) -> Result<NumaBytes, Error> {
+        sys::numa_bytes(region.as_ptr(), region.len(), region.page_size())
+    }
+}
+
+/// A backing that can make another of itself — a new, unallocated backing with the same
+/// settings — for [`Slab::try_clone`](crate::Slab::try_clone).
+///
+/// Every built-in backing is one (`Heap<A>` when the allocator is `Clone`, as references
+/// are); implement it for a custom backing that can.
+///
+/// ```
+/// use nexus_slab::{CloneBacking, HugePageSize, HugeTlb, Locked, Mmap};
+///
+/// let lazy = Mmap::lazy().clone_backing();
+/// assert!(!lazy.prefaults());
+/// let huge = Locked::new(HugeTlb::new(HugePageSize::Size1G)).clone_backing();
+/// assert_eq!(huge.inner().page_size(), HugePageSize::Size1G);
+/// ```
+pub trait CloneBacking: Backing + Sized {
+    /// A new backing with this one's settings and no region.
+    fn clone_backing(&self) -> Self;
 }
 
 /// `mlock` of exactly the region.
@@ -360,40 +519,72 @@ pub(crate) fn unlock_region(region: &Region) -> Result<(), Error> {
 /// `MADV_COLLAPSE` of exactly the region.
 pub(crate) fn collapse_region(region: &Region) -> Result<(), Error> {
     require_pages(region, "MADV_COLLAPSE")?;
+    // Name a region too small to hold a huge page as such, before the kernel's bare EINVAL.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    sys::collapse_check(region.as_ptr(), region.len())?;
     sys::collapse(region.as_ptr(), region.len())
 }
 
-/// Makes every page of `region` resident, so first use takes no page fault: populates writable
-/// page tables (`MADV_POPULATE_WRITE`) or, where that is missing, touches every page.
-///
-/// # Safety
-///
-/// `region` must be valid for reads and writes over its length and not in use by anyone else
-/// (a page is touched by reading a byte and writing it back).
-pub(crate) unsafe fn prefault(region: &Region) -> Result<(), Error> {
-    if region.is_page_aligned() {
-        match sys::populate(region.as_ptr(), region.len()) {
-            Err(Error::Unsupported { .. }) => {}
-            done => return done,
-        }
-    }
-    let page = sys::page_size();
-    let mut off = 0;
-    while off < region.len() {
-        // SAFETY: `off < len`, inside the region, which the caller lets us use; the byte is
-        // read as `MaybeUninit` (it may be uninitialised) and written back unchanged, volatile
-        // so neither access is elided.
-        unsafe {
-            let p = region
-                .as_ptr()
-                .add(off)
-                .cast::<core::mem::MaybeUninit<u8>>();
-            p.write_volatile(p.read_volatile());
-        }
-        off += page;
-    }
-    Ok(())
+/// Hands a region back to its backing when dropped, unless [`keep`](Releaser::keep) takes it
+/// out first: the one place a region is released, so it goes back exactly once on every path,
+/// a panicking `lock` or `unlock` included.
+pub(crate) struct Releaser<'a, B: Backing> {
+    backing: &'a mut B,
+    region: Option<Region>,
+    layout: Layout,
 }
+
+impl<'a, B: Backing> Releaser<'a, B> {
+    /// # Safety
+    ///
+    /// As for [`Backing::release`]: `region` came from `backing.allocate`, `layout` fits it, and
+    /// nothing uses the region once this value is dropped (unless it was kept).
+    pub(crate) unsafe fn new(backing: &'a mut B, region: Region, layout: Layout) -> Self {
+        Releaser {
+            backing,
+            region: Some(region),
+            layout,
+        }
+    }
+
+    /// The backing and the region, to call a memory control before the release.
+    pub(crate) fn parts(&mut self) -> (&mut B, &Region) {
+        let region = self.region.as_ref().expect("not kept yet");
+        (self.backing, region)
+    }
+
+    /// Keeps the region: it is not released.
+    pub(crate) fn keep(mut self) -> Region {
+        self.region.take().expect("kept once")
+    }
+}
+
+impl<B: Backing> Drop for Releaser<'_, B> {
+    fn drop(&mut self) {
+        if let Some(region) = self.region.take() {
+            // SAFETY: promised by the caller of `new`; taken out of the `Option`, so once.
+            unsafe { self.backing.release(region, self.layout) };
+        }
+    }
+}
+
+/// What is wrong with a region that a backing returned for `layout`, if anything: the
+/// promises of [`Backing`] the slab can check before it writes a byte.
+pub(crate) fn region_problem(region: &Region, layout: Layout) -> Option<&'static str> {
+    let addr = region.as_ptr() as usize;
+    if region.len() < layout.size() {
+        Some("shorter than asked")
+    } else if addr % layout.align() != 0 {
+        Some("not aligned as asked")
+    } else if addr.checked_add(region.len()).is_none() {
+        Some("running past the end of the address space")
+    } else if Layout::from_size_align(region.len(), layout.align()).is_err() {
+        Some("longer than isize::MAX bytes")
+    } else {
+        None
+    }
+}
+
 /// The length of a region for `layout` on pages of `page` bytes, refused (before anything is
 /// allocated) when it exceeds physical memory.
 pub(crate) fn region_len(layout: Layout, page: usize) -> Result<usize, Error> {

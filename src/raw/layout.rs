@@ -18,10 +18,12 @@ use core::alloc::Layout;
 use core::mem::{align_of, size_of};
 
 use super::Slot;
-use crate::key::SlabKey;
+use crate::key::sealed::RawKey;
 
-/// The most slots a slab can hold: free-list links are `u32`, and `u32::MAX` means "none".
-pub(crate) const MAX_CAPACITY: usize = u32::MAX as usize;
+/// The most slots a slab can hold: free-list links are `u32` (`u32::MAX` means "none"), and
+/// [`Key::MAX_INDEX`](crate::Key::MAX_INDEX), where every too-large key index lands, must never
+/// be a slot.
+pub(crate) const MAX_CAPACITY: usize = crate::Key::MAX_INDEX;
 
 /// Offsets of the bitmap and the generations are rounded up to this (a cache line).
 const LINE: usize = 64;
@@ -44,7 +46,7 @@ pub(crate) struct SlotLayout {
 
 impl SlotLayout {
     /// The geometry of `Slot<T>` under keys `K`.
-    pub(crate) const fn of<T, K: SlabKey>() -> Self {
+    pub(crate) const fn of<T, K: RawKey>() -> Self {
         SlotLayout {
             slot_size: size_of::<Slot<T>>(),
             slot_align: align_of::<Slot<T>>(),
@@ -52,9 +54,10 @@ impl SlotLayout {
         }
     }
 
-    /// Number of `u64` words in the bitmap of `cap` slots.
+    /// Number of `u64` words in the bitmap of `cap` slots: bits `0..=cap` (bit 0 is the
+    /// sentinel, slot `i` is bit `i + 1`).
     pub(crate) const fn bitmap_words(cap: usize) -> usize {
-        cap.div_ceil(64)
+        cap / 64 + 1
     }
 
     /// Byte offset of the bitmap for `cap` slots, or `None` on overflow.
@@ -151,9 +154,10 @@ mod tests {
     #[test]
     fn bytes_for_counts_slots_padding_and_bitmap() {
         let l = SlotLayout::of::<u64, Key>();
-        assert_eq!(l.bytes_for(0), Some(0));
+        // The bitmap has bits 0..=cap: bit 0 is a sentinel, slot i is bit i + 1.
         assert_eq!(l.bytes_for(1), Some(64 + 8));
-        assert_eq!(l.bytes_for(64), Some(512 + 8));
+        assert_eq!(l.bytes_for(63), Some(512 + 8));
+        assert_eq!(l.bytes_for(64), Some(512 + 16));
         assert_eq!(l.bytes_for(65), Some(576 + 16));
         assert_eq!(l.bytes_for(usize::MAX), None);
     }
@@ -167,7 +171,7 @@ mod tests {
         ] {
             for len in [0usize, 1, 71, 72, 4096, 8192, 20480, 1 << 21] {
                 let cap = l.capacity_for(len);
-                assert!(l.bytes_for(cap).unwrap() <= len);
+                assert!(cap == 0 || l.bytes_for(cap).unwrap() <= len);
                 assert!(l.bytes_for(cap + 1).unwrap() > len, "{l:?} {len}");
             }
         }

@@ -8,12 +8,15 @@
 //! no generation code at all.
 //!
 //! State, for `cap` slots:
-//! - `bits` (plain keys): bit `i` is set exactly when slot `i` holds a value. Bits at or above
-//!   `hwm` are 0.
+//! - `bits` (plain keys): bit `i + 1` is set exactly when slot `i` holds a value, and bit 0
+//!   is always set (a sentinel). Numbering the bits from 1 lets a key, which stores its index
+//!   plus one, test its bit and bound-check without subtracting (`n <= hwm`, bit `n`); the
+//!   sentinel keeps "every bit below is set" true for the first word on the fill path. Bits
+//!   above `hwm` are 0.
 //! - `hwm` (high-water mark): slots `hwm..cap` have never been handed out since the last
 //!   restart, so they are free without being on the free list; an insert takes them in order.
 //! - `free`: a LIFO stack of vacated slots below `hwm`, linked through the slots themselves
-//!   (`Slot::next`), `NIL` at the bottom.
+//!   (`Slot::next`); links are slot indices plus one, so `NIL` (the bottom) is 0.
 //! - `gens` (generational keys, instead of `bits`): one `u32` per slot, even while vacant, odd
 //!   while occupied — the parity is the occupancy bit; +1 on every insert and every remove, so a
 //!   slot's generations never repeat. A slot whose generation would wrap is retired: it gets
@@ -31,12 +34,45 @@ use core::ptr::{self, NonNull};
 
 pub(crate) use layout::{SlotLayout, MAX_CAPACITY};
 
-use crate::key::SlabKey;
+use crate::key::sealed::RawKey;
 
-/// End of the free list.
-const NIL: u32 = u32::MAX;
+/// End of the free list. Links are slot index + 1, so no slot links as 0.
+const NIL: u32 = 0;
 
-/// One slot: a value when occupied, the next free slot's index when vacant.
+/// The free-list link of slot `i` (`i < MAX_CAPACITY < u32::MAX`, so it neither wraps nor is
+/// `NIL`).
+#[inline(always)]
+const fn link_of(i: usize) -> u32 {
+    // Added before narrowing, so that `link_of(n - 1)` compiles to `n`.
+    (i + 1) as u32
+}
+
+/// The slot a non-`NIL` link names.
+#[inline(always)]
+const fn slot_of_link(l: u32) -> usize {
+    l as usize - 1
+}
+
+/// Bitmap word and mask of slot `i` (bit `i + 1`; bit 0 is the sentinel).
+#[inline(always)]
+const fn bit_of(i: usize) -> (usize, u64) {
+    let b = i + 1;
+    (b / 64, 1u64 << (b % 64))
+}
+
+/// While a saved state is restored: the link of a slot not yet accounted for. Never a link
+/// (slot index + 1 is at most `MAX_CAPACITY < u32::MAX`), never `NIL`.
+#[cfg(feature = "serde")]
+const UNACCOUNTED: u32 = u32::MAX;
+
+/// The state of a restore in progress: the free list's bottom and length so far.
+#[cfg(feature = "serde")]
+pub(crate) struct Restoring {
+    tail: u32,
+    free: usize,
+}
+
+/// One slot: a value when occupied, the next free slot's link (index + 1) when vacant.
 #[repr(C)]
 pub(crate) union Slot<T> {
     value: ManuallyDrop<T>,
@@ -64,7 +100,7 @@ unsafe impl<T: Send, K> Send for RawSlab<T, K> {}
 // is.
 unsafe impl<T: Sync, K> Sync for RawSlab<T, K> {}
 
-impl<T, K: SlabKey> RawSlab<T, K> {
+impl<T, K: RawKey> RawSlab<T, K> {
     /// A slab with no memory: capacity 0, every lookup misses, every insert is full.
     pub(crate) const fn empty() -> Self {
         RawSlab {
@@ -79,17 +115,17 @@ impl<T, K: SlabKey> RawSlab<T, K> {
         }
     }
 
-    /// Lays out as many slots as fit in `len` bytes at `base` and clears their bitmap (and
-    /// generations).
+    /// Lays out as many slots as fit in `len` bytes at `base`, but at most `max_cap`, and
+    /// clears their bitmap (and generations).
     ///
     /// # Safety
     /// `base` must be valid for reads and writes of `len` bytes, aligned to
     /// `SlotLayout::of::<T, K>().region_align()`, not used by anything else until the returned
     /// slab is dropped or forgotten, and must outlive it. `len` must hold at least one slot
-    /// (`SlotLayout::capacity_for(len) > 0`).
-    pub(crate) unsafe fn init(base: NonNull<u8>, len: usize) -> Self {
+    /// (`SlotLayout::capacity_for(len) > 0`), and `max_cap > 0`.
+    pub(crate) unsafe fn init(base: NonNull<u8>, len: usize, max_cap: usize) -> Self {
         let layout = SlotLayout::of::<T, K>();
-        let cap = layout.capacity_for(len);
+        let cap = layout.capacity_for(len).min(max_cap);
         debug_assert!(cap > 0);
         let (bits, gens) = if K::GENERATIONAL {
             let off = layout
@@ -109,8 +145,12 @@ impl<T, K: SlabKey> RawSlab<T, K> {
             // SAFETY: `bytes_for(cap) <= len`, so the bitmap (at `off`, `bitmap_words(cap)`
             // words) lies inside the region; `off` is a multiple of 64, so the words are aligned.
             let bits = unsafe { base.add(off) }.cast::<u64>();
-            // SAFETY: same range as above, valid for writes per the caller's contract.
-            unsafe { ptr::write_bytes(bits.as_ptr(), 0, SlotLayout::bitmap_words(cap)) };
+            // SAFETY: same range as above, valid for writes per the caller's contract. Then the
+            // sentinel: bit 0 of word 0 (there is at least one word).
+            unsafe {
+                ptr::write_bytes(bits.as_ptr(), 0, SlotLayout::bitmap_words(cap));
+                *bits.as_ptr() = 1;
+            }
             (bits, NonNull::dangling())
         };
         RawSlab {
@@ -135,14 +175,15 @@ impl<T, K: SlabKey> RawSlab<T, K> {
         self.len
     }
 
-    /// Bitmap words that may have set bits (those covering `0..hwm`).
+    /// Bitmap words that may have set bits for slots (those covering bits `1..=hwm`).
     #[inline]
     pub(crate) fn live_words(&self) -> usize {
         SlotLayout::bitmap_words(self.hwm)
     }
 
-    /// Occupancy of slots `64 * w ..` as a word: bit `b` is set when slot `64 * w + b` holds a
-    /// value. For generational keys it is gathered from the generations' parity.
+    /// Occupancy as a word: bit `b` of word `w` is set when slot `64 * w + b - 1` holds a value
+    /// (bit 0 of word 0, the sentinel, reads as 0). For generational keys it is gathered from
+    /// the generations' parity.
     ///
     /// # Safety
     /// `w < self.live_words()`.
@@ -150,17 +191,25 @@ impl<T, K: SlabKey> RawSlab<T, K> {
     pub(crate) unsafe fn occupancy_word(&self, w: usize) -> u64 {
         debug_assert!(w < self.live_words());
         if K::GENERATIONAL {
-            let start = w * 64;
-            let n = (self.hwm - start).min(64);
+            // Bit `b` stands for slot `64 * w + b - 1`: bits from `first` up to the high-water
+            // mark.
+            let first = usize::from(w == 0);
+            let end = (self.hwm + 1 - w * 64).min(64);
             let mut word = 0u64;
-            for b in 0..n {
-                // SAFETY: `start + b < hwm <= cap`, inside the generations.
-                word |= u64::from(unsafe { *self.gens.as_ptr().add(start + b) } & 1) << b;
+            for b in first..end {
+                // SAFETY: slot `64 * w + b - 1 < hwm <= cap`, inside the generations.
+                let g = unsafe { *self.gens.as_ptr().add(w * 64 + b - 1) };
+                word |= u64::from(g & 1) << b;
             }
             word
         } else {
             // SAFETY: `w < live_words <= bitmap_words(cap)`, inside the bitmap.
-            unsafe { *self.bits.as_ptr().add(w) }
+            let word = unsafe { *self.bits.as_ptr().add(w) };
+            if w == 0 {
+                word & !1 // the sentinel is no slot
+            } else {
+                word
+            }
         }
     }
 
@@ -199,24 +248,51 @@ impl<T, K: SlabKey> RawSlab<T, K> {
             // SAFETY: `i < hwm <= cap`, and the keys are generational.
             (unsafe { *self.gen_ptr(i) } & 1) == 1
         } else {
-            // SAFETY: `i < hwm <= cap`, so word `i / 64` is inside the bitmap.
-            (unsafe { *self.bits.as_ptr().add(i / 64) } & (1u64 << (i % 64))) != 0
+            let (w, mask) = bit_of(i);
+            // SAFETY: `i < hwm <= cap`, so word `(i + 1) / 64` is inside the bitmap.
+            (unsafe { *self.bits.as_ptr().add(w) } & mask) != 0
         }
     }
 
     /// The slot `key` names, if it holds the value the key was given for. Any key is fine.
     #[inline]
     pub(crate) fn find(&self, key: K) -> Option<usize> {
-        let i = key.index();
+        if !K::GENERATIONAL {
+            // In bit numbering (slot + 1), which is what a `Key` stores: bounds and bit test
+            // without a subtraction.
+            let n = key.ordinal();
+            if n > self.hwm {
+                return None;
+            }
+            // SAFETY: `1 <= n <= hwm <= cap`, so word `n / 64` is inside the bitmap.
+            let word = unsafe { *self.bits.as_ptr().add(n / 64) };
+            // (Shifted right rather than masked, so that `take`'s mask is not shared with this
+            // test and stays a single `btc`.)
+            return ((word >> (n % 64)) & 1 != 0).then_some(n - 1);
+        }
+        let i = key.slot();
         let live = if K::GENERATIONAL {
-            // Occupied slots have odd generations and keys carry odd ones, so equality alone
-            // says "occupied, by this key's value": no bitmap load.
+            // Occupied slots have odd generations, vacant ones even (retired: 0). Equal to an
+            // odd key generation says "occupied, by this key's value": no bitmap load. Keys are
+            // made odd by every constructor; the parity is checked here as well, so that no key
+            // could ever match a vacant slot's even generation even if one were made wrongly.
+            let want = key.generation_bits();
             // SAFETY: `i < hwm <= cap`, and the keys are generational.
-            i < self.hwm && unsafe { *self.gen_ptr(i) } == key.generation_bits()
+            want & 1 == 1 && i < self.hwm && unsafe { *self.gen_ptr(i) } == want
         } else {
             self.is_occupied(i)
         };
         live.then_some(i)
+    }
+
+    /// The occupied slot whose value `value` points at, if any: an address inside the slot
+    /// array, on a slot boundary, of a slot that holds a value. Any reference is fine.
+    #[inline]
+    pub(crate) fn slot_of(&self, value: *const T) -> Option<usize> {
+        let size = core::mem::size_of::<Slot<T>>();
+        let offset = (value as usize).checked_sub(self.slots.as_ptr() as usize)?;
+        let i = offset / size;
+        (offset % size == 0 && self.is_occupied(i)).then_some(i)
     }
 
     /// The key of occupied slot `i`.
@@ -231,7 +307,8 @@ impl<T, K: SlabKey> RawSlab<T, K> {
         } else {
             0
         };
-        K::from_parts(i, gen)
+        // SAFETY: `i < cap <= MAX_CAPACITY` per the caller.
+        unsafe { K::from_parts(i, gen) }
     }
 
     #[inline]
@@ -253,7 +330,7 @@ impl<T, K: SlabKey> RawSlab<T, K> {
     #[inline]
     fn next_vacant(&self) -> Option<usize> {
         if self.free != NIL {
-            Some(self.free as usize)
+            Some(slot_of_link(self.free))
         } else if self.hwm < self.cap {
             Some(self.hwm)
         } else {
@@ -271,7 +348,8 @@ impl<T, K: SlabKey> RawSlab<T, K> {
         } else {
             0
         };
-        Some(K::from_parts(i, gen))
+        // SAFETY: `i < cap <= MAX_CAPACITY`.
+        Some(unsafe { K::from_parts(i, gen) })
     }
 
     /// Stores `value` in the most recently freed slot (or the next never-used one).
@@ -279,28 +357,30 @@ impl<T, K: SlabKey> RawSlab<T, K> {
     pub(crate) fn insert(&mut self, value: T) -> Result<K, T> {
         // SAFETY (for the bitmap words below): `i < hwm <= cap`, inside the bitmap.
         let i = if self.free != NIL {
-            let i = self.free as usize;
+            let i = slot_of_link(self.free);
             // SAFETY: slots on the free list are vacant slots below `hwm <= cap` whose `next`
             // field was written when they were freed.
             self.free = unsafe { (*self.slots.as_ptr().add(i)).next };
             if !K::GENERATIONAL {
+                let (w, mask) = bit_of(i);
                 // SAFETY: see above.
-                unsafe { *self.bits.as_ptr().add(i / 64) |= 1u64 << (i % 64) };
+                unsafe { *self.bits.as_ptr().add(w) |= mask };
             }
             i
         } else if self.hwm < self.cap {
             let i = self.hwm;
             self.hwm += 1;
             if !K::GENERATIONAL {
+                let b = i + 1;
                 // SAFETY: see above.
-                let word = unsafe { &mut *self.bits.as_ptr().add(i / 64) };
+                let word = unsafe { &mut *self.bits.as_ptr().add(b / 64) };
                 // The free list is empty, so with plain keys every slot below `i` is occupied
-                // (a vacated slot always goes on the free list): the word is known and is
-                // stored without reading it, which keeps a fill from waiting on the previous
-                // insert's store.
-                let below = (1u64 << (i % 64)) - 1;
+                // (a vacated slot always goes on the free list), and bit 0 is the sentinel: the
+                // word is known and is stored without reading it, which keeps a fill from
+                // waiting on the previous insert's store.
+                let below = (1u64 << (b % 64)) - 1;
                 debug_assert_eq!(*word & below, below, "a vacant slot off the free list");
-                *word = u64::MAX >> (63 - i % 64);
+                *word = u64::MAX >> (63 - b % 64);
             }
             i
         } else {
@@ -320,7 +400,182 @@ impl<T, K: SlabKey> RawSlab<T, K> {
         } else {
             0
         };
-        Ok(K::from_parts(i, gen))
+        // SAFETY: `i < cap <= MAX_CAPACITY`.
+        Ok(unsafe { K::from_parts(i, gen) })
+    }
+
+    /// Stores `value` at exactly the slot `key` names, with exactly its generation: for
+    /// restoring keys saved elsewhere. Any key is fine: one that could name a value already
+    /// (occupied slot), a slot out of range, or — generational keys — a generation not later
+    /// than every one the slot has had (which would revive a stale key) or a retired slot is
+    /// refused with the value handed back, and nothing changes.
+    ///
+    /// Costs O(1) for the slot the next insert would take, O(gap) for a never-used slot
+    /// beyond the high-water mark (the slots skipped go on the free list, lowest on top), and
+    /// O(free-list length) for another vacated slot (it is unlinked from the list).
+    pub(crate) fn insert_at(&mut self, key: K, value: T) -> Result<(), (T, crate::Error)> {
+        let i = key.slot();
+        if i >= self.cap {
+            return Err((
+                value,
+                crate::Error::KeyOutOfRange {
+                    index: i,
+                    capacity: self.cap,
+                },
+            ));
+        }
+        if self.is_occupied(i) {
+            return Err((value, crate::Error::Occupied { index: i }));
+        }
+        let want = key.generation_bits();
+        if K::GENERATIONAL {
+            // Below the high-water mark a slot's generation says how far it got; above it,
+            // the slot was never used (generation 0).
+            let g = if i < self.hwm {
+                // SAFETY: `i < hwm <= cap`, generational keys.
+                unsafe { *self.gen_ptr(i) }
+            } else {
+                0
+            };
+            if want & 1 == 0 || want <= g {
+                return Err((value, crate::Error::StaleKey { index: i }));
+            }
+        }
+        if i >= self.hwm {
+            // Slots `hwm..i` are skipped: vacant, on the free list with the lowest on top, so
+            // plain inserts still fill them in ascending order.
+            for j in (self.hwm..i).rev() {
+                // SAFETY: `j < i < cap`, and slot `j` is vacant (never used).
+                unsafe { (*self.slots.as_ptr().add(j)).next = self.free };
+                self.free = link_of(j);
+            }
+            self.hwm = i + 1;
+        } else if !self.unlink(i) {
+            // Vacant below the high-water mark but not on the free list: retired.
+            return Err((value, crate::Error::StaleKey { index: i }));
+        }
+        // SAFETY: `i < cap` and the slot is vacant (checked) and off the free list now.
+        unsafe { self.value_ptr(i).write(value) };
+        if K::GENERATIONAL {
+            // SAFETY: `i < cap`, generational keys.
+            unsafe { *self.gen_ptr(i) = want };
+        } else {
+            let (w, mask) = bit_of(i);
+            // SAFETY: `i < hwm <= cap`: the word is inside the bitmap.
+            unsafe { *self.bits.as_ptr().add(w) |= mask };
+        }
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Takes slot `i` off the free list; false if it is not on it. O(list length).
+    fn unlink(&mut self, i: usize) -> bool {
+        let target = link_of(i);
+        if self.free == target {
+            // SAFETY: slots on the free list are vacant slots below `hwm` with a link.
+            self.free = unsafe { (*self.slots.as_ptr().add(i)).next };
+            return true;
+        }
+        let mut cur = self.free;
+        // The list holds each vacated slot once, so it ends (at NIL) within `hwm` steps.
+        while cur != NIL {
+            let c = slot_of_link(cur);
+            // SAFETY: `cur` is on the free list: a vacant slot below `hwm` with a link.
+            let next = unsafe { (*self.slots.as_ptr().add(c)).next };
+            if next == target {
+                // SAFETY: as above, for `target` (on the list) and `cur`.
+                unsafe {
+                    let after = (*self.slots.as_ptr().add(i)).next;
+                    (*self.slots.as_ptr().add(c)).next = after;
+                }
+                return true;
+            }
+            cur = next;
+        }
+        false
+    }
+
+    /// Copies everything into `to`, a fresh core of the same capacity, cloning every value:
+    /// the same keys find the same values, and the next inserts get the same keys. A panic in
+    /// `T::clone` leaves `to` consistent (holding the values cloned so far) for its drop.
+    pub(crate) fn clone_into(&self, to: &mut Self)
+    where
+        T: Clone,
+    {
+        assert!(to.cap == self.cap && to.hwm == 0 && to.len == 0);
+        // The vacant slots and their order first: the free list's links, the generations
+        // (occupied ones one step back, so that they count as vacant until their value is
+        // there).
+        let mut j = self.free;
+        while j != NIL {
+            let s = slot_of_link(j);
+            // SAFETY: slots on `self`'s free list are vacant slots below its `hwm` with a
+            // link; `to` has the same capacity, so slot `s` exists there too.
+            unsafe {
+                let next = (*self.slots.as_ptr().add(s)).next;
+                (*to.slots.as_ptr().add(s)).next = next;
+                j = next;
+            }
+        }
+        if K::GENERATIONAL {
+            for i in 0..self.hwm {
+                // SAFETY: `i < hwm <= cap` in both cores, generational keys.
+                unsafe { *to.gen_ptr(i) = *self.gen_ptr(i) & !1 };
+            }
+        }
+        to.hwm = self.hwm;
+        to.free = self.free;
+        let mut from = 0;
+        while let Some(i) = self.next_occupied(from) {
+            from = i + 1;
+            // SAFETY: slot `i` is occupied in `self`, so initialised; `&self` keeps it so.
+            let value = unsafe { (*self.value_ptr(i)).clone() };
+            // SAFETY: slot `i < cap` is vacant in `to` (its bit clear, its generation even).
+            unsafe { to.value_ptr(i).write(value) };
+            if K::GENERATIONAL {
+                // SAFETY: `i < cap`, generational keys.
+                unsafe { *to.gen_ptr(i) = *self.gen_ptr(i) };
+            } else {
+                let (w, mask) = bit_of(i);
+                // SAFETY: `i < hwm`: inside the bitmap.
+                unsafe { *to.bits.as_ptr().add(w) |= mask };
+            }
+            to.len += 1;
+        }
+    }
+
+    /// The high-water mark: slots at or above it have never been used.
+    #[cfg(feature = "serde")]
+    #[inline]
+    pub(crate) fn high_water(&self) -> usize {
+        self.hwm
+    }
+
+    /// The free list, top first (the slot the next insert takes comes first).
+    #[cfg(feature = "serde")]
+    pub(crate) fn free_slots(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut cur = self.free;
+        core::iter::from_fn(move || {
+            if cur == NIL {
+                return None;
+            }
+            let i = slot_of_link(cur);
+            // SAFETY: slots on the free list are vacant slots below `hwm <= cap` with a link.
+            cur = unsafe { (*self.slots.as_ptr().add(i)).next };
+            Some(i)
+        })
+    }
+
+    /// The stored generation of slot `i` (0 for plain keys and slots out of range).
+    #[cfg(feature = "serde")]
+    #[inline]
+    pub(crate) fn generation_at(&self, i: usize) -> u32 {
+        if K::GENERATIONAL && i < self.cap {
+            // SAFETY: `i < cap`, generational keys.
+            unsafe { *self.gen_ptr(i) }
+        } else {
+            0
+        }
     }
 
     /// Removes and returns the value `key` names, if any. Any key is fine.
@@ -344,8 +599,9 @@ impl<T, K: SlabKey> RawSlab<T, K> {
         // SAFETY: occupied, so initialised; after this read the slot is treated as vacant.
         let value = unsafe { self.value_ptr(i).read() };
         if !K::GENERATIONAL {
+            let (w, mask) = bit_of(i);
             // SAFETY: `i < hwm`; the word is inside the bitmap. The bit is set, so `^` clears it.
-            unsafe { *self.bits.as_ptr().add(i / 64) ^= 1u64 << (i % 64) };
+            unsafe { *self.bits.as_ptr().add(w) ^= mask };
         }
         self.len -= 1;
         if K::GENERATIONAL {
@@ -360,7 +616,7 @@ impl<T, K: SlabKey> RawSlab<T, K> {
         }
         // SAFETY: `i < cap`; the slot is vacant now, so its `next` field may be written.
         unsafe { (*self.slots.as_ptr().add(i)).next = self.free };
-        self.free = i as u32; // i < cap <= MAX_CAPACITY == u32::MAX, and i != u32::MAX
+        self.free = link_of(i); // i < cap <= MAX_CAPACITY
         value
     }
 
@@ -373,8 +629,9 @@ impl<T, K: SlabKey> RawSlab<T, K> {
     pub(crate) unsafe fn abandon(&mut self, i: usize) -> *mut T {
         debug_assert!(self.is_occupied(i));
         if !K::GENERATIONAL {
+            let (w, mask) = bit_of(i);
             // SAFETY: `i < hwm`; the word is inside the bitmap.
-            unsafe { *self.bits.as_ptr().add(i / 64) &= !(1u64 << (i % 64)) };
+            unsafe { *self.bits.as_ptr().add(w) &= !mask };
         }
         self.len -= 1;
         if K::GENERATIONAL {
@@ -392,12 +649,14 @@ impl<T, K: SlabKey> RawSlab<T, K> {
             return None;
         }
         let words = self.live_words();
-        let mut w = from / 64;
-        // SAFETY: `from < hwm`, so `w < words`.
-        let mut bits = unsafe { self.occupancy_word(w) } & (!0u64 << (from % 64));
+        // Slot `from` is bit `from + 1`.
+        let b = from + 1;
+        let mut w = b / 64;
+        // SAFETY: `from < hwm`, so bit `b <= hwm` and `w < words`.
+        let mut bits = unsafe { self.occupancy_word(w) } & (!0u64 << (b % 64));
         loop {
             if bits != 0 {
-                return Some(w * 64 + bits.trailing_zeros() as usize);
+                return Some(w * 64 + bits.trailing_zeros() as usize - 1);
             }
             w += 1;
             if w == words {
@@ -421,8 +680,12 @@ impl<T, K: SlabKey> RawSlab<T, K> {
                 from = i + 1;
             }
         } else {
-            // SAFETY: the live words are inside the bitmap; nothing needs dropping.
-            unsafe { ptr::write_bytes(self.bits.as_ptr(), 0, self.live_words()) };
+            // SAFETY: the live words are inside the bitmap (at least word 0); nothing needs
+            // dropping. Then the sentinel again.
+            unsafe {
+                ptr::write_bytes(self.bits.as_ptr(), 0, self.live_words());
+                *self.bits.as_ptr() = 1;
+            }
             self.len = 0;
         }
         self.restart();
@@ -461,18 +724,9 @@ impl<T, K: SlabKey> RawSlab<T, K> {
     ) -> Result<[*mut T; N], crate::Error> {
         let mut slots = [0usize; N];
         for (n, key) in keys.iter().enumerate() {
-            let i = key.index();
+            let i = key.slot();
             if self.find(*key).is_none() {
-                return Err(if i >= self.cap {
-                    crate::Error::KeyOutOfRange {
-                        index: i,
-                        capacity: self.cap,
-                    }
-                } else if self.is_occupied(i) {
-                    crate::Error::StaleKey { index: i }
-                } else {
-                    crate::Error::VacantKey { index: i }
-                });
+                return Err(self.miss_reason(*key));
             }
             if slots[..n].contains(&i) {
                 return Err(crate::Error::DuplicateKey { index: i });
@@ -481,6 +735,158 @@ impl<T, K: SlabKey> RawSlab<T, K> {
         }
         // SAFETY: every index was checked occupied, so `< cap`.
         Ok(slots.map(|i| unsafe { self.value_ptr(i) }))
+    }
+
+    /// Why `key` finds no value: out of range; stale (generational keys: the slot has moved on
+    /// to a later generation — the key's value was removed, whether or not the slot holds
+    /// another value now); or vacant (no value, and no sign the key ever had one; a retired
+    /// slot, generation 0, also answers vacant).
+    pub(crate) fn miss_reason(&self, key: K) -> crate::Error {
+        let i = key.slot();
+        if i >= self.cap {
+            return crate::Error::KeyOutOfRange {
+                index: i,
+                capacity: self.cap,
+            };
+        }
+        if K::GENERATIONAL && i < self.hwm {
+            // SAFETY: `i < hwm <= cap`, and the keys are generational.
+            let g = unsafe { *self.gen_ptr(i) };
+            if key.generation_bits() < g {
+                return crate::Error::StaleKey { index: i };
+            }
+        }
+        crate::Error::VacantKey { index: i }
+    }
+
+    /// Starts restoring a saved state into this fresh core: slots `0..hwm` become "not yet
+    /// accounted for" (vacant, off the free list), to be filled by [`restore_entry`] and
+    /// [`restore_free`] and checked by [`finish_restore`]. The core stays droppable at every
+    /// step: it drops exactly the values restored so far.
+    ///
+    /// [`restore_entry`]: RawSlab::restore_entry
+    /// [`restore_free`]: RawSlab::restore_free
+    /// [`finish_restore`]: RawSlab::finish_restore
+    #[cfg(feature = "serde")]
+    pub(crate) fn begin_restore(&mut self, hwm: usize) -> Result<Restoring, crate::Error> {
+        assert!(
+            self.hwm == 0 && self.len == 0 && self.free == NIL,
+            "a fresh core"
+        );
+        if hwm > self.cap {
+            return Err(crate::Error::Corrupt {
+                what: format!("{hwm} slots in use in a slab of {} slots", self.cap),
+            });
+        }
+        for i in 0..hwm {
+            // SAFETY: `i < hwm <= cap`, a vacant slot of this fresh core.
+            unsafe { (*self.slots.as_ptr().add(i)).next = UNACCOUNTED };
+        }
+        self.hwm = hwm;
+        Ok(Restoring { tail: NIL, free: 0 })
+    }
+
+    /// Puts a saved value back at exactly `key` (below the high-water mark, not yet
+    /// restored; generational keys carry an odd generation).
+    #[cfg(feature = "serde")]
+    pub(crate) fn restore_entry(&mut self, key: K, value: T) -> Result<(), crate::Error> {
+        let i = key.slot();
+        if i >= self.hwm {
+            return Err(crate::Error::Corrupt {
+                what: format!("an entry at slot {i}, beyond the {} slots in use", self.hwm),
+            });
+        }
+        // SAFETY: `i < hwm <= cap`: the slot exists.
+        let unaccounted = unsafe { (*self.slots.as_ptr().add(i)).next } == UNACCOUNTED;
+        if self.is_occupied(i) || !unaccounted {
+            return Err(crate::Error::Corrupt {
+                what: format!("slot {i} appears twice"),
+            });
+        }
+        let want = key.generation_bits();
+        if K::GENERATIONAL && want & 1 == 0 {
+            return Err(crate::Error::Corrupt {
+                what: format!("the entry at slot {i} has an even generation {want}"),
+            });
+        }
+        // SAFETY: `i < cap`, vacant (checked).
+        unsafe { self.value_ptr(i).write(value) };
+        if K::GENERATIONAL {
+            // SAFETY: `i < cap`, generational keys.
+            unsafe { *self.gen_ptr(i) = want };
+        } else {
+            let (w, mask) = bit_of(i);
+            // SAFETY: `i < hwm`: inside the bitmap.
+            unsafe { *self.bits.as_ptr().add(w) |= mask };
+        }
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Appends slot `i` to the bottom of the free list being restored, vacant at (even)
+    /// generation `generation` (ignored by plain keys).
+    #[cfg(feature = "serde")]
+    pub(crate) fn restore_free(
+        &mut self,
+        r: &mut Restoring,
+        i: usize,
+        generation: u32,
+    ) -> Result<(), crate::Error> {
+        if i >= self.hwm {
+            return Err(crate::Error::Corrupt {
+                what: format!("free slot {i} is beyond the {} slots in use", self.hwm),
+            });
+        }
+        // SAFETY: `i < hwm <= cap`.
+        let unaccounted = unsafe { (*self.slots.as_ptr().add(i)).next } == UNACCOUNTED;
+        if self.is_occupied(i) || !unaccounted {
+            return Err(crate::Error::Corrupt {
+                what: format!("free slot {i} is also occupied or listed twice"),
+            });
+        }
+        if K::GENERATIONAL {
+            if generation & 1 == 1 {
+                return Err(crate::Error::Corrupt {
+                    what: format!("free slot {i} has an odd (occupied) generation {generation}"),
+                });
+            }
+            // SAFETY: `i < cap`, generational keys.
+            unsafe { *self.gen_ptr(i) = generation };
+        }
+        // SAFETY: `i < cap`, vacant; the tail (if any) is a vacant slot on the list.
+        unsafe {
+            (*self.slots.as_ptr().add(i)).next = NIL;
+            if r.tail == NIL {
+                self.free = link_of(i);
+            } else {
+                (*self.slots.as_ptr().add(slot_of_link(r.tail))).next = link_of(i);
+            }
+        }
+        r.tail = link_of(i);
+        r.free += 1;
+        Ok(())
+    }
+
+    /// Checks that every slot below the high-water mark was accounted for: with plain keys
+    /// each is occupied or free; with generational ones the rest are retired (generation 0,
+    /// never found, never reused).
+    #[cfg(feature = "serde")]
+    pub(crate) fn finish_restore(&mut self, r: Restoring) -> Result<(), crate::Error> {
+        let accounted = self.len + r.free;
+        if K::GENERATIONAL {
+            // The slots not accounted for keep generation 0 (a fresh core's, never written
+            // here) and stay off the free list: retired, as their saved state said.
+            Ok(())
+        } else if accounted != self.hwm {
+            Err(crate::Error::Corrupt {
+                what: format!(
+                    "{} values and {} free slots do not account for the {} slots in use",
+                    self.len, r.free, self.hwm
+                ),
+            })
+        } else {
+            Ok(())
+        }
     }
 
     /// Test hook: sets the stored generation of vacant slot `i`, to reach the wrap quickly.
@@ -503,25 +909,25 @@ mod tests {
     }
 
     /// A core over plain heap memory, freed on drop (values are dropped first).
-    struct Mem<T, K: SlabKey = Key> {
+    struct Mem<T, K: RawKey = Key> {
         raw: RawSlab<T, K>,
         ptr: *mut u8,
         layout: Layout,
     }
 
-    impl<T, K: SlabKey> Mem<T, K> {
+    impl<T, K: RawKey> Mem<T, K> {
         fn new(cap: usize) -> Self {
             let layout = SlotLayout::of::<T, K>().region_layout(cap).unwrap();
             // SAFETY: non-zero size (cap > 0 in every test).
             let ptr = unsafe { alloc(layout) };
             let base = NonNull::new(ptr).unwrap();
             // SAFETY: fresh allocation of `layout`, owned by `Mem` until drop.
-            let raw = unsafe { RawSlab::init(base, layout.size()) };
+            let raw = unsafe { RawSlab::init(base, layout.size(), usize::MAX) };
             Mem { raw, ptr, layout }
         }
     }
 
-    impl<T, K: SlabKey> Drop for Mem<T, K> {
+    impl<T, K: RawKey> Drop for Mem<T, K> {
         fn drop(&mut self) {
             self.raw.drop_values();
             // SAFETY: allocated in `new` with this layout.
@@ -731,6 +1137,47 @@ mod tests {
             assert_ne!(key.index(), 0, "a retired slot came back after clear");
         }
         assert_eq!(m.raw.len(), cap - 1);
+    }
+
+    /// Defence in depth: even if a key with an even generation existed (no constructor makes
+    /// one), no lookup would match a vacant slot's even generation, nor a retired or never-used
+    /// slot, and nothing would change.
+    #[test]
+    fn lookups_refuse_every_key_that_was_not_handed_out() {
+        let mut m = Mem::<String, GenKey>::new(4);
+        let cap = m.raw.capacity();
+        let a = m.raw.insert("a".into()).unwrap(); // slot 0, generation 1
+        let b = m.raw.insert("b".into()).unwrap(); // slot 1, generation 1
+        m.raw.set_generation(2, u32::MAX - 1); // slot 2: never used, one step before the wrap
+        let last = m.raw.insert("last".into()).unwrap(); // slot 2 ...
+        assert_eq!(last, GenKey::forged_for_test(2, u32::MAX));
+        m.raw.remove(last).unwrap(); // ... retired: generation 0
+        m.raw.remove(a).unwrap(); // slot 0 vacant at generation 2
+                                  // SAFETY: slot 2 < cap, generational keys.
+        assert_eq!(unsafe { *m.raw.gen_ptr(2) }, 0);
+        let gens = [1, 2, 3, 4, u32::MAX - 1, u32::MAX, 1 << 31, (1 << 31) + 1];
+        for index in [0u32, 1, 2, 3, cap as u32, u32::MAX] {
+            for g in gens {
+                let key = GenKey::forged_for_test(index, g);
+                let live = key == b;
+                assert_eq!(m.raw.find(key).is_some(), live, "{key:?}");
+                assert_eq!(m.raw.get(key).is_some(), live, "{key:?}");
+                if !live {
+                    assert_eq!(m.raw.remove(key), None, "{key:?}");
+                    assert!(m.raw.disjoint([key]).is_err(), "{key:?}");
+                }
+            }
+        }
+        assert_eq!(m.raw.len(), 1);
+        // The free list still holds slot 0 once, and the retired slot never comes back.
+        let mut got = Vec::new();
+        while let Ok(k) = m.raw.insert(String::new()) {
+            got.push(k.index());
+        }
+        got.sort_unstable();
+        let mut want: Vec<usize> = (0..cap).filter(|&i| i != 1 && i != 2).collect();
+        want.sort_unstable();
+        assert_eq!(got, want);
     }
 
     #[test]

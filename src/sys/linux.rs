@@ -2,7 +2,7 @@
 //! about a range (pages on huge pages, pages locked).
 
 use std::fs;
-use std::io::{self, BufRead, BufReader};
+use std::io;
 use std::os::fd::AsRawFd;
 use std::ptr::{self, NonNull};
 
@@ -91,8 +91,8 @@ pub(crate) unsafe fn unmap_huge(ptr: *mut u8, len: usize) {
     );
 }
 
-/// `MADV_COLLAPSE` (Linux 6.1), from the kernel's uapi `asm-generic/mman-common.h`, the same
-/// value on every architecture. The libc crate defines it for glibc targets only, not for musl.
+/// `MADV_COLLAPSE` of include/uapi/asm-generic/mman-common.h (Linux 6.1): the `libc` crate
+/// defines it for glibc only, and musl builds need it too.
 const MADV_COLLAPSE: libc::c_int = 25;
 
 pub(crate) fn collapse(ptr: *mut u8, len: usize) -> Result<(), Error> {
@@ -102,14 +102,7 @@ pub(crate) fn collapse(ptr: *mut u8, len: usize) -> Result<(), Error> {
     }
     let err = io::Error::last_os_error();
     match err.raw_os_error() {
-        Some(libc::EINVAL) => Err(Error::Unsupported {
-            what: "MADV_COLLAPSE",
-            reason: "the kernel refused it (EINVAL): it needs Linux 6.1+ with transparent huge \
-                     pages, which must not be `never` in /sys/kernel/mm/transparent_hugepage/enabled \
-                     (`echo madvise | sudo tee /sys/kernel/mm/transparent_hugepage/enabled`); \
-                     hugetlb regions are already on huge pages"
-                .to_string(),
-        }),
+        Some(libc::EINVAL) => Err(super::procfs::collapse_refused(ptr, len)),
         Some(libc::EAGAIN) | Some(libc::ENOMEM) => Err(Error::Os {
             op: "madvise(MADV_COLLAPSE)",
             bytes: len,
@@ -215,17 +208,6 @@ pub(crate) fn thp_mode() -> Option<String> {
     Some(s[start..end].to_string())
 }
 
-/// Whether the effective capability set holds CAP_IPC_LOCK (bit 14 of CapEff).
-pub(crate) fn has_cap_ipc_lock() -> Option<bool> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let hex = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))?
-        .trim();
-    let caps = u64::from_str_radix(hex, 16).ok()?;
-    Some(caps & (1 << 14) != 0)
-}
-
 // PAGEMAP_SCAN (Linux 6.7+, linux/fs.h): which pages of a range are huge, exactly.
 const PAGE_IS_HUGE: u64 = 1 << 6;
 /// `_IOWR('f', 16, struct pm_scan_arg)`.
@@ -261,11 +243,13 @@ pub(crate) fn huge_bytes(ptr: *mut u8, len: usize) -> Result<usize, Error> {
     let start = ptr as usize as u64;
     match pagemap_scan_huge(start, start + len as u64) {
         Ok(bytes) => Ok(bytes),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTTY) | Some(libc::EINVAL)) => smaps_sum(
-            ptr,
-            len,
-            &["AnonHugePages:", "Private_Hugetlb:", "Shared_Hugetlb:"],
-        ),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTTY) | Some(libc::EINVAL)) => {
+            super::procfs::smaps_sum(
+                ptr,
+                len,
+                &[b"AnonHugePages:", b"Private_Hugetlb:", b"Shared_Hugetlb:"],
+            )
+        }
         Err(e) => Err(Error::os("ioctl(PAGEMAP_SCAN)", len, e)),
     }
 }
@@ -308,70 +292,9 @@ fn pagemap_scan_huge(start: u64, end: u64) -> io::Result<usize> {
     Ok(total as usize)
 }
 
-/// Bytes of `[ptr, ptr + len)` the kernel counts as locked (smaps `Locked:`).
-pub(crate) fn locked_bytes(ptr: *mut u8, len: usize) -> Result<usize, Error> {
-    smaps_sum(ptr, len, &["Locked:"])
-}
-
-/// Sums the given smaps fields (in kB) over the mappings that overlap the range, each mapping
-/// counted at most for the bytes it shares with the range.
-fn smaps_sum(ptr: *mut u8, len: usize, fields: &[&str]) -> Result<usize, Error> {
-    let smaps = fs::File::open("/proc/self/smaps").map_err(|e| Error::os("read smaps", len, e))?;
-    let (start, end) = (ptr as usize, ptr as usize + len);
-    let mut total = 0usize;
-    let mut overlap = 0usize; // of the mapping being read
-    let mut in_mapping = 0usize; // the fields' sum for that mapping
-    for line in BufReader::new(smaps).lines() {
-        let line = line.map_err(|e| Error::os("read smaps", len, e))?;
-        if let Some((lo, hi)) = mapping_range(&line) {
-            total += in_mapping.min(overlap);
-            in_mapping = 0;
-            overlap = hi.min(end).saturating_sub(lo.max(start));
-        } else if overlap > 0 {
-            if let Some(kb) = fields.iter().find_map(|f| field_kb(&line, f)) {
-                in_mapping += kb * 1024;
-            }
-        }
-    }
-    Ok(total + in_mapping.min(overlap))
-}
-
-/// `Some((start, end))` when `line` heads a mapping ("7f..-7f.. rw-p ...").
-fn mapping_range(line: &str) -> Option<(usize, usize)> {
-    let range = line.split_whitespace().next()?;
-    let (lo, hi) = range.split_once('-')?;
-    Some((
-        usize::from_str_radix(lo, 16).ok()?,
-        usize::from_str_radix(hi, 16).ok()?,
-    ))
-}
-
-fn field_kb(line: &str, field: &str) -> Option<usize> {
-    line.strip_prefix(field)?
-        .trim()
-        .strip_suffix("kB")?
-        .trim()
-        .parse()
-        .ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn smaps_lines_parse() {
-        assert_eq!(
-            mapping_range("7f0000000000-7f0000200000 rw-p 00000000 00:00 0"),
-            Some((0x7f00_0000_0000, 0x7f00_0020_0000))
-        );
-        assert_eq!(mapping_range("AnonHugePages:      2048 kB"), None);
-        assert_eq!(
-            field_kb("AnonHugePages:      2048 kB", "AnonHugePages:"),
-            Some(2048)
-        );
-        assert_eq!(field_kb("Locked:  4 kB", "AnonHugePages:"), None);
-    }
 
     #[test]
     fn pagemap_scan_request_matches_the_kernel_header() {

@@ -6,6 +6,7 @@ use std::io;
 use std::ptr::NonNull;
 
 use crate::info::{HugePagePool, Limit};
+use crate::numa::{NodeHugePool, NumaBytes, NumaNode, NumaPolicy};
 use crate::Error;
 
 #[cfg(miri)]
@@ -16,6 +17,20 @@ const WHY: &str = "enable the `unstable-windows` cargo feature for VirtualLock a
 const WHY: &str = "huge pages (hugetlb, transparent huge pages) are Linux features";
 #[cfg(all(not(miri), not(windows), not(unix)))]
 const WHY: &str = "this platform has no memory-control support in nexus-slab";
+
+/// Why NUMA placement and fork/dump isolation are missing here.
+#[cfg(all(not(miri), unix))]
+const WHY_PLACEMENT: &str = "NUMA placement (mbind, move_pages) and MADV_DONTFORK/MADV_DONTDUMP \
+     are Linux calls, which nexus-slab implements on Linux only";
+#[cfg(any(miri, not(unix)))]
+const WHY_PLACEMENT: &str = WHY;
+
+fn unsupported_placement(what: &'static str) -> Error {
+    Error::Unsupported {
+        what,
+        reason: WHY_PLACEMENT.to_string(),
+    }
+}
 
 fn unsupported(what: &'static str) -> Error {
     Error::Unsupported {
@@ -96,4 +111,65 @@ pub(crate) fn huge_bytes(_: *mut u8, _: usize) -> Result<usize, Error> {
 
 pub(crate) fn locked_bytes(_: *mut u8, _: usize) -> Result<usize, Error> {
     Err(unsupported("a locked-memory report"))
+}
+
+pub(crate) fn numa_nodes_usable() -> Option<Vec<usize>> {
+    None
+}
+
+pub(crate) fn numa_node(node: usize) -> NumaNode {
+    NumaNode {
+        id: node,
+        memory_total: None,
+        memory_free: None,
+        huge_pools: Vec::new(),
+    }
+}
+
+pub(crate) fn numa_node_infos() -> Vec<NumaNode> {
+    Vec::new()
+}
+
+pub(crate) fn node_huge_pool(_: usize, _: usize) -> Option<NodeHugePool> {
+    None
+}
+
+pub(crate) fn map_on_node(
+    _: usize,
+    _: Option<usize>,
+    _: NumaPolicy,
+) -> Result<Option<NonNull<u8>>, Error> {
+    Err(unsupported_placement("NUMA placement"))
+}
+
+pub(crate) fn bind(_: *mut u8, _: usize, _: NumaPolicy) -> Result<(), Error> {
+    Err(unsupported_placement("NUMA placement"))
+}
+
+pub(crate) fn exclude(_: *mut u8, _: usize, fork: bool, _: bool) -> Result<(), Error> {
+    Err(unsupported_placement(if fork {
+        "MADV_DONTFORK"
+    } else {
+        "MADV_DONTDUMP"
+    }))
+}
+
+pub(crate) fn numa_bytes(_: *mut u8, _: usize, _: usize) -> Result<NumaBytes, Error> {
+    Err(unsupported_placement("a NUMA placement report"))
+}
+
+pub(crate) fn numa_balancing() -> Option<u32> {
+    None
+}
+
+pub(crate) fn compact_unevictable_allowed() -> Option<u32> {
+    None
+}
+
+pub(crate) fn thp_defrag() -> Option<String> {
+    None
+}
+
+pub(crate) fn locked_now() -> Option<usize> {
+    None
 }

@@ -11,6 +11,30 @@ use crate::Error;
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
+#[cfg(target_os = "linux")]
+#[path = "procfs.rs"]
+mod procfs;
+#[cfg(target_os = "linux")]
+use procfs::mlock_enomem;
+#[cfg(target_os = "linux")]
+pub(crate) use procfs::{collapse_check, has_cap_ipc_lock, locked_bytes};
+#[cfg(target_os = "linux")]
+#[path = "placement.rs"]
+mod placement;
+#[cfg(target_os = "linux")]
+pub(crate) use placement::{
+    bind, compact_unevictable_allowed, exclude, locked_now, map_on_node, node_huge_pool,
+    numa_balancing, numa_bytes, numa_node, numa_node_infos, numa_nodes_usable, thp_defrag,
+};
+
+/// What `mlock`'s ENOMEM means where the kernel's reports cannot tell the causes apart.
+#[cfg(not(target_os = "linux"))]
+fn mlock_enomem(_: *mut u8, len: usize, _: io::Error) -> Error {
+    Error::MemlockLimit {
+        needed: len,
+        limit: memlock_limit().to_string(),
+    }
+}
 
 // Other Unix systems (macOS, the BSDs) lock memory but have neither hugetlb nor THP.
 #[cfg(not(target_os = "linux"))]
@@ -22,6 +46,11 @@ pub(crate) use stub::{
     advise_hugepage, collapse, default_huge_page_size, has_cap_ipc_lock, huge_bytes,
     huge_page_sizes, huge_pool, huge_pool_fix, locked_bytes, map_huge, populate, thp_mode,
     unmap_huge,
+};
+#[cfg(not(target_os = "linux"))]
+pub(crate) use stub::{
+    bind, compact_unevictable_allowed, exclude, locked_now, map_on_node, node_huge_pool,
+    numa_balancing, numa_bytes, numa_node, numa_node_infos, numa_nodes_usable, thp_defrag,
 };
 
 /// The base page size, read once.
@@ -51,8 +80,9 @@ pub(crate) fn read_physical_memory() -> Option<usize> {
 pub(crate) fn hint_for(err: &io::Error) -> &'static str {
     match err.raw_os_error() {
         Some(libc::ENOMEM) => {
-            "; not enough memory or address space: check free memory, `ulimit -v`, and \
-             vm.overcommit_memory (/proc/sys/vm/overcommit_memory)"
+            "; not enough memory or address space: check free memory, `ulimit -v`, \
+             vm.overcommit_memory (/proc/sys/vm/overcommit_memory), and the process's mappings \
+             (lines of /proc/<pid>/maps) against vm.max_map_count"
         }
         Some(libc::EPERM) | Some(libc::EACCES) => "; the process lacks the permission",
         _ => "",
@@ -89,8 +119,10 @@ pub(crate) fn lock(ptr: *mut u8, len: usize) -> Result<(), Error> {
     }
     let err = errno();
     match err.raw_os_error() {
-        // ENOMEM: over a non-zero RLIMIT_MEMLOCK; EPERM: the limit is 0 and no CAP_IPC_LOCK.
-        Some(libc::ENOMEM) | Some(libc::EPERM) => Err(Error::MemlockLimit {
+        // ENOMEM: over a non-zero RLIMIT_MEMLOCK, or a hole in the range, or too many mappings.
+        Some(libc::ENOMEM) => Err(mlock_enomem(ptr, len, err)),
+        // EPERM: the limit is 0 and no CAP_IPC_LOCK.
+        Some(libc::EPERM) => Err(Error::MemlockLimit {
             needed: len,
             limit: memlock_limit().to_string(),
         }),

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use crate::info::{HugePagePool, Limit};
+use crate::numa::{NodeHugePool, NumaBytes, NumaNode, NumaPolicy};
 use crate::Error;
 
 type Bool = i32;
@@ -51,6 +52,9 @@ const ERROR_COMMITMENT_LIMIT: i32 = 1455;
 const WS_VALID: usize = 1 << 0;
 const WS_LOCKED: usize = 1 << 22;
 const WS_LARGE_PAGE: usize = 1 << 23;
+/// The `Node` field of `PSAPI_WORKING_SET_EX_BLOCK`: 6 bits from bit 16.
+const WS_NODE_SHIFT: u32 = 16;
+const WS_NODE_MASK: usize = 0x3f;
 
 #[repr(C)]
 struct SystemInfo {
@@ -114,6 +118,16 @@ extern "system" {
     fn VirtualUnlock(address: *mut c_void, size: usize) -> Bool;
     fn VirtualAlloc(address: *mut c_void, size: usize, kind: u32, protect: u32) -> *mut c_void;
     fn VirtualFree(address: *mut c_void, size: usize, kind: u32) -> Bool;
+    fn VirtualAllocExNuma(
+        process: Handle,
+        address: *mut c_void,
+        size: usize,
+        kind: u32,
+        protect: u32,
+        preferred: u32,
+    ) -> *mut c_void;
+    fn GetNumaHighestNodeNumber(highest: *mut u32) -> Bool;
+    fn GetNumaAvailableMemoryNodeEx(node: u16, bytes: *mut u64) -> Bool;
     fn GetLargePageMinimum() -> usize;
     fn K32QueryWorkingSetEx(process: Handle, info: *mut c_void, bytes: u32) -> Bool;
     fn CloseHandle(handle: Handle) -> Bool;
@@ -309,6 +323,11 @@ fn large_page_minimum() -> usize {
 
 /// Maps `len` bytes of large pages of `page` bytes, `len` a multiple of `page`.
 pub(crate) fn map_huge(len: usize, page: usize) -> Result<NonNull<u8>, Error> {
+    map_large(len, page, None)
+}
+
+/// Large pages, preferably on `node` when one is given (`VirtualAllocExNuma`).
+fn map_large(len: usize, page: usize, node: Option<u32>) -> Result<NonNull<u8>, Error> {
     let large = large_page_minimum();
     if large == 0 || page != large {
         return Err(Error::Unsupported {
@@ -326,11 +345,11 @@ pub(crate) fn map_huge(len: usize, page: usize) -> Result<NonNull<u8>, Error> {
         });
     }
     debug_assert!(len % page == 0);
-    let mut result = map_large_raw(len);
+    let mut result = map_raw(len, MEM_LARGE_PAGES, node);
     if matches!(&result, Err(e) if e.raw_os_error() == Some(ERROR_PRIVILEGE_NOT_HELD)) {
         // Held but not enabled (the usual state of a granted privilege): enable it, retry.
         if enable_lock_memory_privilege() {
-            result = map_large_raw(len);
+            result = map_raw(len, MEM_LARGE_PAGES, node);
         }
     }
     result.map_err(|e| match e.raw_os_error() {
@@ -355,16 +374,24 @@ pub(crate) fn map_huge(len: usize, page: usize) -> Result<NonNull<u8>, Error> {
     })
 }
 
-fn map_large_raw(len: usize) -> io::Result<NonNull<u8>> {
+/// A fresh committed read-write allocation of `len` bytes with `extra` allocation flags,
+/// preferably on `node` when one is given.
+fn map_raw(len: usize, extra: u32, node: Option<u32>) -> io::Result<NonNull<u8>> {
+    let kind = MEM_RESERVE | MEM_COMMIT | extra;
     // SAFETY: a fresh reservation at an address of the system's choosing touches no existing
-    // memory.
+    // memory; the current-process pseudo-handle is always valid.
     let p = unsafe {
-        VirtualAlloc(
-            ptr::null_mut(),
-            len,
-            MEM_RESERVE | MEM_COMMIT | MEM_LARGE_PAGES,
-            PAGE_READWRITE,
-        )
+        match node {
+            Some(node) => VirtualAllocExNuma(
+                GetCurrentProcess(),
+                ptr::null_mut(),
+                len,
+                kind,
+                PAGE_READWRITE,
+                node,
+            ),
+            None => VirtualAlloc(ptr::null_mut(), len, kind, PAGE_READWRITE),
+        }
     };
     NonNull::new(p.cast()).ok_or_else(last_error)
 }
@@ -409,10 +436,11 @@ fn enable_lock_memory_privilege() -> bool {
     })
 }
 
-/// Releases exactly the large-page allocation `[ptr, ptr + len)` made by `map_huge`.
+/// Releases exactly the allocation `[ptr, ptr + len)` made by `map_huge` or `map_on_node`.
 ///
 /// # Safety
-/// The range must be a whole allocation from `map_huge`, no longer used by anything.
+/// The range must be a whole allocation from `map_huge` or `map_on_node`, no longer used by
+/// anything.
 pub(crate) unsafe fn unmap_huge(ptr: *mut u8, len: usize) {
     // SAFETY: per the caller, `ptr` starts an allocation of VirtualAlloc that nothing uses any
     // more; MEM_RELEASE frees all of it (the size must be 0).
@@ -454,14 +482,14 @@ pub(crate) fn thp_mode() -> Option<String> {
     None
 }
 
-/// Bytes of `[ptr, ptr + len)` resident in the working set with all of `bits` set, per
-/// `QueryWorkingSetEx` (one entry per base page).
-fn working_set_bytes(
+/// Calls `visit(attributes)` for every base page of `[ptr, ptr + len)` that is resident in the
+/// working set, per `QueryWorkingSetEx` (one entry per base page).
+fn for_each_resident_page(
     ptr: *mut u8,
     len: usize,
-    bits: usize,
     what: &'static str,
-) -> Result<usize, Error> {
+    mut visit: impl FnMut(usize),
+) -> Result<(), Error> {
     const CHUNK: usize = 1024;
     let page = page_size();
     let start = ptr as usize & !(page - 1);
@@ -473,7 +501,6 @@ fn working_set_bytes(
         };
         CHUNK.min(pages)
     ];
-    let mut total = 0;
     let mut done = 0;
     while done < pages {
         let n = CHUNK.min(pages - done);
@@ -490,14 +517,30 @@ fn working_set_bytes(
         {
             return Err(Error::os(what, len, last_error()));
         }
-        total += entries[..n]
+        entries[..n]
             .iter()
-            .filter(|e| e.virtual_attributes & (WS_VALID | bits) == WS_VALID | bits)
-            .count()
-            * page;
+            .filter(|e| e.virtual_attributes & WS_VALID != 0)
+            .for_each(|e| visit(e.virtual_attributes));
         done += n;
     }
-    Ok(total.min(len))
+    Ok(())
+}
+
+/// Bytes of `[ptr, ptr + len)` resident in the working set with all of `bits` set, per
+/// `QueryWorkingSetEx`.
+fn working_set_bytes(
+    ptr: *mut u8,
+    len: usize,
+    bits: usize,
+    what: &'static str,
+) -> Result<usize, Error> {
+    let mut pages = 0;
+    for_each_resident_page(ptr, len, what, |attributes| {
+        if attributes & bits == bits {
+            pages += 1;
+        }
+    })?;
+    Ok((pages * page_size()).min(len))
 }
 
 /// Bytes of the range on large pages, per `QueryWorkingSetEx`.
@@ -508,6 +551,135 @@ pub(crate) fn huge_bytes(ptr: *mut u8, len: usize) -> Result<usize, Error> {
 /// Bytes of the range locked by `VirtualLock`, per `QueryWorkingSetEx`.
 pub(crate) fn locked_bytes(ptr: *mut u8, len: usize) -> Result<usize, Error> {
     working_set_bytes(ptr, len, WS_LOCKED, "QueryWorkingSetEx")
+}
+
+/// The NUMA nodes: 0 to `GetNumaHighestNodeNumber` (Windows numbers them densely).
+pub(crate) fn numa_nodes_with_memory() -> Option<Vec<usize>> {
+    let mut highest = 0u32;
+    // SAFETY: `highest` is a valid out-pointer.
+    if unsafe { GetNumaHighestNodeNumber(&mut highest) } == 0 {
+        return None;
+    }
+    Some((0..=highest as usize).collect())
+}
+
+/// Every node: Windows has no per-process restriction like a cpuset's memory nodes.
+pub(crate) fn numa_nodes_usable() -> Option<Vec<usize>> {
+    numa_nodes_with_memory()
+}
+
+/// What Windows reports about `node`: its available memory (`GetNumaAvailableMemoryNodeEx`).
+pub(crate) fn numa_node(node: usize) -> NumaNode {
+    let mut free = 0u64;
+    let known = u16::try_from(node).is_ok_and(|n| {
+        // SAFETY: `free` is a valid out-pointer.
+        unsafe { GetNumaAvailableMemoryNodeEx(n, &mut free) != 0 }
+    });
+    NumaNode {
+        id: node,
+        memory_total: None,
+        memory_free: known.then(|| usize::try_from(free).unwrap_or(usize::MAX)),
+        huge_pools: Vec::new(),
+    }
+}
+
+/// Every node, as [`numa_node`] reports it.
+pub(crate) fn numa_node_infos() -> Vec<NumaNode> {
+    numa_nodes_with_memory()
+        .unwrap_or_default()
+        .into_iter()
+        .map(numa_node)
+        .collect()
+}
+
+/// `None`: Windows keeps no pools of large pages, per node or otherwise.
+pub(crate) fn node_huge_pool(_: usize, _: usize) -> Option<NodeHugePool> {
+    None
+}
+
+/// Why Windows cannot bind strictly.
+fn no_strict_binding() -> Error {
+    Error::Unsupported {
+        what: "a strict NUMA binding",
+        reason: "Windows places memory on a node by preference only (VirtualAllocExNuma falls \
+                 back to other nodes when the node is short) and has no strict binding; use \
+                 numa_preferred(node)"
+            .to_string(),
+    }
+}
+
+/// Maps `len` bytes preferably on the node of `policy` (`VirtualAllocExNuma`), on large pages
+/// of `huge_page` bytes when given. Windows places at allocation, so this always maps (or
+/// fails).
+pub(crate) fn map_on_node(
+    len: usize,
+    huge_page: Option<usize>,
+    policy: NumaPolicy,
+) -> Result<Option<NonNull<u8>>, Error> {
+    let node = match policy {
+        NumaPolicy::Preferred(node) => node,
+        NumaPolicy::Bind(_) => return Err(no_strict_binding()),
+    };
+    let nodes = numa_nodes_usable().unwrap_or_default();
+    let node32 = match u32::try_from(node) {
+        Ok(n) if nodes.contains(&node) => n,
+        _ => return Err(Error::NumaNode { node, nodes }),
+    };
+    match huge_page {
+        Some(page) => map_large(len, page, Some(node32)).map(Some),
+        None => map_raw(len, 0, Some(node32))
+            .map(Some)
+            .map_err(|e| Error::os("VirtualAllocExNuma", len, e)),
+    }
+}
+
+/// Never reached: `map_on_node` places at allocation, so nothing is bound afterwards.
+pub(crate) fn bind(_: *mut u8, _: usize, policy: NumaPolicy) -> Result<(), Error> {
+    match policy {
+        NumaPolicy::Bind(_) => Err(no_strict_binding()),
+        NumaPolicy::Preferred(_) => Ok(()),
+    }
+}
+
+/// Windows has no `fork`: memory is never shared with a child, so there is nothing to exclude
+/// from one. Core dumps (Windows Error Reporting, minidumps) cannot be told to leave a range
+/// out by the process.
+pub(crate) fn exclude(_: *mut u8, _: usize, _fork: bool, dump: bool) -> Result<(), Error> {
+    if dump {
+        return Err(Error::Unsupported {
+            what: "leaving memory out of core dumps",
+            reason: "Windows has no MADV_DONTDUMP: a full dump or minidump with memory includes \
+                     every committed page the dump writer asks for"
+                .to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Bytes of the range per NUMA node, from the `Node` field of `QueryWorkingSetEx`.
+pub(crate) fn numa_bytes(ptr: *mut u8, len: usize, _step: usize) -> Result<NumaBytes, Error> {
+    let page = page_size();
+    let mut per_node = [0usize; WS_NODE_MASK + 1];
+    for_each_resident_page(ptr, len, "QueryWorkingSetEx", |attributes| {
+        per_node[(attributes >> WS_NODE_SHIFT) & WS_NODE_MASK] += page;
+    })?;
+    Ok(NumaBytes::from_pairs(per_node.into_iter().enumerate()))
+}
+
+pub(crate) fn numa_balancing() -> Option<u32> {
+    None
+}
+
+pub(crate) fn compact_unevictable_allowed() -> Option<u32> {
+    None
+}
+
+pub(crate) fn thp_defrag() -> Option<String> {
+    None
+}
+
+pub(crate) fn locked_now() -> Option<usize> {
+    None
 }
 
 #[cfg(test)]

@@ -80,6 +80,13 @@ impl std::fmt::Debug for DropLog {
     }
 }
 
+impl Tracked {
+    /// A new value with `id` on the same log (what a `Clone` would make).
+    pub fn sibling(&self, id: u64) -> Tracked {
+        self.log.item(id)
+    }
+}
+
 impl Drop for Tracked {
     fn drop(&mut self) {
         self.log.dropped.borrow_mut().push(self.id);

@@ -16,7 +16,55 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use nexus_slab::{Backing, Error, Key, Slab, SlabKey};
+use nexus_slab::{Backing, CloneBacking, Error, GenKey, Key, Slab, SlabKey};
+
+/// The key kinds the model knows, made only through the public constructors (`Key::new`,
+/// `GenKey::from_bits`), as a user's code would.
+pub trait ModelKey: SlabKey {
+    /// Whether keys carry a generation.
+    const GENERATIONAL: bool;
+    /// The key of slot `index` with generation `generation` (odd; ignored by plain keys).
+    fn make(index: usize, generation: u32) -> Self;
+    /// The key's generation (0 for plain keys).
+    fn generation_bits(self) -> u32;
+    /// A key forged from raw bits, as read from outside; `None` when the constructor refuses
+    /// the bits (it must refuse exactly the bits no slab hands out).
+    fn forge(bits: u64) -> Option<Self>;
+}
+
+impl ModelKey for Key {
+    const GENERATIONAL: bool = false;
+    fn make(index: usize, _: u32) -> Self {
+        Key::new(index)
+    }
+    fn generation_bits(self) -> u32 {
+        0
+    }
+    fn forge(bits: u64) -> Option<Self> {
+        Some(Key::new(bits as usize))
+    }
+}
+
+impl ModelKey for GenKey {
+    const GENERATIONAL: bool = true;
+    fn make(index: usize, generation: u32) -> Self {
+        GenKey::from_bits(u64::from(generation) << 32 | index as u64)
+            .expect("the model makes keys with odd generations")
+    }
+    fn generation_bits(self) -> u32 {
+        self.generation()
+    }
+    fn forge(bits: u64) -> Option<Self> {
+        let key = GenKey::from_bits(bits);
+        let generation = (bits >> 32) as u32;
+        assert_eq!(
+            key.is_some(),
+            generation % 2 == 1,
+            "from_bits({bits:#x}) must refuse exactly the even generations"
+        );
+        key
+    }
+}
 
 /// How an operation names a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +77,10 @@ pub enum KeySel {
     Extreme(u8),
     /// The n-th of the keys handed out so far (modulo how many): stale ones included.
     Old(u16),
+    /// A key forged from raw bits (`Key::new(bits as usize)`, `GenKey::from_bits(bits)`), as
+    /// from a file or the network; the low bits are folded into a small range half the time
+    /// (`Bits(b)` with bit 31 set), so forgeries land on real slots.
+    Bits(u64),
 }
 
 /// One step of a test sequence.
@@ -61,6 +113,17 @@ pub enum Op {
     /// `into_iter`, taking some items from each end and dropping the rest; then a new slab
     /// of the same requested capacity on a fresh backing.
     IntoIter { front: u16, back: u16 },
+    /// `insert_at` the key named (vacant, occupied, stale, forged, out of range).
+    InsertAt(KeySel),
+    /// `key_of` a live value (and of a copy, which must miss); `vacant_key`.
+    KeyOf(KeySel),
+    /// `keys`, `values` or `values_mut`, from the front, the back or both.
+    Parts { mode: u8 },
+    /// `try_clone`, going on with the copy (the original is dropped).
+    TryClone,
+    /// Serialise (postcard) and deserialise, going on with the copy (`serde` feature only;
+    /// otherwise nothing).
+    RoundTrip,
 }
 
 /// Decodes fuzzer bytes into operations: one opcode byte, then the operands it needs (zero
@@ -75,14 +138,27 @@ pub fn decode(data: &[u8]) -> Vec<Op> {
             let tag = byte();
             let a = byte() as u32;
             let b = byte() as u32;
-            match tag % 5 {
+            match tag % 6 {
                 0 | 1 => KeySel::Live((a << 8 | b) as u16),
                 2 => KeySel::Raw(a << 8 | b),
                 3 => KeySel::Old((a << 8 | b) as u16),
+                4 => {
+                    // Eight bytes of key bits (the fuzzer forges keys, not only replays them).
+                    let mut bits = u64::from(a) << 8 | u64::from(b);
+                    for _ in 0..6 {
+                        bits = bits << 8 | u64::from(byte());
+                    }
+                    KeySel::Bits(bits)
+                }
                 _ => KeySel::Extreme(a as u8),
             }
         };
-        let op = match code % 16 {
+        let op = match code % 21 {
+            16 => Op::InsertAt(key(&mut byte)),
+            17 => Op::KeyOf(key(&mut byte)),
+            18 => Op::Parts { mode: byte() },
+            19 => Op::TryClone,
+            20 => Op::RoundTrip,
             0..=3 => Op::Insert,
             4 => Op::InsertMany(byte() as u16 * 20),
             5 | 6 => Op::Remove(key(&mut byte)),
@@ -146,6 +222,47 @@ pub struct Val<const PAD: usize> {
     _pad: [u8; PAD],
 }
 
+impl<const PAD: usize> Clone for Val<PAD> {
+    /// A new value (a new id) with the same contents.
+    fn clone(&self) -> Self {
+        Val {
+            id: self.log.new_id(),
+            val: self.val,
+            log: self.log.clone(),
+            _pad: self._pad,
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+thread_local! {
+    /// The log that deserialised values join (set by the runner around a round trip).
+    static CURRENT_LOG: RefCell<Option<Rc<Log>>> = const { RefCell::new(None) };
+}
+
+#[cfg(feature = "serde")]
+impl<const PAD: usize> serde::Serialize for Val<PAD> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.val)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de, const PAD: usize> serde::Deserialize<'de> for Val<PAD> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let val = <u64 as serde::Deserialize>::deserialize(d)?;
+        let log = CURRENT_LOG
+            .with(|l| l.borrow().clone())
+            .expect("a runner's log");
+        Ok(Val {
+            id: log.new_id(),
+            val,
+            log,
+            _pad: [0; PAD],
+        })
+    }
+}
+
 impl<const PAD: usize> Drop for Val<PAD> {
     fn drop(&mut self) {
         let mut counts = self.log.counts.borrow_mut();
@@ -162,7 +279,7 @@ impl<const PAD: usize> Drop for Val<PAD> {
 /// each slot's generation (+1 on every insert and every removal), checks that stale keys miss
 /// (`StaleKey` from `get_disjoint_mut`), and that clear and drain keep the free list instead
 /// of restarting at key 0.
-pub struct Runner<const PAD: usize, B: Backing + Default, K: SlabKey = Key> {
+pub struct Runner<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey = Key> {
     slab: Slab<Val<PAD>, B, K>,
     requested: usize,
     /// Key index → (id, val) of the value the slab should hold there.
@@ -183,7 +300,7 @@ pub struct Runner<const PAD: usize, B: Backing + Default, K: SlabKey = Key> {
 
 type Item = (usize, u64, u64);
 
-impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
+impl<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey> Runner<PAD, B, K> {
     /// A runner over a fresh slab allocated for `requested` values; its capacity (which page
     /// rounding may make larger) is read back from the slab.
     pub fn new(requested: usize) -> Self {
@@ -245,17 +362,17 @@ impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
     /// stops at `u32::MAX`.
     fn key_of(&self, i: usize) -> K {
         if !K::GENERATIONAL {
-            return K::from_parts(i, 0);
+            return K::make(i, 0);
         }
         let i = i.min(u32::MAX as usize);
         let g = self.gen(i);
-        K::from_parts(i, if g % 2 == 1 { g } else { g + 1 })
+        K::make(i, if g % 2 == 1 { g } else { g + 1 })
     }
 
     /// The key the next insert should return.
     fn expected_key(&self) -> Option<K> {
         let i = self.expected_next()?;
-        Some(K::from_parts(
+        Some(K::make(
             i,
             if K::GENERATIONAL { self.gen(i) + 1 } else { 0 },
         ))
@@ -321,11 +438,21 @@ impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
             && (!K::GENERATIONAL || self.gen(key.index()) == key.generation_bits())
     }
 
-    fn resolve(&self, sel: KeySel) -> K {
+    /// The key an operation names; `None` for forged bits the constructor refused.
+    fn resolve(&self, sel: KeySel) -> Option<K> {
         let cap = self.cap;
         let i = match sel {
             KeySel::Old(n) if !self.issued.is_empty() => {
-                return self.issued[n as usize % self.issued.len()];
+                return Some(self.issued[n as usize % self.issued.len()]);
+            }
+            KeySel::Bits(bits) => {
+                let bits = if bits & (1 << 31) != 0 {
+                    // Fold the index into the slab's range and a little beyond.
+                    (bits & !0xffff_ffff) | ((bits & 0x7fff_ffff) % (cap as u64 + 8))
+                } else {
+                    bits
+                };
+                return K::forge(bits);
             }
             KeySel::Live(n) if !self.map.is_empty() => {
                 *self.map.keys().nth(n as usize % self.map.len()).unwrap()
@@ -343,7 +470,7 @@ impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
                 1 << 32,
             ][e as usize % 8],
         };
-        self.key_of(i)
+        Some(self.key_of(i))
     }
 
     fn sorted(&self) -> Vec<Item> {
@@ -432,7 +559,7 @@ impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
             }
             Op::Remove(sel) => {
                 self.ops += 1;
-                let k = self.resolve(sel);
+                let Some(k) = self.resolve(sel) else { return };
                 let want = self.hits(k).then(|| self.map[&k.index()]);
                 let got = self.slab.remove(k).map(|v| (v.id, v.val));
                 assert_eq!(got, want, "remove {k:?}");
@@ -442,7 +569,7 @@ impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
             }
             Op::Get(sel) => {
                 self.ops += 1;
-                let k = self.resolve(sel);
+                let Some(k) = self.resolve(sel) else { return };
                 let want = self.hits(k).then(|| self.map[&k.index()]);
                 let got = self.slab.get(k).map(|v| (v.id, v.val));
                 assert_eq!(got, want, "get {k:?}");
@@ -450,7 +577,7 @@ impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
             }
             Op::GetMut(sel) => {
                 self.ops += 1;
-                let k = self.resolve(sel);
+                let Some(k) = self.resolve(sel) else { return };
                 let hit = self.hits(k);
                 match (self.slab.get_mut(k), hit) {
                     (Some(v), true) => {
@@ -639,14 +766,24 @@ impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
             }
             Op::GetDisjointMut(sels) => {
                 self.ops += 1;
-                let keys = sels.map(|s| self.resolve(s));
+                let Some(keys) = sels
+                    .map(|s| self.resolve(s))
+                    .into_iter()
+                    .collect::<Option<Vec<K>>>()
+                else {
+                    return;
+                };
+                let keys: [K; 3] = keys.try_into().unwrap();
                 let mut expected = Ok(());
                 for (n, k) in keys.iter().enumerate() {
                     let i = k.index();
                     if !self.hits(*k) {
+                        // Stale: the slot has moved past the key's generation (its value was
+                        // removed, whether or not the slot was reused). Anything else in
+                        // range names no value: vacant.
                         expected = Err(if i >= self.cap {
                             "out of range"
-                        } else if self.map.contains_key(&i) {
+                        } else if K::GENERATIONAL && k.generation_bits() < self.gen(i) {
                             "stale"
                         } else {
                             "vacant"
@@ -679,6 +816,142 @@ impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
                     ),
                 }
             }
+            Op::InsertAt(sel) => {
+                self.ops += 1;
+                let Some(k) = self.resolve(sel) else { return };
+                let i = k.index();
+                let expected = if i >= self.cap {
+                    Err("out of range")
+                } else if self.map.contains_key(&i) {
+                    Err("occupied")
+                } else if K::GENERATIONAL
+                    && (k.generation_bits() % 2 == 0 || k.generation_bits() <= self.gen(i))
+                {
+                    Err("stale")
+                } else {
+                    Ok(())
+                };
+                let v = self.val();
+                let id = v.id;
+                match (self.slab.insert_at(k, v), expected) {
+                    (Ok(()), Ok(())) => {
+                        if i >= self.hwm {
+                            // Skipped slots go on the free list, lowest on top.
+                            self.free.extend((self.hwm..i).rev());
+                            self.hwm = i + 1;
+                        } else {
+                            let at = self.free.iter().position(|&f| f == i);
+                            self.free
+                                .remove(at.expect("a vacant slot is on the free list"));
+                        }
+                        if K::GENERATIONAL {
+                            self.gens[i] = k.generation_bits();
+                        }
+                        assert!(self.map.insert(i, (id, 0)).is_none());
+                        self.issued.push(k);
+                        assert_eq!(self.slab.get(k).map(|v| v.id), Some(id));
+                    }
+                    (Err(e), Err(want)) => {
+                        let ok = matches!(
+                            (e.error(), want),
+                            (Error::KeyOutOfRange { .. }, "out of range")
+                                | (Error::Occupied { .. }, "occupied")
+                                | (Error::StaleKey { .. }, "stale")
+                        );
+                        assert!(ok, "insert_at {k:?}: {:?}, want {want}", e.error());
+                        assert_eq!(e.into_inner().id, id, "insert_at handed back another value");
+                    }
+                    (got, want) => panic!(
+                        "insert_at {k:?}: got {:?}, want {want:?}",
+                        got.map_err(|e| e.into_parts().1)
+                    ),
+                }
+                self.check_all();
+            }
+            Op::KeyOf(sel) => {
+                self.ops += 1;
+                assert_eq!(self.slab.vacant_key(), self.expected_key(), "vacant_key");
+                let Some(k) = self.resolve(sel) else { return };
+                if self.hits(k) {
+                    let v = self.slab.get(k).unwrap();
+                    assert_eq!(self.slab.key_of(v), Some(k), "key_of a live value");
+                    let copy = Val::<PAD> {
+                        id: u64::MAX,
+                        val: v.val,
+                        log: self.log.clone(),
+                        _pad: [0; PAD],
+                    };
+                    assert_eq!(self.slab.key_of(&copy), None, "key_of a copy");
+                    std::mem::forget(copy); // not a counted value
+                }
+            }
+            Op::Parts { mode } => {
+                self.ops += 1;
+                let want = self.sorted();
+                let keys: Vec<K> = want.iter().map(|&(k, _, _)| self.key_of(k)).collect();
+                let ids: Vec<u64> = want.iter().map(|&(_, id, _)| id).collect();
+                assert_eq!(self.slab.keys().len(), want.len());
+                assert_eq!(self.slab.values().len(), want.len());
+                match mode % 4 {
+                    0 => assert_eq!(self.slab.keys().collect::<Vec<_>>(), keys),
+                    1 => {
+                        let mut rev: Vec<K> = self.slab.keys().rev().collect();
+                        rev.reverse();
+                        assert_eq!(rev, keys);
+                    }
+                    2 => {
+                        let got: Vec<u64> = self.slab.values().map(|v| v.id).collect();
+                        assert_eq!(got, ids);
+                    }
+                    _ => {
+                        let mut it = self.slab.values_mut();
+                        let mut got = Vec::new();
+                        while let Some(v) = it.next_back() {
+                            v.val += 5;
+                            got.push(v.id);
+                        }
+                        got.reverse();
+                        assert_eq!(got, ids);
+                        for m in self.map.values_mut() {
+                            m.1 += 5;
+                        }
+                    }
+                }
+            }
+            Op::TryClone => {
+                self.ops += 1;
+                let copy = self.slab.try_clone().expect("try_clone");
+                // The copy holds new values (new ids), in key order; the original's go when it
+                // is dropped.
+                let mark = self.log.dropped();
+                let old: Vec<u64> = self.map.values().map(|&(id, _)| id).collect();
+                let ids: Vec<u64> = copy.values().map(|v| v.id).collect();
+                drop(std::mem::replace(&mut self.slab, copy));
+                assert_eq!(self.drops_since(mark), old, "the original drops its values");
+                for (m, id) in self.map.values_mut().zip(ids) {
+                    m.0 = id;
+                }
+                self.check_all();
+            }
+            #[cfg(feature = "serde")]
+            Op::RoundTrip => {
+                self.ops += 1;
+                let bytes = postcard::to_allocvec(&self.slab).expect("serialise");
+                CURRENT_LOG.with(|l| *l.borrow_mut() = Some(self.log.clone()));
+                let copy: Slab<Val<PAD>, B, K> = postcard::from_bytes(&bytes).expect("deserialise");
+                CURRENT_LOG.with(|l| *l.borrow_mut() = None);
+                let mark = self.log.dropped();
+                let old: Vec<u64> = self.map.values().map(|&(id, _)| id).collect();
+                let ids: Vec<u64> = copy.values().map(|v| v.id).collect();
+                drop(std::mem::replace(&mut self.slab, copy));
+                assert_eq!(self.drops_since(mark), old);
+                for (m, id) in self.map.values_mut().zip(ids) {
+                    m.0 = id;
+                }
+                self.check_all();
+            }
+            #[cfg(not(feature = "serde"))]
+            Op::RoundTrip => {}
             Op::IntoIter { front, back } => {
                 self.ops += 1;
                 let want = self.sorted();
@@ -752,12 +1025,15 @@ impl<const PAD: usize, B: Backing + Default, K: SlabKey> Runner<PAD, B, K> {
 }
 
 /// Runs `ops` on a fresh slab of `requested` capacity and returns the operation count.
-pub fn run<const PAD: usize, B: Backing + Default>(requested: usize, ops: &[Op]) -> u64 {
+pub fn run<const PAD: usize, B: Backing + Default + CloneBacking>(
+    requested: usize,
+    ops: &[Op],
+) -> u64 {
     run_keyed::<PAD, B, Key>(requested, ops)
 }
 
 /// As [`run`], with keys of type `K` (`Key` or `GenKey`).
-pub fn run_keyed<const PAD: usize, B: Backing + Default, K: SlabKey>(
+pub fn run_keyed<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey>(
     requested: usize,
     ops: &[Op],
 ) -> u64 {
