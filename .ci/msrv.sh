@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The `rust-version` of Cargo.toml is true: the library, the nexus-slab program, the doc tests
-# and the integration tests build and pass with that toolchain, on dependencies resolved for it
+# and the integration tests build and pass with that toolchain (with the `serde` feature), on dependencies resolved for it
 # (cargo's MSRV-aware resolver), in a copy of the crate (target/msrv/crate, next to links to
 # the sources) so the repository's Cargo.lock is left alone. Left out, because they need newer
 # compilers:
@@ -34,7 +34,7 @@ for t in "$root"/tests/*.rs; do
     name=$(basename "$t" .rs)
     [ "$name" = hostile ] || tests+=(--test "$name")
 done
-cargo "+$msrv" test --lib --bins "${tests[@]}"
-cargo "+$msrv" test --doc
+cargo "+$msrv" test --features serde --lib --bins "${tests[@]}"
+cargo "+$msrv" test --features serde --doc
 echo "msrv.sh: Rust $msrv builds the library and the program and passes the tests (all but" \
     "tests/hostile.rs) in $((SECONDS - start)) s"
