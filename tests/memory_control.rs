@@ -11,7 +11,7 @@ mod common;
 use std::sync::{Mutex, MutexGuard};
 
 use common::kernel::*;
-use common::skip::{have_huge_pages, have_huge_pages_for, not_run};
+use common::skip::{cannot_run, have_huge_pages, have_huge_pages_for, not_run};
 use nexus_slab::{
     Backing, Error, Heap, HugePageSize, HugeSlab, HugeTlb, Locked, LockedSlab, Mmap, Slab,
 };
@@ -462,13 +462,14 @@ struct SharedMemfd {
 // alignment), `layout.size()` rounded up to pages, read-write, unmapped only in `release`.
 unsafe impl Backing for SharedMemfd {
     fn granularity(&self) -> usize {
-        4096
+        page_size()
     }
 
     fn allocate(&mut self, layout: std::alloc::Layout) -> Result<nexus_slab::Region, Error> {
         use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-        assert!(self.fd.is_none() && layout.align() <= 4096);
-        let len = layout.size().next_multiple_of(4096);
+        let page = page_size();
+        assert!(self.fd.is_none() && layout.align() <= page);
+        let len = layout.size().next_multiple_of(page);
         // SAFETY: the name is a NUL-terminated string.
         let raw = unsafe { libc::memfd_create(c"nexus-slab-test".as_ptr(), libc::MFD_CLOEXEC) };
         assert!(
@@ -494,7 +495,7 @@ unsafe impl Backing for SharedMemfd {
         assert_ne!(p, libc::MAP_FAILED);
         self.fd = Some(fd);
         let ptr = std::ptr::NonNull::new(p.cast::<u8>()).unwrap();
-        Ok(nexus_slab::Region::new(ptr, len, 4096))
+        Ok(nexus_slab::Region::new(ptr, len, page))
     }
 
     unsafe fn release(&mut self, region: nexus_slab::Region, _: std::alloc::Layout) {
@@ -735,12 +736,13 @@ struct Custom {
 // up to pages, read-write, unmapped only in `release`.
 unsafe impl Backing for Custom {
     fn granularity(&self) -> usize {
-        4096
+        page_size()
     }
 
     fn allocate(&mut self, layout: std::alloc::Layout) -> Result<nexus_slab::Region, Error> {
-        let len = layout.size().next_multiple_of(4096);
-        let region = nexus_slab::Region::new(fresh_mapping(len), len, 4096);
+        let page = page_size();
+        let len = layout.size().next_multiple_of(page);
+        let region = nexus_slab::Region::new(fresh_mapping(len), len, page);
         if self.prefault {
             // SAFETY: the mapping is fresh and ours alone.
             unsafe { region.prefault() }?;
@@ -792,7 +794,8 @@ fn region_prefault_gives_a_custom_backing_fault_free_fills() {
 #[test]
 fn region_prefault_touches_one_byte_per_reported_page() {
     let _g = serial();
-    for (page, want) in [(4096usize, 4 * MIB), (HUGE_2M, 2 * 4096)] {
+    let base = page_size();
+    for (page, want) in [(base, 4 * MIB), (HUGE_2M, 2 * base)] {
         let len = 4 * MIB + HUGE_2M;
         let map = fresh_mapping(len);
         // A 2 MiB-aligned start inside the mapping; a length that is not whole pages.
@@ -812,7 +815,7 @@ fn region_prefault_touches_one_byte_per_reported_page() {
         );
         assert_eq!(present, want);
         // One page touched per reported page: a read fault (the zero page), then a write fault.
-        let touched = want / 4096;
+        let touched = want / base;
         assert!(
             (touched..=2 * touched).contains(&(faults as usize)),
             "{faults}"
@@ -837,6 +840,23 @@ fn thp_on() -> bool {
     !thp.is_empty() && !thp.contains("[never]")
 }
 
+/// Whether the kernel has MADV_COLLAPSE and THP is on, so that the cause of a refusal can be
+/// told apart; if not, the calling proof is recorded as not run.
+fn can_tell_collapse_causes_apart() -> bool {
+    if kernel_version() < (6, 1) {
+        cannot_run("needs Linux 6.1+ (MADV_COLLAPSE) to tell the causes of a refusal apart");
+        return false;
+    }
+    if !thp_on() {
+        not_run(
+            "needs transparent huge pages on, to tell the causes of a refusal apart",
+            "echo madvise | sudo tee /sys/kernel/mm/transparent_hugepage/enabled",
+        );
+        return false;
+    }
+    true
+}
+
 /// The reason of an `Unsupported` error from `try_collapse`.
 fn collapse_refusal<B: Backing>(slab: &mut Slab<u64, B>) -> String {
     match slab.try_collapse() {
@@ -853,10 +873,7 @@ fn collapse_refusal<B: Backing>(slab: &mut Slab<u64, B>) -> String {
 #[test]
 fn try_collapse_on_a_small_slab_names_the_size_not_the_kernel() {
     let _g = serial();
-    if kernel_version() < (6, 1) || !thp_on() {
-        eprintln!(
-            "SKIPPED: needs a kernel with MADV_COLLAPSE and THP on, to tell the causes apart"
-        );
+    if !can_tell_collapse_causes_apart() {
         return;
     }
     let mut mmap: Slab<u64> = Slab::with_capacity(1000).unwrap();
@@ -892,10 +909,7 @@ fn try_collapse_on_a_small_slab_names_the_size_not_the_kernel() {
 #[test]
 fn try_collapse_on_a_nohugepage_region_names_the_advice() {
     let _g = serial();
-    if kernel_version() < (6, 1) || !thp_on() {
-        eprintln!(
-            "SKIPPED: needs a kernel with MADV_COLLAPSE and THP on, to tell the causes apart"
-        );
+    if !can_tell_collapse_causes_apart() {
         return;
     }
     let mut slab: Slab<u64> = Slab::new();
@@ -925,16 +939,13 @@ const THP_DISABLED_CHILD: &str = "NEXUS_SLAB_THP_DISABLED_CHILD";
 #[test]
 fn try_collapse_with_thp_disabled_by_prctl_names_the_prctl() {
     if !in_child(THP_DISABLED_CHILD) {
-        run_in_child(
-            "try_collapse_with_thp_disabled_by_prctl_names_the_prctl",
-            THP_DISABLED_CHILD,
-        );
-        return;
-    }
-    if kernel_version() < (6, 1) || !thp_on() {
-        eprintln!(
-            "SKIPPED: needs a kernel with MADV_COLLAPSE and THP on, to tell the causes apart"
-        );
+        // Judged here: what a child prints is the parent's captured output.
+        if can_tell_collapse_causes_apart() {
+            run_in_child(
+                "try_collapse_with_thp_disabled_by_prctl_names_the_prctl",
+                THP_DISABLED_CHILD,
+            );
+        }
         return;
     }
     // SAFETY: prctl with integer arguments only.
@@ -957,17 +968,21 @@ fn mlock_of_an_unmapped_range_is_not_blamed_on_the_limit() {
     let _g = serial();
     let info = nexus_slab::SystemInfo::probe();
     if info.cap_ipc_lock != Some(true) {
-        eprintln!("SKIPPED: needs CAP_IPC_LOCK, so that the limit cannot be the cause");
+        not_run(
+            "needs CAP_IPC_LOCK, so that the limit cannot be the cause",
+            "run the tests as root (or with CAP_IPC_LOCK)",
+        );
         return;
     }
-    let map = fresh_mapping(3 * 4096);
+    let page = page_size();
+    let map = fresh_mapping(3 * page);
     // SAFETY: unmaps the middle page of our own mapping: a hole in the range.
     assert_eq!(
-        unsafe { libc::munmap(map.as_ptr().add(4096).cast(), 4096) },
+        unsafe { libc::munmap(map.as_ptr().add(page).cast(), page) },
         0
     );
     let lck0 = vmlck();
-    let region = nexus_slab::Region::new(map, 3 * 4096, 4096);
+    let region = nexus_slab::Region::new(map, 3 * page, page);
     let err = Mmap::new().lock(&region).unwrap_err();
     let msg = err.to_string();
     eprintln!("mlock over a hole: {msg}");
@@ -975,11 +990,11 @@ fn mlock_of_an_unmapped_range_is_not_blamed_on_the_limit() {
     assert!(msg.contains("not mapped"), "{msg}");
     // The kernel locks mapping by mapping: the page before the hole stays locked (documented on
     // `Backing::lock`); a region from a working backing has no hole.
-    assert!(vmlck() - lck0 <= 4096);
+    assert!(vmlck() - lck0 <= page);
     // SAFETY: the two pages left of our mapping.
     unsafe {
-        libc::munlock(map.as_ptr().cast(), 3 * 4096);
-        libc::munmap(map.as_ptr().cast(), 3 * 4096);
+        libc::munlock(map.as_ptr().cast(), 3 * page);
+        libc::munmap(map.as_ptr().cast(), 3 * page);
     }
 }
 
@@ -990,20 +1005,23 @@ const MAP_COUNT_CHILD: &str = "NEXUS_SLAB_MAP_COUNT_CHILD";
 /// with mappings up to the limit.
 #[test]
 fn mlock_at_the_mapping_limit_names_vm_max_map_count() {
-    if !in_child(MAP_COUNT_CHILD) {
-        run_in_child(
-            "mlock_at_the_mapping_limit_names_vm_max_map_count",
-            MAP_COUNT_CHILD,
-        );
-        return;
-    }
     let max: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .unwrap()
         .trim()
         .parse()
         .unwrap();
-    if max > 1 << 20 {
-        eprintln!("SKIPPED: vm.max_map_count is {max}, too many mappings to make");
+    if !in_child(MAP_COUNT_CHILD) {
+        // Judged here: what a child prints is the parent's captured output.
+        if max > 1 << 20 {
+            cannot_run(&format!(
+                "vm.max_map_count is {max}: too many mappings to make in a test"
+            ));
+        } else {
+            run_in_child(
+                "mlock_at_the_mapping_limit_names_vm_max_map_count",
+                MAP_COUNT_CHILD,
+            );
+        }
         return;
     }
     // The slab's region lies in the middle of an arena's mapping: locking it splits the mapping
@@ -1018,14 +1036,15 @@ fn mlock_at_the_mapping_limit_names_vm_max_map_count() {
     // Fill the map count: a PROT_NONE reservation, every other page made readable, until the
     // kernel refuses (each change splits off two more mappings).
     let pages = max * 2 + 4;
-    let reserve = fresh_mapping(pages * 4096);
+    let page = page_size();
+    let reserve = fresh_mapping(pages * page);
     // SAFETY: the reservation is ours and holds nothing.
-    unsafe { libc::mprotect(reserve.as_ptr().cast(), pages * 4096, libc::PROT_NONE) };
+    unsafe { libc::mprotect(reserve.as_ptr().cast(), pages * page, libc::PROT_NONE) };
     let mut split = 0;
     for i in (1..pages).step_by(2) {
         // SAFETY: as above: one page of our reservation.
         let rc =
-            unsafe { libc::mprotect(reserve.as_ptr().add(i * 4096).cast(), 4096, libc::PROT_READ) };
+            unsafe { libc::mprotect(reserve.as_ptr().add(i * page).cast(), page, libc::PROT_READ) };
         if rc != 0 {
             assert_eq!(
                 std::io::Error::last_os_error().raw_os_error(),
@@ -1057,7 +1076,7 @@ fn mlock_at_the_mapping_limit_names_vm_max_map_count() {
     assert_eq!(slab[k], 9);
     // With the mappings gone, the same call works.
     // SAFETY: the reservation, used by nothing.
-    unsafe { libc::munmap(reserve.as_ptr().cast(), pages * 4096) };
+    unsafe { libc::munmap(reserve.as_ptr().cast(), pages * page) };
     slab.mlock().unwrap();
     assert_eq!(vmlck(), lck0 + slab.memory_size());
     assert_eq!(slab.locked_bytes().unwrap(), slab.memory_size());
