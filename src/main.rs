@@ -74,8 +74,8 @@ fn main() {
         Locked::new(HugeTlb::new(HugePageSize::Size2M)),
     );
     println!(
-        "\nMiB: memory_size; locked: MiB the kernel counts as locked (smaps `Locked:`; hugetlb \
-         pages are never\nswapped and never counted); huge: MiB on huge pages (page tables); \
+        "\nMiB: memory_size; locked: MiB the kernel keeps locked (locked_bytes; hugetlb pages \
+         are never\nswapped and never counted); huge: MiB on huge pages (page tables); \
          faults: minor page faults while\nfilling the fresh slab; insert: ns per insert into the \
          fresh slab; get: ns per lookup of a random\nkey over the whole slab, each independent \
          of the last (so lookups overlap), mostly cache misses."
