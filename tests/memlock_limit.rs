@@ -166,28 +166,18 @@ fn child() {
     drop((four, six));
 
     // Under the limit, a range with a hole is not blamed on the limit.
-    // SAFETY: a fresh anonymous mapping; its middle page is then unmapped, and the rest is
-    // unmapped at the end. Nothing reads or writes it.
-    unsafe {
-        let p = libc::mmap(
-            std::ptr::null_mut(),
-            3 * 4096,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        );
-        assert_ne!(p, libc::MAP_FAILED);
-        assert_eq!(libc::munmap(p.cast::<u8>().add(4096).cast(), 4096), 0);
-        let region =
-            nexus_slab::Region::new(std::ptr::NonNull::new(p.cast()).unwrap(), 3 * 4096, 4096);
+    let page = kernel::page_size();
+    let p = kernel::mapping_with_a_hole(3);
+    let region = nexus_slab::Region::new(p, 3 * page, page);
+    {
         use nexus_slab::Backing;
         let err = nexus_slab::Mmap::new().lock(&region).unwrap_err();
         println!("child: mlock over a hole: {err}");
         assert!(matches!(err, Error::Os { op: "mlock", .. }), "{err:?}");
         assert!(err.to_string().contains("not mapped"), "{err}");
-        libc::munmap(p, 3 * 4096);
     }
+    // SAFETY: the two pages left of the mapping made above; nothing uses them.
+    unsafe { libc::munmap(p.as_ptr().cast(), 3 * page) };
     assert_eq!(kernel::status_bytes("VmLck"), lck0);
 
     // Under the limit, locking works without the capability.

@@ -222,3 +222,31 @@ pub fn run_in_child(test: &str, env: &str) {
 pub fn in_child(env: &str) -> bool {
     std::env::var_os(env).is_some()
 }
+
+/// `pages` base pages of a fresh anonymous mapping with a hole: its middle page unmapped.
+/// Placed low in the address space (a hint the kernel takes when the range is free), far below
+/// where new mappings go: the kernel fills the highest gap first, and with the mapping there a
+/// one-page hole is such a gap — musl's allocator maps its next page into it before a test can
+/// look, and the range no longer has a hole. Returns the start; unmap `pages` pages at the end.
+pub fn mapping_with_a_hole(pages: usize) -> std::ptr::NonNull<u8> {
+    let page = page_size();
+    let hint = 0x2000_0000usize; // 512 MiB: above mmap_min_addr, below the heap of a PIE
+                                 // SAFETY: a new mapping at an address of the kernel's choosing (the hint is only a hint,
+                                 // without MAP_FIXED nothing is replaced); then the middle page of it is unmapped.
+    unsafe {
+        let p = libc::mmap(
+            hint as *mut libc::c_void,
+            pages * page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        assert_ne!(p, libc::MAP_FAILED);
+        assert_eq!(
+            libc::munmap(p.cast::<u8>().add(pages / 2 * page).cast(), page),
+            0
+        );
+        std::ptr::NonNull::new(p.cast()).unwrap()
+    }
+}
