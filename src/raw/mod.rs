@@ -316,14 +316,26 @@ impl<T, K: RawKey> RawSlab<T, K> {
         let i = self.find(key)?;
         // SAFETY: slot `i` is occupied, so it holds an initialised `T`; `&self` keeps the
         // slab (and so the value) from being changed while the reference lives.
-        Some(unsafe { &*self.value_ptr(i) })
+        Some(unsafe { self.value_nn(i).as_ref() })
     }
 
     #[inline]
     pub(crate) fn get_mut(&mut self, key: K) -> Option<&mut T> {
         let i = self.find(key)?;
         // SAFETY: as in `get`; `&mut self` makes the reference unique.
-        Some(unsafe { &mut *self.value_ptr(i) })
+        Some(unsafe { self.value_nn(i).as_mut() })
+    }
+
+    /// The value in slot `i`, as a pointer the compiler knows is not null (so an
+    /// `Option<&T>` built from it needs no null test).
+    ///
+    /// # Safety
+    /// `i < self.capacity()`.
+    #[inline]
+    unsafe fn value_nn(&self, i: usize) -> NonNull<T> {
+        debug_assert!(i < self.cap);
+        // SAFETY: `i < cap`, inside the slot array; `value` is at offset 0 of a `repr(C)` slot.
+        unsafe { self.slots.add(i).cast::<T>() }
     }
 
     /// The slot the next insert will use, if the slab is not full.
