@@ -321,3 +321,99 @@ fn churn_u64<S: Store<u64>, const P: u8>(b: Bencher, n: usize) {
 fn churn_64b<S: Store<B64>, const P: u8>(b: Bencher, n: usize) {
     churn::<B64, S, P>(b, n);
 }
+
+/// `n` inserts into a fresh structure (allocated, or for growing ones created with room for
+/// `n`, outside the timed part): the insert path alone.
+fn fill<V: Val, S: Store<V>>(b: Bencher, n: usize) {
+    b.counter(ItemsCount::new(n))
+        .with_inputs(|| S::make(n))
+        .bench_local_values(|mut s| {
+            for v in 0..n as u64 {
+                black_box(s.put(V::make(v)));
+            }
+            s
+        });
+}
+
+#[divan::bench(
+    types = [Plain<u64>, Gen<u64>, SlabCrate<u64>, Nexus012<u64>, SlotMapCrate<u64>],
+    args = SIZES,
+    max_time = 1
+)]
+fn fill_u64<S: Store<u64>>(b: Bencher, n: usize) {
+    fill::<u64, S>(b, n);
+}
+
+#[divan::bench(
+    types = [Plain<B64>, Gen<B64>, SlabCrate<B64>, Nexus012<B64>, SlotMapCrate<B64>],
+    args = SIZES,
+    max_time = 1
+)]
+fn fill_64b<S: Store<B64>>(b: Bencher, n: usize) {
+    fill::<B64, S>(b, n);
+}
+
+/// Iteration over a structure that holds every tenth value (the rest removed), per slot, in
+/// the two ways users iterate: `for_each` (internal) and a `for` loop (external).
+trait Iterate<V: Val>: Store<V> {
+    fn sum_for_each(&self) -> u64;
+    fn sum_for(&self) -> u64;
+}
+
+macro_rules! iterate {
+    ($t:ident, |$s:ident| $iter:expr) => {
+        impl<V: Val> Iterate<V> for $t<V> {
+            #[inline]
+            fn sum_for_each(&self) -> u64 {
+                let $s = self;
+                let mut sum = 0u64;
+                $iter.for_each(|v: &V| sum = sum.wrapping_add(v.first()));
+                sum
+            }
+            #[inline]
+            fn sum_for(&self) -> u64 {
+                let $s = self;
+                let mut sum = 0u64;
+                for v in $iter {
+                    sum = sum.wrapping_add(v.first());
+                }
+                sum
+            }
+        }
+    };
+}
+
+iterate!(Plain, |s| s.0.values());
+iterate!(Gen, |s| s.0.values());
+iterate!(SlabCrate, |s| s.0.iter().map(|(_, v)| v));
+iterate!(SlotMapCrate, |s| s.0.values());
+
+/// A structure of `n` slots with every tenth value left, iterated by pattern `P` (0
+/// `for_each`, 1 `for`); ns per slot.
+fn iterate_sparse<S: Iterate<u64>, const P: u8>(b: Bencher, n: usize) {
+    let mut s = S::make(n);
+    let keys: Vec<S::K> = (0..n as u64).map(|v| s.put(v)).collect();
+    for (i, k) in keys.into_iter().enumerate() {
+        if i % 10 != 0 {
+            s.take(k);
+        }
+    }
+    b.counter(ItemsCount::new(n)).bench_local(|| {
+        let s = black_box(&s);
+        if P == 0 {
+            s.sum_for_each()
+        } else {
+            s.sum_for()
+        }
+    });
+}
+
+#[divan::bench(
+    types = [Plain<u64>, Gen<u64>, SlabCrate<u64>, SlotMapCrate<u64>],
+    consts = [0, 1],
+    args = SIZES,
+    max_time = 1
+)]
+fn iter_10pct<S: Iterate<u64>, const P: u8>(b: Bencher, n: usize) {
+    iterate_sparse::<S, P>(b, n);
+}

@@ -60,6 +60,51 @@ const fn bit_of(i: usize) -> (usize, u64) {
     (b / 64, 1u64 << (b % 64))
 }
 
+/// The parity (bit 0) of each of the 64 `u32`s at `p`, as bit `b` of the result for `p[b]`:
+/// the occupancy of 64 generational slots. SSE2 (every x86-64 CPU has it) takes 16 at a
+/// time: shift the parity bit into the sign bit, narrow 32 -> 16 -> 8 bits keeping the sign
+/// (saturating packs), and collect the 16 sign bits with one `movemask`.
+///
+/// # Safety
+/// `p` must be valid for reads of 64 `u32`s (no alignment needed beyond `u32`'s).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline]
+unsafe fn parity_bits(p: *const u32) -> u64 {
+    use core::arch::x86_64::{
+        __m128i, _mm_loadu_si128, _mm_movemask_epi8, _mm_packs_epi16, _mm_packs_epi32,
+        _mm_slli_epi32,
+    };
+    let mut word = 0u64;
+    for q in 0..4 {
+        // SAFETY: `p + 16 * q .. + 16` is inside the 64 `u32`s the caller vouches for;
+        // `loadu` takes any alignment; SSE2 is enabled (cfg above).
+        let bits = unsafe {
+            let at = |j: usize| _mm_loadu_si128(p.add(16 * q + 4 * j).cast::<__m128i>());
+            let s = |v| _mm_slli_epi32::<31>(v);
+            let lo = _mm_packs_epi32(s(at(0)), s(at(1)));
+            let hi = _mm_packs_epi32(s(at(2)), s(at(3)));
+            _mm_movemask_epi8(_mm_packs_epi16(lo, hi))
+        };
+        word |= u64::from(bits as u16) << (16 * q);
+    }
+    word
+}
+
+/// The parity (bit 0) of each of the 64 `u32`s at `p`, as bit `b` of the result for `p[b]`.
+///
+/// # Safety
+/// `p` must be valid for reads of 64 `u32`s.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline]
+unsafe fn parity_bits(p: *const u32) -> u64 {
+    let mut word = 0u64;
+    for b in 0..64 {
+        // SAFETY: `b < 64`, inside the 64 `u32`s the caller vouches for.
+        word |= u64::from(unsafe { p.add(b).read() } & 1) << b;
+    }
+    word
+}
+
 /// While a saved state is restored: the link of a slot not yet accounted for. Never a link
 /// (slot index + 1 is at most `MAX_CAPACITY < u32::MAX`), never `NIL`.
 #[cfg(feature = "serde")]
@@ -195,6 +240,12 @@ impl<T, K: RawKey> RawSlab<T, K> {
             // mark.
             let first = usize::from(w == 0);
             let end = (self.hwm + 1 - w * 64).min(64);
+            if first == 0 && end == 64 {
+                // A whole word: 64 generations from slot `64 * w - 1`, gathered 16 at a time.
+                // SAFETY: slots `64 * w - 1 .. 64 * w + 63` are below `hwm <= cap` (`end` is
+                // 64), inside the generations.
+                return unsafe { parity_bits(self.gens.as_ptr().add(w * 64 - 1)) };
+            }
             let mut word = 0u64;
             for b in first..end {
                 // SAFETY: slot `64 * w + b - 1 < hwm <= cap`, inside the generations.
@@ -277,8 +328,13 @@ impl<T, K: RawKey> RawSlab<T, K> {
             // made odd by every constructor; the parity is checked here as well, so that no key
             // could ever match a vacant slot's even generation even if one were made wrongly.
             let want = key.generation_bits();
+            if i >= self.hwm {
+                return None;
+            }
             // SAFETY: `i < hwm <= cap`, and the keys are generational.
-            want & 1 == 1 && i < self.hwm && unsafe { *self.gen_ptr(i) } == want
+            let g = unsafe { *self.gen_ptr(i) };
+            // Both tests in one branch (`&`, not `&&`): the parity test costs an `and`.
+            (g == want) & (g & 1 == 1)
         } else {
             self.is_occupied(i)
         };
@@ -1190,6 +1246,31 @@ mod tests {
         let mut want: Vec<usize> = (0..cap).filter(|&i| i != 1 && i != 2).collect();
         want.sort_unstable();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn parity_bits_gathers_bit_zero_of_each_generation() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..if cfg!(miri) { 4 } else { 200 } {
+            let gens: Vec<u32> = (0..70)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    match round % 3 {
+                        0 => x as u32,
+                        1 => u32::MAX - (x as u32 & 1),
+                        _ => (x as u32) & 0x8000_0001,
+                    }
+                })
+                .collect();
+            for start in [0usize, 1, 3, 6] {
+                let want = (0..64).fold(0u64, |w, b| w | u64::from(gens[start + b] & 1) << b);
+                // SAFETY: `start + 64 <= 70` values.
+                let got = unsafe { parity_bits(gens.as_ptr().add(start)) };
+                assert_eq!(got, want, "round {round}, start {start}");
+            }
+        }
     }
 
     #[test]
