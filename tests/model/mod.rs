@@ -949,8 +949,15 @@ impl<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey> Runner<
                 let copy = match copy {
                     Ok(copy) => copy,
                     // As for `TryClone`: a hugetlb pool too small for a second slab.
-                    Err(e) if e.to_string().contains("huge pages") => return self.check_all(),
-                    Err(e) => panic!("deserialise: {e}"),
+                    Err(e) => {
+                        // postcard keeps no message: ask the backing itself whether a second
+                        // slab of this capacity fits.
+                        let mut probe: Slab<Val<PAD>, B, K> = Slab::new();
+                        match probe.alloc(self.cap) {
+                            Err(Error::HugePagesUnavailable { .. }) => return self.check_all(),
+                            _ => panic!("deserialise: {e}"),
+                        }
+                    }
                 };
                 let mark = self.log.dropped();
                 let old: Vec<u64> = self.map.values().map(|&(id, _)| id).collect();
