@@ -338,8 +338,8 @@ fn run<I: Impl>(cfg: &Config, rows: &mut Vec<Row>) {
     // Written now (not calloc's lazy zero pages), so no fault of ours lands in the timed loop.
     let mut inserted = vec![usize::MAX; n];
     let p = measure(n / BATCH, cpu, rt, |b| {
-        for i in b * BATCH..(b + 1) * BATCH {
-            inserted[i] = s.insert(Node::new(i as u64));
+        for (i, slot) in inserted.iter_mut().enumerate().skip(b * BATCH).take(BATCH) {
+            *slot = s.insert(Node::new(i as u64));
         }
     });
     rows.push(summarize(&name, "insert", &p, cfg.per_ns, false));

@@ -216,7 +216,7 @@ impl<T> SlabLike<T> for nexus_slab::GenSlab<T> {
     }
     #[inline]
     fn for_each(&self, mut f: impl FnMut(&T)) {
-        self.values().for_each(|v| f(v));
+        self.values().for_each(f);
     }
     fn lock(&mut self) -> Result<(), String> {
         self.mlock().map_err(|e| e.to_string())
