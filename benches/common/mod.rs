@@ -215,7 +215,7 @@ impl<T> SlabLike<T> for nexus_slab::GenSlab<T> {
         nexus_slab::Slab::remove(self, gen_key(key))
     }
     #[inline]
-    fn for_each(&self, mut f: impl FnMut(&T)) {
+    fn for_each(&self, f: impl FnMut(&T)) {
         self.values().for_each(f);
     }
     fn lock(&mut self) -> Result<(), String> {
