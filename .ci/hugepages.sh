@@ -1,7 +1,7 @@
 # Sourced by .ci/run: reserve huge pages for the tests and restore the old pool sizes on exit.
 # Sets NEXUS_SLAB_REQUIRE_HUGEPAGES=1 when the pages were reserved, so tests fail, not skip.
 
-HP2M=/proc/sys/vm/nr_hugepages
+HP2M=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 HP1G=/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages
 OLD2M=""
 OLD1G=""

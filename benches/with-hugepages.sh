@@ -8,7 +8,7 @@
 # was before, unless someone else changed it meanwhile (then it is left alone and said so).
 set -euo pipefail
 
-HP2M=/proc/sys/vm/nr_hugepages
+HP2M=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 HP1G=/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages
 add2m=${1:?usage: with-hugepages.sh ADD_2M ADD_1G -- command...}
 add1g=${2:?usage: with-hugepages.sh ADD_2M ADD_1G -- command...}

@@ -193,16 +193,16 @@ fn steal_ticks(cpu: usize) -> u64 {
 /// Switches this thread to `SCHED_FIFO` (so no ordinary process preempts the measured loop)
 /// or back to `SCHED_OTHER`. False when not allowed.
 fn realtime(on: bool) -> bool {
-    // SAFETY: plain system calls on the calling thread with a valid `sched_param`.
+    // SAFETY: plain system calls on the calling thread with a valid `sched_param` (all zeroes
+    // but the priority: musl's has more fields than glibc's, unused for these policies).
     unsafe {
         let (policy, prio) = if on {
             (libc::SCHED_FIFO, 10)
         } else {
             (libc::SCHED_OTHER, 0)
         };
-        let param = libc::sched_param {
-            sched_priority: prio,
-        };
+        let mut param: libc::sched_param = std::mem::zeroed();
+        param.sched_priority = prio;
         libc::sched_setscheduler(0, policy, &param) == 0
     }
 }

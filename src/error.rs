@@ -154,8 +154,9 @@ pub enum Error {
 
     /// Not enough huge pages are reserved for a huge-page allocation.
     #[error(
-        "not enough huge pages: {needed} pages of {page_kib} KiB are needed, {free} are free in \
-         the pool; reserve more with `{fix}`"
+        "not enough huge pages of {}: {needed} needed, {free} free in the pool; grow the pool \
+         with `{fix}`",
+        crate::info::Bytes(.page_kib * 1024)
     )]
     HugePagesUnavailable {
         /// Huge pages the allocation needs.
@@ -164,7 +165,8 @@ pub enum Error {
         free: usize,
         /// Size of one huge page in KiB.
         page_kib: usize,
-        /// The command that reserves enough pages.
+        /// The command that grows the pool of this page size enough, as root:
+        /// `echo N | sudo tee /sys/kernel/mm/hugepages/hugepages-<size>kB/nr_hugepages`.
         fix: String,
     },
 

@@ -105,6 +105,11 @@ pub struct SystemInfo {
     pub physical_memory: Option<usize>,
     /// Every hugetlb pool, smallest pages first.
     pub huge_pools: Vec<HugePagePool>,
+    /// The default huge page size (`Hugepagesize` in /proc/meminfo), if the kernel has one:
+    /// the pool that `/proc/sys/vm/nr_hugepages`, the `HugePages_*` lines of /proc/meminfo and
+    /// hugetlbfs mounts without a `pagesize` option refer to. 2 MiB on most x86-64 hosts, 1 GiB
+    /// on hosts booted with `default_hugepagesz=1G`.
+    pub default_huge_page_size: Option<usize>,
     /// The transparent-huge-page mode (`always`, `madvise`, `never`), if the kernel has THP.
     pub thp_mode: Option<String>,
     /// The soft `RLIMIT_MEMLOCK`.
@@ -174,6 +179,7 @@ impl SystemInfo {
                 .into_iter()
                 .filter_map(sys::huge_pool)
                 .collect(),
+            default_huge_page_size: sys::default_huge_page_size(),
             thp_mode: sys::thp_mode(),
             memlock_limit: sys::memlock_limit(),
             cap_ipc_lock: sys::has_cap_ipc_lock(),
@@ -298,12 +304,20 @@ impl SystemInfo {
         self.cap_ipc_lock == Some(true) || self.memlock_limit.allows(total as u64)
     }
 
-    /// The command that reserves `pages` more huge pages of `page_size` bytes.
+    /// The command that reserves `pages` more huge pages of `page_size` bytes: it writes the
+    /// new total to that size's own pool (`/sys/kernel/mm/hugepages/hugepages-<size>kB`), through
+    /// `sudo tee` so that it works from an unprivileged shell.
     ///
     /// ```
     /// let info = nexus_slab::SystemInfo::probe();
-    /// if info.pool(2 << 20).is_some() {
-    ///     assert!(info.reserve_command(2 << 20, 4).starts_with("echo "));
+    /// if let Some(pool) = info.pool(2 << 20) {
+    ///     assert_eq!(
+    ///         info.reserve_command(2 << 20, 4),
+    ///         format!(
+    ///             "echo {} | sudo tee /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages",
+    ///             pool.total + 4
+    ///         )
+    ///     );
     /// }
     /// ```
     pub fn reserve_command(&self, page_size: usize, pages: usize) -> String {
@@ -324,26 +338,41 @@ impl fmt::Display for SystemInfo {
         for p in &self.huge_pools {
             write!(
                 f,
-                "hugetlb {:>8}  {} pages reserved, {} free, {} promised to mappings",
+                "hugetlb {:>8}  {}, {} free, {} promised to mappings",
                 Bytes(p.page_size).to_string(),
-                p.total,
+                Count(p.total, "page reserved", "pages reserved"),
                 p.free,
                 p.reserved
             )?;
-            if p.available() == 0 {
-                write!(
-                    f,
-                    "  -> to reserve some: {}",
-                    self.reserve_command(p.page_size, ((128 << 20) / p.page_size).max(1))
-                )?;
+            if self.default_huge_page_size == Some(p.page_size) {
+                write!(f, " (the default size)")?;
             }
             writeln!(f)?;
+            if p.available() == 0 {
+                let pages = ((128 << 20) / p.page_size).max(1);
+                write!(
+                    f,
+                    "                 -> to reserve {pages}: {}",
+                    self.reserve_command(p.page_size, pages)
+                )?;
+                if p.page_size >= 1 << 30 {
+                    // The kernel seldom finds free 1 GiB stretches once memory is in use.
+                    write!(
+                        f,
+                        " (or at boot, surer for 1 GiB pages: `hugepagesz={}G hugepages={}` on \
+                         the kernel command line)",
+                        p.page_size >> 30,
+                        p.total + pages
+                    )?;
+                }
+                writeln!(f)?;
+            }
         }
         match self.thp_mode.as_deref() {
             Some("never") => writeln!(
                 f,
                 "THP              never  -> try_collapse cannot work; enable with \
-                 `echo madvise > /sys/kernel/mm/transparent_hugepage/enabled`"
+                 `echo madvise | sudo tee /sys/kernel/mm/transparent_hugepage/enabled`"
             )?,
             Some(mode) => writeln!(
                 f,
@@ -358,7 +387,7 @@ impl fmt::Display for SystemInfo {
             Some(false) => writeln!(
                 f,
                 "; no CAP_IPC_LOCK: mlock is capped by the limit (raise it with `ulimit -l`, \
-                 /etc/security/limits.conf, or `setcap cap_ipc_lock=ep <binary>`)"
+                 /etc/security/limits.conf, or `sudo setcap cap_ipc_lock=ep <binary>`)"
             )?,
             None => writeln!(f)?,
         }
@@ -395,6 +424,16 @@ impl fmt::Display for SystemInfo {
     }
 }
 
+/// A count and its noun, singular for 1 ("1 page", "3 pages").
+struct Count(usize, &'static str, &'static str);
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let noun = if self.0 == 1 { self.1 } else { self.2 };
+        write!(f, "{} {noun}", self.0)
+    }
+}
+
 /// Bytes in the largest binary unit that keeps them whole-ish ("8 MiB", "2 GiB", "4 KiB").
 pub(crate) struct Bytes(pub(crate) usize);
 
@@ -426,6 +465,67 @@ mod tests {
         assert_eq!(Bytes(1 << 30).to_string(), "1 GiB");
         assert_eq!(Bytes(1536).to_string(), "1.5 KiB");
         assert_eq!(Bytes(7).to_string(), "7 B");
+    }
+
+    /// The report as printed for a host whose default huge page size is 1 GiB, with an empty
+    /// 2 MiB pool and one 1 GiB page (only meaningful where the fix commands exist: Linux).
+    #[cfg(all(target_os = "linux", not(miri)))]
+    #[test]
+    fn the_report_names_each_pool_and_its_own_command() {
+        let pool = |page_size, total, free| HugePagePool {
+            page_size,
+            total,
+            free,
+            reserved: 0,
+            surplus: 0,
+        };
+        let info = SystemInfo {
+            page_size: 4096,
+            physical_memory: Some(16 << 30),
+            huge_pools: vec![pool(2 << 20, 0, 0), pool(1 << 30, 1, 0)],
+            default_huge_page_size: Some(1 << 30),
+            thp_mode: Some("never".to_string()),
+            memlock_limit: Limit::Bytes(8 << 20),
+            cap_ipc_lock: Some(false),
+            process_locked: Some(0),
+            numa_nodes: Vec::new(),
+            numa_balancing: None,
+            compact_unevictable_allowed: None,
+            thp_defrag: None,
+        };
+        let text = info.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[2],
+            "hugetlb    2 MiB  0 pages reserved, 0 free, 0 promised to mappings"
+        );
+        assert_eq!(
+            lines[3],
+            "                 -> to reserve 64: echo 64 | sudo tee \
+             /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+        );
+        assert_eq!(
+            lines[4],
+            "hugetlb    1 GiB  1 page reserved, 0 free, 0 promised to mappings (the default size)"
+        );
+        assert!(
+            lines[5].starts_with(
+                "                 -> to reserve 1: echo 2 | sudo tee \
+                 /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages (or at boot"
+            ),
+            "{}",
+            lines[5]
+        );
+        assert!(
+            lines[5].contains("`hugepagesz=1G hugepages=2`"),
+            "{}",
+            lines[5]
+        );
+        assert!(
+            text.contains("`echo madvise | sudo tee /sys/kernel/mm/transparent_hugepage/enabled`"),
+            "{text}"
+        );
+        assert!(!text.contains("/proc/sys/vm/nr_hugepages") && !text.contains(" > /"));
     }
 
     #[test]

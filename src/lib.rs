@@ -150,6 +150,17 @@
 //! # }
 //! ```
 //!
+//! # Cargo features
+//!
+//! Both are off by default. Every item that a feature adds is marked with it in these docs.
+//!
+//! - `serde`: `Serialize`/`Deserialize` for keys and whole slabs, snapshot and restore with
+//!   every key kept (the `serde` module).
+//! - `unstable-windows`: the memory controls on Windows — `VirtualLock` against the working-set
+//!   quota, large pages (`MEM_LARGE_PAGES`) for [`HugeTlb`] — instead of
+//!   [`Error::Unsupported`]. Experimental. It adds no items, only the Windows behaviour of the
+//!   ones documented here.
+//!
 //! # Keys: plain or generational
 //!
 //! Like the `slab` crate, the default [`Key`] is a plain index without a generation counter:
@@ -261,6 +272,7 @@
 //! and a region that visibly breaks the contract is released and reported
 //! ([`Error::BrokenBacking`]), never written.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]

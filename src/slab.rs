@@ -100,8 +100,8 @@ impl<T, B: Backing + Default, K: SlabKey> Slab<T, B, K> {
 impl<T, K: SlabKey> Slab<T, Mmap, K> {
     /// Allocates room for at least `n` values on 2 MiB hugetlb pages: guaranteed huge pages
     /// from the reserved pool, or an error. (`HugeSlab<T>` does the same with the choice
-    /// fixed in the type; `Slab::new_in(Mmap::hugetlb(HugePageSize::Size1G))` takes 1 GiB
-    /// pages.)
+    /// fixed in the type; for 1 GiB pages, choose them in the backing:
+    /// `Slab::new_in(HugeTlb::new(HugePageSize::Size1G))`.)
     ///
     /// # Errors
     ///
@@ -638,7 +638,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// use nexus_slab::Slab;
     ///
     /// let slab: Slab<u64> = Slab::with_capacity(1).unwrap();
-    /// assert_eq!(slab.memory_size(), 4096);
+    /// assert_eq!(slab.memory_size(), nexus_slab::SystemInfo::probe().page_size); // one page
     /// ```
     #[inline]
     pub fn memory_size(&self) -> usize {

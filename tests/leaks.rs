@@ -1,24 +1,30 @@
 //! Leak checks against the kernel's own accounting: create and drop 10 000 slabs of each kind
 //! (every backing; empty and holding heap-owning values; locked with `mlock()` or not) and
 //! check that the process's mappings (`/proc/self/maps` lines), resident memory (`VmRSS`),
-//! locked memory (`VmLck`) and the system's free hugetlb pages (`HugePages_Free`) come back to
-//! where they were.
+//! locked memory (`VmLck`) and the system's free 2 MiB hugetlb pages (`free_hugepages` of that
+//! pool) come back to where they were.
 //!
 //! Everything runs in one test, so no other test thread of this binary allocates meanwhile,
 //! and each kind is measured after a warm-up round of the same work (so the allocator's caches
 //! and this thread's malloc arena are already in place before the "before" reading).
 //!
 //! Tolerances:
-//! - maps, `VmLck`, `HugetlbPages` (this process's hugetlb memory), `HugePages_Free`: none.
-//!   Every slab's mapping is gone when it drops, its locked pages are unlocked, its huge pages
-//!   are back in the pool. The pool is shared by the whole machine, so its reading is compared
-//!   as pages in use (total − free) and only when no one resized the pool meanwhile;
-//!   `HugetlbPages` is this process's own count and is always compared.
+//! - maps (but see `Heap` below), `VmLck`, `HugetlbPages` (this process's hugetlb memory),
+//!   free huge pages: none. Every slab's mapping is gone when it drops, its locked pages are
+//!   unlocked, its huge pages are back in the pool. The pool is shared by the whole machine, so
+//!   its reading is compared as pages in use (total − free) and only when no one resized the
+//!   pool meanwhile; `HugetlbPages` is this process's own count and is always compared.
+//! - maps of the `Heap` kinds: 2. Their regions are the global allocator's, and so are the
+//!   mappings around them: musl's allocator (mallocng) maps a new group for a size class on
+//!   its own schedule — seen: one more mapping, once, during 10 000 `Heap` slabs after the
+//!   warm-up, and never again. A slab that leaked its region would leak it 10 000 times.
 //! - `VmRSS`: 4 MiB. The allocator keeps some freed memory resident (glibc trims its heap only
 //!   above `M_TRIM_THRESHOLD`, and caches free chunks), and the test's own bookkeeping moves a
 //!   little. A real leak of even one 4 KiB page per slab would be 40 MiB over 10 000 slabs,
 //!   ten times the tolerance; the slabs here are 8 KiB to 64 KiB each.
 #![cfg(target_os = "linux")]
+
+mod common;
 
 use std::fs;
 
@@ -26,6 +32,8 @@ use nexus_slab::{Backing, GenKey, Heap, HugeTlb, Locked, Mmap, Slab, SlabKey};
 
 const ROUNDS: usize = 10_000;
 const RSS_TOLERANCE_KB: i64 = 4 * 1024;
+/// Mappings the global allocator may add on its own while the `Heap` kinds run (see above).
+const HEAP_MAPS_TOLERANCE: i64 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Reading {
@@ -34,7 +42,8 @@ struct Reading {
     lck_kb: i64,
     /// This process's hugetlb memory (`HugetlbPages:` of /proc/self/status).
     huge_kb: i64,
-    /// The system's free and total 2 MiB hugetlb pages (/proc/meminfo).
+    /// The system's free and total 2 MiB hugetlb pages (that pool's own counters: the
+    /// `HugePages_*` of /proc/meminfo count the default pool, 1 GiB on some hosts).
     huge_free: i64,
     huge_total: i64,
 }
@@ -49,7 +58,10 @@ fn status_kb(text: &str, field: &str) -> i64 {
 
 fn read() -> Reading {
     let status = fs::read_to_string("/proc/self/status").unwrap();
-    let meminfo = fs::read_to_string("/proc/meminfo").unwrap();
+    let pool = |f: &str| -> i64 {
+        fs::read_to_string(format!("/sys/kernel/mm/hugepages/hugepages-2048kB/{f}"))
+            .map_or(0, |s| s.trim().parse().unwrap())
+    };
     Reading {
         maps: fs::read_to_string("/proc/self/maps")
             .unwrap()
@@ -58,8 +70,8 @@ fn read() -> Reading {
         rss_kb: status_kb(&status, "VmRSS:"),
         lck_kb: status_kb(&status, "VmLck:"),
         huge_kb: status_kb(&status, "HugetlbPages:"),
-        huge_free: status_kb(&meminfo, "HugePages_Free:"),
-        huge_total: status_kb(&meminfo, "HugePages_Total:"),
+        huge_free: pool("free_hugepages"),
+        huge_total: pool("nr_hugepages"),
     }
 }
 
@@ -114,9 +126,11 @@ fn check<B: Backing + Default, K: SlabKey>(
     let cold = read();
     for i in 0..200 {
         if !round::<B, K>(work, i) {
-            report.lines.push(format!(
-                "{label:<28} {work:?}: skipped, this machine cannot allocate it"
-            ));
+            common::skip::not_run(
+                &format!("{label} {work:?}: this machine could not allocate such a slab"),
+                "free memory (and free 2 MiB huge pages for the HugeTlb kinds)",
+            );
+            report.lines.push(format!("{label:<28} {work:?}: NOT RUN"));
             return true;
         }
     }
@@ -139,7 +153,7 @@ fn check<B: Backing + Default, K: SlabKey>(
     }
     let line = format!(
         "{label:<28} {:<6} maps {:>4} -> {:<4} VmRSS {:>7} -> {:<7} kB  VmLck {:>5} -> {:<5} kB  \
-         HugetlbPages {} -> {} kB  HugePages_Free {} -> {} (of {} -> {})",
+         HugetlbPages {} -> {} kB  free 2 MiB pages {} -> {} (of {} -> {})",
         format!("{work:?}"),
         before.maps,
         after.maps,
@@ -155,7 +169,12 @@ fn check<B: Backing + Default, K: SlabKey>(
         after.huge_total,
     );
     let mut bad = Vec::new();
-    if after.maps != before.maps {
+    let maps_tolerance = if label.contains("Heap") {
+        HEAP_MAPS_TOLERANCE
+    } else {
+        0
+    };
+    if (after.maps - before.maps).abs() > maps_tolerance {
         bad.push("mappings");
     }
     if after.rss_kb - before.rss_kb > RSS_TOLERANCE_KB {
@@ -178,7 +197,7 @@ fn check<B: Backing + Default, K: SlabKey>(
         return false;
     }
     if pool_drift {
-        bad.push("HugePages_Free");
+        bad.push("free 2 MiB pages");
     }
     if !bad.is_empty() {
         report
@@ -212,8 +231,11 @@ fn ten_thousand_slabs_of_each_kind_leave_nothing_behind() {
     every_work::<Heap, nexus_slab::Key>("Heap", &mut report);
     every_work::<Locked<Mmap>, nexus_slab::Key>("Locked<Mmap>", &mut report);
     every_work::<Locked<Heap>, nexus_slab::Key>("Locked<Heap>", &mut report);
-    every_work::<HugeTlb, nexus_slab::Key>("HugeTlb", &mut report);
-    every_work::<Locked<HugeTlb>, nexus_slab::Key>("Locked<HugeTlb>", &mut report);
+    // Each work allocates one 2 MiB huge page at a time.
+    if common::skip::have_huge_pages_for("its HugeTlb part", 2 << 20, 1) {
+        every_work::<HugeTlb, nexus_slab::Key>("HugeTlb", &mut report);
+        every_work::<Locked<HugeTlb>, nexus_slab::Key>("Locked<HugeTlb>", &mut report);
+    }
     let end = read();
     println!("{ROUNDS} slabs per line:");
     for line in &report.lines {

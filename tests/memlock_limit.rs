@@ -7,15 +7,17 @@
 #[cfg(all(target_os = "linux", not(miri)))]
 #[path = "common/kernel.rs"]
 mod kernel;
+#[path = "common/skip.rs"]
+mod skip;
 
 #[cfg(not(target_os = "linux"))]
 fn main() {
-    eprintln!("SKIPPED: the memlock-limit test is Linux-only");
+    skip::cannot_run("the RLIMIT_MEMLOCK proof is Linux-only");
 }
 
 #[cfg(all(target_os = "linux", miri))]
 fn main() {
-    eprintln!("SKIPPED under Miri: it runs a child process and locks memory, which Miri cannot");
+    skip::cannot_run("under Miri: it runs a child process and locks memory, which Miri cannot");
 }
 
 #[cfg(all(target_os = "linux", not(miri)))]

@@ -5,8 +5,9 @@
 //! and each preflight field against the file it was read from.
 //!
 //! This machine class has one NUMA node, so "another node" is exercised as the node that does
-//! not exist. Huge-page proofs skip with a message when no pages are reserved, and fail instead
-//! under NEXUS_SLAB_REQUIRE_HUGEPAGES=1.
+//! not exist. A proof this machine cannot run (no reserved huge pages, no privilege) is listed
+//! as NOT RUN after the test summary, and fails instead under NEXUS_SLAB_REQUIRE_HUGEPAGES=1
+//! (`common::skip`).
 #![cfg(all(target_os = "linux", not(miri)))]
 
 mod common;
@@ -15,13 +16,13 @@ use std::fs;
 use std::sync::{Mutex, MutexGuard};
 
 use common::kernel::*;
+use common::skip::{have_huge_pages, not_run};
 use nexus_slab::{
     Backing, Error, HugePageSize, HugeTlb, Locked, Mmap, NumaPolicy, Slab, SystemInfo,
 };
 
 const MIB: usize = 1 << 20;
 const HUGE_2M: usize = 2 << 20;
-const PAGE: usize = 4096;
 
 // include/uapi/linux/mempolicy.h
 const MPOL_PREFERRED: i32 = 1;
@@ -181,9 +182,9 @@ fn check_on_node_0<B: Backing>(name: &str, slab: &mut Slab<u64, B>, policy: &str
     assert_eq!(report.nodes(), &[(0, size)], "{name}: {report}");
     // Witness 2: get_mempolicy, page by page (every base page, even of a huge page).
     let mut per_page_on_0 = 0;
-    for page in (start..end).step_by(PAGE) {
+    for page in (start..end).step_by(page_size()) {
         if node_of_page(page) == 0 {
-            per_page_on_0 += PAGE;
+            per_page_on_0 += page_size();
         }
     }
     assert_eq!(
@@ -284,14 +285,14 @@ fn a_node_that_does_not_exist_is_a_typed_error_that_maps_nothing() {
     let nodes = usable_nodes();
     let missing = (0..).find(|n| !nodes.contains(n)).unwrap();
     // 41 pages: a length no other mapping of this test has.
-    const LEN: usize = 41 * PAGE;
-    let before = mappings_of_len(LEN);
+    let len_41 = 41 * page_size();
+    let before = mappings_of_len(len_41);
     for backing in [
         Mmap::new().numa_node(missing),
         Mmap::new().numa_preferred(missing),
     ] {
         let mut slab: Slab<[u8; 64], Mmap> = Slab::new_in(backing);
-        let err = slab.alloc_bytes(LEN).unwrap_err();
+        let err = slab.alloc_bytes(len_41).unwrap_err();
         let msg = err.to_string();
         eprintln!("{:?}: {msg}", slab.backing().numa());
         match &err {
@@ -305,13 +306,13 @@ fn a_node_that_does_not_exist_is_a_typed_error_that_maps_nothing() {
         assert!(msg.contains(&format!("{nodes:?}")), "{msg}");
         assert!(msg.contains("/sys/devices/system/node/has_memory"), "{msg}");
         assert_eq!((slab.capacity(), slab.memory_size()), (0, 0));
-        assert_eq!(mappings_of_len(LEN), before, "nothing stays mapped");
+        assert_eq!(mappings_of_len(len_41), before, "nothing stays mapped");
     }
     // The witness can tell: the same request on a node that exists maps exactly such a region.
     let mut ok: Slab<[u8; 64], Mmap> = Slab::new_in(Mmap::new().numa_node(nodes[0]));
-    ok.alloc_bytes(LEN).unwrap();
-    assert_eq!(ok.memory_size(), LEN);
-    assert_eq!(mappings_of_len(LEN), before + 1);
+    ok.alloc_bytes(len_41).unwrap();
+    assert_eq!(ok.memory_size(), len_41);
+    assert_eq!(mappings_of_len(len_41), before + 1);
 
     // alloc_hugetlb keeps the placement of the slab's Mmap, and gives the backing back.
     let mut seed: Slab<u64> = Slab::new_in(Mmap::new().numa_node(missing));
@@ -405,15 +406,17 @@ fn hugetlb_bound_to_a_short_node_is_a_typed_error_whose_command_works() {
         old: fs::read_to_string(&file).unwrap(),
     };
     if fs::write(&file, format!("{}\n", total + 2)).is_err() {
-        eprintln!("NOT RUN: the fix itself (writing {file} needs root)");
+        not_run(
+            &format!("running the fix itself: writing {file} needs root"),
+            "run the tests as root",
+        );
         return;
     }
     if read_num(&node_pool(node, "free_hugepages")) < needed {
-        assert!(
-            !hugepages_required(),
-            "the kernel could not grow node {node}'s pool by 2 pages"
+        not_run(
+            &format!("the kernel could not grow node {node}'s pool by 2 pages (fragmented memory)"),
+            "echo 1 | sudo tee /proc/sys/vm/compact_memory, then run the tests again",
         );
-        eprintln!("NOT RUN: the kernel could not grow node {node}'s pool (fragmented memory)");
         return;
     }
     let mut slab: Slab<u64, HugeTlb> = Slab::new_in(HugeTlb::default().numa_node(node));
@@ -442,10 +445,10 @@ fn check_on_node_0_huge(slab: &mut Slab<u64, HugeTlb>, node: usize) -> String {
     assert_eq!(m.nodes, vec![(node, size / HUGE_2M)]);
     assert_eq!(slab.numa_bytes().unwrap().nodes(), &[(node, size)]);
     let per_page: usize = (start..start + size)
-        .step_by(PAGE)
+        .step_by(page_size())
         .filter(|&p| node_of_page(p) == node as i32)
         .count()
-        * PAGE;
+        * page_size();
     assert_eq!(per_page, size, "get_mempolicy agrees");
     numa_maps_line(start)
 }
@@ -540,8 +543,8 @@ fn dont_fork_and_dont_dump_show_in_vmflags_only_when_asked() {
 fn frames(start: usize, len: usize) -> Vec<u64> {
     use std::os::unix::fs::FileExt;
     let f = fs::File::open("/proc/self/pagemap").unwrap();
-    let mut buf = vec![0u8; len / PAGE * 8];
-    f.read_exact_at(&mut buf, (start / PAGE * 8) as u64)
+    let mut buf = vec![0u8; len / page_size() * 8];
+    f.read_exact_at(&mut buf, (start / page_size() * 8) as u64)
         .unwrap();
     buf.chunks_exact(8)
         .map(|e| {
@@ -592,12 +595,12 @@ fn fork_then_write(dont_fork: bool) -> ForkOutcome {
     while slab.insert(7).is_ok() {}
     let mut written: Vec<usize> = slab
         .values()
-        .map(|v| v as *const u64 as usize / PAGE)
+        .map(|v| v as *const u64 as usize / page_size())
         .collect();
     written.dedup();
     let before = frames(start, size);
 
-    let mut incore = vec![0u8; size / PAGE];
+    let mut incore = vec![0u8; size / page_size()];
     let mut fds = [0; 2];
     // SAFETY: `fds` is a valid out-array of two descriptors.
     assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
@@ -633,7 +636,7 @@ fn fork_then_write(dont_fork: bool) -> ForkOutcome {
     assert!(libc::WIFEXITED(status), "child: {status:#x}");
     assert!(slab.values().all(|&v| v == 8));
     ForkOutcome {
-        pages: size / PAGE,
+        pages: size / page_size(),
         written_pages: written.len(),
         changed_frames: before.iter().zip(&after).filter(|(a, b)| a != b).count(),
         faults,
@@ -689,7 +692,10 @@ fn a_dont_fork_locked_slab_keeps_its_frames_and_takes_no_fault_after_fork() {
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
         assert!(!root, "root (CAP_SYS_ADMIN) must see the frames");
-        eprintln!("NOT RUN: the frame comparison (needs CAP_SYS_ADMIN to read PFNs)");
+        not_run(
+            "its frame comparison needs CAP_SYS_ADMIN to read page frame numbers",
+            "run the tests as root",
+        );
     }
 }
 

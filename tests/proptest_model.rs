@@ -10,6 +10,7 @@
 //! --nocapture`) and fails if a run did fewer than 50 000 slab operations natively, so a CI
 //! run does at least 100 000 in total. Under Miri a few short cases per configuration run.
 
+mod common;
 mod model;
 
 use std::cell::Cell;
@@ -188,14 +189,13 @@ fn model_on_locked_backings() {
 #[test]
 #[cfg_attr(miri, ignore = "Miri does not model hugetlb mappings")]
 fn model_on_hugetlb() {
-    if HugeSlab::<u64>::with_capacity(1).is_err() {
-        assert!(
-            std::env::var_os("NEXUS_SLAB_REQUIRE_HUGEPAGES").is_none(),
-            "huge pages were reserved for the tests, but a hugetlb slab cannot be allocated"
-        );
-        println!(
-            "proptest_model hugetlb: skipped, no free huge page (reserve some: .ci/hugepages.sh)"
-        );
+    // Each case's slab takes one 2 MiB page.
+    if let Err(e) = HugeSlab::<u64>::with_capacity(1) {
+        if !cfg!(target_os = "linux") {
+            common::skip::cannot_run(&format!("a hugetlb slab cannot be allocated here: {e}"));
+        } else if common::skip::have_huge_pages(2 << 20, 1) {
+            panic!("a 2 MiB huge page is free, yet a hugetlb slab fails: {e}");
+        }
         return;
     }
     report(

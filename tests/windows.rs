@@ -8,6 +8,8 @@
 //! they must agree with what was asked.
 #![cfg(windows)]
 
+mod common;
+
 use std::ffi::c_void;
 use std::sync::{Mutex, MutexGuard};
 
@@ -127,6 +129,9 @@ fn mlock_and_munlock_work_or_name_the_working_set() {
 #[test]
 fn a_larger_working_set_lets_a_locked_slab_lock() {
     if !memory_control() {
+        common::skip::cannot_run(
+            "VirtualLock is built in only with the `unstable-windows` feature",
+        );
         return;
     }
     let _g = serial();

@@ -10,7 +10,8 @@ use crate::{sys, Error, NumaPolicy};
 /// The size of a huge page.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum HugePageSize {
-    /// 2 MiB pages (x86-64 PMD level): the common pool, `/proc/sys/vm/nr_hugepages`.
+    /// 2 MiB pages (x86-64 PMD level): the pool in
+    /// `/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages`.
     #[default]
     Size2M,
     /// 1 GiB pages (x86-64 PUD level; needs a CPU with `pdpe1gb`):
@@ -35,7 +36,8 @@ impl HugePageSize {
 }
 
 /// Memory on hugetlb pages: guaranteed huge pages from the pool the administrator reserved
-/// (`echo N > /proc/sys/vm/nr_hugepages`), or an error saying how many are missing.
+/// (`echo N | sudo tee /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages` for N pages
+/// of 2 MiB), or an error saying how many are missing and the command that reserves them.
 ///
 /// The region is a whole number of huge pages (so it is always unmapped completely: no page
 /// leaks), reserved when it is mapped (so a shortage is an error at `alloc`, never a `SIGBUS`

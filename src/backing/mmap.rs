@@ -61,9 +61,10 @@ impl Mmap {
         }
     }
 
-    /// A backing that maps hugetlb pages of `size` (what
-    /// [`Slab::alloc_hugetlb`](crate::Slab::alloc_hugetlb) uses). For a type that can only
-    /// ever be on huge pages, use [`HugeTlb`](crate::HugeTlb).
+    /// A backing that maps hugetlb pages of `size`: what
+    /// [`Slab::alloc_hugetlb`](crate::Slab::alloc_hugetlb) uses, so that a plain `Slab<T>` can
+    /// hold hugetlb memory. To ask for huge pages, and for 1 GiB pages in particular, use
+    /// [`HugeTlb`](crate::HugeTlb): `Slab::new_in(HugeTlb::new(HugePageSize::Size1G))`.
     ///
     /// ```
     /// use nexus_slab::{HugePageSize, Mmap};

@@ -304,8 +304,9 @@ pub unsafe trait Backing {
     /// the budget would buy (never more).
     ///
     /// ```
-    /// use nexus_slab::{Backing, HugeTlb, Mmap};
-    /// assert_eq!(Mmap::new().granularity(), 4096);
+    /// use nexus_slab::{Backing, HugeTlb, Mmap, SystemInfo};
+    /// // The base page size: 4 KiB on x86-64, 4, 16 or 64 KiB on ARM.
+    /// assert_eq!(Mmap::new().granularity(), SystemInfo::probe().page_size);
     /// assert_eq!(HugeTlb::default().granularity(), 2 << 20);
     /// ```
     fn granularity(&self) -> usize;
@@ -352,7 +353,8 @@ pub unsafe trait Backing {
     /// let mut mmap = Mmap::new();
     /// let layout = Layout::from_size_align(5000, 8).unwrap();
     /// let region = mmap.allocate(layout).unwrap();
-    /// assert_eq!(region.len(), 8192);
+    /// let page = mmap.granularity();
+    /// assert_eq!(region.len(), 5000usize.next_multiple_of(page)); // two 4 KiB pages on x86-64
     /// // SAFETY: the region came from this backing and nothing uses it.
     /// unsafe { mmap.release(region, layout) };
     /// ```

@@ -228,6 +228,11 @@ pub(crate) fn finish_whole(
     }
 }
 
+/// How the integration tests report a proof that cannot run here, for the unit test below.
+#[cfg(all(test, target_os = "linux", not(miri)))]
+#[path = "../../tests/common/skip.rs"]
+mod skip;
+
 #[cfg(all(test, target_os = "linux", not(miri)))]
 mod tests {
     use super::*;
@@ -242,10 +247,20 @@ mod tests {
         let page = 2 << 20;
         let overcommit = std::fs::read_to_string("/proc/sys/vm/nr_overcommit_hugepages")
             .map_or(1, |s| s.trim().parse().unwrap_or(1));
-        let Some(pool) = sys::huge_pool(page).filter(|_| overcommit == 0) else {
-            eprintln!("NOT RUN: no 2 MiB pool, or surplus pages may be allocated on demand");
+        let Some(pool) = sys::huge_pool(page) else {
+            skip::not_run(
+                "needs a 2 MiB hugetlb pool",
+                "a kernel built with CONFIG_HUGETLBFS",
+            );
             return;
         };
+        if overcommit != 0 {
+            skip::not_run(
+                "needs a 2 MiB pool that cannot grow on demand (nr_overcommit_hugepages is not 0)",
+                "echo 0 | sudo tee /proc/sys/vm/nr_overcommit_hugepages",
+            );
+            return;
+        }
         let pages = pool.free + 2;
         let len = pages * page;
         let flags = libc::MAP_PRIVATE

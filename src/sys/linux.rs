@@ -108,7 +108,7 @@ pub(crate) fn collapse(ptr: *mut u8, len: usize) -> Result<(), Error> {
             bytes: len,
             source: err,
             hint: "; the kernel found no free huge page: retry, or compact memory first \
-                   (`echo 1 > /proc/sys/vm/compact_memory`)",
+                   (`echo 1 | sudo tee /proc/sys/vm/compact_memory`)",
         }),
         _ => Err(Error::os("madvise(MADV_COLLAPSE)", len, err)),
     }
@@ -176,13 +176,27 @@ pub(crate) fn huge_page_sizes() -> Vec<usize> {
     sizes
 }
 
-/// The command that grows the pool of `page`-byte pages to `total` pages.
+/// The command that grows the pool of `page`-byte pages to `total` pages. It names the pool's
+/// own file: /proc/sys/vm/nr_hugepages sizes the default pool, which is 1 GiB on hosts booted
+/// with `default_hugepagesz=1G`. And it pipes into `sudo tee`, since in `sudo echo N > file`
+/// the redirection runs without privilege.
 pub(crate) fn huge_pool_fix(page: usize, total: usize) -> String {
-    if page == 2 << 20 {
-        format!("echo {total} > /proc/sys/vm/nr_hugepages")
-    } else {
-        format!("echo {total} > {}/nr_hugepages", pool_dir(page))
-    }
+    format!("echo {total} | sudo tee {}/nr_hugepages", pool_dir(page))
+}
+
+/// The default huge page size (`Hugepagesize` in /proc/meminfo, whose `HugePages_*` lines
+/// count that pool alone).
+pub(crate) fn default_huge_page_size() -> Option<usize> {
+    let meminfo = fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: usize = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("Hugepagesize:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 /// The transparent-huge-page mode: the bracketed word of

@@ -97,6 +97,10 @@ pub(crate) fn huge_pool_fix(_: usize, _: usize) -> String {
     String::new()
 }
 
+pub(crate) fn default_huge_page_size() -> Option<usize> {
+    None
+}
+
 pub(crate) fn thp_mode() -> Option<String> {
     None
 }

@@ -473,6 +473,11 @@ pub(crate) fn huge_pool_fix(_: usize, _: usize) -> String {
     )
 }
 
+/// `None`: no pool, so no default one (`huge_page_sizes` has the large-page size).
+pub(crate) fn default_huge_page_size() -> Option<usize> {
+    None
+}
+
 pub(crate) fn thp_mode() -> Option<String> {
     None
 }

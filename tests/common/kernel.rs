@@ -33,18 +33,26 @@ pub fn huge_free_rsvd(page: usize) -> Option<(usize, usize)> {
     Some((read("free_hugepages")?, read("resv_hugepages")?))
 }
 
-/// `HugePages_Free` and `HugePages_Rsvd` of /proc/meminfo (the default, 2 MiB, pool).
-pub fn meminfo_huge() -> (usize, usize) {
+/// `HugePages_Free` and `HugePages_Rsvd` of /proc/meminfo, and the page size they count
+/// (`Hugepagesize`): the default pool's, 2 MiB on most hosts, 1 GiB on hosts booted with
+/// `default_hugepagesz=1G`.
+pub fn meminfo_huge() -> (usize, usize, usize) {
     let m = fs::read_to_string("/proc/meminfo").unwrap();
     let get = |k: &str| -> usize {
         m.lines()
             .find_map(|l| l.strip_prefix(k))
             .unwrap()
             .trim()
+            .trim_end_matches("kB")
+            .trim()
             .parse()
             .unwrap()
     };
-    (get("HugePages_Free:"), get("HugePages_Rsvd:"))
+    (
+        get("HugePages_Free:"),
+        get("HugePages_Rsvd:"),
+        get("Hugepagesize:") * 1024,
+    )
 }
 
 /// Minor page faults of the calling thread so far.
@@ -86,47 +94,32 @@ pub fn smaps_anon_huge(addr: usize, len: usize) -> usize {
     total
 }
 
-/// Whether tests that need huge pages must fail, not skip, when there are none.
-pub fn hugepages_required() -> bool {
-    std::env::var("NEXUS_SLAB_REQUIRE_HUGEPAGES").as_deref() == Ok("1")
-}
-
-/// Skips (returns false, with a message) or fails when fewer than `pages` huge pages of
-/// `page` bytes are free.
-pub fn have_huge_pages(page: usize, pages: usize) -> bool {
-    let avail = huge_free_rsvd(page).map_or(0, |(f, r)| f.saturating_sub(r));
-    if avail >= pages {
-        return true;
-    }
-    let how = if page == 2 << 20 {
-        format!("echo {pages} > /proc/sys/vm/nr_hugepages")
-    } else {
-        format!(
-            "echo {} > /sys/kernel/mm/hugepages/hugepages-{}kB/nr_hugepages",
-            pages.max(1),
-            page / 1024
-        )
-    };
-    assert!(
-        !hugepages_required(),
-        "NEXUS_SLAB_REQUIRE_HUGEPAGES=1 but only {avail} huge pages of {} KiB are free ({pages} needed)",
-        page / 1024
-    );
-    eprintln!(
-        "SKIPPED: needs {pages} free huge pages of {} KiB, {avail} free; as root: {how}",
-        page / 1024
-    );
-    false
-}
-
-/// Number of hugetlb mappings in this process (smaps entries on pages larger than 4 KiB that
-/// are not THP: `KernelPageSize` is the hugetlb page size). Unlike the total count of
-/// mappings, other threads' allocator arenas do not move it.
+/// Number of hugetlb mappings in this process (smaps entries whose `KernelPageSize` is larger
+/// than the base page: THP does not change it, hugetlb sets it to the huge page size). Unlike
+/// the total count of mappings, other threads' allocator arenas do not move it.
 pub fn hugetlb_mappings() -> usize {
+    let base = format!(" {} kB", page_size() / 1024);
     proc_text("/proc/self/smaps")
         .lines()
-        .filter(|l| l.starts_with("KernelPageSize:") && !l.trim_end().ends_with(" 4 kB"))
+        .filter(|l| l.starts_with("KernelPageSize:") && !l.trim_end().ends_with(&base))
         .count()
+}
+
+/// The base page size, from the kernel (4 KiB on x86-64; 4, 16 or 64 KiB on ARM).
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    assert!(page > 0, "sysconf(_SC_PAGESIZE) failed");
+    page as usize
+}
+
+/// The size of a transparent huge page (`hpage_pmd_size`): 2 MiB with 4 KiB pages, 32 MiB
+/// with 16 KiB pages, 512 MiB with 64 KiB pages.
+pub fn thp_size() -> usize {
+    fs::read_to_string("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(2 << 20)
 }
 
 /// One mapping of /proc/self/smaps.
@@ -192,7 +185,7 @@ pub fn smaps_vmas(addr: usize, len: usize) -> Vec<Vma> {
 /// tables, from /proc/self/pagemap (bit 63 of each page's entry).
 pub fn pagemap_present(addr: usize, len: usize) -> usize {
     use std::os::unix::fs::FileExt;
-    let page = 4096;
+    let page = page_size();
     assert!(addr % page == 0 && len % page == 0);
     let f = fs::File::open("/proc/self/pagemap").unwrap();
     let mut buf = vec![0u8; len / page * 8];

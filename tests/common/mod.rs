@@ -3,6 +3,7 @@
 
 #[cfg(target_os = "linux")]
 pub mod kernel;
+pub mod skip;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
