@@ -455,10 +455,11 @@ fn check_on_node_0_huge(slab: &mut Slab<u64, HugeTlb>, node: usize) -> String {
 
 #[test]
 fn hugetlb_bound_to_node_0_takes_its_pages_from_node_0s_pool() {
+    // The lock first: another test here resizes the pool and takes all of it meanwhile.
+    let _g = serial();
     if !have_huge_pages(HUGE_2M, 4) {
         return;
     }
-    let _g = serial();
     let node = usable_nodes()[0];
     let node_free0 = read_num(&node_pool(node, "free_hugepages"));
     let (free0, rsvd0) = huge_free_rsvd(HUGE_2M).unwrap();
