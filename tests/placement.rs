@@ -455,8 +455,7 @@ fn check_on_node_0_huge(slab: &mut Slab<u64, HugeTlb>, node: usize) -> String {
 
 #[test]
 fn hugetlb_bound_to_node_0_takes_its_pages_from_node_0s_pool() {
-    // The lock first: another test here resizes the pool and takes all of it meanwhile.
-    let _g = serial();
+    let _g = serial(); // first: a test holding pages would make the check below fail
     if !have_huge_pages(HUGE_2M, 4) {
         return;
     }
