@@ -363,8 +363,8 @@ impl<T, K: RawKey> RawSlab<T, K> {
         } else {
             0
         };
-        // SAFETY: `i < cap <= MAX_CAPACITY` per the caller.
-        unsafe { K::from_parts(i, gen) }
+        // SAFETY: `i < cap <= MAX_CAPACITY` per the caller, so `i + 1` is a slot number.
+        unsafe { K::from_ordinal(link_of(i), gen) }
     }
 
     #[inline]
@@ -417,15 +417,17 @@ impl<T, K: RawKey> RawSlab<T, K> {
             0
         };
         // SAFETY: `i < cap <= MAX_CAPACITY`.
-        Some(unsafe { K::from_parts(i, gen) })
+        Some(unsafe { K::from_ordinal(link_of(i), gen) })
     }
 
     /// Stores `value` in the most recently freed slot (or the next never-used one).
     #[inline]
     pub(crate) fn insert(&mut self, value: T) -> Result<K, T> {
         // SAFETY (for the bitmap words below): `i < hwm <= cap`, inside the bitmap.
-        let i = if self.free != NIL {
-            let i = slot_of_link(self.free);
+        // `n`: the slot's number from 1 (its link, and what a plain key stores).
+        let (i, n) = if self.free != NIL {
+            let n = self.free;
+            let i = slot_of_link(n);
             // SAFETY: slots on the free list are vacant slots below `hwm <= cap` whose `next`
             // field was written when they were freed.
             self.free = unsafe { (*self.slots.as_ptr().add(i)).next };
@@ -434,10 +436,11 @@ impl<T, K: RawKey> RawSlab<T, K> {
                 // SAFETY: see above.
                 unsafe { *self.bits.as_ptr().add(w) |= mask };
             }
-            i
+            (i, n)
         } else if self.hwm < self.cap {
             let i = self.hwm;
             self.hwm += 1;
+            let n = link_of(i);
             if !K::GENERATIONAL {
                 let b = i + 1;
                 // SAFETY: see above.
@@ -450,7 +453,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
                 debug_assert_eq!(*word & below, below, "a vacant slot off the free list");
                 *word = u64::MAX >> (63 - b % 64);
             }
-            i
+            (i, n)
         } else {
             return Err(value);
         };
@@ -468,8 +471,8 @@ impl<T, K: RawKey> RawSlab<T, K> {
         } else {
             0
         };
-        // SAFETY: `i < cap <= MAX_CAPACITY`.
-        Ok(unsafe { K::from_parts(i, gen) })
+        // SAFETY: `n = i + 1` with `i < cap <= MAX_CAPACITY`.
+        Ok(unsafe { K::from_ordinal(n, gen) })
     }
 
     /// Stores `value` at exactly the slot `key` names, with exactly its generation: for
