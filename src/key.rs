@@ -27,8 +27,8 @@ pub(crate) mod sealed {
         ///
         /// # Safety
         /// `1 <= n <= MAX_CAPACITY`: the core calls it only with the number of one of its
-        /// slots. For generational keys `generation` should be the odd generation of an
-        /// occupied slot (an even one would make a key that matches nothing).
+        /// slots. For generational keys `generation` must be odd (the generation of an
+        /// occupied slot, or the next one of a vacant slot), so never 0.
         unsafe fn from_ordinal(n: u32, generation: u32) -> Self;
 
         /// The generation this key expects (0 for plain keys; odd for generational ones).
@@ -358,8 +358,8 @@ impl RawKey for GenKey {
         debug_assert!(n != 0 && generation % 2 == 1);
         GenKey {
             index: n - 1,
-            // Occupied slots have odd generations; 1 stands in for an impossible 0.
-            generation: NonZeroU32::new(generation).unwrap_or(NonZeroU32::MIN),
+            // SAFETY: odd per the caller, so not 0.
+            generation: unsafe { NonZeroU32::new_unchecked(generation) },
         }
     }
 
