@@ -276,6 +276,8 @@ mod raw;
 #[cfg(feature = "serde")]
 pub mod serde;
 mod slab;
+#[cfg(target_has_atomic = "64")]
+mod split;
 mod sys;
 mod typed;
 
@@ -287,6 +289,8 @@ pub use iter::{Drain, IntoIter, Iter, IterMut, Keys, Values, ValuesMut};
 pub use key::{GenKey, Key, SlabKey};
 pub use numa::{NodeHugePool, NumaBytes, NumaNode, NumaPolicy};
 pub use slab::Slab;
+#[cfg(target_has_atomic = "64")]
+pub use split::{FreeBatch, Lent, Owner, RemoteFree};
 #[doc(hidden)]
 pub use typed::__private;
 
