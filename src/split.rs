@@ -1194,7 +1194,11 @@ mod tests {
     fn check_accounts<T, B: Backing, K: SlabKey>(owner: &Owner<T, B, K>) {
         let raw = owner.slab.raw();
         let (free, hwm) = raw.accounts();
-        assert_eq!(owner.len() + owner.lent() + free, hwm, "len + lent + free == used");
+        assert_eq!(
+            owner.len() + owner.lent() + free,
+            hwm,
+            "len + lent + free == used"
+        );
     }
 
     #[test]
@@ -1211,10 +1215,18 @@ mod tests {
             }
             lents
         });
-        assert_eq!((loads, rmws), (0, 0), "the owner's fast paths are plain loads and stores");
+        assert_eq!(
+            (loads, rmws),
+            (0, 0),
+            "the owner's fast paths are plain loads and stores"
+        );
         assert_eq!(lents.len(), 4);
         let ((loads, rmws), ()) = ops(|| assert_eq!(owner.collect(), 0));
-        assert_eq!((loads, rmws), (1, 0), "collect with nothing returned: one load");
+        assert_eq!(
+            (loads, rmws),
+            (1, 0),
+            "collect with nothing returned: one load"
+        );
         drop(lents);
     }
 

@@ -65,7 +65,12 @@ impl RemoteHead {
     /// (no value in them, no one else writing them), linked from `top` through `count` slots
     /// down to the bottom one, whose link `link_bottom` writes; `count > 0`.
     #[inline]
-    pub unsafe fn push_chain(&self, top: u32, count: u32, mut link_bottom: impl FnMut(u32)) -> Pushed {
+    pub unsafe fn push_chain(
+        &self,
+        top: u32,
+        count: u32,
+        mut link_bottom: impl FnMut(u32),
+    ) -> Pushed {
         debug_assert!(top != NIL && count > 0);
         count_op(Op::Load);
         let mut cur = self.word.load(Ordering::Relaxed);
@@ -81,9 +86,11 @@ impl RemoteHead {
             count_op(Op::Rmw);
             // Release: the links (and the values' drops) happen before the owner's acquire
             // `take` that sees this word or a later one.
+            // (Strong: a spurious failure would cost another attempt, and the count of
+            // atomic operations per return is part of the contract.)
             match self
                 .word
-                .compare_exchange_weak(cur, new, Ordering::Release, Ordering::Relaxed)
+                .compare_exchange(cur, new, Ordering::Release, Ordering::Relaxed)
             {
                 Ok(_) => return Pushed::Returned,
                 Err(now) => cur = now,
@@ -231,7 +238,11 @@ impl<T, K: RawKey> RawSlab<T, K> {
         // Chain `hwm..cap`, lowest on top, ending in NIL.
         let first = link_of(self.hwm);
         for j in self.hwm..self.cap {
-            let next = if j + 1 < self.cap { link_of(j + 1) } else { NIL };
+            let next = if j + 1 < self.cap {
+                link_of(j + 1)
+            } else {
+                NIL
+            };
             // SAFETY: `j < cap`, a never-used slot: vacant, its link may be written.
             unsafe { (*self.slots.as_ptr().add(j)).next = next };
         }
@@ -344,8 +355,9 @@ mod loom_model {
         fn push(&self, i: usize) -> Pushed {
             // SAFETY: slot `i` is this thread's; the callback writes its own link.
             unsafe {
-                self.head
-                    .push_chain(i as u32 + 1, 1, |next| self.links.0[i].with_mut(|p| *p = next))
+                self.head.push_chain(i as u32 + 1, 1, |next| {
+                    self.links.0[i].with_mut(|p| *p = next)
+                })
             }
         }
 
@@ -359,9 +371,10 @@ mod loom_model {
             // SAFETY: the chain's slots are this thread's, linked above; the callback writes
             // the bottom's link.
             unsafe {
-                self.head.push_chain(slots[0] as u32 + 1, slots.len() as u32, |next| {
-                    self.links.0[bottom].with_mut(|p| *p = next)
-                })
+                self.head
+                    .push_chain(slots[0] as u32 + 1, slots.len() as u32, |next| {
+                        self.links.0[bottom].with_mut(|p| *p = next)
+                    })
             }
         }
 
@@ -453,7 +466,11 @@ mod loom_model {
             });
             let freed = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
             let free_it = |s: &Shared, freed: &loom::sync::atomic::AtomicUsize| {
-                assert_eq!(s.parked.with(|p| unsafe { *p }), 7, "parked before the free");
+                assert_eq!(
+                    s.parked.with(|p| unsafe { *p }),
+                    7,
+                    "parked before the free"
+                );
                 freed.fetch_add(1, loom::sync::atomic::Ordering::Relaxed);
             };
             let remote = {
