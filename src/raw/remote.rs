@@ -365,7 +365,8 @@ mod loom_model {
         fn push_batch(&self, slots: &[usize]) -> Pushed {
             for w in slots.windows(2) {
                 let next = w[1] as u32 + 1;
-                self.links.0[w[0]].with_mut(|p| *p = next);
+                // SAFETY: the cell's slot is this thread's until it is pushed.
+                self.links.0[w[0]].with_mut(|p| unsafe { *p = next });
             }
             let bottom = *slots.last().unwrap();
             // SAFETY: the chain's slots are this thread's, linked above; the callback writes
@@ -388,11 +389,27 @@ mod loom_model {
             while link != 0 {
                 let i = link as usize - 1;
                 out.push(i);
+                // SAFETY: a slot of the taken chain: its pusher is done with it (loom checks
+                // that the write happens before this read).
                 link = self.links.0[i].with(|p| unsafe { *p });
             }
             assert_eq!(out.len(), count as usize, "the count matches the chain");
             out
         }
+    }
+
+    /// Runs `f` under every schedule loom finds, and prints how many it explored.
+    fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+        let runs = std::sync::Arc::new(AtomicUsize::new(0));
+        let counted = runs.clone();
+        loom::model(move || {
+            counted.fetch_add(1, Relaxed);
+            f();
+        });
+        let n = runs.load(Relaxed);
+        println!("loom {name}: {n} executions explored");
+        assert!(n > 1, "loom explored more than one schedule");
     }
 
     fn check_all_once(mut got: Vec<usize>, want: &[usize]) {
@@ -403,7 +420,7 @@ mod loom_model {
     /// Two threads push single slots while the owner takes in between; then the rest.
     #[test]
     fn loom_two_pushers_and_a_take() {
-        loom::model(|| {
+        model("two pushers and a take", || {
             let m = Model::new();
             let a = {
                 let m = m.clone();
@@ -427,7 +444,7 @@ mod loom_model {
     /// A batch splice (a chain of three) races a single push and two takes.
     #[test]
     fn loom_batch_splice_against_push_and_takes() {
-        loom::model(|| {
+        model("batch splice against a push and takes", || {
             let m = Model::new();
             let a = {
                 let m = m.clone();
@@ -451,7 +468,7 @@ mod loom_model {
     /// frees the shared memory, after everything else was written.
     #[test]
     fn loom_close_against_pushes() {
-        loom::model(|| {
+        model("close against pushes", || {
             struct Shared {
                 m: Arc<Model>,
                 refs: Refs,
@@ -491,6 +508,7 @@ mod loom_model {
             // The owner goes: two slots out.
             s.refs.add(2);
             let returned = s.m.head.close() as usize;
+            // SAFETY: only the owner writes it, before it lets go.
             s.parked.with_mut(|p| unsafe { *p = 7 });
             if s.refs.release(returned + 1) {
                 free_it(&s, &freed);
