@@ -398,18 +398,34 @@ mod loom_model {
         }
     }
 
-    /// Runs `f` under every schedule loom finds, and prints how many it explored.
+    /// Runs `f` under every schedule loom finds (up to 4 preemptions), and prints how many it
+    /// explored.
     fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
         use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
         let runs = std::sync::Arc::new(AtomicUsize::new(0));
         let counted = runs.clone();
-        loom::model(move || {
+        // At most 4 preemptions per execution (the usual bound: bugs of this size show
+        // within it), so the run stays within CI's budget.
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(4);
+        builder.check(move || {
             counted.fetch_add(1, Relaxed);
             f();
         });
         let n = runs.load(Relaxed);
         println!("loom {name}: {n} executions explored");
         assert!(n > 1, "loom explored more than one schedule");
+    }
+
+    /// The owner's side: takes the stack (yielding to the pushers in between) until `n` slots
+    /// came back.
+    fn take_until(m: &Model, n: usize) -> Vec<usize> {
+        let mut got = m.take();
+        while got.len() < n {
+            thread::yield_now();
+            got.extend(m.take());
+        }
+        got
     }
 
     fn check_all_once(mut got: Vec<usize>, want: &[usize]) {
@@ -433,10 +449,11 @@ mod loom_model {
                 let m = m.clone();
                 thread::spawn(move || assert_eq!(m.push(2), Pushed::Returned))
             };
-            let mut got = m.take();
+            // The owner takes while they push, until it has all three: every link it
+            // follows must be ordered before its read by the atomics alone (no join yet).
+            let got = take_until(&m, 3);
             a.join().unwrap();
             b.join().unwrap();
-            got.extend(m.take());
             check_all_once(got, &[0, 1, 2]);
         });
     }
@@ -454,11 +471,9 @@ mod loom_model {
                 let m = m.clone();
                 thread::spawn(move || assert_eq!(m.push(1), Pushed::Returned))
             };
-            let mut got = m.take();
-            got.extend(m.take());
+            let got = take_until(&m, 4);
             a.join().unwrap();
             b.join().unwrap();
-            got.extend(m.take());
             check_all_once(got, &[0, 1, 3, 4]);
         });
     }
