@@ -793,10 +793,12 @@ impl<T> DerefMut for Lent<T> {
 }
 
 impl<T> Drop for Lent<T> {
+    #[inline]
     fn drop(&mut self) {
         /// Hands the slot back when dropped: after the value's drop, even if it panics.
         struct GiveBack(NonNull<Header>, NonNull<u8>, u32);
         impl Drop for GiveBack {
+            #[inline]
             fn drop(&mut self) {
                 // SAFETY: the slot of a `Lent` whose value was just dropped (or whose drop
                 // panicked, which ends the value all the same); given back once.
@@ -1023,11 +1025,12 @@ impl<T> FreeBatch<'_, T> {
     #[inline]
     pub fn free(&mut self, lent: Lent<T>) {
         if lent.header != self.remote.header {
-            return drop(lent);
+            return free_elsewhere(lent);
         }
         /// Adds the slot to the batch when dropped: after the value's drop, even if it panics.
         struct AddSlot<'b, 'a, T>(&'b mut FreeBatch<'a, T>, NonNull<u8>, u32);
         impl<T> Drop for AddSlot<'_, '_, T> {
+            #[inline]
             fn drop(&mut self) {
                 // SAFETY: the slot of a `Lent` of this batch's slab whose value is gone.
                 unsafe { self.0.add(self.1, self.2) };
@@ -1151,6 +1154,13 @@ impl<T> FreeBatch<'_, T> {
             unsafe { release(h, count as usize) };
         }
     }
+}
+
+/// Drops a `Lent` of another slab than the batch's (its slot goes back to its own).
+#[cold]
+#[inline(never)]
+fn free_elsewhere<T>(lent: Lent<T>) {
+    drop(lent);
 }
 
 impl<T> Drop for FreeBatch<'_, T> {

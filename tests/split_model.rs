@@ -267,7 +267,10 @@ fn run<K: SlabKey + Send + 'static>(seed: u64, rounds: usize, counts: &mut Count
                 id,
                 drops: drops.clone(),
             };
-            filled.push(owner.insert(v).ok().expect("room promised by the accounts"));
+            let Ok(k) = owner.insert(v) else {
+                panic!("room promised by the accounts");
+            };
+            filled.push(k);
         }
         counts.full_checks += 1;
         assert!(owner.is_full());
