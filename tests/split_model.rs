@@ -299,7 +299,7 @@ fn random_schedules_keep_the_accounts() {
     let rounds: usize = std::env::var("SPLIT_MODEL_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(if cfg!(miri) { 2 } else { 200 });
+        .unwrap_or(if cfg!(miri) { 2 } else { 1000 });
     let mut counts = Counts::default();
     run::<Key>(seed, rounds, &mut counts);
     run::<GenKey>(seed + 1_000_000, rounds, &mut counts);
