@@ -1372,5 +1372,12 @@ mod tests {
         assert!(new.generation() > old.generation());
         assert!(owner.get(old).is_none());
         assert_eq!(owner[new], 3);
+        // A never-used slot goes out at generation 2 (0 stays "retired"), so its first key
+        // after the loan has generation 3.
+        let fresh = owner.lend(4).unwrap();
+        remote.free(fresh);
+        owner.collect();
+        let k = owner.insert(5).unwrap();
+        assert_eq!((k.index(), k.generation()), (1, 3));
     }
 }

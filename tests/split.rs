@@ -325,3 +325,34 @@ fn owner_debug_and_iteration() {
     owner[k] += 1;
     assert_eq!(owner[k], 3);
 }
+
+/// A snapshot of the owner's slab holds the owner's values; slots out on loan come back free
+/// in the restored slab (which owns no lent value), for both key kinds.
+#[cfg(feature = "serde")]
+#[test]
+fn a_snapshot_of_a_split_slab_restores_with_the_lent_slots_free() {
+    fn check<K: SlabKey + 'static>(generational: bool) {
+        let (mut owner, remote) = Slab::<u32, Mmap, K>::with_capacity(8).unwrap().split();
+        let cap = owner.capacity();
+        let a = owner.insert(1).unwrap();
+        let b = owner.insert(2).unwrap();
+        owner.remove(a); // a stale key for the generational slab
+        let lent = owner.lend(3).unwrap();
+        let returned = owner.lend(4).unwrap();
+        remote.free(returned);
+        let saved = serde_json::to_string(&*owner).unwrap();
+        let mut restored: Slab<u32, Mmap, K> = serde_json::from_str(&saved).unwrap();
+        assert_eq!(restored[b], 2);
+        assert!(!restored.contains(a));
+        assert_eq!(restored.len(), 1);
+        let mut n = 1;
+        while let Ok(k) = restored.insert(0) {
+            assert!(!generational || k != a, "a stale key came back");
+            n += 1;
+        }
+        assert_eq!(n, cap, "every slot is usable in the restored slab");
+        drop(lent);
+    }
+    check::<Key>(false);
+    check::<GenKey>(true);
+}

@@ -4,7 +4,8 @@
 //! A split slab has a fourth slot state besides occupied, free and retired: **out**. An out
 //! slot holds a value some other thread owns (lent) or, once that thread is done, nothing (it
 //! sits on the remote stack, returned); either way the owner's bitmap says vacant (plain keys:
-//! bit clear; generational keys: generation even, left as it was) and the slot is on no free
+//! bit clear; generational keys: generation even, left as it was — or 2 for a slot never used
+//! before, so that 0 still means retired) and the slot is on no free
 //! list, so `get`, iteration, `drain` and the slab's drop never reach it, and no key finds it.
 //! When the owner takes the remote stack back ([`RawSlab::adopt`]) its slots go onto the free
 //! list under the generation they had, so the next insert gives them a generation no key had.
@@ -278,11 +279,14 @@ impl<T, K: RawKey> RawSlab<T, K> {
             self.free = unsafe { (*self.slots.as_ptr().add(i)).next };
             i
         } else if self.hwm < self.cap {
-            // Generational keys only (plain ones have no never-used slots once split): the
-            // slot keeps generation 0 while out, then joins the free list like any other.
+            // Generational keys only (plain ones have no never-used slots once split). The
+            // slot goes out at generation 2 (vacant, and no key had generation 1 here): only a
+            // retired slot is vacant at 0 below the high-water mark.
             debug_assert!(K::GENERATIONAL);
             let i = self.hwm;
             self.hwm += 1;
+            // SAFETY: `i < cap`, generational keys.
+            unsafe { *self.gen_ptr(i) = 2 };
             i
         } else {
             return Err(value);
@@ -546,5 +550,31 @@ impl<T, K: RawKey> RawSlab<T, K> {
             cur = unsafe { (*self.slots.as_ptr().add(slot_of_link(cur))).next };
         }
         (n, self.hwm)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<T, K: RawKey> RawSlab<T, K> {
+    /// The out slots of a split slab (lent, or returned and not taken back), ascending: for a
+    /// snapshot, which saves them as free (the restored slab owns no lent value). With
+    /// generational keys an out slot's generation is even and not 0 (`lend` moves a never-used
+    /// slot to 2), so retired slots (0) stay retired. Empty unless split; O(high-water mark).
+    pub(crate) fn out_slots(&self) -> Vec<usize> {
+        if !self.split {
+            return Vec::new();
+        }
+        let mut listed = vec![false; self.hwm];
+        let mut cur = self.free;
+        while cur != NIL {
+            let i = slot_of_link(cur);
+            listed[i] = true;
+            // SAFETY: slots on the free list are vacant slots below `hwm` with a link.
+            cur = unsafe { (*self.slots.as_ptr().add(i)).next };
+        }
+        (0..self.hwm)
+            .filter(|&i| !listed[i] && !self.is_occupied(i))
+            // SAFETY: `i < hwm <= cap`, generational keys.
+            .filter(|&i| !K::GENERATIONAL || unsafe { *self.gen_ptr(i) } != 0)
+            .collect()
     }
 }
