@@ -4,8 +4,13 @@
 //!
 //! ```text
 //! cargo run --release --example pipeline                 # 1Mi orders per implementation
-//! cargo run --release --example pipeline -- --n 4000000 --cpus 0,1 --runs 3
+//! cargo run --release --example pipeline -- --n 4000000 --cpus 0,1 --runs 3 --per 8 --rt
 //! ```
+//!
+//! Options: `--n` samples per run, `--runs` (medians of the runs' percentiles are printed),
+//! `--cpus P,C` (producer and consumer CPUs), `--per K` (operations per timed sample, 1 to
+//! 64: K in a row, timed together and divided by K, for a resolution finer than the TSC's
+//! step), `--rt` (the two measured threads under `SCHED_FIFO`, when allowed).
 //!
 //! The producer (pinned to the first CPU) makes a 64-byte order, takes a slot for it — `lend`
 //! from the [`Owner`], `insert` into sharded-slab, `lock().insert` into the mutex-guarded slab
@@ -126,6 +131,28 @@ fn pin(cpu: usize) -> bool {
     }
 }
 
+/// Whether the measured threads run under `SCHED_FIFO` (`--rt`).
+static RT: AtomicUsize = AtomicUsize::new(0);
+
+/// Switches this thread to `SCHED_FIFO` (no ordinary process preempts it; the kernel still
+/// keeps 5 % of each second for them) or back to `SCHED_OTHER`, when `--rt` asked for it.
+/// False when not allowed.
+fn realtime(on: bool) -> bool {
+    if RT.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
+    let (policy, prio) = if on {
+        (libc::SCHED_FIFO, 10)
+    } else {
+        (libc::SCHED_OTHER, 0)
+    };
+    let param = libc::sched_param {
+        sched_priority: prio,
+    };
+    // SAFETY: a plain system call on the calling thread with a valid `sched_param`.
+    unsafe { libc::sched_setscheduler(0, policy, &param) == 0 }
+}
+
 fn minflt() -> i64 {
     // SAFETY: `getrusage` fills the zeroed struct we own.
     unsafe {
@@ -235,8 +262,13 @@ fn produce<H>(side: Side<H>, out: &mut [u64], mut make: impl FnMut(Order) -> H) 
     }
     side.start.wait();
     let mut id = WARMUP as u64;
+    let mut orders = [Order::new(0); 64];
     for t in out.iter_mut() {
-        let orders: [Order; 64] = std::array::from_fn(|j| Order::new(id + j as u64));
+        // Only the orders of this sample are written before the clock starts (a few stores:
+        // a full store buffer would hold the timed stores back).
+        for (j, o) in orders[..per].iter_mut().enumerate() {
+            *o = Order::new(id + j as u64);
+        }
         let t0 = clock::start();
         for o in &orders[..per] {
             handles.push(make(*o));
@@ -297,13 +329,17 @@ fn run<H: Send + 'static>(
     let c = thread::spawn(move || {
         pin(cpus.1);
         let mut out = vec![1u64; n];
+        realtime(true);
         consumer(cs, &mut out);
+        realtime(false);
         out
     });
     let p = thread::spawn(move || {
         pin(cpus.0);
         let mut out = vec![1u64; n];
+        realtime(true);
         producer(ps, &mut out);
+        realtime(false);
         out
     });
     start.wait();
@@ -355,6 +391,21 @@ fn nexus(n: usize, cpus: (usize, usize), batch: usize) -> Run {
                     }
                 });
             }
+        },
+    )
+}
+
+/// The floor: no slab at all, the order itself goes over the ring (what an empty timed region
+/// costs in this setting, next to the other thread).
+fn floor(n: usize, cpus: (usize, usize)) -> Run {
+    run(
+        n,
+        cpus,
+        move |side, out| produce(side, out, |o| black_box(o)),
+        move |side, out| {
+            consume(side, out, |o: Order| {
+                black_box(o.id);
+            })
         },
     )
 }
@@ -463,52 +514,81 @@ fn pipeline(rows: &mut Vec<Row>, name: &'static str, ops: [&'static str; 2], r: 
     record(rows, name, ops[1], rt, 0, 0);
 }
 
-/// Single-thread insert (timed, `PER` at a time) + remove (untimed): `Owner::insert` against
-/// `Slab::insert`.
-fn single_thread(rows: &mut Vec<Row>, n: usize, cpu: usize, timer: f64) {
-    pin(cpu);
+/// `PER` inserts (timed) then their removes (untimed), `n` times: per-insert samples. The
+/// slab is reached through `#[inline(never)]` functions, the same way for both kinds.
+fn insert_ticks<S>(
+    n: usize,
+    s: &mut S,
+    insert: fn(&mut S, Order) -> nexus_slab::Key,
+    remove: fn(&mut S, nexus_slab::Key) -> Option<Order>,
+) -> Vec<u64> {
     let per = PER.load(Ordering::Relaxed);
     let mut ticks = vec![0u64; n];
-    let mut keys = Vec::with_capacity(per);
-    let mut slab: Slab<Order> = Slab::with_capacity(SLOTS).unwrap();
+    let mut keys = [nexus_slab::Key::new(0); 64];
     for (i, t) in ticks.iter_mut().enumerate() {
         let t0 = clock::start();
-        for j in 0..per {
-            keys.push(slab.insert(Order::new((i + j) as u64)));
+        for (j, k) in keys[..per].iter_mut().enumerate() {
+            *k = insert(s, Order::new((i + j) as u64));
         }
         *t = clock::end() - t0;
-        for k in keys.drain(..) {
-            black_box(slab.remove(k.unwrap()));
+        for &k in &keys[..per] {
+            black_box(remove(s, k));
         }
     }
-    record(
-        rows,
-        "nexus-slab Slab",
-        "insert",
-        stats(&ticks, timer),
-        0,
-        0,
-    );
-    let (mut owner, _remote) = Slab::<Order>::with_capacity(SLOTS).unwrap().split();
-    let mut keys = Vec::with_capacity(per);
-    for (i, t) in ticks.iter_mut().enumerate() {
-        let t0 = clock::start();
-        for j in 0..per {
-            keys.push(owner.insert(Order::new((i + j) as u64)));
-        }
-        *t = clock::end() - t0;
-        for k in keys.drain(..) {
-            black_box(owner.remove(k.unwrap()));
+    ticks
+}
+
+#[inline(never)]
+fn slab_insert(s: &mut Slab<Order>, o: Order) -> nexus_slab::Key {
+    s.insert(o).ok().expect("room")
+}
+
+#[inline(never)]
+fn slab_remove(s: &mut Slab<Order>, k: nexus_slab::Key) -> Option<Order> {
+    s.remove(k)
+}
+
+#[inline(never)]
+fn owner_insert(s: &mut Owner<Order>, o: Order) -> nexus_slab::Key {
+    s.insert(o).ok().expect("room")
+}
+
+#[inline(never)]
+fn owner_remove(s: &mut Owner<Order>, k: nexus_slab::Key) -> Option<Order> {
+    s.remove(k)
+}
+
+/// Single-thread insert (timed, `PER` at a time) + remove (untimed): `Owner::insert` against
+/// `Slab::insert`, in alternating order from run to run.
+fn single_thread(rows: &mut Vec<Row>, n: usize, cpu: usize, timer: f64, run: usize) {
+    pin(cpu);
+    realtime(true);
+    for side in [run % 2, 1 - run % 2] {
+        if side == 0 {
+            let mut slab: Slab<Order> = Slab::with_capacity(SLOTS).unwrap();
+            let ticks = insert_ticks(n, &mut slab, slab_insert, slab_remove);
+            record(
+                rows,
+                "nexus-slab Slab",
+                "insert",
+                stats(&ticks, timer),
+                0,
+                0,
+            );
+        } else {
+            let (mut owner, _remote) = Slab::<Order>::with_capacity(SLOTS).unwrap().split();
+            let ticks = insert_ticks(n, &mut owner, owner_insert, owner_remove);
+            record(
+                rows,
+                "nexus-slab Owner",
+                "insert",
+                stats(&ticks, timer),
+                0,
+                0,
+            );
         }
     }
-    record(
-        rows,
-        "nexus-slab Owner",
-        "insert",
-        stats(&ticks, timer),
-        0,
-        0,
-    );
+    realtime(false);
 }
 
 fn main() {
@@ -523,6 +603,10 @@ fn main() {
     let per: usize = arg("--per").and_then(|s| s.parse().ok()).unwrap_or(1);
     assert!((1..=64).contains(&per), "--per is 1..=64");
     PER.store(per, Ordering::Relaxed);
+    if std::env::args().any(|a| a == "--rt") {
+        RT.store(1, Ordering::Relaxed);
+    }
+    let rt = realtime(true) && realtime(false);
     let per_ns = calibrate();
     // The timer's own cost: an empty timed region, the same way.
     pin(cpus.0);
@@ -537,7 +621,7 @@ fn main() {
     println!(
         "TSC {:.4} ticks/ns; producer on CPU {}, consumer on CPU {}; {n} orders of {} bytes \
          per run after {WARMUP} warm-up, {per} operation(s) per timed sample, {runs} run(s), \
-         medians of the runs' percentiles",
+         medians of the runs' percentiles; SCHED_FIFO: {rt}",
         per_ns,
         cpus.0,
         cpus.1,
@@ -550,7 +634,15 @@ fn main() {
     );
     let timer = timer.p50;
     let mut rows = Vec::new();
-    for _ in 0..runs {
+    for run in 0..runs {
+        let r = floor(n, cpus);
+        pipeline(
+            &mut rows,
+            "(no slab: the order itself)",
+            ["make", "read"],
+            r,
+            timer,
+        );
         let r = nexus(n, cpus, 32);
         pipeline(
             &mut rows,
@@ -577,7 +669,7 @@ fn main() {
             r,
             timer,
         );
-        single_thread(&mut rows, n, cpus.0, timer);
+        single_thread(&mut rows, n, cpus.0, timer, run);
     }
     println!(
         "{:<28} {:<16} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>7} {:>7}",
