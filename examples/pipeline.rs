@@ -401,7 +401,7 @@ fn floor(n: usize, cpus: (usize, usize)) -> Run {
     run(
         n,
         cpus,
-        move |side, out| produce(side, out, |o| black_box(o)),
+        move |side, out| produce(side, out, black_box),
         move |side, out| {
             consume(side, out, |o: Order| {
                 black_box(o.id);
@@ -540,7 +540,10 @@ fn insert_ticks<S>(
 
 #[inline(never)]
 fn slab_insert(s: &mut Slab<Order>, o: Order) -> nexus_slab::Key {
-    s.insert(o).ok().expect("room")
+    let Ok(k) = s.insert(o) else {
+        panic!("the slab has room")
+    };
+    k
 }
 
 #[inline(never)]
@@ -550,7 +553,10 @@ fn slab_remove(s: &mut Slab<Order>, k: nexus_slab::Key) -> Option<Order> {
 
 #[inline(never)]
 fn owner_insert(s: &mut Owner<Order>, o: Order) -> nexus_slab::Key {
-    s.insert(o).ok().expect("room")
+    let Ok(k) = s.insert(o) else {
+        panic!("the slab has room")
+    };
+    k
 }
 
 #[inline(never)]
