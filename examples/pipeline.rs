@@ -253,17 +253,19 @@ struct Side<H> {
 static PER: AtomicUsize = AtomicUsize::new(1);
 
 /// The producer's loop: `make` takes a slot for an order; samples of `PER` calls are timed,
-/// then their handles are sent.
+/// then their handles are sent. The warm-up runs the very same code (every buffer and stack
+/// page the measured loop touches is touched before it), its samples not recorded.
 fn produce<H>(side: Side<H>, out: &mut [u64], mut make: impl FnMut(Order) -> H) {
     let per = PER.load(Ordering::Relaxed);
+    let warm = WARMUP / per;
     let mut handles: Vec<H> = Vec::with_capacity(per);
-    for i in 0..WARMUP {
-        side.ring.push(make(Order::new(i as u64)));
-    }
-    side.start.wait();
-    let mut id = WARMUP as u64;
     let mut orders = [Order::new(0); 64];
-    for t in out.iter_mut() {
+    let mut id = 0u64;
+    let mut scratch = 0u64;
+    for s in 0..warm + out.len() {
+        if s == warm {
+            side.start.wait();
+        }
         // Only the orders of this sample are written before the clock starts (a few stores:
         // a full store buffer would hold the timed stores back).
         for (j, o) in orders[..per].iter_mut().enumerate() {
@@ -273,7 +275,8 @@ fn produce<H>(side: Side<H>, out: &mut [u64], mut make: impl FnMut(Order) -> H) 
         for o in &orders[..per] {
             handles.push(make(*o));
         }
-        *t = clock::end() - t0;
+        let ticks = clock::end() - t0;
+        *out.get_mut(s.wrapping_sub(warm)).unwrap_or(&mut scratch) = ticks;
         id += per as u64;
         for h in handles.drain(..) {
             side.ring.push(h);
@@ -283,21 +286,24 @@ fn produce<H>(side: Side<H>, out: &mut [u64], mut make: impl FnMut(Order) -> H) 
 }
 
 /// The consumer's loop: `retire` reads the order and gives the slot back; samples of `PER`
-/// calls are timed (the handles are received first, outside the timed region).
+/// calls are timed (the handles are received first, outside the timed region). Warm-up as
+/// for `produce`.
 fn consume<H>(side: Side<H>, out: &mut [u64], mut retire: impl FnMut(H)) {
     let per = PER.load(Ordering::Relaxed);
+    let warm = WARMUP / per;
     let mut handles: Vec<H> = Vec::with_capacity(per);
-    for _ in 0..WARMUP {
-        retire(side.ring.pop());
-    }
-    side.start.wait();
-    for t in out.iter_mut() {
+    let mut scratch = 0u64;
+    for s in 0..warm + out.len() {
+        if s == warm {
+            side.start.wait();
+        }
         handles.extend((0..per).map(|_| side.ring.pop()));
         let t0 = clock::start();
         for h in handles.drain(..) {
             retire(h);
         }
-        *t = clock::end() - t0;
+        let ticks = clock::end() - t0;
+        *out.get_mut(s.wrapping_sub(warm)).unwrap_or(&mut scratch) = ticks;
     }
     side.done.wait();
 }
