@@ -416,6 +416,44 @@ fn floor(n: usize, cpus: (usize, usize)) -> Run {
     )
 }
 
+/// `SLOTS` orders in a fixed array, used round-robin: no bookkeeping at all, just the order
+/// written where the other thread reads it (and read it last time round). What moving 64 bytes
+/// between the two cores costs by itself: the floor under every slab here.
+struct Arena(Box<[UnsafeCell<Order>]>);
+
+// SAFETY: slot `i` is written by the producer and then read by the consumer after the ring
+// handed it over (release/acquire); the producer writes it again only `SLOTS` orders later,
+// after the ring's `head` (released by the consumer after its read) let it push `RING < SLOTS`
+// more handles.
+unsafe impl Sync for Arena {}
+
+fn arena(n: usize, cpus: (usize, usize)) -> Run {
+    let slots = Arc::new(Arena(
+        (0..SLOTS).map(|_| UnsafeCell::new(Order::new(0))).collect(),
+    ));
+    let theirs = slots.clone();
+    let mut next = 0usize;
+    run(
+        n,
+        cpus,
+        move |side, out| {
+            produce(side, out, |o| {
+                let i = next;
+                next = (next + 1) % SLOTS;
+                // SAFETY: see `Arena`: the consumer is done with slot `i`.
+                unsafe { *slots.0[i].get() = o };
+                i
+            })
+        },
+        move |side, out| {
+            consume(side, out, |i: usize| {
+                // SAFETY: see `Arena`: the producer wrote slot `i` before the ring handed it.
+                black_box(unsafe { (*theirs.0[i].get()).id });
+            })
+        },
+    )
+}
+
 /// sharded-slab 0.1.7: `insert` on the producer, `remove` (a remote free) on the consumer.
 fn sharded(n: usize, cpus: (usize, usize)) -> Run {
     let slab = Arc::new(sharded_slab::Slab::<Order>::new());
@@ -652,6 +690,14 @@ fn main() {
             &mut rows,
             "(no slab: the order itself)",
             ["make", "read"],
+            r,
+            timer,
+        );
+        let r = arena(n, cpus);
+        pipeline(
+            &mut rows,
+            "(no slab: round-robin array)",
+            ["write", "read"],
             r,
             timer,
         );
