@@ -746,6 +746,15 @@ impl<T, B: Backing, K: SlabKey> Drop for Owner<T, B, K> {
 /// assert_eq!(len, 3);
 /// drop(owner); // the memory stays until the last Lent is gone
 /// ```
+///
+/// A `Lent` of a value that may not cross threads may not either:
+///
+/// ```compile_fail
+/// fn send<S: Send>(_: S) {}
+/// let slab = nexus_slab::Slab::<std::rc::Rc<u8>>::with_capacity(1).unwrap();
+/// let (mut owner, _remote) = slab.split();
+/// send(owner.lend(std::rc::Rc::new(1)).unwrap());
+/// ```
 pub struct Lent<T> {
     value: NonNull<T>,
     header: NonNull<Header>,
@@ -862,7 +871,9 @@ impl<T: fmt::Debug> fmt::Debug for Lent<T> {
 /// ```
 pub struct RemoteFree<T> {
     header: NonNull<Header>,
-    _values: PhantomData<fn(T)>,
+    /// Takes `T`s in and drops them; invariant in `T` (no lifetime in `T` may be shortened or
+    /// lengthened through a handle).
+    _values: PhantomData<fn(T) -> T>,
 }
 
 // SAFETY: a handle touches only the shared block's atomics and the slots of `Lent`s it is

@@ -311,6 +311,27 @@ fn many_remote_threads_with_one_owner() {
 }
 
 #[test]
+fn handles_cross_threads_when_the_values_do() {
+    fn send_sync_clone<H: Send + Sync + Clone>(_: &H) {}
+    fn send<H: Send>(_: &H) {}
+    let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    send_sync_clone(&remote);
+    send(&owner);
+    let lent = owner.lend("x".to_string()).unwrap();
+    send(&lent);
+    send(&remote.batch());
+    // Moved to other threads and used there.
+    let (remote, lent) = thread::spawn(move || {
+        assert_eq!(*lent, "x");
+        (remote, lent)
+    })
+    .join()
+    .unwrap();
+    thread::spawn(move || remote.free(lent)).join().unwrap();
+    assert_eq!(owner.collect(), 1);
+}
+
+#[test]
 fn owner_debug_and_iteration() {
     let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
     let k = owner.insert(1).unwrap();
