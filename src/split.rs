@@ -17,7 +17,7 @@ use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut, Index, IndexMut};
 use core::ptr::{self, NonNull};
 
-use crate::backing::{Backing, Mmap};
+use crate::backing::{Backing, CloneBacking, Mmap};
 use crate::entry::VacantEntry;
 use crate::iter::{Drain, Iter, IterMut, ValuesMut};
 use crate::key::SlabKey;
@@ -558,6 +558,42 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     pub fn clear(&mut self) {
         self.slab.clear()
+    }
+
+    /// As [`Slab::try_clone`]: a copy of the owner's values in a slab of its own (not split),
+    /// with the same keys; the slots out on loan are free in the copy, below its free list.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Slab::try_clone`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert("kept".into()).unwrap();
+    /// let _lent = owner.lend("lent".into()).unwrap();
+    /// let mut copy = owner.try_clone().unwrap();
+    /// assert_eq!(copy[k], "kept");
+    /// assert_eq!(copy.len(), 1);
+    /// let mut n = copy.len();
+    /// while copy.insert(String::new()).is_ok() {
+    ///     n += 1;
+    /// }
+    /// assert_eq!(n, copy.capacity()); // the lent slot is usable in the copy
+    /// ```
+    pub fn try_clone(&self) -> Result<Slab<T, B, K>, Error>
+    where
+        T: Clone,
+        B: CloneBacking,
+    {
+        let mut copy = self.slab.try_clone()?;
+        let out = self.slab.raw().out_slots();
+        // SAFETY: the copy has this slab's state (free list, high-water mark, generations, with
+        // only the owner's values): the out slots are vacant there, below the high-water mark,
+        // on no list and not retired, each listed once.
+        unsafe { copy.raw_mut().append_free(&out) };
+        Ok(copy)
     }
 
     /// As [`Slab::mlock`].

@@ -377,3 +377,40 @@ fn a_snapshot_of_a_split_slab_restores_with_the_lent_slots_free() {
     check::<Key>(false);
     check::<GenKey>(true);
 }
+
+/// A copy of a split slab holds the owner's values under the same keys, and the slots out on
+/// loan are free in it: it fills to its capacity, and stale generational keys stay stale.
+#[test]
+fn a_copy_of_a_split_slab_has_the_lent_slots_free() {
+    fn check<K: SlabKey + 'static>(generational: bool) {
+        let (mut owner, remote) = Slab::<String, Heap, K>::new_in(Heap::new()).split();
+        assert_eq!(
+            owner.try_clone().unwrap().capacity(),
+            0,
+            "unallocated: copied as is"
+        );
+        drop((owner, remote));
+        let mut slab: Slab<String, Heap, K> = Slab::new_in(Heap::new());
+        slab.alloc(8).unwrap();
+        let (mut owner, remote) = slab.split();
+        let cap = owner.capacity();
+        let gone = owner.insert("gone".into()).unwrap();
+        let kept = owner.insert("kept".into()).unwrap();
+        owner.remove(gone);
+        let mut lent: Vec<_> = (0..3).map(|i| owner.lend(i.to_string()).unwrap()).collect();
+        remote.free(lent.pop().unwrap()); // one returned, two still lent
+        let mut copy = owner.try_clone().unwrap();
+        assert_eq!(copy.len(), 1);
+        assert_eq!(copy[kept], "kept");
+        let mut n = 1;
+        while let Ok(k) = copy.insert(String::new()) {
+            assert!(!generational || k != gone, "a stale key came back");
+            n += 1;
+        }
+        assert_eq!(n, cap);
+        assert_eq!(owner[kept], "kept", "the owner is unchanged");
+        assert_eq!((lent.len(), owner.lent()), (2, 3));
+    }
+    check::<Key>(false);
+    check::<GenKey>(true);
+}

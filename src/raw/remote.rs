@@ -553,10 +553,38 @@ impl<T, K: RawKey> RawSlab<T, K> {
     }
 }
 
-#[cfg(feature = "serde")]
 impl<T, K: RawKey> RawSlab<T, K> {
+    /// Puts `slots` at the bottom of the free list, in order (for a copy of a split slab, whose
+    /// out slots hold no value in the copy).
+    ///
+    /// # Safety
+    /// Each slot is below the high-water mark, vacant (no value, even generation), on no list,
+    /// not retired, and listed once.
+    pub(crate) unsafe fn append_free(&mut self, slots: &[usize]) {
+        let mut bottom: Option<usize> = None;
+        let mut cur = self.free;
+        while cur != NIL {
+            bottom = Some(slot_of_link(cur));
+            // SAFETY: slots on the free list are vacant slots below `hwm` with a link.
+            cur = unsafe { (*self.slots.as_ptr().add(slot_of_link(cur))).next };
+        }
+        for &i in slots {
+            debug_assert!(i < self.hwm && !self.is_occupied(i));
+            // SAFETY: per the contract, slot `i < hwm <= cap` is vacant and on no list; the
+            // bottom (if any) is a vacant slot on the free list.
+            unsafe {
+                (*self.slots.as_ptr().add(i)).next = NIL;
+                match bottom {
+                    Some(b) => (*self.slots.as_ptr().add(b)).next = link_of(i),
+                    None => self.free = link_of(i),
+                }
+            }
+            bottom = Some(i);
+        }
+    }
+
     /// The out slots of a split slab (lent, or returned and not taken back), ascending: for a
-    /// snapshot, which saves them as free (the restored slab owns no lent value). With
+    /// snapshot or a copy, where they are free (neither owns a lent value). With
     /// generational keys an out slot's generation is even and not 0 (`lend` moves a never-used
     /// slot to 2), so retired slots (0) stay retired. Empty unless split; O(high-water mark).
     pub(crate) fn out_slots(&self) -> Vec<usize> {
