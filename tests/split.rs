@@ -383,7 +383,7 @@ fn a_snapshot_of_a_split_slab_restores_with_the_lent_slots_free() {
 #[test]
 fn a_copy_of_a_split_slab_has_the_lent_slots_free() {
     fn check<K: SlabKey + 'static>(generational: bool) {
-        let (mut owner, remote) = Slab::<String, Heap, K>::new_in(Heap::new()).split();
+        let (owner, remote) = Slab::<String, Heap, K>::new_in(Heap::new()).split();
         assert_eq!(
             owner.try_clone().unwrap().capacity(),
             0,
