@@ -407,7 +407,7 @@ fn a_copy_of_a_split_slab_has_the_lent_slots_free() {
             assert!(!generational || k != gone, "a stale key came back");
             n += 1;
         }
-        assert_eq!(n, cap);
+        assert_eq!(n, cap, "generational: {generational}");
         assert_eq!(owner[kept], "kept", "the owner is unchanged");
         assert_eq!((lent.len(), owner.lent()), (2, 3));
     }
