@@ -18,7 +18,9 @@
 //! consumer (pinned to the second CPU), which reads the order and gives the slot back: a
 //! `FreeBatch` of 32, `RemoteFree::free` one by one, sharded-slab's `remove`,
 //! `lock().remove`. Only the slab operation is inside the timed region
-//! (`lfence; rdtsc` … `rdtscp; lfence`), one sample per operation; the cost of the timing
+//! (`lfence; rdtsc` … `rdtscp; lfence`, after an untimed `mfence`, so that no sample pays for
+//! the stores the previous iteration left in flight), one sample per operation; the cost of
+//! the timing
 //! itself (an empty timed region, measured the same way) is printed and subtracted from every
 //! percentile. Each implementation first runs 64Ki orders untimed (warm-up), then the
 //! measured ones; over the measured window the example counts the process's minor page faults
@@ -271,6 +273,10 @@ fn produce<H>(side: Side<H>, out: &mut [u64], mut make: impl FnMut(Order) -> H) 
         for (j, o) in orders[..per].iter_mut().enumerate() {
             *o = Order::new(id + j as u64);
         }
+        // Every sample starts with the store buffer empty (untimed): no sample pays for the
+        // stores the previous iteration left in flight (the ring's, to lines the other core
+        // reads), whichever implementation it times.
+        std::sync::atomic::fence(Ordering::SeqCst);
         let t0 = clock::start();
         for o in &orders[..per] {
             handles.push(make(*o));
@@ -298,6 +304,8 @@ fn consume<H>(side: Side<H>, out: &mut [u64], mut retire: impl FnMut(H)) {
             side.start.wait();
         }
         handles.extend((0..per).map(|_| side.ring.pop()));
+        // As in `produce`: the store buffer is drained before the clock starts.
+        std::sync::atomic::fence(Ordering::SeqCst);
         let t0 = clock::start();
         for h in handles.drain(..) {
             retire(h);
