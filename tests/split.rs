@@ -143,7 +143,10 @@ fn a_locked_slab_split_across_threads() {
         Ok(slab) => slab,
         Err(e) => return eprintln!("no locked memory here: {e}"),
     };
-    assert_eq!(slab.locked_bytes().ok(), Some(slab.memory_size()));
+    // The kernel's count, where the platform reports it (Linux).
+    if let Ok(locked) = slab.locked_bytes() {
+        assert_eq!(locked, slab.memory_size());
+    }
     pipeline(slab);
     let gen: LockedSlab<u64, GenKey> = LockedSlab::with_capacity(4096).unwrap();
     pipeline(gen);
