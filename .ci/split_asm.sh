@@ -18,7 +18,7 @@ rmws() { body "$1" | grep -cE '\block\b|\bxchg\b' || true; }
 fail=0
 check() { # name, wanted count of atomic read-modify-writes
   local n lines
-  lines=$(body "$1" | wc -l)
+  lines=$(body "$1" | grep -vc int3 || true)
   n=$(rmws "$1")
   if [ "$lines" -eq 0 ]; then echo "split_asm: $1 not found"; fail=1; return; fi
   printf '%-22s %4d instructions, %d atomic read-modify-write(s)\n' "$1" "$lines" "$n"
