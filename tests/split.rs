@@ -143,10 +143,9 @@ fn a_locked_slab_split_across_threads() {
         Ok(slab) => slab,
         Err(e) => return eprintln!("no locked memory here: {e}"),
     };
-    // The kernel's count, where the platform reports it (Linux).
-    if let Ok(locked) = slab.locked_bytes() {
-        assert_eq!(locked, slab.memory_size());
-    }
+    // Locked for its whole life, in the kernel's own count (Linux; Windows counts differently).
+    #[cfg(target_os = "linux")]
+    assert_eq!(slab.locked_bytes().ok(), Some(slab.memory_size()));
     pipeline(slab);
     let gen: LockedSlab<u64, GenKey> = LockedSlab::with_capacity(4096).unwrap();
     pipeline(gen);
