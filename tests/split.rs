@@ -416,3 +416,38 @@ fn a_copy_of_a_split_slab_has_the_lent_slots_free() {
     check::<Key>(false);
     check::<GenKey>(true);
 }
+
+/// An owner whose value panics in `Drop` still drops the rest and lets go of the memory: the
+/// value still lent keeps it until it goes.
+#[test]
+fn an_owner_dropped_through_a_panic_still_lets_go() {
+    let alloc = Counting::default();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let noisy = |panics| Noisy {
+        drops: drops.clone(),
+        panics,
+    };
+    let (mut owner, remote) = heap_slab::<Noisy, Key>(16, &alloc).split();
+    owner.insert(noisy(false)).unwrap();
+    owner.insert(noisy(true)).unwrap();
+    owner.insert(noisy(false)).unwrap();
+    let lent = owner.lend(noisy(false)).unwrap();
+    drop(remote);
+    assert!(catch_unwind(AssertUnwindSafe(|| drop(owner))).is_err());
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        3,
+        "every owned value dropped once"
+    );
+    assert!(
+        alloc.0.load(Ordering::SeqCst) >= 1,
+        "the lent value keeps the memory"
+    );
+    drop(lent);
+    assert_eq!(drops.load(Ordering::SeqCst), 4);
+    assert_eq!(
+        alloc.0.load(Ordering::SeqCst),
+        0,
+        "released with the last Lent"
+    );
+}
