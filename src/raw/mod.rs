@@ -27,6 +27,8 @@
 //! occupied exactly when `gens[i]` is odd.
 
 pub(crate) mod layout;
+#[cfg(target_has_atomic = "64")]
+pub(crate) mod remote;
 
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
@@ -135,6 +137,9 @@ pub(crate) struct RawSlab<T, K> {
     len: usize,
     hwm: usize,
     free: u32,
+    /// Split into an owner and remote handles ([`remote`]): slots may be out on loan, off the
+    /// free list and unmarked, so the slab never restarts its keys nor clears wholesale.
+    split: bool,
     _owns: PhantomData<(T, K)>,
 }
 
@@ -156,6 +161,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
             len: 0,
             hwm: 0,
             free: NIL,
+            split: false,
             _owns: PhantomData,
         }
     }
@@ -206,6 +212,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
             len: 0,
             hwm: 0,
             free: NIL,
+            split: false,
             _owns: PhantomData,
         }
     }
@@ -742,7 +749,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
     /// keys) returns the slab to its freshly allocated state: next key 0. If a `Drop` panics,
     /// the values not yet dropped stay in the slab and the slab stays consistent.
     pub(crate) fn clear(&mut self) {
-        if core::mem::needs_drop::<T>() || K::GENERATIONAL {
+        if core::mem::needs_drop::<T>() || K::GENERATIONAL || self.split {
             // One by one: values are dropped, generations advance.
             let mut from = 0;
             while let Some(i) = self.next_occupied(from) {
@@ -764,10 +771,11 @@ impl<T, K: RawKey> RawSlab<T, K> {
 
     /// When empty, with plain keys: forgets the free list and the high-water mark, so keys
     /// start from 0 again. With generational keys the slots keep their generations and the
-    /// free list its order (retired slots must stay out of use), so this does nothing.
+    /// free list its order (retired slots must stay out of use), so this does nothing; nor
+    /// does it on a split slab, whose lent slots must stay out of use.
     #[inline]
     pub(crate) fn restart(&mut self) {
-        if !K::GENERATIONAL && self.len == 0 {
+        if !K::GENERATIONAL && self.len == 0 && !self.split {
             self.hwm = 0;
             self.free = NIL;
         }
