@@ -208,7 +208,7 @@
 //!
 //! [`Slab::insert_at`] puts a value back at exactly its old key, [`Slab::try_clone`] copies a
 //! slab, and with the `serde` feature a whole slab round-trips with every key, every stale key
-//! and the next keys (format: the [`serde`](crate::serde) module).
+//! and the next keys (format: the `serde` module, with the `serde` feature).
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
