@@ -22,7 +22,7 @@ fi
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-strict-provenance}"
 start=$(date +%s)
 # Tests that need the OS are ignored under Miri; --include-ignored is never passed.
-if ! cargo +nightly miri test --no-fail-fast --lib --tests; then
+if ! cargo +nightly miri test --no-fail-fast --features serde --lib --tests; then
   echo "MIRI FAILED ($MIRIFLAGS)"
   exit 1
 fi

@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
 rustup target add x86_64-unknown-linux-musl
-cargo test --target x86_64-unknown-linux-musl
+cargo test --all-features --target x86_64-unknown-linux-musl
 echo "musl.sh: every test passed on x86_64-unknown-linux-musl in $((SECONDS - start)) s"

@@ -22,13 +22,14 @@ pub(crate) mod sealed {
         /// The slot index plus one (what a `Key` stores; never 0).
         fn ordinal(self) -> usize;
 
-        /// The key of slot `index` at stored generation `generation` (ignored by plain keys).
+        /// The key of the slot numbered `n` (index + 1) at stored generation `generation`
+        /// (ignored by plain keys).
         ///
         /// # Safety
-        /// `index < MAX_CAPACITY` (so below `u32::MAX - 1`): the core calls it only with the
-        /// index of one of its slots. For generational keys `generation` should be the odd
-        /// generation of an occupied slot (an even one would make a key that matches nothing).
-        unsafe fn from_parts(index: usize, generation: u32) -> Self;
+        /// `1 <= n <= MAX_CAPACITY`: the core calls it only with the number of one of its
+        /// slots. For generational keys `generation` must be odd (the generation of an
+        /// occupied slot, or the next one of a vacant slot), so never 0.
+        unsafe fn from_ordinal(n: u32, generation: u32) -> Self;
 
         /// The generation this key expects (0 for plain keys; odd for generational ones).
         fn generation_bits(self) -> u32;
@@ -174,12 +175,11 @@ impl RawKey for Key {
     }
 
     #[inline]
-    unsafe fn from_parts(index: usize, _: u32) -> Self {
-        debug_assert!(index < Key::MAX_INDEX);
-        // SAFETY: `index < MAX_CAPACITY == Key::MAX_INDEX < u32::MAX` per the caller, so
-        // `index + 1` neither wraps nor is zero. (Unlike `Key::new`, no clamp: this is the
-        // insert path.)
-        Key(unsafe { NonZeroU32::new_unchecked(index as u32 + 1) })
+    unsafe fn from_ordinal(n: u32, _: u32) -> Self {
+        debug_assert!(n != 0 && n as usize <= Key::MAX_INDEX);
+        // SAFETY: `n >= 1` per the caller. (Unlike `Key::new`, no clamp: this is the insert
+        // path, and a `Key` stores exactly this number.)
+        Key(unsafe { NonZeroU32::new_unchecked(n) })
     }
 
     #[inline]
@@ -354,12 +354,12 @@ impl RawKey for GenKey {
     }
 
     #[inline]
-    unsafe fn from_parts(index: usize, generation: u32) -> Self {
-        debug_assert!(index < u32::MAX as usize && generation % 2 == 1);
+    unsafe fn from_ordinal(n: u32, generation: u32) -> Self {
+        debug_assert!(n != 0 && generation % 2 == 1);
         GenKey {
-            index: index as u32,
-            // Occupied slots have odd generations; 1 stands in for an impossible 0.
-            generation: NonZeroU32::new(generation).unwrap_or(NonZeroU32::MIN),
+            index: n - 1,
+            // SAFETY: odd per the caller, so not 0.
+            generation: unsafe { NonZeroU32::new_unchecked(generation) },
         }
     }
 

@@ -208,7 +208,7 @@
 //!
 //! [`Slab::insert_at`] puts a value back at exactly its old key, [`Slab::try_clone`] copies a
 //! slab, and with the `serde` feature a whole slab round-trips with every key, every stale key
-//! and the next keys (format: the [`serde`](crate::serde) module).
+//! and the next keys (format: the `serde` module, with the `serde` feature).
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -259,6 +259,48 @@
 //! # }
 //! ```
 //!
+//! # Objects that cross threads
+//!
+//! [`Slab::split`] turns a slab into an [`Owner`], which keeps the whole single-thread API and
+//! also [`lend`](Owner::lend)s values to other threads, and [`RemoteFree`] handles, with which
+//! any thread hands the slots back. The owner inserts and lends with plain stores; a batch of
+//! returned slots costs one compare-and-swap; the owner takes them all back with one swap.
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use nexus_slab::{Lent, LockedSlab};
+//! use std::sync::mpsc;
+//!
+//! struct Order { id: u64, price: i64, qty: u32 }
+//!
+//! let mut slab: LockedSlab<Order> = LockedSlab::new();
+//! slab.alloc(100_000)?;                      // locked in RAM for its whole life
+//! let (mut gateway, retire) = slab.split();  // Owner + RemoteFree
+//! let (tx, rx) = mpsc::sync_channel::<Lent<Order>>(1024);
+//!
+//! let matcher = std::thread::spawn(move || {
+//!     let mut batch = retire.batch();
+//!     for order in rx {
+//!         assert!(order.qty > 0 && order.price > 0); // ... match it ...
+//!         batch.free(order);                 // no atomic: the slot joins the batch
+//!         if batch.len() == 32 {
+//!             batch.flush();                 // one compare-and-swap for 32 slots
+//!         }
+//!     }
+//! });
+//!
+//! for id in 0..10_000 {
+//!     let order = gateway.lend(Order { id, price: 100, qty: 1 })?; // no atomic
+//!     tx.send(order)?;
+//! }
+//! drop(tx);
+//! matcher.join().unwrap();
+//! gateway.collect();                         // one swap takes every returned slot back
+//! assert_eq!(gateway.lent(), 0);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Safety
 //!
 //! No value of any public key constructor can cause undefined behaviour, a panic (other than
@@ -288,6 +330,8 @@ mod raw;
 #[cfg(feature = "serde")]
 pub mod serde;
 mod slab;
+#[cfg(target_has_atomic = "64")]
+mod split;
 mod sys;
 mod typed;
 
@@ -299,6 +343,8 @@ pub use iter::{Drain, IntoIter, Iter, IterMut, Keys, Values, ValuesMut};
 pub use key::{GenKey, Key, SlabKey};
 pub use numa::{NodeHugePool, NumaBytes, NumaNode, NumaPolicy};
 pub use slab::Slab;
+#[cfg(target_has_atomic = "64")]
+pub use split::{FreeBatch, Lent, Owner, RemoteFree};
 #[doc(hidden)]
 pub use typed::__private;
 

@@ -120,9 +120,15 @@ where
         impl<T, B: Backing, K: SlabKey> Serialize for Free<'_, T, B, K> {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 let raw = self.0.raw();
+                // A split slab's slots out on loan are saved as free, below the free list: the
+                // restored slab holds no lent value.
+                #[cfg(target_has_atomic = "64")]
+                let out = raw.out_slots();
+                #[cfg(not(target_has_atomic = "64"))]
+                let out: Vec<usize> = Vec::new();
                 // Formats without self-description need the length first.
-                let mut seq = s.serialize_seq(Some(raw.free_slots().count()))?;
-                for i in raw.free_slots() {
+                let mut seq = s.serialize_seq(Some(raw.free_slots().count() + out.len()))?;
+                for i in raw.free_slots().chain(out) {
                     let g = u64::from(raw.generation_at(i));
                     seq.serialize_element(&(g << 32 | i as u64))?;
                 }

@@ -163,6 +163,72 @@ unsafe impl Backing for HugeTlb1G {
     }
 }
 
+// --- nexus-slab with generational keys -----------------------------------------------------
+
+/// `GenSlab<T>` (the default `Mmap` backing, generational keys). Keys travel as `usize`: the
+/// key's `to_bits()` (on 64-bit targets), turned back with `GenKey::from_bits`. Not in
+/// `for_each_impl!` (the benches there take key = index on a fresh slab); the latency example
+/// and `benches/consumers.rs` measure it.
+pub struct GenMmap;
+
+impl Impl for GenMmap {
+    type Slab<T> = nexus_slab::GenSlab<T>;
+    fn name() -> String {
+        "nexus GenKey".into()
+    }
+}
+
+/// The key a `usize` carries (see [`GenMmap`]); a made-up one is a key no slab has.
+#[inline]
+fn gen_key(key: usize) -> nexus_slab::GenKey {
+    nexus_slab::GenKey::from_bits(key as u64)
+        .unwrap_or(nexus_slab::GenKey::from_bits(u64::MAX).unwrap())
+}
+
+impl<T> SlabLike<T> for nexus_slab::GenSlab<T> {
+    fn with_capacity(n: usize) -> Option<Self> {
+        match nexus_slab::GenSlab::with_capacity(n) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("{} unavailable: {e}", GenMmap::name());
+                None
+            }
+        }
+    }
+    #[inline]
+    fn insert(&mut self, value: T) -> usize {
+        match nexus_slab::Slab::insert(self, value) {
+            Ok(k) => k.to_bits() as usize,
+            Err(_) => full(),
+        }
+    }
+    #[inline]
+    fn get(&self, key: usize) -> Option<&T> {
+        nexus_slab::Slab::get(self, gen_key(key))
+    }
+    #[inline]
+    fn get_mut(&mut self, key: usize) -> Option<&mut T> {
+        nexus_slab::Slab::get_mut(self, gen_key(key))
+    }
+    #[inline]
+    fn remove(&mut self, key: usize) -> Option<T> {
+        nexus_slab::Slab::remove(self, gen_key(key))
+    }
+    #[inline]
+    fn for_each(&self, f: impl FnMut(&T)) {
+        self.values().for_each(f);
+    }
+    fn lock(&mut self) -> Result<(), String> {
+        self.mlock().map_err(|e| e.to_string())
+    }
+    fn len(&self) -> usize {
+        nexus_slab::Slab::len(self)
+    }
+    fn bytes(&self) -> usize {
+        self.memory_size()
+    }
+}
+
 // --- the slab crate -----------------------------------------------------------------------
 
 /// The `slab` crate, 0.4: a `Vec<Entry<T>>` with a tag per entry, grown on demand.

@@ -27,6 +27,8 @@
 //! occupied exactly when `gens[i]` is odd.
 
 pub(crate) mod layout;
+#[cfg(target_has_atomic = "64")]
+pub(crate) mod remote;
 
 use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
@@ -60,6 +62,51 @@ const fn bit_of(i: usize) -> (usize, u64) {
     (b / 64, 1u64 << (b % 64))
 }
 
+/// The parity (bit 0) of each of the 64 `u32`s at `p`, as bit `b` of the result for `p[b]`:
+/// the occupancy of 64 generational slots. SSE2 (every x86-64 CPU has it) takes 16 at a
+/// time: shift the parity bit into the sign bit, narrow 32 -> 16 -> 8 bits keeping the sign
+/// (saturating packs), and collect the 16 sign bits with one `movemask`.
+///
+/// # Safety
+/// `p` must be valid for reads of 64 `u32`s (no alignment needed beyond `u32`'s).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline]
+unsafe fn parity_bits(p: *const u32) -> u64 {
+    use core::arch::x86_64::{
+        __m128i, _mm_loadu_si128, _mm_movemask_epi8, _mm_packs_epi16, _mm_packs_epi32,
+        _mm_slli_epi32,
+    };
+    let mut word = 0u64;
+    for q in 0..4 {
+        // SAFETY: `p + 16 * q .. + 16` is inside the 64 `u32`s the caller vouches for;
+        // `loadu` takes any alignment; SSE2 is enabled (cfg above).
+        let bits = unsafe {
+            let at = |j: usize| _mm_loadu_si128(p.add(16 * q + 4 * j).cast::<__m128i>());
+            let s = |v| _mm_slli_epi32::<31>(v);
+            let lo = _mm_packs_epi32(s(at(0)), s(at(1)));
+            let hi = _mm_packs_epi32(s(at(2)), s(at(3)));
+            _mm_movemask_epi8(_mm_packs_epi16(lo, hi))
+        };
+        word |= u64::from(bits as u16) << (16 * q);
+    }
+    word
+}
+
+/// The parity (bit 0) of each of the 64 `u32`s at `p`, as bit `b` of the result for `p[b]`.
+///
+/// # Safety
+/// `p` must be valid for reads of 64 `u32`s.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline]
+unsafe fn parity_bits(p: *const u32) -> u64 {
+    let mut word = 0u64;
+    for b in 0..64 {
+        // SAFETY: `b < 64`, inside the 64 `u32`s the caller vouches for.
+        word |= u64::from(unsafe { p.add(b).read() } & 1) << b;
+    }
+    word
+}
+
 /// While a saved state is restored: the link of a slot not yet accounted for. Never a link
 /// (slot index + 1 is at most `MAX_CAPACITY < u32::MAX`), never `NIL`.
 #[cfg(feature = "serde")]
@@ -90,6 +137,9 @@ pub(crate) struct RawSlab<T, K> {
     len: usize,
     hwm: usize,
     free: u32,
+    /// Split into an owner and remote handles ([`remote`]): slots may be out on loan, off the
+    /// free list and unmarked, so the slab never restarts its keys nor clears wholesale.
+    split: bool,
     _owns: PhantomData<(T, K)>,
 }
 
@@ -111,6 +161,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
             len: 0,
             hwm: 0,
             free: NIL,
+            split: false,
             _owns: PhantomData,
         }
     }
@@ -161,6 +212,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
             len: 0,
             hwm: 0,
             free: NIL,
+            split: false,
             _owns: PhantomData,
         }
     }
@@ -195,6 +247,12 @@ impl<T, K: RawKey> RawSlab<T, K> {
             // mark.
             let first = usize::from(w == 0);
             let end = (self.hwm + 1 - w * 64).min(64);
+            if first == 0 && end == 64 {
+                // A whole word: 64 generations from slot `64 * w - 1`, gathered 16 at a time.
+                // SAFETY: slots `64 * w - 1 .. 64 * w + 63` are below `hwm <= cap` (`end` is
+                // 64), inside the generations.
+                return unsafe { parity_bits(self.gens.as_ptr().add(w * 64 - 1)) };
+            }
             let mut word = 0u64;
             for b in first..end {
                 // SAFETY: slot `64 * w + b - 1 < hwm <= cap`, inside the generations.
@@ -277,8 +335,13 @@ impl<T, K: RawKey> RawSlab<T, K> {
             // made odd by every constructor; the parity is checked here as well, so that no key
             // could ever match a vacant slot's even generation even if one were made wrongly.
             let want = key.generation_bits();
+            if i >= self.hwm {
+                return None;
+            }
             // SAFETY: `i < hwm <= cap`, and the keys are generational.
-            want & 1 == 1 && i < self.hwm && unsafe { *self.gen_ptr(i) } == want
+            let g = unsafe { *self.gen_ptr(i) };
+            // Both tests in one branch (`&`, not `&&`): the parity test costs an `and`.
+            (g == want) & (g & 1 == 1)
         } else {
             self.is_occupied(i)
         };
@@ -307,8 +370,8 @@ impl<T, K: RawKey> RawSlab<T, K> {
         } else {
             0
         };
-        // SAFETY: `i < cap <= MAX_CAPACITY` per the caller.
-        unsafe { K::from_parts(i, gen) }
+        // SAFETY: `i < cap <= MAX_CAPACITY` per the caller, so `i + 1` is a slot number.
+        unsafe { K::from_ordinal(link_of(i), gen) }
     }
 
     #[inline]
@@ -316,14 +379,26 @@ impl<T, K: RawKey> RawSlab<T, K> {
         let i = self.find(key)?;
         // SAFETY: slot `i` is occupied, so it holds an initialised `T`; `&self` keeps the
         // slab (and so the value) from being changed while the reference lives.
-        Some(unsafe { &*self.value_ptr(i) })
+        Some(unsafe { self.value_nn(i).as_ref() })
     }
 
     #[inline]
     pub(crate) fn get_mut(&mut self, key: K) -> Option<&mut T> {
         let i = self.find(key)?;
         // SAFETY: as in `get`; `&mut self` makes the reference unique.
-        Some(unsafe { &mut *self.value_ptr(i) })
+        Some(unsafe { self.value_nn(i).as_mut() })
+    }
+
+    /// The value in slot `i`, as a pointer the compiler knows is not null (so an
+    /// `Option<&T>` built from it needs no null test).
+    ///
+    /// # Safety
+    /// `i < self.capacity()`.
+    #[inline]
+    unsafe fn value_nn(&self, i: usize) -> NonNull<T> {
+        debug_assert!(i < self.cap);
+        // SAFETY: `i < cap`, inside the slot array; `value` is at offset 0 of a `repr(C)` slot.
+        unsafe { self.slots.add(i).cast::<T>() }
     }
 
     /// The slot the next insert will use, if the slab is not full.
@@ -349,15 +424,17 @@ impl<T, K: RawKey> RawSlab<T, K> {
             0
         };
         // SAFETY: `i < cap <= MAX_CAPACITY`.
-        Some(unsafe { K::from_parts(i, gen) })
+        Some(unsafe { K::from_ordinal(link_of(i), gen) })
     }
 
     /// Stores `value` in the most recently freed slot (or the next never-used one).
     #[inline]
     pub(crate) fn insert(&mut self, value: T) -> Result<K, T> {
         // SAFETY (for the bitmap words below): `i < hwm <= cap`, inside the bitmap.
-        let i = if self.free != NIL {
-            let i = slot_of_link(self.free);
+        // `n`: the slot's number from 1 (its link, and what a plain key stores).
+        let (i, n) = if self.free != NIL {
+            let n = self.free;
+            let i = slot_of_link(n);
             // SAFETY: slots on the free list are vacant slots below `hwm <= cap` whose `next`
             // field was written when they were freed.
             self.free = unsafe { (*self.slots.as_ptr().add(i)).next };
@@ -366,10 +443,11 @@ impl<T, K: RawKey> RawSlab<T, K> {
                 // SAFETY: see above.
                 unsafe { *self.bits.as_ptr().add(w) |= mask };
             }
-            i
+            (i, n)
         } else if self.hwm < self.cap {
             let i = self.hwm;
             self.hwm += 1;
+            let n = link_of(i);
             if !K::GENERATIONAL {
                 let b = i + 1;
                 // SAFETY: see above.
@@ -382,7 +460,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
                 debug_assert_eq!(*word & below, below, "a vacant slot off the free list");
                 *word = u64::MAX >> (63 - b % 64);
             }
-            i
+            (i, n)
         } else {
             return Err(value);
         };
@@ -400,8 +478,8 @@ impl<T, K: RawKey> RawSlab<T, K> {
         } else {
             0
         };
-        // SAFETY: `i < cap <= MAX_CAPACITY`.
-        Ok(unsafe { K::from_parts(i, gen) })
+        // SAFETY: `n = i + 1` with `i < cap <= MAX_CAPACITY`.
+        Ok(unsafe { K::from_ordinal(n, gen) })
     }
 
     /// Stores `value` at exactly the slot `key` names, with exactly its generation: for
@@ -671,7 +749,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
     /// keys) returns the slab to its freshly allocated state: next key 0. If a `Drop` panics,
     /// the values not yet dropped stay in the slab and the slab stays consistent.
     pub(crate) fn clear(&mut self) {
-        if core::mem::needs_drop::<T>() || K::GENERATIONAL {
+        if core::mem::needs_drop::<T>() || K::GENERATIONAL || self.split {
             // One by one: values are dropped, generations advance.
             let mut from = 0;
             while let Some(i) = self.next_occupied(from) {
@@ -693,10 +771,11 @@ impl<T, K: RawKey> RawSlab<T, K> {
 
     /// When empty, with plain keys: forgets the free list and the high-water mark, so keys
     /// start from 0 again. With generational keys the slots keep their generations and the
-    /// free list its order (retired slots must stay out of use), so this does nothing.
+    /// free list its order (retired slots must stay out of use), so this does nothing; nor
+    /// does it on a split slab, whose lent slots must stay out of use.
     #[inline]
     pub(crate) fn restart(&mut self) {
-        if !K::GENERATIONAL && self.len == 0 {
+        if !K::GENERATIONAL && self.len == 0 && !self.split {
             self.hwm = 0;
             self.free = NIL;
         }
@@ -1178,6 +1257,31 @@ mod tests {
         let mut want: Vec<usize> = (0..cap).filter(|&i| i != 1 && i != 2).collect();
         want.sort_unstable();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn parity_bits_gathers_bit_zero_of_each_generation() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..if cfg!(miri) { 4 } else { 200 } {
+            let gens: Vec<u32> = (0..70)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    match round % 3 {
+                        0 => x as u32,
+                        1 => u32::MAX - (x as u32 & 1),
+                        _ => (x as u32) & 0x8000_0001,
+                    }
+                })
+                .collect();
+            for start in [0usize, 1, 3, 6] {
+                let want = (0..64).fold(0u64, |w, b| w | u64::from(gens[start + b] & 1) << b);
+                // SAFETY: `start + 64 <= 70` values.
+                let got = unsafe { parity_bits(gens.as_ptr().add(start)) };
+                assert_eq!(got, want, "round {round}, start {start}");
+            }
+        }
     }
 
     #[test]

@@ -925,7 +925,13 @@ impl<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey> Runner<
             }
             Op::TryClone => {
                 self.ops += 1;
-                let copy = self.slab.try_clone().expect("try_clone");
+                let copy = match self.slab.try_clone() {
+                    Ok(copy) => copy,
+                    // A second hugetlb slab needs pages the pool may not have (other tests
+                    // hold some): the typed error, and the original unchanged.
+                    Err(Error::HugePagesUnavailable { .. }) => return self.check_all(),
+                    Err(e) => panic!("try_clone: {e}"),
+                };
                 // The copy holds new values (new ids), in key order; the original's go when it
                 // is dropped.
                 let mark = self.log.dropped();
@@ -943,8 +949,21 @@ impl<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey> Runner<
                 self.ops += 1;
                 let bytes = postcard::to_allocvec(&self.slab).expect("serialise");
                 CURRENT_LOG.with(|l| *l.borrow_mut() = Some(self.log.clone()));
-                let copy: Slab<Val<PAD>, B, K> = postcard::from_bytes(&bytes).expect("deserialise");
+                let copy: Result<Slab<Val<PAD>, B, K>, _> = postcard::from_bytes(&bytes);
                 CURRENT_LOG.with(|l| *l.borrow_mut() = None);
+                let copy = match copy {
+                    Ok(copy) => copy,
+                    // As for `TryClone`: a hugetlb pool too small for a second slab.
+                    Err(e) => {
+                        // postcard keeps no message: ask the backing itself whether a second
+                        // slab of this capacity fits.
+                        let mut probe: Slab<Val<PAD>, B, K> = Slab::new();
+                        match probe.alloc(self.cap) {
+                            Err(Error::HugePagesUnavailable { .. }) => return self.check_all(),
+                            _ => panic!("deserialise: {e}"),
+                        }
+                    }
+                };
                 let mark = self.log.dropped();
                 let old: Vec<u64> = self.map.values().map(|&(id, _)| id).collect();
                 let ids: Vec<u64> = copy.values().map(|v| v.id).collect();

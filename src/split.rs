@@ -1,0 +1,1430 @@
+//! Objects that cross threads: [`Slab::split`] into an [`Owner`], which inserts and lends with
+//! no atomic operation on its fast path, and [`RemoteFree`] handles, with which any thread
+//! hands back the slots of the [`Lent`] values it was given.
+//!
+//! What is shared between the threads sits in one heap block made at `split`: the remote
+//! stack (one 64-bit word, see `raw::remote`) and a reference count. The owner, each
+//! `RemoteFree` and — once the owner is gone — each value still lent hold a reference; the
+//! last one to go releases the slab's memory through its backing. A `Lent` takes no reference
+//! while the owner lives (lending is a plain store), so the owner, when it goes, adds one for
+//! each slot still out before it closes the stack; a slot handed back to a closed stack drops
+//! that reference instead of being pushed.
+
+use core::cell::UnsafeCell;
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
+use core::ops::{Deref, DerefMut, Index, IndexMut};
+use core::ptr::{self, NonNull};
+
+use crate::backing::{Backing, CloneBacking, Mmap};
+use crate::entry::VacantEntry;
+use crate::iter::{Drain, Iter, IterMut, ValuesMut};
+use crate::key::SlabKey;
+use crate::raw::remote::{write_link, Pushed, Refs, RemoteHead};
+use crate::{Error, Full, InsertAtError, Key, Slab};
+
+/// What the threads of a split slab share; at offset 0 of [`Shared`], which is what is
+/// allocated (so a pointer to it is one to the whole block).
+#[repr(C)]
+struct Header {
+    head: RemoteHead,
+    refs: Refs,
+    /// Frees the whole block (a `Shared<T, B, K>`) and the slab parked in it.
+    destroy: unsafe fn(NonNull<Header>),
+}
+
+/// The shared block, with the slab the owner parks there when it goes (to be released by the
+/// last holder).
+#[repr(C)]
+struct Shared<T, B: Backing, K: SlabKey> {
+    header: Header,
+    parked: UnsafeCell<Option<Slab<T, B, K>>>,
+}
+
+/// Frees a `Shared<T, B, K>` block, releasing the parked slab's memory.
+///
+/// # Safety
+/// `h` came from the `Box<Shared<T, B, K>>` made by `split`, and the last reference was just
+/// dropped (no one else uses the block).
+unsafe fn destroy<T, B: Backing, K: SlabKey>(h: NonNull<Header>) {
+    // SAFETY: per the contract, the block is a leaked `Box<Shared<T, B, K>>` (the header is
+    // at offset 0 of the `repr(C)` block, and the pointer keeps the whole block's provenance),
+    // and nothing else refers to it any more.
+    drop(unsafe { Box::from_raw(h.cast::<Shared<T, B, K>>().as_ptr()) });
+}
+
+/// Drops `n` references to the block at `h`, freeing it with the last one.
+///
+/// # Safety
+/// `h` is a live block and the caller holds `n` of its references, which it gives up.
+unsafe fn release(h: NonNull<Header>, n: usize) {
+    // SAFETY: the caller's references keep the block alive until this call drops them.
+    let (last, destroy) = unsafe { (h.as_ref().refs.release(n), h.as_ref().destroy) };
+    if last {
+        // SAFETY: the last reference is gone: no one else uses the block.
+        unsafe { destroy(h) };
+    }
+}
+
+/// Hands an out slot back: pushes it onto the remote stack, or, when the owner is gone, drops
+/// the reference the owner left for it.
+///
+/// # Safety
+/// `value` is the value pointer of an out slot of the slab of block `h` whose value is gone
+/// (dropped or moved out), `link` its link, and the caller owns the slot (a `Lent`'s).
+#[inline]
+unsafe fn give_back<T>(h: NonNull<Header>, value: NonNull<T>, link: u32) {
+    // SAFETY: the slot is lent, so the block is alive (the owner, or the reference the owner
+    // left for this slot); the slot is the caller's, vacant, and its link is written only by
+    // the callback, before the push publishes it.
+    let pushed = unsafe {
+        h.as_ref()
+            .head
+            .push_chain(link, 1, |next| write_link(value, next))
+    };
+    if pushed == Pushed::Closed {
+        // SAFETY: the owner left one reference for this slot when it closed the stack.
+        unsafe { release(h, 1) };
+    }
+}
+
+impl<T, B: Backing + Send + 'static, K: SlabKey + 'static> Slab<T, B, K> {
+    /// Splits the slab for use across threads: an [`Owner`] that keeps the whole
+    /// single-thread API (same keys, same code) and can also [`lend`](Owner::lend) values to
+    /// other threads, and a [`RemoteFree`] with which any thread hands their slots back.
+    ///
+    /// The owner inserts, gets, removes and lends with no atomic operation; a remote thread
+    /// returns a slot with one compare-and-swap (one per batch with [`FreeBatch`]); the owner
+    /// takes back everything returned with one swap, by itself when it runs out of slots. The
+    /// slab's memory stays until the owner, every `RemoteFree` and every `Lent` are gone.
+    ///
+    /// Costs one small heap allocation (the shared block), and with plain keys a pass over
+    /// the never-used slots, which join the free list (inserts still take them in order).
+    ///
+    /// ```
+    /// use nexus_slab::{LockedSlab, Slab};
+    ///
+    /// let slab: Slab<String> = Slab::with_capacity(1024).unwrap();
+    /// let (mut owner, remote) = slab.split();
+    /// let order = owner.lend("buy 100".to_string()).unwrap();
+    /// let retire = std::thread::spawn(move || {
+    ///     assert_eq!(*order, "buy 100");
+    ///     remote.free(order); // dropped here, slot handed back
+    /// });
+    /// retire.join().unwrap();
+    /// assert_eq!(owner.collect(), 1);
+    /// assert_eq!(owner.lent(), 0);
+    /// ```
+    pub fn split(mut self) -> (Owner<T, B, K>, RemoteFree<T>) {
+        self.raw_mut().begin_split();
+        let shared = Box::new(Shared::<T, B, K> {
+            header: Header {
+                head: RemoteHead::new(),
+                refs: Refs::new(2),
+                destroy: destroy::<T, B, K>,
+            },
+            parked: UnsafeCell::new(None),
+        });
+        let header = NonNull::from(Box::leak(shared)).cast::<Header>();
+        (
+            Owner {
+                slab: ManuallyDrop::new(self),
+                header,
+                lent: 0,
+            },
+            RemoteFree {
+                header,
+                _values: PhantomData,
+            },
+        )
+    }
+}
+
+/// The owning side of a split slab: the slab's whole single-thread API, plus
+/// [`lend`](Owner::lend) and [`collect`](Owner::collect). Made by [`Slab::split`].
+///
+/// Reading goes through `Deref<Target = Slab>` (`get`, `iter`, `len`, `capacity`,
+/// `memory_size`, ...); every method that changes the slab is here, with the same code as on
+/// [`Slab`]. [`insert`](Owner::insert) and `lend` take back the returned slots by themselves
+/// (one swap) when no slot is free.
+///
+/// Lent slots are out of the owner's sight: `get`, `iter`, `drain`, `retain`, `clear` and
+/// drop skip them, [`len`](Slab::len) does not count them (see [`lent`](Owner::lent)), and a
+/// [`GenKey`](crate::GenKey) that named the slot before stays stale. When the owner is dropped
+/// it drops its own values; values still lent stay valid, and the memory goes back to the
+/// backing when the last of them is dropped.
+///
+/// ```
+/// use nexus_slab::{GenSlab, Slab};
+///
+/// let (mut owner, remote) = GenSlab::<u32>::with_capacity(4).unwrap().split();
+/// let k = owner.insert(1).unwrap();
+/// let lent = owner.lend(2).unwrap();
+/// assert_eq!((owner.len(), owner.lent()), (1, 1));
+/// assert_eq!(owner.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [1]);
+/// assert_eq!(remote.take(lent), 2);
+/// owner.remove(k);
+/// assert!(owner.get(k).is_none());
+/// ```
+pub struct Owner<T, B: Backing = Mmap, K: SlabKey = Key> {
+    /// Taken out only by `drop` (parked in the shared block).
+    slab: ManuallyDrop<Slab<T, B, K>>,
+    header: NonNull<Header>,
+    /// Slots lent and not yet taken back (lent, or returned and still on the remote stack).
+    lent: usize,
+}
+
+// SAFETY: the owner is its slab plus a handle on the shared block, whose state is atomic (the
+// remote stack, the count) or touched only by the owner (the parked slab, written once as it
+// goes): it may move to another thread exactly when the slab may.
+unsafe impl<T, B: Backing, K: SlabKey> Send for Owner<T, B, K> where Slab<T, B, K>: Send {}
+// SAFETY: `&Owner` reads the slab (as `&Slab` does) and the atomic stack, or makes a
+// `RemoteFree` with an atomic increment.
+unsafe impl<T, B: Backing, K: SlabKey> Sync for Owner<T, B, K> where Slab<T, B, K>: Sync {}
+
+impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
+    #[inline]
+    fn header(&self) -> &Header {
+        // SAFETY: the owner holds a reference to the block until its drop.
+        unsafe { self.header.as_ref() }
+    }
+
+    /// Stores `value` in a slot and hands it out as a [`Lent`], which another thread may own
+    /// and drop (or give to [`RemoteFree`]): the slot comes back to this owner then. No
+    /// atomic operation unless no slot is free, when the returned ones are taken back first
+    /// (one swap).
+    ///
+    /// The value is out of the owner's sight until then: no key finds it, and `iter`, `len`
+    /// and the owner's drop skip it.
+    ///
+    /// # Errors
+    ///
+    /// [`Full`] with the value when every slot holds a value or is lent (and not returned).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u64>::with_capacity(2).unwrap().split();
+    /// let mut a = owner.lend(1).unwrap();
+    /// *a += 10;
+    /// assert_eq!(*a, 11);
+    /// assert!(owner.is_empty());
+    /// drop(a); // hands the slot back
+    /// assert_eq!(owner.lent(), 1); // until taken back
+    /// assert_eq!(owner.collect(), 1);
+    /// ```
+    #[inline]
+    pub fn lend(&mut self, value: T) -> Result<Lent<T>, Full<T>> {
+        match self.slab.raw_mut().lend(value) {
+            Ok((value, link)) => {
+                self.lent += 1;
+                Ok(Lent {
+                    value,
+                    header: self.header,
+                    link,
+                    _owns: PhantomData,
+                })
+            }
+            Err(value) => self.lend_after_collect(value),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lend_after_collect(&mut self, value: T) -> Result<Lent<T>, Full<T>> {
+        if self.collect() == 0 {
+            return Err(Full::new(value, self.slab.capacity()));
+        }
+        self.lend(value)
+    }
+
+    /// Inserts `value` and returns its key, as [`Slab::insert`] does (same code); when no slot
+    /// is free, first takes back the returned ones (one swap).
+    ///
+    /// # Errors
+    ///
+    /// [`Full`] with the value when every slot holds a value or is lent (and not returned).
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let slab: Slab<u64> = Slab::with_capacity(1).unwrap();
+    /// let cap = slab.capacity();
+    /// let (mut owner, remote) = slab.split();
+    /// let lent: Vec<_> = (0..cap as u64).map(|v| owner.lend(v).unwrap()).collect();
+    /// assert!(owner.insert(7).is_err()); // everything is lent
+    /// remote.free_all(lent);
+    /// assert!(owner.insert(7).is_ok()); // taken back by itself
+    /// ```
+    #[inline]
+    pub fn insert(&mut self, value: T) -> Result<K, Full<T>> {
+        match self.slab.raw_mut().insert(value) {
+            Ok(key) => Ok(K::from_raw(key)),
+            Err(value) => self.insert_after_collect(value),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn insert_after_collect(&mut self, value: T) -> Result<K, Full<T>> {
+        if self.collect() == 0 {
+            return Err(Full::new(value, self.slab.capacity()));
+        }
+        self.insert(value)
+    }
+
+    /// Takes back every slot returned so far (one atomic swap; a load only when there is
+    /// none) and returns how many: they go on top of the free list. O(1) when the free list
+    /// is empty (as when `insert` or `lend` do it by themselves), else O(slots taken back).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let lent = [owner.lend(1).unwrap(), owner.lend(2).unwrap()];
+    /// assert_eq!(owner.collect(), 0);
+    /// remote.free_all(lent);
+    /// assert_eq!(owner.collect(), 2);
+    /// ```
+    pub fn collect(&mut self) -> usize {
+        let Some((top, count)) = self.header().head.take() else {
+            return 0;
+        };
+        // SAFETY: the chain is what the remote stack held: slots this owner lent, handed back
+        // with their links written before the push the swap synchronised with.
+        unsafe { self.slab.raw_mut().adopt(top, count) };
+        self.lent -= count as usize;
+        count as usize
+    }
+
+    /// Slots out on loan: lent and not yet taken back by [`collect`](Owner::collect) (so
+    /// including those returned since the last one).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let a = owner.lend(1).unwrap();
+    /// assert_eq!(owner.lent(), 1);
+    /// drop(a);
+    /// assert_eq!(owner.lent(), 1);
+    /// owner.collect();
+    /// assert_eq!(owner.lent(), 0);
+    /// ```
+    #[inline]
+    pub fn lent(&self) -> usize {
+        self.lent
+    }
+
+    /// Another [`RemoteFree`] handle (one atomic increment).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// drop(remote);
+    /// let again = owner.remote();
+    /// again.free(owner.lend(1).unwrap());
+    /// assert_eq!(owner.collect(), 1);
+    /// ```
+    pub fn remote(&self) -> RemoteFree<T> {
+        self.header().refs.add(1);
+        RemoteFree {
+            header: self.header,
+            _values: PhantomData,
+        }
+    }
+
+    /// Whether an insert or a lend would fail now: no slot free, none returned.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let slab: Slab<u64> = Slab::with_capacity(1).unwrap();
+    /// let cap = slab.capacity();
+    /// let (mut owner, remote) = slab.split();
+    /// let mut lent: Vec<_> = (0..cap as u64).map(|v| owner.lend(v).unwrap()).collect();
+    /// assert!(owner.is_full() && owner.is_empty());
+    /// remote.free(lent.pop().unwrap());
+    /// assert!(!owner.is_full());
+    /// ```
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        !self.slab.raw().has_vacant() && self.header().head.is_empty()
+    }
+
+    /// The key the next [`insert`](Owner::insert) will return, taking back the returned
+    /// slots first if none is free; `None` when the slab is full.
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let next = owner.vacant_key().unwrap();
+    /// assert_eq!(owner.insert(1).unwrap(), next);
+    /// ```
+    pub fn vacant_key(&mut self) -> Option<K> {
+        if !self.slab.raw().has_vacant() {
+            self.collect();
+        }
+        self.slab.vacant_key()
+    }
+
+    /// A handle to the next vacant slot, as [`Slab::vacant_entry`]; takes back the returned
+    /// slots first if none is free.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotAllocated`] or [`Error::Full`].
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let (mut owner, _remote) = Slab::<(Key, u8)>::with_capacity(8).unwrap().split();
+    /// let entry = owner.vacant_entry().unwrap();
+    /// let key = entry.key();
+    /// entry.insert((key, 1));
+    /// assert_eq!(owner[key].0, key);
+    /// ```
+    pub fn vacant_entry(&mut self) -> Result<VacantEntry<'_, T, B, K>, Error> {
+        if !self.slab.raw().has_vacant() {
+            self.collect();
+        }
+        self.slab.vacant_entry()
+    }
+
+    /// As [`Slab::get_mut`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert(1).unwrap();
+    /// *owner.get_mut(k).unwrap() += 1;
+    /// assert_eq!(owner[k], 2);
+    /// ```
+    #[inline]
+    pub fn get_mut(&mut self, key: K) -> Option<&mut T> {
+        self.slab.get_mut(key)
+    }
+
+    /// As [`Slab::get_unchecked_mut`].
+    ///
+    /// # Safety
+    ///
+    /// `key` must name a value in this slab (`self.contains(key)`); a lent slot holds none.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert(1).unwrap();
+    /// // SAFETY: `k` was just inserted.
+    /// unsafe { *owner.get_unchecked_mut(k) = 5 };
+    /// assert_eq!(owner[k], 5);
+    /// ```
+    #[inline]
+    pub unsafe fn get_unchecked_mut(&mut self, key: K) -> &mut T {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.slab.get_unchecked_mut(key) }
+    }
+
+    /// As [`Slab::get_disjoint_mut`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Slab::get_disjoint_mut`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let a = owner.insert(1).unwrap();
+    /// let b = owner.insert(2).unwrap();
+    /// let [x, y] = owner.get_disjoint_mut([a, b]).unwrap();
+    /// std::mem::swap(x, y);
+    /// assert_eq!((owner[a], owner[b]), (2, 1));
+    /// ```
+    pub fn get_disjoint_mut<const N: usize>(&mut self, keys: [K; N]) -> Result<[&mut T; N], Error> {
+        self.slab.get_disjoint_mut(keys)
+    }
+
+    /// As [`Slab::remove`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert(1).unwrap();
+    /// assert_eq!(owner.remove(k), Some(1));
+    /// assert_eq!(owner.remove(k), None);
+    /// ```
+    #[inline]
+    pub fn remove(&mut self, key: K) -> Option<T> {
+        self.slab.remove(key)
+    }
+
+    /// As [`Slab::insert_at`]; a lent slot is not vacant for it (refused).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Slab::insert_at`].
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let (mut owner, _remote) = Slab::<&str>::with_capacity(8).unwrap().split();
+    /// owner.insert_at(Key::new(3), "three").unwrap();
+    /// assert_eq!(owner[Key::new(3)], "three");
+    /// ```
+    pub fn insert_at(&mut self, key: K, value: T) -> Result<(), InsertAtError<T>> {
+        self.slab.insert_at(key, value)
+    }
+
+    /// As [`Slab::iter_mut`] (lent values are not visited).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert(1).unwrap();
+    /// owner.iter_mut().for_each(|(_, v)| *v += 1);
+    /// assert_eq!(owner[k], 2);
+    /// ```
+    pub fn iter_mut(&mut self) -> IterMut<'_, T, K> {
+        self.slab.iter_mut()
+    }
+
+    /// As [`Slab::values_mut`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert(1).unwrap();
+    /// owner.values_mut().for_each(|v| *v *= 3);
+    /// assert_eq!(owner[k], 3);
+    /// ```
+    pub fn values_mut(&mut self) -> ValuesMut<'_, T, K> {
+        self.slab.values_mut()
+    }
+
+    /// As [`Slab::drain`], except that the keys do not start again from 0 afterwards (lent
+    /// slots must stay out of use); lent values stay lent.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// owner.insert(1).unwrap();
+    /// let lent = owner.lend(2).unwrap();
+    /// assert_eq!(owner.drain().map(|(_, v)| v).collect::<Vec<_>>(), [1]);
+    /// assert_eq!(*lent, 2);
+    /// ```
+    pub fn drain(&mut self) -> Drain<'_, T, K> {
+        self.slab.drain()
+    }
+
+    /// As [`Slab::retain`] (lent values are not visited).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// for v in 0..4 {
+    ///     owner.insert(v).unwrap();
+    /// }
+    /// owner.retain(|_, v| *v % 2 == 1);
+    /// assert_eq!(owner.values().copied().collect::<Vec<_>>(), [1, 3]);
+    /// ```
+    pub fn retain<F: FnMut(K, &mut T) -> bool>(&mut self, keep: F) {
+        self.slab.retain(keep)
+    }
+
+    /// As [`Slab::clear`], except that the keys do not start again from 0 (lent slots must
+    /// stay out of use: the cleared slots go on the free list one by one); lent values stay
+    /// lent.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert("a".into()).unwrap();
+    /// let lent = owner.lend("b".into()).unwrap();
+    /// owner.clear();
+    /// assert!(owner.is_empty() && !owner.contains(k));
+    /// assert_eq!(*lent, "b");
+    /// ```
+    pub fn clear(&mut self) {
+        self.slab.clear()
+    }
+
+    /// As [`Slab::try_clone`]: a copy of the owner's values in a slab of its own (not split),
+    /// with the same keys; the slots out on loan are free in the copy, below its free list.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Slab::try_clone`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert("kept".into()).unwrap();
+    /// let _lent = owner.lend("lent".into()).unwrap();
+    /// let mut copy = owner.try_clone().unwrap();
+    /// assert_eq!(copy[k], "kept");
+    /// assert_eq!(copy.len(), 1);
+    /// let mut n = copy.len();
+    /// while copy.insert(String::new()).is_ok() {
+    ///     n += 1;
+    /// }
+    /// assert_eq!(n, copy.capacity()); // the lent slot is usable in the copy
+    /// ```
+    pub fn try_clone(&self) -> Result<Slab<T, B, K>, Error>
+    where
+        T: Clone,
+        B: CloneBacking,
+    {
+        let mut copy = self.slab.try_clone()?;
+        let out = self.slab.raw().out_slots();
+        // SAFETY: the copy has this slab's state (free list, high-water mark, generations, with
+        // only the owner's values): the out slots are vacant there, below the high-water mark,
+        // on no list and not retired, each listed once.
+        unsafe { copy.raw_mut().append_free(&out) };
+        Ok(copy)
+    }
+
+    /// As [`Slab::mlock`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Slab::mlock`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u64>::with_capacity(512).unwrap().split();
+    /// match owner.mlock() {
+    ///     Ok(()) => owner.munlock().unwrap(),
+    ///     Err(e) => eprintln!("cannot lock here: {e}"),
+    /// }
+    /// ```
+    pub fn mlock(&mut self) -> Result<(), Error> {
+        self.slab.mlock()
+    }
+
+    /// As [`Slab::munlock`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Slab::munlock`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u64>::new().split();
+    /// assert!(owner.munlock().is_err()); // no memory
+    /// ```
+    pub fn munlock(&mut self) -> Result<(), Error> {
+        self.slab.munlock()
+    }
+
+    /// As [`Slab::try_collapse`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Slab::try_collapse`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u64>::with_capacity(4 << 20).unwrap().split();
+    /// match owner.try_collapse() {
+    ///     Ok(huge) => println!("{huge} bytes on huge pages"),
+    ///     Err(e) => eprintln!("no huge pages: {e}"),
+    /// }
+    /// ```
+    pub fn try_collapse(&mut self) -> Result<usize, Error> {
+        self.slab.try_collapse()
+    }
+}
+
+impl<T, B: Backing, K: SlabKey> Deref for Owner<T, B, K> {
+    type Target = Slab<T, B, K>;
+
+    /// The slab, to read: `get`, `iter`, `len`, `capacity`, the memory figures.
+    #[inline]
+    fn deref(&self) -> &Slab<T, B, K> {
+        &self.slab
+    }
+}
+
+impl<T, B: Backing, K: SlabKey> Index<K> for Owner<T, B, K> {
+    type Output = T;
+
+    /// # Panics
+    ///
+    /// With "invalid key" when `key` names no value.
+    #[inline]
+    #[track_caller]
+    fn index(&self, key: K) -> &T {
+        &self.slab[key]
+    }
+}
+
+impl<T, B: Backing, K: SlabKey> IndexMut<K> for Owner<T, B, K> {
+    /// # Panics
+    ///
+    /// With "invalid key" when `key` names no value.
+    #[inline]
+    #[track_caller]
+    fn index_mut(&mut self, key: K) -> &mut T {
+        &mut self.slab[key]
+    }
+}
+
+impl<'a, T, B: Backing, K: SlabKey> IntoIterator for &'a Owner<T, B, K> {
+    type Item = (K, &'a T);
+    type IntoIter = Iter<'a, T, K>;
+
+    fn into_iter(self) -> Iter<'a, T, K> {
+        self.slab.iter()
+    }
+}
+
+impl<'a, T, B: Backing, K: SlabKey> IntoIterator for &'a mut Owner<T, B, K> {
+    type Item = (K, &'a mut T);
+    type IntoIter = IterMut<'a, T, K>;
+
+    fn into_iter(self) -> IterMut<'a, T, K> {
+        self.slab.iter_mut()
+    }
+}
+
+impl<T: fmt::Debug, B: Backing, K: SlabKey> fmt::Debug for Owner<T, B, K> {
+    /// `{:?}` shows the sizes and the lent count; `{:#?}` shows every `key: value` too.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.debug_map().entries(self.slab.iter()).finish()
+        } else {
+            f.debug_struct("Owner")
+                .field("len", &self.slab.len())
+                .field("lent", &self.lent)
+                .field("capacity", &self.slab.capacity())
+                .finish()
+        }
+    }
+}
+
+impl<T, B: Backing, K: SlabKey> Drop for Owner<T, B, K> {
+    fn drop(&mut self) {
+        /// Drops the owner's values, parks the slab in the shared block and lets go of it,
+        /// even when a value's `Drop` panics.
+        struct Finish<'a, T, B: Backing, K: SlabKey> {
+            owner: &'a mut Owner<T, B, K>,
+            returned: usize,
+        }
+
+        impl<T, B: Backing, K: SlabKey> Drop for Finish<'_, T, B, K> {
+            fn drop(&mut self) {
+                let owner = &mut *self.owner;
+                // After a panic this goes on with the values not yet dropped (a second panic
+                // aborts); otherwise there is nothing left.
+                owner.slab.raw_mut().drop_values();
+                // SAFETY: taken once, here; the field is never used again.
+                let slab = unsafe { ManuallyDrop::take(&mut owner.slab) };
+                let h = owner.header;
+                // SAFETY: the block is alive (the owner's reference); `parked` is written by
+                // the owner only, once, and read only by whoever frees the block, after the
+                // release below (which orders this write before it).
+                unsafe {
+                    let shared = h.cast::<Shared<T, B, K>>();
+                    *(*shared.as_ptr()).parked.get() = Some(slab);
+                    // The owner's own reference, and the ones it left for the slots that were
+                    // returned after all.
+                    release(h, self.returned + 1);
+                }
+            }
+        }
+
+        let lent = self.lent;
+        let header = self.header();
+        // One reference for each slot out, before the stack closes: a slot handed back to a
+        // closed stack drops one. The slots returned before the close drop theirs below.
+        if lent > 0 {
+            header.refs.add(lent);
+        }
+        let returned = header.head.close() as usize;
+        let finish = Finish {
+            owner: self,
+            returned,
+        };
+        finish.owner.slab.raw_mut().drop_values();
+    }
+}
+
+/// A value lent by an [`Owner`] to whichever thread holds this: `Deref`/`DerefMut` to it,
+/// `Send` when `T` is. Dropping it drops the value (on the dropping thread) and hands the
+/// slot back to the owner — also when the value's `Drop` panics. [`RemoteFree::take`] moves
+/// the value out instead; [`FreeBatch`] hands many slots back at once.
+///
+/// A `Lent` keeps the slab's memory alive, even past the owner.
+///
+/// ```
+/// use nexus_slab::{Lent, Slab};
+///
+/// let (mut owner, _remote) = Slab::<Vec<u8>>::with_capacity(8).unwrap().split();
+/// let mut msg: Lent<Vec<u8>> = owner.lend(vec![1, 2]).unwrap();
+/// msg.push(3);
+/// let len = std::thread::spawn(move || msg.len()).join().unwrap(); // dropped there
+/// assert_eq!(len, 3);
+/// drop(owner); // the memory stays until the last Lent is gone
+/// ```
+///
+/// A `Lent` of a value that may not cross threads may not either:
+///
+/// ```compile_fail
+/// fn send<S: Send>(_: S) {}
+/// let slab = nexus_slab::Slab::<std::rc::Rc<u8>>::with_capacity(1).unwrap();
+/// let (mut owner, _remote) = slab.split();
+/// send(owner.lend(std::rc::Rc::new(1)).unwrap());
+/// ```
+pub struct Lent<T> {
+    value: NonNull<T>,
+    header: NonNull<Header>,
+    link: u32,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: a `Lent` owns its value (no one else reaches the slot until it is handed back), and
+// handing the slot back touches only the atomic stack and the slot itself.
+unsafe impl<T: Send> Send for Lent<T> {}
+// SAFETY: `&Lent` gives only `&T`.
+unsafe impl<T: Sync> Sync for Lent<T> {}
+
+impl<T> Lent<T> {
+    /// Moves the value out and hands the slot back (the slot first, then the value is
+    /// returned).
+    fn into_value(self) -> T {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: the slot holds the lent value, owned by this `Lent` (not dropped: it is in
+        // `ManuallyDrop`), read out once; then the empty slot is handed back.
+        unsafe {
+            let value = this.value.as_ptr().read();
+            give_back(this.header, this.value, this.link);
+            value
+        }
+    }
+}
+
+impl<T> Deref for Lent<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the slot holds the value, owned by this `Lent`, until its drop.
+        unsafe { self.value.as_ref() }
+    }
+}
+
+impl<T> DerefMut for Lent<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; `&mut self` makes the reference unique.
+        unsafe { self.value.as_mut() }
+    }
+}
+
+impl<T> Drop for Lent<T> {
+    #[inline]
+    fn drop(&mut self) {
+        /// Hands the slot back when dropped: after the value's drop, even if it panics.
+        struct GiveBack(NonNull<Header>, NonNull<u8>, u32);
+        impl Drop for GiveBack {
+            #[inline]
+            fn drop(&mut self) {
+                // SAFETY: the slot of a `Lent` whose value was just dropped (or whose drop
+                // panicked, which ends the value all the same); given back once.
+                unsafe { give_back(self.0, self.1, self.2) };
+            }
+        }
+        let _back = GiveBack(self.header, self.value.cast(), self.link);
+        // SAFETY: the value is owned by this `Lent` and dropped once; the slot is handed back
+        // after, by `_back`.
+        unsafe { ptr::drop_in_place(self.value.as_ptr()) };
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Lent<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Lent").field(&**self).finish()
+    }
+}
+
+/// Hands lent slots back to their [`Owner`] from any thread: `Clone + Send + Sync`. Made by
+/// [`Slab::split`] (and [`Owner::remote`]).
+///
+/// [`free`](RemoteFree::free) drops the value on the calling thread and returns the slot with
+/// one compare-and-swap; [`take`](RemoteFree::take) moves the value out; a [`FreeBatch`]
+/// returns many slots with one compare-and-swap. Handles keep the slab's memory alive.
+///
+/// ```
+/// use nexus_slab::{Lent, LockedSlab, Slab};
+/// use std::sync::mpsc;
+///
+/// // A gateway thread creates orders, a matching thread retires them.
+/// let slab: Slab<[u64; 4]> = Slab::with_capacity(1024).unwrap();
+/// let (mut gateway, remote) = slab.split();
+/// let (tx, rx) = mpsc::channel::<Lent<[u64; 4]>>();
+/// let matcher = std::thread::spawn(move || {
+///     let mut batch = remote.batch();
+///     // Whatever has arrived, up to 32 orders: their slots go back with one atomic.
+///     while let Ok(first) = rx.recv() {
+///         for order in std::iter::once(first).chain(rx.try_iter().take(31)) {
+///             assert_eq!(order[0] * 2, order[1]);
+///             batch.free(order);
+///         }
+///         batch.flush();
+///     }
+/// });
+/// for i in 0..10_000u64 {
+///     let mut order = [i, 2 * i, 0, 0];
+///     let lent = loop {
+///         match gateway.lend(order) {
+///             Ok(lent) => break lent,
+///             // All 1024 slots are out: wait for the matcher's next batch.
+///             Err(full) => (order, _) = (full.into_inner(), std::thread::yield_now()),
+///         }
+///     };
+///     tx.send(lent).unwrap();
+/// }
+/// drop(tx);
+/// matcher.join().unwrap();
+/// gateway.collect();
+/// assert_eq!(gateway.lent(), 0);
+/// ```
+pub struct RemoteFree<T> {
+    header: NonNull<Header>,
+    /// Takes `T`s in and drops them; invariant in `T` (no lifetime in `T` may be shortened or
+    /// lengthened through a handle).
+    _values: PhantomData<fn(T) -> T>,
+}
+
+// SAFETY: a handle touches only the shared block's atomics and the slots of `Lent`s it is
+// given, whose values it drops on the calling thread (`T: Send`); the slab it may release last
+// has `B: Send` (required by `split`) and holds no value by then.
+unsafe impl<T: Send> Send for RemoteFree<T> {}
+// SAFETY: as for `Send`: every method takes `&self` and uses only atomics.
+unsafe impl<T: Send> Sync for RemoteFree<T> {}
+
+impl<T> RemoteFree<T> {
+    /// Drops the value here and hands its slot back to the owner: one compare-and-swap. The
+    /// same as dropping the `Lent`; a `Lent` of another slab goes back to its own.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// remote.free(owner.lend("x".into()).unwrap());
+    /// assert_eq!(owner.collect(), 1);
+    /// ```
+    #[inline]
+    pub fn free(&self, lent: Lent<T>) {
+        drop(lent);
+    }
+
+    /// Moves the value out and hands its slot back: one compare-and-swap.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let lent = owner.lend("x".into()).unwrap();
+    /// assert_eq!(remote.take(lent), "x");
+    /// assert_eq!(owner.collect(), 1);
+    /// ```
+    #[inline]
+    pub fn take(&self, lent: Lent<T>) -> T {
+        lent.into_value()
+    }
+
+    /// A batch that collects slots and hands them all back with one compare-and-swap, on
+    /// [`flush`](FreeBatch::flush) or drop.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, remote) = Slab::<u32>::with_capacity(64).unwrap().split();
+    /// let lent: Vec<_> = (0..10).map(|v| owner.lend(v).unwrap()).collect();
+    /// let mut batch = remote.batch();
+    /// for l in lent {
+    ///     batch.free(l);
+    /// }
+    /// assert_eq!(batch.len(), 10);
+    /// batch.flush();
+    /// assert_eq!(owner.collect(), 10);
+    /// ```
+    pub fn batch(&self) -> FreeBatch<'_, T> {
+        FreeBatch {
+            remote: self,
+            top: 0,
+            bottom: None,
+            count: 0,
+        }
+    }
+
+    /// Drops every value here and hands the slots back with one compare-and-swap for those of
+    /// this handle's slab.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, remote) = Slab::<u32>::with_capacity(64).unwrap().split();
+    /// let lent: Vec<_> = (0..10).map(|v| owner.lend(v).unwrap()).collect();
+    /// remote.free_all(lent);
+    /// assert_eq!(owner.collect(), 10);
+    /// ```
+    pub fn free_all<I: IntoIterator<Item = Lent<T>>>(&self, lents: I) {
+        let mut batch = self.batch();
+        for lent in lents {
+            batch.free(lent);
+        }
+    }
+}
+
+impl<T> Clone for RemoteFree<T> {
+    /// Another handle (one atomic increment).
+    fn clone(&self) -> Self {
+        // SAFETY: this handle keeps the block alive.
+        unsafe { self.header.as_ref() }.refs.add(1);
+        RemoteFree {
+            header: self.header,
+            _values: PhantomData,
+        }
+    }
+}
+
+impl<T> Drop for RemoteFree<T> {
+    fn drop(&mut self) {
+        // SAFETY: this handle holds one reference, given up here.
+        unsafe { release(self.header, 1) };
+    }
+}
+
+impl<T> fmt::Debug for RemoteFree<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteFree").finish_non_exhaustive()
+    }
+}
+
+/// Slots on their way back to the owner, handed back together with one compare-and-swap on
+/// [`flush`](FreeBatch::flush) or drop. Made by [`RemoteFree::batch`].
+///
+/// The slots are linked to each other as they come (plain stores into the slots themselves:
+/// a batch needs no memory of its own, whatever its length).
+///
+/// ```
+/// use nexus_slab::Slab;
+///
+/// let (mut owner, remote) = Slab::<u64>::with_capacity(64).unwrap().split();
+/// let lent: Vec<_> = (0..40).map(|v| owner.lend(v).unwrap()).collect();
+/// let mut batch = remote.batch();
+/// let mut sum = 0;
+/// for l in lent {
+///     sum += batch.take(l);
+///     if batch.len() == 32 {
+///         batch.flush();
+///     }
+/// }
+/// drop(batch); // the last 8
+/// assert_eq!(sum, (0..40).sum::<u64>());
+/// assert_eq!(owner.collect(), 40);
+/// ```
+pub struct FreeBatch<'a, T> {
+    remote: &'a RemoteFree<T>,
+    /// Link of the chain's top slot (0: empty).
+    top: u32,
+    /// Value pointer of the chain's bottom slot, whose link is written at the splice.
+    bottom: Option<NonNull<u8>>,
+    count: u32,
+}
+
+// SAFETY: the batch holds emptied slots of `Lent`s it was given (no values) and a reference to
+// a `RemoteFree`, which is `Sync` when `T: Send`.
+unsafe impl<T: Send> Send for FreeBatch<'_, T> {}
+
+impl<T> FreeBatch<'_, T> {
+    /// Drops the value here and adds its slot to the batch (no atomic operation). A `Lent` of
+    /// another slab is handed back to its own at once.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let mut batch = remote.batch();
+    /// batch.free(owner.lend("a".into()).unwrap());
+    /// assert_eq!(owner.collect(), 0); // not flushed yet
+    /// drop(batch);
+    /// assert_eq!(owner.collect(), 1);
+    /// ```
+    #[inline]
+    pub fn free(&mut self, lent: Lent<T>) {
+        if lent.header != self.remote.header {
+            return free_elsewhere(lent);
+        }
+        /// Adds the slot to the batch when dropped: after the value's drop, even if it panics.
+        struct AddSlot<'b, 'a, T>(&'b mut FreeBatch<'a, T>, NonNull<u8>, u32);
+        impl<T> Drop for AddSlot<'_, '_, T> {
+            #[inline]
+            fn drop(&mut self) {
+                // SAFETY: the slot of a `Lent` of this batch's slab whose value is gone.
+                unsafe { self.0.add(self.1, self.2) };
+            }
+        }
+        let lent = ManuallyDrop::new(lent);
+        let _add = AddSlot(self, lent.value.cast(), lent.link);
+        // SAFETY: the value is owned by the `Lent` (kept from dropping it again by
+        // `ManuallyDrop`) and dropped once; the slot is added after, by `_add`.
+        unsafe { ptr::drop_in_place(lent.value.as_ptr()) };
+    }
+
+    /// Moves the value out and adds its slot to the batch (no atomic operation). A `Lent` of
+    /// another slab is handed back to its own at once.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let mut batch = remote.batch();
+    /// assert_eq!(batch.take(owner.lend("a".into()).unwrap()), "a");
+    /// batch.flush();
+    /// assert_eq!(owner.collect(), 1);
+    /// ```
+    #[inline]
+    pub fn take(&mut self, lent: Lent<T>) -> T {
+        if lent.header != self.remote.header {
+            return lent.into_value();
+        }
+        let lent = ManuallyDrop::new(lent);
+        // SAFETY: the value is owned by the `Lent` (not dropped: `ManuallyDrop`), read out
+        // once; then its empty slot joins the batch.
+        unsafe {
+            let value = lent.value.as_ptr().read();
+            self.add(lent.value.cast(), lent.link);
+            value
+        }
+    }
+
+    /// Links an emptied slot on top of the batch's chain.
+    ///
+    /// # Safety
+    /// `value` is the value pointer of an out slot of this batch's slab, whose value is gone,
+    /// owned by the caller (a `Lent`'s), with link `link`.
+    #[inline]
+    unsafe fn add(&mut self, value: NonNull<u8>, link: u32) {
+        if self.count == 0 {
+            // The bottom: its link is written at the splice.
+            self.bottom = Some(value);
+        } else {
+            // SAFETY: per the contract, the slot is ours and vacant.
+            unsafe { write_link(value, self.top) };
+        }
+        self.top = link;
+        self.count += 1;
+    }
+
+    /// Slots waiting in the batch.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let mut batch = remote.batch();
+    /// assert!(batch.is_empty());
+    /// batch.free(owner.lend(1).unwrap());
+    /// assert_eq!(batch.len(), 1);
+    /// ```
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether the batch holds no slot.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (_owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// assert!(remote.batch().is_empty());
+    /// ```
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Hands every slot of the batch back to the owner: one compare-and-swap (none when the
+    /// batch is empty).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let mut batch = remote.batch();
+    /// batch.free(owner.lend(1).unwrap());
+    /// batch.free(owner.lend(2).unwrap());
+    /// batch.flush();
+    /// assert!(batch.is_empty());
+    /// assert_eq!(owner.collect(), 2);
+    /// ```
+    #[inline]
+    pub fn flush(&mut self) {
+        let (top, count) = (self.top, self.count);
+        let Some(bottom) = self.bottom.take() else {
+            return;
+        };
+        self.top = 0;
+        self.count = 0;
+        let h = self.remote.header;
+        // SAFETY: the chain's slots are out slots of this slab, emptied and linked by `add`
+        // from `top` down to `bottom`, owned by this batch; the callback writes the bottom's
+        // link before the push publishes it.
+        let pushed = unsafe {
+            h.as_ref()
+                .head
+                .push_chain(top, count, |next| write_link(bottom, next))
+        };
+        if pushed == Pushed::Closed {
+            // SAFETY: the owner left one reference for each of these slots; the remote handle
+            // this batch borrows keeps the block alive meanwhile.
+            unsafe { release(h, count as usize) };
+        }
+    }
+}
+
+/// Drops a `Lent` of another slab than the batch's (its slot goes back to its own).
+#[cold]
+#[inline(never)]
+fn free_elsewhere<T>(lent: Lent<T>) {
+    drop(lent);
+}
+
+impl<T> Drop for FreeBatch<'_, T> {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+impl<T> fmt::Debug for FreeBatch<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FreeBatch")
+            .field("len", &self.count)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Atomic operations counted per thread (`raw::remote::OPS`), and the owner's bookkeeping
+    //! checked against the core's state.
+
+    use super::*;
+    use crate::raw::remote::OPS;
+    use crate::{GenKey, Heap};
+
+    /// Runs `f` and returns the atomic (loads, read-modify-writes) it made on this thread.
+    fn ops<R>(f: impl FnOnce() -> R) -> ((u32, u32), R) {
+        OPS.with(|c| c.set((0, 0)));
+        let r = f();
+        (OPS.with(|c| c.get()), r)
+    }
+
+    fn split<T: 'static, K: SlabKey + 'static>(n: usize) -> (Owner<T, Heap, K>, RemoteFree<T>) {
+        let mut slab: Slab<T, Heap, K> = Slab::new_in(Heap::new());
+        slab.alloc(n).unwrap();
+        slab.split()
+    }
+
+    /// Every slot below the high-water mark is occupied, free, or out (lent or returned):
+    /// `len + lent + free == hwm` (no slot retired in these tests).
+    fn check_accounts<T, B: Backing, K: SlabKey>(owner: &Owner<T, B, K>) {
+        let raw = owner.slab.raw();
+        let (free, hwm) = raw.accounts();
+        assert_eq!(
+            owner.len() + owner.lent() + free,
+            hwm,
+            "len + lent + free == used"
+        );
+    }
+
+    #[test]
+    fn owner_insert_get_remove_and_lend_take_no_atomics() {
+        let (mut owner, _remote) = split::<u64, Key>(64);
+        let ((loads, rmws), lents) = ops(|| {
+            let mut lents = Vec::with_capacity(8);
+            for round in 0..4u64 {
+                let k = owner.insert(round).unwrap();
+                assert_eq!(owner.get(k), Some(&round));
+                *owner.get_mut(k).unwrap() += 1;
+                assert_eq!(owner.remove(k), Some(round + 1));
+                lents.push(owner.lend(round).unwrap());
+            }
+            lents
+        });
+        assert_eq!(
+            (loads, rmws),
+            (0, 0),
+            "the owner's fast paths are plain loads and stores"
+        );
+        assert_eq!(lents.len(), 4);
+        let ((loads, rmws), ()) = ops(|| assert_eq!(owner.collect(), 0));
+        assert_eq!(
+            (loads, rmws),
+            (1, 0),
+            "collect with nothing returned: one load"
+        );
+        drop(lents);
+    }
+
+    #[test]
+    fn a_remote_free_is_one_compare_and_swap() {
+        let (mut owner, remote) = split::<String, GenKey>(8);
+        let lent = owner.lend("x".into()).unwrap();
+        let ((loads, rmws), ()) = ops(|| remote.free(lent));
+        assert_eq!((loads, rmws), (1, 1));
+        let lent = owner.lend("y".into()).unwrap();
+        let ((loads, rmws), v) = ops(|| remote.take(lent));
+        assert_eq!((loads, rmws, v.as_str()), (1, 1, "y"));
+        // The owner takes both back with one swap.
+        let ((loads, rmws), n) = ops(|| owner.collect());
+        assert_eq!((loads, rmws, n), (1, 1, 2));
+        check_accounts(&owner);
+    }
+
+    #[test]
+    fn a_batch_is_one_compare_and_swap() {
+        let (mut owner, remote) = split::<u64, Key>(64);
+        let lents: Vec<_> = (0..32).map(|v| owner.lend(v).unwrap()).collect();
+        let mut batch = remote.batch();
+        let ((loads, rmws), ()) = ops(|| lents.into_iter().for_each(|l| batch.free(l)));
+        assert_eq!((loads, rmws, batch.len()), (0, 0, 32), "batching is local");
+        let ((loads, rmws), ()) = ops(|| batch.flush());
+        assert_eq!((loads, rmws), (1, 1), "one splice for 32 slots");
+        let ((loads, rmws), ()) = ops(|| batch.flush());
+        assert_eq!((loads, rmws), (0, 0), "an empty batch costs nothing");
+        assert_eq!(owner.lent(), 32);
+        assert_eq!(owner.collect(), 32);
+        assert_eq!(owner.lent(), 0);
+        check_accounts(&owner);
+    }
+
+    #[test]
+    fn a_dry_owner_takes_back_with_one_swap() {
+        for gen in [false, true] {
+            let cap;
+            let lents = if gen {
+                let (mut owner, remote) = split::<u32, GenKey>(1);
+                cap = owner.capacity();
+                let mut lents: Vec<_> = (0..cap as u32).map(|v| owner.lend(v).unwrap()).collect();
+                // Dry, nothing returned: one load, then Full.
+                let ((loads, rmws), r) = ops(|| owner.insert(9));
+                assert_eq!((loads, rmws), (1, 0));
+                assert!(r.is_err());
+                remote.free(lents.pop().unwrap());
+                let ((loads, rmws), r) = ops(|| owner.insert(9));
+                assert_eq!((loads, rmws), (1, 1), "one swap takes the stack back");
+                let k = r.unwrap();
+                assert_eq!(owner[k], 9);
+                check_accounts(&owner);
+                lents.len()
+            } else {
+                let (mut owner, remote) = split::<u32, Key>(1);
+                cap = owner.capacity();
+                let mut lents: Vec<_> = (0..cap as u32).map(|v| owner.lend(v).unwrap()).collect();
+                assert!(owner.lend(9).is_err());
+                remote.free(lents.pop().unwrap());
+                let ((loads, rmws), r) = ops(|| owner.lend(9));
+                assert_eq!((loads, rmws), (1, 1), "one swap takes the stack back");
+                assert_eq!(*r.unwrap(), 9);
+                check_accounts(&owner);
+                lents.len()
+            };
+            assert_eq!(lents, cap - 1);
+        }
+    }
+
+    #[test]
+    fn splitting_keeps_the_keys_inserts_hand_out() {
+        let mut plain: Slab<u8, Heap> = Slab::new_in(Heap::new());
+        plain.alloc(200).unwrap();
+        let mut twin: Slab<u8, Heap> = Slab::new_in(Heap::new());
+        twin.alloc(200).unwrap();
+        for s in [&mut plain, &mut twin] {
+            for v in 0..10 {
+                s.insert(v).unwrap();
+            }
+            s.remove(Key::new(3));
+            s.remove(Key::new(7));
+        }
+        let (mut owner, _remote) = twin.split();
+        check_accounts(&owner);
+        while let Ok(k) = plain.insert(1) {
+            assert_eq!(owner.insert(1), Ok(k));
+        }
+        assert!(owner.insert(1).is_err());
+        check_accounts(&owner);
+    }
+
+    #[test]
+    fn lent_slots_are_out_until_taken_back() {
+        let (mut owner, remote) = split::<u32, Key>(8);
+        let a = owner.insert(1).unwrap();
+        let lent = owner.lend(2).unwrap();
+        let b = owner.insert(3).unwrap();
+        check_accounts(&owner);
+        assert_eq!((owner.len(), owner.lent()), (2, 1));
+        // The lent slot is slot 1: no key reaches it, iteration skips it.
+        assert_eq!((a, b), (Key::new(0), Key::new(2)));
+        assert_eq!(owner.get(Key::new(1)), None);
+        assert_eq!(owner.keys().collect::<Vec<_>>(), [a, b]);
+        // Not vacant for insert_at either.
+        assert!(owner.insert_at(Key::new(1), 9).is_err());
+        // clear and drain never make a lent slot free.
+        owner.clear();
+        check_accounts(&owner);
+        for _ in 0..owner.capacity() - 1 {
+            let k = owner.insert(0).unwrap();
+            assert_ne!(k, Key::new(1));
+        }
+        assert!(owner.insert(0).is_err());
+        assert_eq!(*lent, 2);
+        remote.free(lent);
+        assert_eq!(owner.insert(5), Ok(Key::new(1)));
+        owner.drain().for_each(drop);
+        check_accounts(&owner);
+    }
+
+    #[test]
+    fn a_lent_generational_slot_keeps_old_keys_stale() {
+        let (mut owner, remote) = split::<u32, GenKey>(4);
+        let old = owner.insert(1).unwrap();
+        owner.remove(old);
+        let lent = owner.lend(2).unwrap(); // the same slot
+        assert!(owner.get(old).is_none());
+        remote.free(lent);
+        owner.collect();
+        let new = owner.insert(3).unwrap();
+        assert_eq!(new.index(), old.index());
+        assert!(new.generation() > old.generation());
+        assert!(owner.get(old).is_none());
+        assert_eq!(owner[new], 3);
+        // A never-used slot goes out at generation 2 (0 stays "retired"), so its first key
+        // after the loan has generation 3.
+        let fresh = owner.lend(4).unwrap();
+        remote.free(fresh);
+        owner.collect();
+        let k = owner.insert(5).unwrap();
+        assert_eq!((k.index(), k.generation()), (1, 3));
+    }
+}
