@@ -148,11 +148,13 @@ fn realtime(on: bool) -> bool {
     } else {
         (libc::SCHED_OTHER, 0)
     };
-    let param = libc::sched_param {
-        sched_priority: prio,
-    };
-    // SAFETY: a plain system call on the calling thread with a valid `sched_param`.
-    unsafe { libc::sched_setscheduler(0, policy, &param) == 0 }
+    // SAFETY: `sched_param` is plain integers (musl adds more fields than glibc, so it is
+    // zeroed rather than spelled out), and the call only reads the struct we own.
+    unsafe {
+        let mut param: libc::sched_param = std::mem::zeroed();
+        param.sched_priority = prio;
+        libc::sched_setscheduler(0, policy, &param) == 0
+    }
 }
 
 fn minflt() -> i64 {
