@@ -332,16 +332,17 @@ impl<T, K: RawKey> RawSlab<T, K> {
         let live = if K::GENERATIONAL {
             // Occupied slots have odd generations, vacant ones even (retired: 0). Equal to an
             // odd key generation says "occupied, by this key's value": no bitmap load. Keys are
-            // made odd by every constructor; the parity is checked here as well, so that no key
-            // could ever match a vacant slot's even generation even if one were made wrongly.
-            let want = key.generation_bits();
+            // made odd by every constructor; the lookup compares with the generation made odd
+            // as well (`| 1`, on the key, before the load), so that no key could ever reach a
+            // vacant, retired or never-used slot even if one were made wrongly — at the cost
+            // of one `or` beside the load instead of a test after it.
+            let want = key.generation_bits() | 1;
             if i >= self.hwm {
                 return None;
             }
             // SAFETY: `i < hwm <= cap`, and the keys are generational.
             let g = unsafe { *self.gen_ptr(i) };
-            // Both tests in one branch (`&`, not `&&`): the parity test costs an `and`.
-            (g == want) & (g & 1 == 1)
+            g == want
         } else {
             self.is_occupied(i)
         };
