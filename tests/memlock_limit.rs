@@ -31,10 +31,13 @@ fn main() {
 }
 
 #[cfg(target_os = "linux")]
+#[cfg_attr(miri, allow(dead_code))] // the child process does not run under Miri
 const CHILD: &str = "NEXUS_SLAB_MEMLOCK_CHILD";
 #[cfg(target_os = "linux")]
+#[cfg_attr(miri, allow(dead_code))] // the child process does not run under Miri
 const CHILD_OK: &str = "memlock child: all checks passed";
 #[cfg(target_os = "linux")]
+#[cfg_attr(miri, allow(dead_code))] // the child process does not run under Miri
 const LIMIT: u64 = 8 << 20;
 
 #[cfg(all(target_os = "linux", not(miri)))]

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Turns `cargo bench --bench consumers` output (divan's tree) into the tables of docs/perf.md.
+
+    DIVAN_TIMER=tsc cargo bench --bench consumers | tee c1.txt   # repeat: c2.txt, c3.txt
+    python3 benches/consumers_table.py c1.txt c2.txt c3.txt
+
+Each cell is the median over the runs of divan's median time per item (ns/op). Ratios are taken
+within the same run set: plain keys against the faster of `slab` and nexus-slab 0.1.2, generational
+keys against `slotmap` and against plain keys. Below 1 means we are faster.
+"""
+import re
+import statistics
+import sys
+
+UNITS = {"ps": 1e-3, "ns": 1.0, "µs": 1e3, "us": 1e3, "ms": 1e6, "s": 1e9}
+CHURN_OPS = 1 << 16
+IMPLS = ["Plain", "Gen", "SlabCrate", "Nexus012", "SlotMapCrate"]
+HEAD = {"Plain": "Key", "Gen": "GenKey", "SlabCrate": "slab", "Nexus012": "0.1.2", "SlotMapCrate": "slotmap"}
+GET = {"0": ".unwrap()", "1": "unwrap_or", "2": "if let", "3": "slab[k]"}
+TAKE = {"0": ".unwrap()", "1": "unwrap_or", "2": "if let"}
+ITER = {"0": "for_each", "1": "for"}
+
+
+def size(arg):
+    n = int(arg)
+    return f"{n >> 20}Mi" if n >= 1 << 20 else f"{n >> 10}Ki"
+
+
+def parse(path):
+    """{(bench, pattern, size): {impl: ns/op}}"""
+    out = {}
+    stack = []
+    for line in open(path, encoding="utf-8"):
+        m = re.match(r"^((?:│  |   )*)[├╰]─ (\S+)(.*)$", line.rstrip("\n"))
+        if not m:
+            continue
+        depth = len(m.group(1)) // 3
+        stack = stack[:depth] + [m.group(2)]
+        cols = [c.strip() for c in m.group(3).split("│")]
+        if len(cols) < 3 or not cols[2]:
+            continue
+        v, unit = cols[2].split()  # fastest, slowest, median, mean, samples, iters
+        ns = float(v) * UNITS[unit]
+        bench, impl = stack[0], stack[1].split("<")[0]
+        pattern = stack[2] if len(stack) == 4 else "-"
+        arg = stack[-1]
+        items = CHURN_OPS if bench.startswith("churn") else int(arg)
+        out.setdefault((bench, pattern, size(arg)), {})[impl] = ns / items
+    return out
+
+
+def main(paths):
+    runs = [parse(p) for p in paths]
+    keys = sorted({k for r in runs for k in r}, key=lambda k: (k[0], k[2].endswith("Mi"), k[1]))
+    print(f"{len(runs)} run(s); ns/op, median of the runs' medians\n")
+    hdr = ["workload", "pattern", "size"] + [HEAD[i] for i in IMPLS]
+    hdr += ["Key / best(slab, 0.1.2)", "GenKey / slotmap", "GenKey / Key"]
+    print("| " + " | ".join(hdr) + " |")
+    print("|" + "|".join(["---"] * 3 + ["---:"] * (len(hdr) - 3)) + "|")
+    for k in keys:
+        med = {}
+        for i in IMPLS:
+            vals = [r[k][i] for r in runs if k in r and i in r[k]]
+            if vals:
+                med[i] = statistics.median(vals)
+        bench, pattern, sz = k
+        names = ITER if bench.startswith("iter") else TAKE if bench.startswith("churn") else GET
+        cells = [bench, names.get(pattern, pattern), sz]
+        cells += [f"{med[i]:.2f}" if i in med else "–" for i in IMPLS]
+        best = [med[b] for b in ("SlabCrate", "Nexus012") if b in med]
+
+        def ratio(a, b):
+            return f"{a / b:.2f}" if a is not None and b else "–"
+
+        cells.append(ratio(med.get("Plain"), min(best) if best else None))
+        cells.append(ratio(med.get("Gen"), med.get("SlotMapCrate")))
+        cells.append(ratio(med.get("Gen"), med.get("Plain")))
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
