@@ -3,6 +3,9 @@
 
     DIVAN_TIMER=tsc cargo bench --bench consumers | tee c1.txt   # repeat: c2.txt, c3.txt
     python3 benches/consumers_table.py c1.txt c2.txt c3.txt
+    python3 benches/consumers_table.py --rows 'get_u64|churn_u64 .unwrap' c*.txt   # some rows
+
+`--rows REGEX` keeps the rows whose "workload pattern size" matches.
 
 Each cell is the median over the runs of divan's median time per item (ns/op). Ratios are taken
 within the same run set: plain keys against the faster of `slab` and nexus-slab 0.1.2, generational
@@ -49,10 +52,13 @@ def parse(path):
     return out
 
 
-def main(paths):
-    runs = [parse(p) for p in paths]
+def main(args):
+    rows = None
+    if args[:1] == ["--rows"]:
+        rows, args = re.compile(args[1]), args[2:]
+    runs = [parse(p) for p in args]
     keys = sorted({k for r in runs for k in r}, key=lambda k: (k[0], k[2].endswith("Mi"), k[1]))
-    print(f"{len(runs)} run(s); ns/op, median of the runs' medians\n")
+    print(f"{len(runs)} run(s); ns/op, median of the runs' medians\n", file=sys.stderr)
     hdr = ["workload", "pattern", "size"] + [HEAD[i] for i in IMPLS]
     hdr += ["Key / best(slab, 0.1.2)", "GenKey / slotmap", "GenKey / Key"]
     print("| " + " | ".join(hdr) + " |")
@@ -66,6 +72,8 @@ def main(paths):
         bench, pattern, sz = k
         names = ITER if bench.startswith("iter") else TAKE if bench.startswith("churn") else GET
         cells = [bench, names.get(pattern, pattern), sz]
+        if rows and not rows.search(" ".join(cells)):
+            continue
         cells += [f"{med[i]:.2f}" if i in med else "–" for i in IMPLS]
         best = [med[b] for b in ("SlabCrate", "Nexus012") if b in med]
 

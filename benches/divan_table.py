@@ -46,6 +46,8 @@ def parse(path):
             impl = name
         elif depth == 2:
             cols = [c.strip() for c in m.group(3).split("│")]
+            if len(cols) < 3 or len(cols[2].split()) != 2:
+                continue  # a skipped case ("… unavailable: …"), not a measurement
             v, unit = cols[2].split()  # fastest, slowest, median, mean, samples, iters
             ns = float(v) * UNITS[unit]
             out.setdefault((bench, name), {})[impl] = ns / items(bench, name)
