@@ -533,18 +533,28 @@ impl<T, K: RawKey> RawSlab<T, K> {
             // Vacant below the high-water mark but not on the free list: retired.
             return Err((value, crate::Error::StaleKey { index: i }));
         }
-        // SAFETY: `i < cap` and the slot is vacant (checked) and off the free list now.
+        // SAFETY: `i < hwm <= cap`, and the slot is vacant (checked) and off the free list now.
+        unsafe { self.place(i, want, value) };
+        Ok(())
+    }
+
+    /// Makes vacant slot `i` hold `value` with generation `gen` (generational keys; ignored
+    /// for plain ones, whose bit is set instead) and counts it: a restored entry.
+    ///
+    /// # Safety
+    /// `i < hwm <= cap`, and slot `i` is vacant and on no list.
+    unsafe fn place(&mut self, i: usize, gen: u32, value: T) {
+        // SAFETY: `i < cap` and the slot is vacant: nothing live is overwritten.
         unsafe { self.value_ptr(i).write(value) };
         if K::GENERATIONAL {
             // SAFETY: `i < cap`, generational keys.
-            unsafe { *self.gen_ptr(i) = want };
+            unsafe { *self.gen_ptr(i) = gen };
         } else {
             let (w, mask) = bit_of(i);
             // SAFETY: `i < hwm <= cap`: the word is inside the bitmap.
             unsafe { *self.bits.as_ptr().add(w) |= mask };
         }
         self.len += 1;
-        Ok(())
     }
 
     /// Takes slot `i` off the free list; false if it is not on it. O(list length).
@@ -889,17 +899,9 @@ impl<T, K: RawKey> RawSlab<T, K> {
                 what: format!("the entry at slot {i} has an even generation {want}"),
             });
         }
-        // SAFETY: `i < cap`, vacant (checked).
-        unsafe { self.value_ptr(i).write(value) };
-        if K::GENERATIONAL {
-            // SAFETY: `i < cap`, generational keys.
-            unsafe { *self.gen_ptr(i) = want };
-        } else {
-            let (w, mask) = bit_of(i);
-            // SAFETY: `i < hwm`: inside the bitmap.
-            unsafe { *self.bits.as_ptr().add(w) |= mask };
-        }
-        self.len += 1;
+        // SAFETY: `i < hwm <= cap`, and the slot is vacant and on no list: it is still marked
+        // unaccounted (checked above).
+        unsafe { self.place(i, want, value) };
         Ok(())
     }
 
