@@ -158,7 +158,13 @@ pub(crate) fn huge_pool(page: usize) -> Option<HugePagePool> {
 
 /// Every hugetlb page size the kernel offers, ascending.
 pub(crate) fn huge_page_sizes() -> Vec<usize> {
-    let mut sizes: Vec<usize> = fs::read_dir("/sys/kernel/mm/hugepages")
+    page_sizes_in("/sys/kernel/mm/hugepages")
+}
+
+/// The page sizes of the `hugepages-<N>kB` pools in `dir` (the machine's, or a NUMA node's),
+/// ascending; none if `dir` cannot be read.
+pub(crate) fn page_sizes_in(dir: &str) -> Vec<usize> {
+    let mut sizes: Vec<usize> = fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()

@@ -81,21 +81,12 @@ pub(crate) fn numa_node(node: usize) -> NumaNode {
             Some(kb.saturating_mul(1024))
         })
     };
-    let mut huge_pools: Vec<NodeHugePool> = fs::read_dir(format!("{NODES}/node{node}/hugepages"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            let kb: usize = name
-                .strip_prefix("hugepages-")?
-                .strip_suffix("kB")?
-                .parse()
-                .ok()?;
-            node_huge_pool(node, kb * 1024)
-        })
-        .collect();
-    huge_pools.sort_unstable_by_key(|p| p.page_size);
+    // Ascending by page size, as the sizes come.
+    let huge_pools: Vec<NodeHugePool> =
+        super::linux::page_sizes_in(&format!("{NODES}/node{node}/hugepages"))
+            .into_iter()
+            .filter_map(|size| node_huge_pool(node, size))
+            .collect();
     NumaNode {
         id: node,
         memory_total: field("MemTotal:"),
