@@ -36,10 +36,13 @@ use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use nexus_slab::{Lent, Owner, Slab};
+
+#[path = "common/timing.rs"]
+mod timing;
+use timing::{calibrate, clock, pin};
 
 // --- counting allocator -------------------------------------------------------------------
 
@@ -69,69 +72,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
-// --- clock, pinning, faults ---------------------------------------------------------------
-
-#[cfg(target_arch = "x86_64")]
-mod clock {
-    use core::arch::x86_64::{__rdtscp, _mm_lfence, _rdtsc};
-
-    /// `lfence; rdtsc`: earlier work done before the read.
-    #[inline(always)]
-    pub fn start() -> u64 {
-        // SAFETY: LFENCE and RDTSC exist on every x86_64 processor.
-        unsafe {
-            _mm_lfence();
-            _rdtsc()
-        }
-    }
-
-    /// `rdtscp; lfence`: the timed work done before the read, later work not started.
-    #[inline(always)]
-    pub fn end() -> u64 {
-        let mut aux = 0u32;
-        // SAFETY: RDTSCP exists on the x86_64 CPUs this runs on (AMD since K8, Intel since
-        // Nehalem).
-        unsafe {
-            let t = __rdtscp(&mut aux);
-            _mm_lfence();
-            t
-        }
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-mod clock {
-    use std::sync::OnceLock;
-    use std::time::Instant;
-
-    fn base() -> Instant {
-        static BASE: OnceLock<Instant> = OnceLock::new();
-        *BASE.get_or_init(Instant::now)
-    }
-    pub fn start() -> u64 {
-        base().elapsed().as_nanos() as u64
-    }
-    pub fn end() -> u64 {
-        base().elapsed().as_nanos() as u64
-    }
-}
-
-/// Clock ticks per nanosecond, against `Instant` over 200 ms.
-fn calibrate() -> f64 {
-    let (t0, c0) = (Instant::now(), clock::start());
-    while t0.elapsed() < Duration::from_millis(200) {}
-    let (c1, t1) = (clock::end(), t0.elapsed());
-    (c1 - c0) as f64 / t1.as_nanos() as f64
-}
-
-fn pin(cpu: usize) -> bool {
-    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET writes inside it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
-    }
-}
+// --- real time, faults (the clock and pinning: examples/common/timing.rs) -----------------
 
 /// Whether the measured threads run under `SCHED_FIFO` (`--rt`).
 static RT: AtomicUsize = AtomicUsize::new(0);
@@ -140,21 +81,7 @@ static RT: AtomicUsize = AtomicUsize::new(0);
 /// keeps 5 % of each second for them) or back to `SCHED_OTHER`, when `--rt` asked for it.
 /// False when not allowed.
 fn realtime(on: bool) -> bool {
-    if RT.load(Ordering::Relaxed) == 0 {
-        return false;
-    }
-    let (policy, prio) = if on {
-        (libc::SCHED_FIFO, 10)
-    } else {
-        (libc::SCHED_OTHER, 0)
-    };
-    // SAFETY: `sched_param` is plain integers (musl adds more fields than glibc, so it is
-    // zeroed rather than spelled out), and the call only reads the struct we own.
-    unsafe {
-        let mut param: libc::sched_param = std::mem::zeroed();
-        param.sched_priority = prio;
-        libc::sched_setscheduler(0, policy, &param) == 0
-    }
+    RT.load(Ordering::Relaxed) != 0 && timing::set_realtime(on)
 }
 
 fn minflt() -> i64 {
