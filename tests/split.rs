@@ -451,3 +451,77 @@ fn an_owner_dropped_through_a_panic_still_lets_go() {
         "released with the last Lent"
     );
 }
+
+/// Keys a user builds (from a `usize`, from bits) for a slot that is lent, or returned and not
+/// yet taken back, find nothing and change nothing: every lookup misses, `insert_at` hands the
+/// value back, `owner[key]` panics, and the lent value, the count and the free slots are as
+/// they were. `forge` makes every key a user could build for slot index `i`.
+fn forged_keys_miss_out_slots<K: SlabKey + std::fmt::Debug + 'static>(
+    forge: impl Fn(usize) -> Vec<K>,
+) {
+    let slab: Slab<String, Mmap, K> = Slab::with_capacity(8).unwrap();
+    let cap = slab.capacity();
+    let (mut owner, remote) = slab.split();
+    owner.insert("live".to_string()).unwrap();
+    let lent_at = owner.vacant_key().unwrap().index();
+    let lent = owner.lend("lent".to_string()).unwrap();
+    let returned_at = owner.vacant_key().unwrap().index();
+    remote.free(owner.lend("returned".to_string()).unwrap());
+    assert_ne!(lent_at, returned_at);
+    for i in [lent_at, returned_at] {
+        let keys = forge(i);
+        assert!(!keys.is_empty());
+        for key in keys {
+            assert_eq!(owner.get(key), None, "{key:?}");
+            assert!(!owner.contains(key), "{key:?}");
+            assert_eq!(owner.get_mut(key), None, "{key:?}");
+            assert_eq!(owner.remove(key), None, "{key:?}");
+            assert!(owner.get_disjoint_mut([key]).is_err(), "{key:?}");
+            let read = catch_unwind(AssertUnwindSafe(|| owner[key].len()));
+            assert!(read.is_err(), "{key:?}: owner[key] must panic");
+            let back = owner.insert_at(key, "forged".to_string());
+            assert_eq!(back.unwrap_err().into_inner(), "forged", "{key:?}");
+        }
+    }
+    assert_eq!(*lent, "lent");
+    assert_eq!(owner.len(), 1);
+    assert_eq!(owner.lent(), 2, "the returned slot is out until collected");
+    let values: Vec<&String> = owner.values().collect();
+    assert_eq!(values, ["live"]);
+    drop(lent);
+    assert_eq!(owner.collect(), 2);
+    // Every slot but the live one takes a value again, each once.
+    let mut got: Vec<usize> = Vec::new();
+    while let Ok(k) = owner.insert(String::new()) {
+        got.push(k.index());
+    }
+    got.sort_unstable();
+    got.dedup();
+    assert_eq!(got.len(), cap - 1);
+}
+
+#[test]
+fn forged_plain_keys_never_reach_a_lent_or_returned_slot() {
+    forged_keys_miss_out_slots::<Key>(|i| vec![Key::new(i), Key::from(i)]);
+}
+
+#[test]
+fn forged_generational_keys_never_reach_a_lent_or_returned_slot() {
+    forged_keys_miss_out_slots::<GenKey>(|i| {
+        let gens = [
+            0u64,
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            u32::MAX as u64 - 1,
+            u32::MAX as u64,
+        ];
+        gens.iter()
+            .filter_map(|&g| GenKey::from_bits(g << 32 | i as u64))
+            .collect()
+    });
+}
