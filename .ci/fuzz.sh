@@ -44,7 +44,8 @@ run() {
   echo "fuzz $target: OK"
 }
 
-# Operations against the model (keys forged from raw bits among them; snapshots round-tripped).
-run model "$SECONDS_TO_RUN"
+# Operations against the model (keys forged from raw bits among them; snapshots round-tripped),
+# starting with the inputs that once failed (seeds/model).
+run model "$SECONDS_TO_RUN" seeds/model
 # Hostile snapshots, starting from a few valid ones.
 run deserialize "${FUZZ_DESERIALIZE_SECONDS:-30}" seeds/deserialize

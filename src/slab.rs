@@ -568,7 +568,9 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         self.raw.len() == 0
     }
 
-    /// Number of slots: the most values the slab can hold (0 before allocation).
+    /// Number of slots: the most values the slab can hold (0 before allocation). A generational
+    /// slab's retired slots, if any (see [`is_full`](Slab::is_full)), count here but take no
+    /// value.
     ///
     /// ```
     /// use nexus_slab::Slab;
@@ -581,7 +583,10 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         self.raw.capacity()
     }
 
-    /// Whether every slot holds a value (an unallocated slab is full: it cannot insert).
+    /// Whether an insert would fail now: no slot is left to take (an unallocated slab is
+    /// full). With plain keys that is exactly `len() == capacity()`; a generational slab is
+    /// also full with fewer values when some slots are retired (a slot whose generation would
+    /// wrap after 2³¹ reuses is never handed out again), so test this, not the length.
     ///
     /// ```
     /// use nexus_slab::Slab;
@@ -592,9 +597,26 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// }
     /// assert!(slab.insert(1).is_err());
     /// ```
+    ///
+    /// A slot retired at its last generation (reached here by restoring a key saved at it):
+    ///
+    /// ```
+    /// use nexus_slab::{GenKey, GenSlab};
+    ///
+    /// let mut slab: GenSlab<u64> = GenSlab::with_capacity(1).unwrap();
+    /// let cap = slab.capacity();
+    /// let last = GenKey::from_bits(u64::from(u32::MAX) << 32).unwrap(); // slot 0, last generation
+    /// slab.insert_at(last, 7).unwrap();
+    /// assert_eq!(slab.remove(last), Some(7)); // slot 0 is retired
+    /// for v in 1..cap as u64 {
+    ///     slab.insert(v).unwrap();
+    /// }
+    /// assert!(slab.is_full() && slab.len() == cap - 1);
+    /// assert!(slab.insert(0).is_err());
+    /// ```
     #[inline]
     pub fn is_full(&self) -> bool {
-        self.raw.len() == self.raw.capacity()
+        !self.raw.has_vacant()
     }
 
     /// Drops every value (in key order) and invalidates every key.

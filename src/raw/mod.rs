@@ -414,6 +414,14 @@ impl<T, K: RawKey> RawSlab<T, K> {
         }
     }
 
+    /// Whether an insert (or a lend) would find a slot, without taking anything back. With
+    /// generational keys this is not `len < capacity`: retired slots hold no value and take
+    /// none.
+    #[inline]
+    pub(crate) fn has_vacant(&self) -> bool {
+        self.next_vacant().is_some()
+    }
+
     /// The key the next insert will return, if the slab is not full.
     pub(crate) fn next_key(&self) -> Option<K> {
         let i = self.next_vacant()?;

@@ -298,12 +298,6 @@ impl<T, K: RawKey> RawSlab<T, K> {
         Ok((p, link_of(i)))
     }
 
-    /// Whether an insert or a lend would find a slot (without taking anything back).
-    #[inline]
-    pub(crate) fn has_vacant(&self) -> bool {
-        self.next_vacant().is_some()
-    }
-
     /// Puts a chain of `count` returned slots, from the slot linked `top` down to one linked
     /// to NIL, onto the free list: O(1) when the free list is empty, else O(`count`) to find
     /// the chain's bottom (the returned slots go on top).

@@ -13,7 +13,7 @@
 #![allow(dead_code)]
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use nexus_slab::{Backing, CloneBacking, Error, GenKey, Key, Slab, SlabKey};
@@ -294,6 +294,9 @@ pub struct Runner<const PAD: usize, B: Backing + Default + CloneBacking, K: Mode
     cap: usize,
     /// Each slot's generation (generational keys only).
     gens: Vec<u32>,
+    /// Slots retired because their generation would have wrapped (generational keys only):
+    /// vacant at generation 0, on no free list, refused by `insert_at`, never handed out again.
+    retired: BTreeSet<usize>,
     /// Keys handed out so far (the most recent 1000), for stale-key lookups.
     issued: Vec<K>,
     log: Rc<Log>,
@@ -318,6 +321,7 @@ impl<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey> Runner<
             hwm: 0,
             cap,
             gens: vec![0; if K::GENERATIONAL { cap } else { 0 }],
+            retired: BTreeSet::new(),
             issued: Vec::new(),
             log: Rc::new(Log::default()),
             ops: 0,
@@ -414,11 +418,12 @@ impl<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey> Runner<
             .remove(&k)
             .expect("removed a slot the model has vacant");
         if K::GENERATIONAL {
-            assert_ne!(
-                self.gens[k],
-                u32::MAX,
-                "retirement is out of this model's reach"
-            );
+            if self.gens[k] == u32::MAX {
+                // The next generation would wrap: the slab retires the slot for good.
+                self.gens[k] = 0;
+                self.retired.insert(k);
+                return v;
+            }
             self.gens[k] += 1;
         }
         self.free.push(k);
@@ -827,9 +832,11 @@ impl<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey> Runner<
                     Err("out of range")
                 } else if self.map.contains_key(&i) {
                     Err("occupied")
-                } else if K::GENERATIONAL
-                    && (k.generation_bits() % 2 == 0 || k.generation_bits() <= self.gen(i))
+                } else if self.retired.contains(&i)
+                    || K::GENERATIONAL
+                        && (k.generation_bits() % 2 == 0 || k.generation_bits() <= self.gen(i))
                 {
+                    // A retired slot, or a generation that would revive a stale key.
                     Err("stale")
                 } else {
                     Ok(())
@@ -1020,6 +1027,7 @@ impl<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey> Runner<
                 self.free.clear();
                 self.hwm = 0;
                 self.gens.iter_mut().for_each(|g| *g = 0);
+                self.retired.clear();
                 self.issued.clear();
                 self.check_all();
             }
