@@ -10,8 +10,8 @@ use std::thread;
 
 use allocator_api2::alloc::{AllocError, Allocator, Global};
 use nexus_slab::{
-    new_key_type, Backing, GenKey, Heap, Key, Lent, LockedSlab, Mmap, Owner, RemoteFree, Slab,
-    SlabKey,
+    new_key_type, Backing, Error, GenKey, Heap, Key, Lent, LockedSlab, Mmap, Owner, RemoteFree,
+    Slab, SlabKey,
 };
 
 /// The global allocator, counting the blocks it has out.
@@ -524,4 +524,53 @@ fn forged_generational_keys_never_reach_a_lent_or_returned_slot() {
             .filter_map(|&g| GenKey::from_bits(g << 32 | i as u64))
             .collect()
     });
+}
+
+/// A slot retired at its last generation (restored there with `insert_at`, then removed) stays
+/// out of use after a split: no lend or insert takes it, returned slots come back without it,
+/// `is_full`/`vacant_key` see the slab as full with fewer values than slots, and `insert_at`
+/// refuses it. One retired before the split and one retired through the owner.
+#[test]
+fn retired_slots_stay_out_of_lends_and_collects() {
+    let last = |i: usize| GenKey::from_bits(u64::from(u32::MAX) << 32 | i as u64).unwrap();
+    let mut slab: Slab<String, Mmap, GenKey> = Slab::with_capacity(4).unwrap();
+    let cap = slab.capacity();
+    slab.insert_at(last(0), "last".to_string()).unwrap();
+    assert_eq!(slab.remove(last(0)).as_deref(), Some("last"));
+    let (mut owner, remote) = slab.split();
+
+    // Lend every slot there is: slot 0 is not among them.
+    let mut lent = Vec::new();
+    while let Ok(l) = owner.lend(format!("{}", lent.len())) {
+        lent.push(l);
+    }
+    assert_eq!(lent.len(), cap - 1);
+    assert!(owner.is_full() && owner.vacant_key().is_none());
+    remote.free_all(lent);
+    assert!(!owner.is_full(), "returned slots are room");
+    assert_eq!(owner.collect(), cap - 1);
+
+    // Insert into every slot there is: again not slot 0, which insert_at refuses.
+    let mut keys = Vec::new();
+    while let Ok(k) = owner.insert(String::new()) {
+        keys.push(k);
+    }
+    assert_eq!(keys.len(), cap - 1);
+    assert!(keys.iter().all(|k| k.index() != 0), "{keys:?}");
+    assert!(owner.is_full() && owner.len() == cap - 1);
+    let back = owner.insert_at(last(0), "again".to_string()).unwrap_err();
+    assert!(matches!(back.error(), Error::StaleKey { index: 0 }));
+
+    // Retire a second slot through the owner: full with two values fewer than slots.
+    let k = keys[0];
+    owner.remove(k).unwrap();
+    owner
+        .insert_at(last(k.index()), "last".to_string())
+        .unwrap();
+    assert_eq!(owner.remove(last(k.index())).as_deref(), Some("last"));
+    assert!(owner.is_full(), "both retired slots are out of use");
+    assert_eq!(owner.len(), cap - 2);
+    assert!(owner.lend(String::new()).is_err());
+    assert!(owner.insert(String::new()).is_err());
+    assert!(owner.get(last(k.index())).is_none() && owner.get(last(0)).is_none());
 }
