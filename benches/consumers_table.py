@@ -12,10 +12,10 @@ within the same run set: plain keys against the faster of `slab` and nexus-slab 
 keys against `slotmap` and against plain keys. Below 1 means we are faster.
 """
 import re
-import statistics
 import sys
 
-UNITS = {"ps": 1e-3, "ns": 1.0, "µs": 1e3, "us": 1e3, "ms": 1e6, "s": 1e9}
+from divan_tree import measurements, medians
+
 CHURN_OPS = 1 << 16
 IMPLS = ["Plain", "Gen", "SlabCrate", "Nexus012", "SlotMapCrate"]
 HEAD = {"Plain": "Key", "Gen": "GenKey", "SlabCrate": "slab", "Nexus012": "0.1.2", "SlotMapCrate": "slotmap"}
@@ -32,18 +32,7 @@ def size(arg):
 def parse(path):
     """{(bench, pattern, size): {impl: ns/op}}"""
     out = {}
-    stack = []
-    for line in open(path, encoding="utf-8"):
-        m = re.match(r"^((?:│  |   )*)[├╰]─ (\S+)(.*)$", line.rstrip("\n"))
-        if not m:
-            continue
-        depth = len(m.group(1)) // 3
-        stack = stack[:depth] + [m.group(2)]
-        cols = [c.strip() for c in m.group(3).split("│")]
-        if len(cols) < 3 or not cols[2]:
-            continue
-        v, unit = cols[2].split()  # fastest, slowest, median, mean, samples, iters
-        ns = float(v) * UNITS[unit]
+    for stack, ns in measurements(path):
         bench, impl = stack[0], stack[1].split("<")[0]
         pattern = stack[2] if len(stack) == 4 else "-"
         arg = stack[-1]
@@ -64,11 +53,7 @@ def main(args):
     print("| " + " | ".join(hdr) + " |")
     print("|" + "|".join(["---"] * 3 + ["---:"] * (len(hdr) - 3)) + "|")
     for k in keys:
-        med = {}
-        for i in IMPLS:
-            vals = [r[k][i] for r in runs if k in r and i in r[k]]
-            if vals:
-                med[i] = statistics.median(vals)
+        med = medians(runs, k, IMPLS)
         bench, pattern, sz = k
         names = ITER if bench.startswith("iter") else TAKE if bench.startswith("churn") else GET
         cells = [bench, names.get(pattern, pattern), sz]

@@ -9,10 +9,10 @@ divan's median time per iteration divided by the items the benchmark counts (Ite
 ratios are ours / theirs within the same run set.
 """
 import re
-import statistics
 import sys
 
-UNITS = {"ns": 1.0, "µs": 1e3, "us": 1e3, "ms": 1e6, "s": 1e9}
+from divan_tree import measurements, medians
+
 ITEMS = {  # items per iteration, by bench and argument (see benches/slab.rs)
     "get_chase": lambda arg: 1 << 16,
     "churn": lambda arg: 1 << 16,
@@ -33,24 +33,10 @@ def items(bench, arg):
 def parse(path):
     """{(bench, arg): {impl: median ns/op}}"""
     out = {}
-    bench = impl = None
-    for line in open(path, encoding="utf-8"):
-        m = re.match(r"^((?:│  |   )*)[├╰]─ (\S+)(.*)$", line.rstrip("\n"))
-        if not m:
-            continue
-        depth = len(m.group(1)) // 3
-        name = m.group(2)
-        if depth == 0:
-            bench = name
-        elif depth == 1:
-            impl = name
-        elif depth == 2:
-            cols = [c.strip() for c in m.group(3).split("│")]
-            if len(cols) < 3 or len(cols[2].split()) != 2:
-                continue  # a skipped case ("… unavailable: …"), not a measurement
-            v, unit = cols[2].split()  # fastest, slowest, median, mean, samples, iters
-            ns = float(v) * UNITS[unit]
-            out.setdefault((bench, name), {})[impl] = ns / items(bench, name)
+    for stack, ns in measurements(path):
+        if len(stack) == 3:
+            bench, impl, arg = stack
+            out.setdefault((bench, arg), {})[impl] = ns / items(bench, arg)
     return out
 
 
@@ -63,11 +49,7 @@ def main(paths):
     print("| " + " | ".join(hdr) + " |")
     print("|" + "|".join(["---"] * 2 + ["---:"] * (len(hdr) - 2)) + "|")
     for k in keys:
-        med = {}
-        for i in impls:
-            vals = [r[k][i] for r in runs if k in r and i in r[k]]
-            if vals:
-                med[i] = statistics.median(vals)
+        med = medians(runs, k, impls)
         cells = [k[0], k[1]]
         cells += [f"{med[i]:.2f}" if i in med else "–" for i in impls]
         for base in THEIRS:
