@@ -162,6 +162,10 @@ fn a_retired_slot_stays_retired_across_a_round_trip() {
         assert_ne!(b.insert(0).unwrap().index(), 0, "a retired slot came back");
     }
     assert!(b.is_full() || b.insert(0).is_err());
+    // Full with one value fewer than slots, and every way of asking agrees.
+    assert!(b.is_full(), "the retired slot is no room");
+    assert_eq!((b.len(), b.vacant_key()), (b.capacity() - 1, None));
+    assert!(b.vacant_entry().is_err() && b.insert(0).is_err());
     assert!(b.insert_at(GenKey::from_bits(1 << 32).unwrap(), 9).is_err());
 }
 

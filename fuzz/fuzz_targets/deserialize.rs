@@ -2,7 +2,8 @@
 //! are text), plain and generational, into a backing that refuses more than 1 MiB (so a
 //! forged capacity cannot exhaust the machine). Whatever is accepted must be a consistent
 //! slab: iteration agrees with `len`, every key found by iteration is found by `get`, and the
-//! slab fills to capacity with distinct keys. Whatever is refused must leak nothing and drop
+//! slab fills with distinct keys, each the one `vacant_key` named, until `is_full` and `Full`
+//! agree (plain keys: at capacity; generational ones may hold retired slots). Whatever is refused must leak nothing and drop
 //! nothing twice (AddressSanitizer, and the drop counter below).
 #![no_main]
 
@@ -57,31 +58,60 @@ impl<'de> serde::Deserialize<'de> for Counted {
     }
 }
 
-fn check<K: SlabKey>(mut s: Slab<Counted, Small, K>) {
+fn check<K: SlabKey>(mut s: Slab<Counted, Small, K>, generational: bool) {
     let keys: Vec<K> = s.keys().collect();
     assert_eq!(keys.len(), s.len());
     for k in &keys {
         assert!(s.get(*k).is_some());
     }
     let mut slots: Vec<usize> = keys.iter().map(|k| k.index()).collect();
-    while let Ok(k) = s.insert(Counted(0)) {
+    // Before every insert, `is_full` and `vacant_key` say what the insert will do.
+    loop {
+        let next = s.vacant_key();
+        assert_eq!(
+            s.is_full(),
+            next.is_none(),
+            "is_full and vacant_key disagree"
+        );
         LIVE.with(|l| l.set(l.get() + 1));
-        slots.push(k.index());
+        match s.insert(Counted(0)) {
+            Ok(k) => {
+                assert_eq!(
+                    Some(k.index()),
+                    next.map(|n| n.index()),
+                    "not the vacant key"
+                );
+                slots.push(k.index());
+            }
+            Err(full) => {
+                assert!(next.is_none(), "Full while a key was vacant");
+                drop(full);
+                break;
+            }
+        }
     }
-    LIVE.with(|l| l.set(l.get() + 1)); // the value the full slab handed back
+    // Plain keys fill every slot; generational ones may hold retired slots, which take none.
+    assert!(s.len() <= s.capacity());
+    if !generational {
+        assert_eq!(
+            s.len(),
+            s.capacity(),
+            "a plain slab full before every slot is used"
+        );
+    }
     let n = slots.len();
     slots.sort_unstable();
     slots.dedup();
     assert_eq!(slots.len(), n, "two values share a slot");
 }
 
-fn run<K: SlabKey>(data: &[u8]) {
+fn run<K: SlabKey>(data: &[u8], generational: bool) {
     if let Ok(s) = postcard::from_bytes::<Slab<Counted, Small, K>>(data) {
-        check(s);
+        check(s, generational);
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(s) = serde_json::from_str::<Slab<Counted, Small, K>>(text) {
-            check(s);
+            check(s, generational);
         }
     }
     assert_eq!(LIVE.with(|l| l.get()), 0, "a value leaked or dropped twice");
@@ -92,8 +122,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if which % 2 == 0 {
-        run::<Key>(rest);
+        run::<Key>(rest, false);
     } else {
-        run::<GenKey>(rest);
+        run::<GenKey>(rest, true);
     }
 });
