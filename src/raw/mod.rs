@@ -1222,11 +1222,18 @@ mod tests {
             seen.push(key);
         }
         assert_eq!(seen.len(), cap - 1);
+        // Full with one value fewer than slots: no vacancy, no next key.
+        assert!(!m.raw.has_vacant() && m.raw.next_key().is_none());
         m.raw.clear();
+        assert!(
+            m.raw.has_vacant(),
+            "clear makes room in every slot but the retired one"
+        );
         while let Ok(key) = m.raw.insert(0) {
             assert_ne!(key.index(), 0, "a retired slot came back after clear");
         }
         assert_eq!(m.raw.len(), cap - 1);
+        assert!(!m.raw.has_vacant());
     }
 
     /// Defence in depth: even if a key with an even generation existed (no constructor makes
