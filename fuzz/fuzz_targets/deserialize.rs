@@ -3,8 +3,9 @@
 //! forged capacity cannot exhaust the machine). Whatever is accepted must be a consistent
 //! slab: iteration agrees with `len`, every key found by iteration is found by `get`, and the
 //! slab fills with distinct keys, each the one `vacant_key` named, until `is_full` and `Full`
-//! agree (plain keys: at capacity; generational ones may hold retired slots). Whatever is refused must leak nothing and drop
-//! nothing twice (AddressSanitizer, and the drop counter below).
+//! agree (plain keys: at capacity; generational ones may hold retired slots). Whatever is
+//! refused must leak nothing and drop nothing twice (AddressSanitizer, and the drop counter
+//! below).
 #![no_main]
 
 use std::alloc::Layout;
