@@ -65,9 +65,30 @@ export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$root/.ci/wine/runner"
 export WINE_RETRIES_FILE="$root/target/wine/retries"
 rm -f "$WINE_RETRIES_FILE"
-# One wineserver for the whole step, so no test binary starts while the last one's server
-# is shutting down (by default it exits as soon as its last client has).
-# Its output goes nowhere: it and the helpers it keeps would otherwise hold CI's log open.
+# The retry must never hide a failing test. A stand-in for wine: a harness that starts and
+# fails is passed on as is, not retried; a start that fails before any output is retried once.
+check_runner() {
+    local fake rc
+    fake=$(mktemp -d)
+    printf '#!/bin/sh\nprintf "$FAKE_OUT"\nexit "$FAKE_STATUS"\n' >"$fake/wine"
+    chmod +x "$fake/wine"
+    rc=0
+    PATH="$fake:$PATH" FAKE_OUT='running 1 test\n' FAKE_STATUS=101 WINE_RETRIES_FILE="$fake/r" \
+        "$root/.ci/wine/runner" t.exe >/dev/null 2>&1 || rc=$?
+    [ "$rc" -eq 101 ] && [ ! -e "$fake/r" ] \
+        || { echo "windows.sh: the runner retried or changed a failing test (exit $rc)"; exit 1; }
+    rc=0
+    PATH="$fake:$PATH" FAKE_OUT='' FAKE_STATUS=1 WINE_RETRIES_FILE="$fake/r" \
+        "$root/.ci/wine/runner" t.exe >/dev/null 2>&1 || rc=$?
+    [ "$rc" -eq 1 ] && [ "$(wc -l <"$fake/r")" -eq 1 ] \
+        || { echo "windows.sh: the runner did not retry (once) a start that failed"; exit 1; }
+    rm -rf "$fake"
+}
+check_runner
+# One wineserver for the whole step (by default it exits as soon as its last client has): a
+# guess at the failure above, which was never reproduced; it also saves a server start per
+# test binary. Its output goes nowhere: it and the helpers it keeps would otherwise hold
+# CI's log open.
 wineserver -p >/dev/null 2>&1
 export CARGO_TARGET_DIR="$root/target/wine/target"
 run() { cargo test --manifest-path "$crate/Cargo.toml" --target "$target" "$@"; }
