@@ -5,7 +5,10 @@
 //! `len()` equal to what iteration finds, every value either in the slab, dropped, or held by
 //! the test, a working next insert, and in the end every value dropped exactly once.
 //!
-//! The slabs have holes (removed keys on the free list) and span several bitmap words.
+//! The slabs have holes (removed keys on the free list) and span several bitmap words. Every
+//! test runs with plain keys and with generational ones; the generational slab also holds a
+//! retired slot and a value at its slot's last generation, which the operation retires when
+//! it takes the value: a panic must not put either slot back into use.
 
 mod common;
 
@@ -13,7 +16,7 @@ use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{DropLog, Tracked};
-use nexus_slab::{Backing, Key, Slab};
+use nexus_slab::{Backing, GenKey, Key, Slab, SlabKey};
 
 common::on_every_backing!(
     panicking_drop_in_clear,
@@ -25,6 +28,56 @@ common::on_every_backing!(
     panicking_drop_in_slab_drop,
     panicking_retain_closure,
 );
+
+/// Each test, with plain keys and then with generational ones.
+macro_rules! with_both_keys {
+    ($($test:ident => $body:ident),* $(,)?) => {
+        $(
+            fn $test<B: Backing + Default>() {
+                $body::<B, Key>();
+                $body::<B, GenKey>();
+            }
+        )*
+    };
+}
+
+with_both_keys!(
+    panicking_drop_in_clear => clear,
+    panicking_drop_in_unconsumed_drain => unconsumed_drain,
+    panicking_drop_in_partly_consumed_drain => partly_consumed_drain,
+    panicking_drop_in_retain => retain,
+    panicking_drop_after_remove => remove,
+    panicking_drop_in_into_iter_drop => into_iter_drop,
+    panicking_drop_in_slab_drop => slab_drop,
+    panicking_retain_closure => retain_closure,
+);
+
+/// The two key kinds.
+trait Kind: SlabKey {
+    const GENERATIONAL: bool;
+    /// The key of slot `index` at its last generation (`u32::MAX`), if keys have generations.
+    fn last_generation(index: usize) -> Option<Self>;
+}
+
+impl Kind for Key {
+    const GENERATIONAL: bool = false;
+    fn last_generation(_: usize) -> Option<Self> {
+        None
+    }
+}
+
+impl Kind for GenKey {
+    const GENERATIONAL: bool = true;
+    fn last_generation(index: usize) -> Option<Self> {
+        GenKey::from_bits(u64::from(u32::MAX) << 32 | index as u64)
+    }
+}
+
+/// Generational slabs only: a slot retired before the test (restored at its last generation
+/// and removed), and one holding a value at its last generation, so the operation under test
+/// retires it when it takes the value. Both are among the removed slots (multiples of 5).
+const RETIRED: usize = 5;
+const LAST: usize = 10;
 
 /// Values in the slab: keys 0..N, then every fifth removed (so the free list is not empty
 /// and live keys span two bitmap words).
@@ -41,8 +94,8 @@ fn ks(live: usize) -> Vec<usize> {
     ks
 }
 
-struct Case<B: Backing> {
-    slab: Slab<Tracked, B>,
+struct Case<B: Backing, K: Kind> {
+    slab: Slab<Tracked, B, K>,
     log: DropLog,
     /// Values made so far (ids 0..created).
     created: u64,
@@ -50,21 +103,45 @@ struct Case<B: Backing> {
     held: Vec<Tracked>,
 }
 
-impl<B: Backing + Default> Case<B> {
+impl<B: Backing + Default, K: Kind> Case<B, K> {
     fn new() -> Self {
         let log = DropLog::new();
-        let mut slab: Slab<Tracked, B> = Slab::with_capacity(N as usize).unwrap();
+        let mut slab: Slab<Tracked, B, K> = Slab::with_capacity(N as usize).unwrap();
         for id in 0..N {
             assert_eq!(slab.insert(log.item(id)).unwrap().index(), id as usize);
         }
-        for k in (0..N as usize).step_by(5) {
-            drop(slab.remove(Key::new(k)).unwrap());
+        let keys: Vec<K> = slab.keys().collect();
+        for &k in keys.iter().step_by(5) {
+            drop(slab.remove(k).unwrap());
+        }
+        let mut created = N;
+        if let (Some(retire), Some(last)) = (K::last_generation(RETIRED), K::last_generation(LAST))
+        {
+            slab.insert_at(retire, log.item(created)).unwrap();
+            drop(slab.remove(retire).unwrap());
+            slab.insert_at(last, log.item(created + 1)).unwrap();
+            created += 2;
         }
         Case {
             slab,
             log,
-            created: N,
+            created,
             held: Vec::new(),
+        }
+    }
+
+    /// The key of the value in slot `index`.
+    fn key(&self, index: usize) -> K {
+        self.slab.keys().find(|k| k.index() == index).unwrap()
+    }
+
+    /// Slots out of use for good: the one retired before the test, and the last-generation
+    /// slot once its value has been taken.
+    fn retired(&self) -> Vec<usize> {
+        match K::last_generation(LAST) {
+            Some(last) if self.slab.contains(last) => vec![RETIRED],
+            Some(_) => vec![RETIRED, LAST],
+            None => Vec::new(),
         }
     }
 
@@ -79,6 +156,7 @@ impl<B: Backing + Default> Case<B> {
 
     /// The slab is consistent and a next insert works.
     fn check(&mut self, what: &str) {
+        let what = &format!("{what}, {}", std::any::type_name::<K>());
         self.log.assert_no_double_drop();
         let ids = self.ids();
         assert_eq!(
@@ -100,6 +178,16 @@ impl<B: Backing + Default> Case<B> {
             assert!(self.slab.contains(k));
             assert_eq!(self.slab.get(k).map(|x| x.id), Some(v.id));
         }
+        let retired = self.retired();
+        assert!(
+            self.slab.keys().all(|k| !retired.contains(&k.index())),
+            "{what}: a retired slot holds a value"
+        );
+        assert_eq!(
+            self.slab.is_full(),
+            self.slab.vacant_key().is_none(),
+            "{what}: is_full and vacant_key disagree"
+        );
         let before = self.slab.len();
         let id = self.created;
         self.created += 1;
@@ -109,16 +197,40 @@ impl<B: Backing + Default> Case<B> {
             .unwrap_or_else(|_| panic!("{what}: insert after the panic failed"));
         assert_eq!(self.slab[k].id, id, "{what}");
         assert_eq!(self.slab.len(), before + 1, "{what}");
+        assert!(
+            !retired.contains(&k.index()),
+            "{what}: a retired slot came back"
+        );
     }
 
-    /// Drops everything and checks each value was dropped exactly once.
+    /// Fills the slab: every slot but the retired ones takes a value (natively). Then drops
+    /// everything and checks each value was dropped exactly once.
     fn finish(self, what: &str) {
+        let what = &format!("{what}, {}", std::any::type_name::<K>());
+        let retired = self.retired();
         let Case {
-            slab,
+            mut slab,
             log,
-            created,
+            mut created,
             held,
         } = self;
+        // (Not under Miri, where filling a page of slots for every case would take minutes;
+        // the panicking operations above are what it is there to check.)
+        if !cfg!(miri) {
+            loop {
+                created += 1; // the value, whether stored or handed back (and dropped) by Full
+                match slab.insert(log.item(created - 1)) {
+                    Ok(k) => assert!(!retired.contains(&k.index()), "{what}: slot {k:?}"),
+                    Err(_) => break,
+                }
+            }
+            assert!(slab.is_full(), "{what}");
+            assert_eq!(
+                slab.len(),
+                slab.capacity() - retired.len(),
+                "{what}: full with a value in every slot but the retired ones"
+            );
+        }
         drop(held);
         drop(slab);
         log.assert_no_double_drop();
@@ -137,9 +249,9 @@ fn panics(log: &DropLog, f: impl FnOnce()) -> bool {
     panicked
 }
 
-fn panicking_drop_in_clear<B: Backing + Default>() {
-    for k in ks(Case::<B>::new().live()) {
-        let mut c = Case::<B>::new();
+fn clear<B: Backing + Default, K: Kind>() {
+    for k in ks(Case::<B, K>::new().live()) {
+        let mut c = Case::<B, K>::new();
         let ids = c.ids();
         let mark = c.log.drops();
         c.log.panic_on_drop(k);
@@ -156,9 +268,9 @@ fn panicking_drop_in_clear<B: Backing + Default>() {
     }
 }
 
-fn panicking_drop_in_unconsumed_drain<B: Backing + Default>() {
-    for k in ks(Case::<B>::new().live()) {
-        let mut c = Case::<B>::new();
+fn unconsumed_drain<B: Backing + Default, K: Kind>() {
+    for k in ks(Case::<B, K>::new().live()) {
+        let mut c = Case::<B, K>::new();
         let ids = c.ids();
         c.log.panic_on_drop(k);
         let panicked = panics(&c.log, || drop(c.slab.drain()));
@@ -166,10 +278,11 @@ fn panicking_drop_in_unconsumed_drain<B: Backing + Default>() {
         let what = format!("drain, k = {k}");
         assert_eq!(c.ids(), ids[k.min(ids.len())..], "{what}");
         c.check(&what);
-        if !panicked {
+        if !panicked && !K::GENERATIONAL {
+            // Emptied: plain keys start from 0 again (generational slots keep their order).
             assert_eq!(
-                c.slab.iter().next().unwrap().0,
-                Key::new(0),
+                c.slab.iter().next().unwrap().0.index(),
+                0,
                 "{what}: renumbered"
             );
         }
@@ -177,9 +290,9 @@ fn panicking_drop_in_unconsumed_drain<B: Backing + Default>() {
     }
 }
 
-fn panicking_drop_in_partly_consumed_drain<B: Backing + Default>() {
-    for k in ks(Case::<B>::new().live()) {
-        let mut c = Case::<B>::new();
+fn partly_consumed_drain<B: Backing + Default, K: Kind>() {
+    for k in ks(Case::<B, K>::new().live()) {
+        let mut c = Case::<B, K>::new();
         let ids = c.ids();
         let mut held = Vec::new();
         let log = c.log.clone();
@@ -203,9 +316,9 @@ fn panicking_drop_in_partly_consumed_drain<B: Backing + Default>() {
     }
 }
 
-fn panicking_drop_in_retain<B: Backing + Default>() {
-    for k in ks(Case::<B>::new().live() / 2) {
-        let mut c = Case::<B>::new();
+fn retain<B: Backing + Default, K: Kind>() {
+    for k in ks(Case::<B, K>::new().live() / 2) {
+        let mut c = Case::<B, K>::new();
         let ids = c.ids();
         let rejected: Vec<u64> = ids.iter().copied().filter(|id| id % 2 == 1).collect();
         let mark = c.log.drops();
@@ -230,32 +343,33 @@ fn panicking_drop_in_retain<B: Backing + Default>() {
     }
 }
 
-fn panicking_drop_after_remove<B: Backing + Default>() {
+fn remove<B: Backing + Default, K: Kind>() {
     for k in [1, 2] {
-        let mut c = Case::<B>::new();
+        let mut c = Case::<B, K>::new();
         let ids = c.ids();
+        let (one, two) = (c.key(1), c.key(2));
         c.log.panic_on_drop(k);
         let log = c.log.clone();
         let panicked = panics(&log, || {
-            let a = c.slab.remove(Key::new(1)).unwrap();
-            let b = c.slab.remove(Key::new(2)).unwrap();
+            let a = c.slab.remove(one).unwrap();
+            let b = c.slab.remove(two).unwrap();
             drop(a);
             drop(b);
         });
         assert!(panicked);
         let what = format!("remove, k = {k}");
         assert_eq!(c.ids(), ids[2..], "{what}");
-        assert!(!c.slab.contains(Key::new(1)) && !c.slab.contains(Key::new(2)));
+        assert!(!c.slab.contains(one) && !c.slab.contains(two));
         c.check(&what);
         // Key 2 was freed last, and the insert in `check` took it: key 1 is next.
-        assert_eq!(c.slab.vacant_entry().unwrap().key(), Key::new(1), "{what}");
+        assert_eq!(c.slab.vacant_entry().unwrap().key().index(), 1, "{what}");
         c.finish(&what);
     }
 }
 
-fn panicking_drop_in_into_iter_drop<B: Backing + Default>() {
-    for k in ks(Case::<B>::new().live()) {
-        let c = Case::<B>::new();
+fn into_iter_drop<B: Backing + Default, K: Kind>() {
+    for k in ks(Case::<B, K>::new().live()) {
+        let c = Case::<B, K>::new();
         let Case {
             slab, log, created, ..
         } = c;
@@ -274,9 +388,9 @@ fn panicking_drop_in_into_iter_drop<B: Backing + Default>() {
     }
 }
 
-fn panicking_drop_in_slab_drop<B: Backing + Default>() {
-    for k in ks(Case::<B>::new().live()) {
-        let c = Case::<B>::new();
+fn slab_drop<B: Backing + Default, K: Kind>() {
+    for k in ks(Case::<B, K>::new().live()) {
+        let c = Case::<B, K>::new();
         let live = c.live();
         let Case {
             slab, log, created, ..
@@ -288,9 +402,9 @@ fn panicking_drop_in_slab_drop<B: Backing + Default>() {
     }
 }
 
-fn panicking_retain_closure<B: Backing + Default>() {
-    for k in ks(Case::<B>::new().live()) {
-        let mut c = Case::<B>::new();
+fn retain_closure<B: Backing + Default, K: Kind>() {
+    for k in ks(Case::<B, K>::new().live()) {
+        let mut c = Case::<B, K>::new();
         let ids = c.ids();
         let mut visits = 0;
         let log = c.log.clone();
