@@ -3,6 +3,7 @@
 use core::fmt;
 
 use crate::backing::{Backing, Mmap};
+use crate::key::sealed::RawKey;
 use crate::key::SlabKey;
 use crate::{Key, Slab};
 
@@ -60,13 +61,14 @@ impl<'a, T, B: Backing, K: SlabKey> VacantEntry<'a, T, B, K> {
     /// ```
     pub fn insert(self, value: T) -> &'a mut T {
         let raw = self.slab.raw_mut();
-        // The slab has been borrowed since `next_vacant` named this slot, so the insert
-        // takes exactly it.
+        // The slab has been borrowed since `next_key` named this slot, so the insert takes
+        // exactly it. The slot is the one the core reports, never one computed from `K`: a
+        // key type's conversions are not trusted with memory.
         match raw.insert(value) {
-            Ok(key) => {
-                debug_assert_eq!(K::from_raw(key), self.key);
-                // SAFETY: the key's slot was just filled; the slab stays borrowed for `'a`.
-                unsafe { &mut *raw.value_ptr(self.key.index()) }
+            Ok(raw_key) => {
+                // SAFETY: the raw key the core just returned names the slot it filled, which
+                // is below the capacity; the slab stays borrowed for `'a`.
+                unsafe { &mut *raw.value_ptr(RawKey::slot(raw_key)) }
             }
             Err(_) => unreachable!("a VacantEntry exists only while a slot is vacant"),
         }

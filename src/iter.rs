@@ -385,8 +385,10 @@ impl<T, B: Backing, K: SlabKey> IntoIter<T, B, K> {
         let raw = self.slab.raw_mut();
         // SAFETY: the cursor yields each occupied slot once; its key is read first, then
         // `abandon` marks it vacant before the value is read, so the slab's drop will not drop
-        // it again.
-        unsafe { (K::from_raw(raw.key_at(i)), raw.abandon(i).read()) }
+        // it again. The key type's conversion runs last: if it panics, the value is already
+        // out (and dropped by the unwind), the slab consistent.
+        let (raw_key, value) = unsafe { (raw.key_at(i), raw.abandon(i).read()) };
+        (K::from_raw(raw_key), value)
     }
 }
 
@@ -459,8 +461,9 @@ impl<'a, T, K: SlabKey> Drain<'a, T, K> {
     fn item(&mut self, i: usize) -> (K, T) {
         // SAFETY: the cursor yields each occupied slot once; its key is read first, then
         // `take` unlinks it before the value leaves, so the slab is consistent even if the
-        // caller's drop panics.
-        unsafe { (K::from_raw(self.raw.key_at(i)), self.raw.take(i)) }
+        // caller's drop panics. The key type's conversion runs last (see `IntoIter::item`).
+        let (raw_key, value) = unsafe { (self.raw.key_at(i), self.raw.take(i)) };
+        (K::from_raw(raw_key), value)
     }
 }
 
@@ -494,8 +497,14 @@ impl<T, K: SlabKey> FusedIterator for Drain<'_, T, K> {}
 
 impl<T, K: SlabKey> Drop for Drain<'_, T, K> {
     fn drop(&mut self) {
-        // Drop what was not yielded. A panicking `Drop` stops here with the slab consistent.
-        for _ in &mut *self {}
+        // Drop what was not yielded, without making keys (no key type's code runs here). A
+        // panicking `Drop` stops here with the slab consistent.
+        // SAFETY: the bits cleared since creation are ones this cursor yielded; each slot it
+        // yields is occupied, and `take` leaves the slab consistent before the value drops.
+        while let Some(b) = unsafe { self.cursor.next(self.raw) } {
+            // SAFETY: slot `b - 1` was just yielded by the cursor: occupied.
+            drop(unsafe { self.raw.take(b - 1) });
+        }
         // Everything is out: start key numbering afresh (plain keys), as `clear` does.
         self.raw.restart();
     }

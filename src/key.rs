@@ -48,11 +48,25 @@ pub(crate) mod sealed {
 use sealed::RawKey;
 
 /// The kind of key a slab hands out: [`Key`] (the default), [`GenKey`], or a typed key made
-/// from one of them.
+/// from one of them with [`new_key_type!`](crate::new_key_type).
 ///
-/// Every `SlabKey` stands for one of the two built-in keys (its `Raw` type), and the slab only
-/// ever looks at that: whatever a `SlabKey` implementation does, the slab sees a `Key` or a
-/// `GenKey` that the public constructors could have made, and any such key is safe to use.
+/// Every `SlabKey` stands for one of the two built-in keys (its [`Raw`](SlabKey::Raw) type):
+/// the slab converts with [`from_raw`](SlabKey::from_raw) when it hands a key out and with
+/// [`into_raw`](SlabKey::into_raw) when it is given one, and looks at nothing else — not
+/// [`index`](SlabKey::index), not `Eq`, `Ord` or `Hash`. Every raw key value is safe to use
+/// with every slab, so the safe methods stay sound whatever an implementation returns; only
+/// [`get_unchecked`](crate::Slab::get_unchecked) (an `unsafe fn`) relies on the round trip
+/// below, which is why the trait is `unsafe`.
+///
+/// Use [`new_key_type!`](crate::new_key_type) to make key types; implement it by hand only
+/// when the macro cannot express what you need.
+///
+/// # Safety
+///
+/// An implementation must make `from_raw` and `into_raw` inverse: for every raw key `r`,
+/// `K::from_raw(r).into_raw() == r`, and `into_raw` must return the same raw key every time
+/// it is called on copies of the same key. (A newtype around `Key` or `GenKey` that wraps and
+/// unwraps its field does.) Either may panic: the slab is left as it was.
 ///
 /// ```
 /// use nexus_slab::{GenKey, Key, SlabKey};
@@ -62,21 +76,60 @@ use sealed::RawKey;
 /// }
 /// assert_eq!(index_of(Key::new(3)), 3);
 /// assert_eq!(index_of(GenKey::from_bits(1 << 32 | 7).unwrap()), 7);
+///
+/// // By hand (what `new_key_type!` writes for you):
+/// #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+/// struct Ticket(Key);
+/// // SAFETY: `from_raw` wraps and `into_raw` unwraps the same field.
+/// unsafe impl SlabKey for Ticket {
+///     type Raw = Key;
+///     fn from_raw(raw: Key) -> Self {
+///         Ticket(raw)
+///     }
+///     fn into_raw(self) -> Key {
+///         self.0
+///     }
+/// }
+/// let mut slab: nexus_slab::Slab<&str, nexus_slab::Heap, Ticket> =
+///     nexus_slab::Slab::new_in(nexus_slab::Heap::new());
+/// slab.alloc(4).unwrap();
+/// let t: Ticket = slab.insert("row 12").unwrap();
+/// assert_eq!(slab[t], "row 12");
 /// ```
-pub trait SlabKey: Copy + Eq + Ord + Hash + fmt::Debug {
+///
+/// A safe `impl` does not compile:
+///
+/// ```compile_fail,E0200
+/// use nexus_slab::{Key, SlabKey};
+/// #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+/// struct Evil(Key);
+/// impl SlabKey for Evil {
+///     type Raw = Key;
+///     fn from_raw(_: Key) -> Self { Evil(Key::new(1_000_000)) }
+///     fn into_raw(self) -> Key { self.0 }
+/// }
+/// ```
+pub unsafe trait SlabKey: Copy + Eq + Ord + Hash + fmt::Debug {
     /// The built-in key this key stands for: [`Key`] or [`GenKey`].
-    #[doc(hidden)]
     type Raw: RawKey;
 
     /// This key, from the built-in key the slab handed out.
-    #[doc(hidden)]
+    ///
+    /// ```
+    /// use nexus_slab::{Key, SlabKey};
+    /// assert_eq!(<Key as SlabKey>::from_raw(Key::new(2)), Key::new(2));
+    /// ```
     fn from_raw(raw: Self::Raw) -> Self;
 
     /// The built-in key this key stands for.
-    #[doc(hidden)]
+    ///
+    /// ```
+    /// use nexus_slab::{Key, SlabKey};
+    /// assert_eq!(Key::new(2).into_raw(), Key::new(2));
+    /// ```
     fn into_raw(self) -> Self::Raw;
 
-    /// The slot index this key names.
+    /// The slot index this key names. The slab never calls it (it reads the raw key).
     ///
     /// ```
     /// use nexus_slab::{Key, SlabKey};
@@ -196,7 +249,8 @@ impl RawKey for Key {
     }
 }
 
-impl SlabKey for Key {
+// SAFETY: the identity: `from_raw` and `into_raw` return their argument.
+unsafe impl SlabKey for Key {
     type Raw = Key;
 
     #[inline]
@@ -389,7 +443,8 @@ impl GenKey {
     }
 }
 
-impl SlabKey for GenKey {
+// SAFETY: the identity: `from_raw` and `into_raw` return their argument.
+unsafe impl SlabKey for GenKey {
     type Raw = GenKey;
 
     #[inline]

@@ -307,7 +307,9 @@
 //! `slab[key]`) or a change to a slab's bookkeeping: a [`Key`] from any `usize`, a [`GenKey`]
 //! from any `u64` ([`GenKey::from_bits`] refuses the bits no slab hands out), a typed, stale or
 //! foreign key finds the value it was handed out for or nothing — never a vacant, retired or
-//! never-used slot. A plain key does not know its value (a stale one reaches the slot's new
+//! never-used slot. Key *types* are [`SlabKey`], an `unsafe trait`: the safe API trusts only the
+//! raw key a key type converts to, so no key type — however its conversions lie or panic — can
+//! reach undefined behaviour through it. A plain key does not know its value (a stale one reaches the slot's new
 //! occupant) and no key knows its slab. [`Backing`] is an `unsafe trait`; a backing that keeps
 //! its contract may return any region at least as long as asked, fail or panic in any method,
 //! and override every memory control: the slab stays consistent and releases each region once,

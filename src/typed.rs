@@ -19,8 +19,14 @@ use crate::SlabKey;
 /// Each type has the size and niche of the key it stands for (4 bytes for plain keys, 8 for
 /// generational ones, and the same for its `Option`), is `Copy + Eq + Ord + Hash + Debug`,
 /// converts both ways with its underlying key (`From`; `GenKey::from(k).generation()` reads
-/// a generation), has `index()`, and with the `serde` feature is serialised exactly as the
-/// underlying key — your crate needs no `serde` dependency for that.
+/// a generation) and has `index()`.
+///
+/// Serde is yours to opt into, per key type: attributes go on the struct as written, and
+/// [`Key`](crate::Key) and [`GenKey`](crate::GenKey) implement `Serialize`/`Deserialize`
+/// with the crate's `serde` feature, so `#[derive(Serialize, Deserialize)]
+/// #[serde(transparent)]` saves a typed key exactly as the key it stands for. The macro
+/// itself writes no serde impl, so your own impls never clash with it whichever features
+/// other crates in the build turn on.
 ///
 /// ```
 /// use nexus_slab::{new_key_type, GenKey, Key, Slab, Heap};
@@ -83,7 +89,8 @@ macro_rules! new_key_type {
         #[repr(transparent)]
         $vis struct $name($raw);
 
-        impl $crate::SlabKey for $name {
+        // SAFETY: `from_raw` wraps and `into_raw` unwraps the one field: they are inverse.
+        unsafe impl $crate::SlabKey for $name {
             type Raw = $raw;
 
             #[inline]
@@ -125,8 +132,6 @@ macro_rules! new_key_type {
                 $crate::__private::fmt_key(::core::stringify!($name), *self, f)
             }
         }
-
-        $crate::__serde_key_impls!($name, $raw);
     };
 }
 
@@ -134,9 +139,6 @@ macro_rules! new_key_type {
 #[doc(hidden)]
 pub mod __private {
     use super::*;
-
-    #[cfg(feature = "serde")]
-    pub use serde;
 
     /// Formats a typed key as `Name(index)` or, generational, `Name(index v generation)`.
     pub fn fmt_key<K: SlabKey>(name: &str, key: K, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -147,39 +149,4 @@ pub mod __private {
             write!(f, "{name}({})", raw.slot())
         }
     }
-}
-
-/// Serde impls for a typed key (as its underlying key), when the `serde` feature is on.
-#[cfg(feature = "serde")]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __serde_key_impls {
-    ($name:ident, $raw:ty) => {
-        impl $crate::__private::serde::Serialize for $name {
-            fn serialize<S>(&self, serializer: S) -> ::core::result::Result<S::Ok, S::Error>
-            where
-                S: $crate::__private::serde::Serializer,
-            {
-                $crate::__private::serde::Serialize::serialize(&self.0, serializer)
-            }
-        }
-
-        impl<'de> $crate::__private::serde::Deserialize<'de> for $name {
-            fn deserialize<D>(deserializer: D) -> ::core::result::Result<Self, D::Error>
-            where
-                D: $crate::__private::serde::Deserializer<'de>,
-            {
-                <$raw as $crate::__private::serde::Deserialize<'de>>::deserialize(deserializer)
-                    .map($name)
-            }
-        }
-    };
-}
-
-/// Serde impls for a typed key: none without the `serde` feature.
-#[cfg(not(feature = "serde"))]
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __serde_key_impls {
-    ($name:ident, $raw:ty) => {};
 }

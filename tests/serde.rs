@@ -11,9 +11,13 @@ use nexus_slab::{new_key_type, Backing, GenKey, GenSlab, Heap, Key, Mmap, Slab, 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 new_key_type! {
-    /// A typed plain key.
+    /// A typed plain key, saved as the key it stands for (serde opted into per type).
+    #[derive(Serialize, Deserialize)]
+    #[serde(transparent)]
     pub struct OrderKey;
     /// A typed generational key.
+    #[derive(Serialize, Deserialize)]
+    #[serde(transparent)]
     pub struct ConnKey(GenKey);
 }
 

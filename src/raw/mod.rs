@@ -27,6 +27,7 @@
 //! occupied exactly when `gens[i]` is odd.
 
 pub(crate) mod layout;
+pub(crate) mod loose;
 #[cfg(target_has_atomic = "64")]
 pub(crate) mod remote;
 
@@ -107,10 +108,15 @@ unsafe fn parity_bits(p: *const u32) -> u64 {
     word
 }
 
-/// While a saved state is restored: the link of a slot not yet accounted for. Never a link
-/// (slot index + 1 is at most `MAX_CAPACITY < u32::MAX`), never `NIL`.
+/// The link field of a retired slot (generational keys, with generation 0), which tells it from
+/// a never-used or loose slot at generation 0. Never a link (slot index + 1 is at most
+/// `MAX_CAPACITY < u32::MAX`), never `NIL`.
+const RETIRED: u32 = u32::MAX;
+
+/// While a saved state is restored: the link of a slot not yet accounted for. A generational
+/// slot still so at the end is retired, so the two markers are one.
 #[cfg(feature = "serde")]
-const UNACCOUNTED: u32 = u32::MAX;
+const UNACCOUNTED: u32 = RETIRED;
 
 /// The state of a restore in progress: the free list's bottom and length so far.
 #[cfg(feature = "serde")]
@@ -140,6 +146,16 @@ pub(crate) struct RawSlab<T, K> {
     /// Split into an owner and remote handles ([`remote`]): slots may be out on loan, off the
     /// free list and unmarked, so the slab never restarts its keys nor clears wholesale.
     split: bool,
+    /// Some vacant slots below `hwm` are *loose*: on no list, not retired, not out
+    /// ([`loose`]). Never on a split slab.
+    loose: bool,
+    /// Where inserts stop taking never-used slots in order: `cap`, or `hwm` while `loose` (so
+    /// that the fill path, which assumes every slot below `hwm` in its bitmap word is
+    /// occupied, never runs then; the first insert that finds no listed slot settles the loose
+    /// ones instead).
+    fill_end: usize,
+    /// Retired slots (generational keys: generation 0 and link [`RETIRED`]); all below `hwm`.
+    retired: usize,
     _owns: PhantomData<(T, K)>,
 }
 
@@ -162,6 +178,9 @@ impl<T, K: RawKey> RawSlab<T, K> {
             hwm: 0,
             free: NIL,
             split: false,
+            loose: false,
+            fill_end: 0,
+            retired: 0,
             _owns: PhantomData,
         }
     }
@@ -213,6 +232,9 @@ impl<T, K: RawKey> RawSlab<T, K> {
             hwm: 0,
             free: NIL,
             split: false,
+            loose: false,
+            fill_end: cap,
+            retired: 0,
             _owns: PhantomData,
         }
     }
@@ -407,8 +429,13 @@ impl<T, K: RawKey> RawSlab<T, K> {
     fn next_vacant(&self) -> Option<usize> {
         if self.free != NIL {
             Some(slot_of_link(self.free))
-        } else if self.hwm < self.cap {
+        } else if self.hwm < self.fill_end {
             Some(self.hwm)
+        } else if self.loose {
+            // What the insert would settle and take: the lowest loose slot (O(hwm)), else the
+            // first never-used one.
+            self.first_loose()
+                .or((self.hwm < self.cap).then_some(self.hwm))
         } else {
             None
         }
@@ -416,10 +443,14 @@ impl<T, K: RawKey> RawSlab<T, K> {
 
     /// Whether an insert (or a lend) would find a slot, without taking anything back. With
     /// generational keys this is not `len < capacity`: retired slots hold no value and take
-    /// none.
+    /// none. O(1).
     #[inline]
     pub(crate) fn has_vacant(&self) -> bool {
-        self.next_vacant().is_some()
+        // While loose, the list is the only other home of vacant unretired slots below `hwm`,
+        // so an empty list leaves `hwm - len - retired` loose ones.
+        self.free != NIL
+            || self.hwm < self.cap
+            || (self.loose && self.hwm > self.len + self.retired)
     }
 
     /// The key the next insert will return, if the slab is not full.
@@ -453,7 +484,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
                 unsafe { *self.bits.as_ptr().add(w) |= mask };
             }
             (i, n)
-        } else if self.hwm < self.cap {
+        } else if self.hwm < self.fill_end {
             let i = self.hwm;
             self.hwm += 1;
             let n = link_of(i);
@@ -471,7 +502,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
             }
             (i, n)
         } else {
-            return Err(value);
+            return self.insert_after_settling(value);
         };
         // SAFETY: `i < cap` and slot `i` is vacant, so writing does not overwrite a live value.
         unsafe { self.value_ptr(i).write(value) };
@@ -497,9 +528,13 @@ impl<T, K: RawKey> RawSlab<T, K> {
     /// than every one the slot has had (which would revive a stale key) or a retired slot is
     /// refused with the value handed back, and nothing changes.
     ///
-    /// Costs O(1) for the slot the next insert would take, O(gap) for a never-used slot
-    /// beyond the high-water mark (the slots skipped go on the free list, lowest on top), and
-    /// O(free-list length) for another vacated slot (it is unlinked from the list).
+    /// O(1) amortised whatever the order of the keys: the slot the next insert would take is
+    /// popped; a never-used slot beyond the high-water mark makes the slots skipped loose
+    /// (O(gap), each slot skipped once); any other vacant slot makes the whole free list loose
+    /// (O(1)) and is taken from there ([`loose`]). The first insert that then finds no listed
+    /// slot settles the loose ones onto the list, lowest first (O(high-water mark), once). A
+    /// split slab keeps its list exact (its lent slots look vacant): there another vacated
+    /// slot is unlinked by walking the list, O(free-list length).
     pub(crate) fn insert_at(&mut self, key: K, value: T) -> Result<(), (T, crate::Error)> {
         let i = key.slot();
         if i >= self.cap {
@@ -524,22 +559,24 @@ impl<T, K: RawKey> RawSlab<T, K> {
             } else {
                 0
             };
-            if want & 1 == 0 || want <= g {
+            if want & 1 == 0 || want <= g || self.is_retired(i) {
                 return Err((value, crate::Error::StaleKey { index: i }));
             }
         }
         if i >= self.hwm {
-            // Slots `hwm..i` are skipped: vacant, on the free list with the lowest on top, so
-            // plain inserts still fill them in ascending order.
-            for j in (self.hwm..i).rev() {
-                // SAFETY: `j < i < cap`, and slot `j` is vacant (never used).
-                unsafe { (*self.slots.as_ptr().add(j)).next = self.free };
-                self.free = link_of(j);
+            self.skip_to(i);
+        } else if self.free == link_of(i) {
+            // SAFETY: the top of the free list: a vacant slot below `hwm` with a link.
+            self.free = unsafe { (*self.slots.as_ptr().add(i)).next };
+        } else if self.split {
+            if !self.unlink(i) {
+                // Vacant below the high-water mark but on no list: lent (or retired).
+                return Err((value, crate::Error::StaleKey { index: i }));
             }
-            self.hwm = i + 1;
-        } else if !self.unlink(i) {
-            // Vacant below the high-water mark but not on the free list: retired.
-            return Err((value, crate::Error::StaleKey { index: i }));
+        } else {
+            // Vacant, below the high-water mark, not retired and not out: listed or loose.
+            // Making the list loose takes it off the list either way.
+            self.loosen();
         }
         // SAFETY: `i < hwm <= cap`, and the slot is vacant (checked) and off the free list now.
         unsafe { self.place(i, want, value) };
@@ -566,7 +603,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
     }
 
     /// Takes slot `i` off the free list; false if it is not on it. O(list length).
-    fn unlink(&mut self, i: usize) -> bool {
+    pub(crate) fn unlink(&mut self, i: usize) -> bool {
         let target = link_of(i);
         if self.free == target {
             // SAFETY: slots on the free list are vacant slots below `hwm` with a link.
@@ -576,6 +613,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
         let mut cur = self.free;
         // The list holds each vacated slot once, so it ends (at NIL) within `hwm` steps.
         while cur != NIL {
+            loose::step(1);
             let c = slot_of_link(cur);
             // SAFETY: `cur` is on the free list: a vacant slot below `hwm` with a link.
             let next = unsafe { (*self.slots.as_ptr().add(c)).next };
@@ -600,20 +638,46 @@ impl<T, K: RawKey> RawSlab<T, K> {
         T: Clone,
     {
         assert!(to.cap == self.cap && to.hwm == 0 && to.len == 0);
-        // The vacant slots and their order first: the free list's links, the generations
-        // (occupied ones one step back, so that they count as vacant until their value is
-        // there).
-        let mut j = self.free;
-        while j != NIL {
-            let s = slot_of_link(j);
-            // SAFETY: slots on `self`'s free list are vacant slots below its `hwm` with a
-            // link; `to` has the same capacity, so slot `s` exists there too.
-            unsafe {
-                let next = (*self.slots.as_ptr().add(s)).next;
-                (*to.slots.as_ptr().add(s)).next = next;
-                j = next;
+        // The vacant slots and their order first: the links of the listed, loose and retired
+        // slots, the generations (occupied ones one step back, so that they count as vacant
+        // until their value is there).
+        if self.split {
+            // Lent slots look vacant and their bytes are another thread's: never read. Slots
+            // at generation 0 are retired (or listed, relinked below) in the copy.
+            if K::GENERATIONAL {
+                for i in (0..self.hwm).filter(|&i| !self.is_occupied(i)) {
+                    // SAFETY: `i < hwm <= cap` in both cores, generational keys; only `to`'s
+                    // slot, which `to` owns, is written.
+                    unsafe {
+                        if *self.gen_ptr(i) == 0 {
+                            (*to.slots.as_ptr().add(i)).next = RETIRED;
+                        }
+                    }
+                }
+            }
+            let mut j = self.free;
+            while j != NIL {
+                let s = slot_of_link(j);
+                // SAFETY: slots on `self`'s free list are vacant slots below its `hwm` with a
+                // link; `to` has the same capacity, so slot `s` exists there too.
+                unsafe {
+                    let next = (*self.slots.as_ptr().add(s)).next;
+                    (*to.slots.as_ptr().add(s)).next = next;
+                    j = next;
+                }
+            }
+        } else {
+            for i in (0..self.hwm).filter(|&i| !self.is_occupied(i)) {
+                // SAFETY: `i < hwm <= cap` in both cores; a vacant slot of an unsplit slab is
+                // the slab's, so its link field may be read.
+                unsafe {
+                    (*to.slots.as_ptr().add(i)).next = (*self.slots.as_ptr().add(i)).next;
+                }
             }
         }
+        to.loose = self.loose;
+        to.fill_end = self.fill_end;
+        to.retired = self.retired;
         if K::GENERATIONAL {
             for i in 0..self.hwm {
                 // SAFETY: `i < hwm <= cap` in both cores, generational keys.
@@ -648,11 +712,12 @@ impl<T, K: RawKey> RawSlab<T, K> {
         self.hwm
     }
 
-    /// The free list, top first (the slot the next insert takes comes first).
+    /// The vacant slots in the order the next inserts take them: the free list, top first,
+    /// then the loose slots, lowest first (what settling them would append).
     #[cfg(feature = "serde")]
     pub(crate) fn free_slots(&self) -> impl Iterator<Item = usize> + '_ {
         let mut cur = self.free;
-        core::iter::from_fn(move || {
+        let listed = core::iter::from_fn(move || {
             if cur == NIL {
                 return None;
             }
@@ -660,7 +725,8 @@ impl<T, K: RawKey> RawSlab<T, K> {
             // SAFETY: slots on the free list are vacant slots below `hwm <= cap` with a link.
             cur = unsafe { (*self.slots.as_ptr().add(i)).next };
             Some(i)
-        })
+        });
+        listed.chain(self.loose_slots())
     }
 
     /// The stored generation of slot `i` (0 for plain keys and slots out of range).
@@ -706,7 +772,8 @@ impl<T, K: RawKey> RawSlab<T, K> {
             let g = unsafe { &mut *self.gen_ptr(i) };
             if *g == u32::MAX {
                 // The next generation would wrap: retire the slot for good.
-                *g = 0;
+                // SAFETY: `i < hwm`, vacant now, on no list.
+                unsafe { self.retire(i) };
                 return value;
             }
             *g += 1;
@@ -733,6 +800,8 @@ impl<T, K: RawKey> RawSlab<T, K> {
         self.len -= 1;
         if K::GENERATIONAL {
             // SAFETY: `i < cap`. Generation 0 matches no key, so no key finds the slot again.
+            // (Its link field still holds the value, which the caller takes: the slab is
+            // being torn down, so nothing asks `is_retired` of it.)
             unsafe { *self.gen_ptr(i) = 0 };
         }
         // SAFETY: `i < cap`.
@@ -797,6 +866,8 @@ impl<T, K: RawKey> RawSlab<T, K> {
         if !K::GENERATIONAL && self.len == 0 && !self.split {
             self.hwm = 0;
             self.free = NIL;
+            self.loose = false;
+            self.fill_end = self.cap;
         }
     }
 
@@ -965,7 +1036,9 @@ impl<T, K: RawKey> RawSlab<T, K> {
         let accounted = self.len + r.free;
         if K::GENERATIONAL {
             // The slots not accounted for keep generation 0 (a fresh core's, never written
-            // here) and stay off the free list: retired, as their saved state said.
+            // here) and their `UNACCOUNTED` link, which is the retired marker, and stay off
+            // the free list: retired, as their saved state said.
+            self.retired = self.hwm - accounted;
             Ok(())
         } else if accounted != self.hwm {
             Err(crate::Error::Corrupt {
@@ -1234,6 +1307,139 @@ mod tests {
         }
         assert_eq!(m.raw.len(), cap - 1);
         assert!(!m.raw.has_vacant());
+    }
+
+    /// Keys restored by `insert_at` in an order: the steps of free-list work per key stay
+    /// bounded whatever the order (the walk this replaced took O(n) steps per key in
+    /// descending and random order: ~n²/2 and ~n²/4 in all).
+    fn restore_steps<K: RawKey>(n: usize, order: &[usize], make: impl Fn(usize) -> K) -> u64 {
+        let mut m = Mem::<u32, K>::new(n);
+        loose::STEPS.with(|c| c.set(0));
+        for &i in order {
+            m.raw.insert_at(make(i), i as u32).unwrap();
+        }
+        // The first insert after the restore settles what is loose.
+        let _ = m.raw.insert(0);
+        let steps = loose::STEPS.with(|c| c.get());
+        for &i in order {
+            assert_eq!(m.raw.get(make(i)), Some(&(i as u32)));
+        }
+        steps
+    }
+
+    fn orders(n: usize) -> [(&'static str, Vec<usize>); 4] {
+        let asc: Vec<usize> = (0..n).collect();
+        let desc: Vec<usize> = (0..n).rev().collect();
+        // A random permutation (xorshift), and every other key in random order (holes left
+        // for the settle to link).
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = asc.clone();
+        for i in (1..n).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            rand.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        let sparse: Vec<usize> = rand.iter().copied().filter(|i| i % 2 == 0).collect();
+        [
+            ("ascending", asc),
+            ("descending", desc),
+            ("random", rand),
+            ("random, half", sparse),
+        ]
+    }
+
+    #[test]
+    fn insert_at_is_linear_in_the_keys_restored_whatever_their_order() {
+        let n = if cfg!(miri) { 300 } else { 100_000 };
+        for (name, order) in orders(n) {
+            let plain = restore_steps::<Key>(n, &order, k);
+            let gen = restore_steps::<GenKey>(n, &order, |i| {
+                GenKey::from_bits(7 << 32 | i as u64).unwrap()
+            });
+            // Each slot is skipped, scanned and settled at most once; each bitmap word read
+            // at most once per settle.
+            let bound = 3 * n as u64 + (n / 64 + 2) as u64;
+            assert!(plain <= bound, "{name}: {plain} steps for {n} plain keys");
+            assert!(
+                gen <= bound,
+                "{name}: {gen} steps for {n} generational keys"
+            );
+        }
+        // The bound bites: a split core keeps an exact list and walks it (the old algorithm
+        // for every slab), which takes quadratically many steps in descending order.
+        let n = if cfg!(miri) { 200 } else { 2_000 };
+        let mut m = Mem::<u32, GenKey>::new(n);
+        m.raw.begin_split();
+        loose::STEPS.with(|c| c.set(0));
+        for i in (0..n).rev() {
+            m.raw
+                .insert_at(GenKey::from_bits(1 << 32 | i as u64).unwrap(), 0)
+                .unwrap();
+        }
+        let walked = loose::STEPS.with(|c| c.get());
+        assert!(
+            walked > (n * n / 4) as u64,
+            "walking the list: {walked} steps for {n} keys"
+        );
+    }
+
+    #[test]
+    fn loose_slots_are_handed_out_lowest_first_after_the_list() {
+        let mut m = Mem::<u32>::new(64);
+        for i in [9, 2, 5] {
+            m.raw.insert_at(k(i), i as u32).unwrap();
+        }
+        assert!(m.raw.is_loose());
+        // Removing pushes on the list as usual: the list comes first.
+        assert_eq!(m.raw.remove(k(5)), Some(5));
+        assert_eq!(m.raw.next_key(), Some(k(5)));
+        assert_eq!(m.raw.insert(50), Ok(k(5)));
+        // Then the loose ones, lowest first, then never-used slots.
+        assert_eq!(m.raw.next_key(), Some(k(0)));
+        let got: Vec<usize> = (0..8).map(|v| m.raw.insert(v).unwrap().index()).collect();
+        assert_eq!(got, [0, 1, 3, 4, 6, 7, 8, 10]);
+        assert!(!m.raw.is_loose());
+        // has_vacant stays O(1) and right while loose: fill a small core through insert_at.
+        let mut t = Mem::<u8>::new(1);
+        let cap = t.raw.capacity();
+        t.raw.insert_at(k(cap - 1), 0).unwrap();
+        for i in 0..cap - 1 {
+            assert!(t.raw.has_vacant());
+            t.raw.insert_at(k(i), 0).unwrap();
+        }
+        assert!(t.raw.is_loose() && !t.raw.has_vacant() && t.raw.next_key().is_none());
+        assert_eq!(t.raw.insert(1), Err(1));
+    }
+
+    #[test]
+    fn loose_generational_slots_keep_retired_ones_retired() {
+        let mut m = Mem::<u64, GenKey>::new(8);
+        // Retire slot 0.
+        m.raw.set_generation(0, u32::MAX - 1);
+        let last = m.raw.insert(7).unwrap();
+        m.raw.remove(last);
+        let g = |gen: u64, i: u64| GenKey::from_bits(gen << 32 | i).unwrap();
+        // Skip slots 1..5, then take slot 3 out of order: slots 1, 2, 4 loose.
+        m.raw.insert_at(g(3, 5), 5).unwrap();
+        m.raw.insert_at(g(1, 3), 3).unwrap();
+        assert!(m.raw.is_loose());
+        assert!(
+            m.raw.insert_at(g(1, 0), 0).is_err(),
+            "a retired slot stays retired"
+        );
+        assert!(m.raw.insert_at(g(5, 0), 0).is_err());
+        assert_eq!(m.raw.next_key().map(|k| k.index()), Some(1));
+        let got: Vec<usize> = (0..4).map(|v| m.raw.insert(v).unwrap().index()).collect();
+        assert_eq!(got, [1, 2, 4, 6]);
+        assert_eq!(m.raw.get(g(3, 5)), Some(&5));
+        assert!(m.raw.get(g(u32::MAX as u64, 0)).is_none());
+        while m.raw.insert(9).is_ok() {}
+        assert_eq!(
+            m.raw.len(),
+            m.raw.capacity() - 1,
+            "every slot but the retired one"
+        );
     }
 
     /// Defence in depth: even if a key with an even generation existed (no constructor makes

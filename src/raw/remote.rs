@@ -232,6 +232,8 @@ impl<T, K: RawKey> RawSlab<T, K> {
         if self.split {
             return;
         }
+        // Lent slots look vacant: from now on no slot may be loose (see `loose`).
+        self.settle();
         self.split = true;
         if K::GENERATIONAL || self.hwm == self.cap {
             return;

@@ -289,6 +289,12 @@ pub struct Runner<const PAD: usize, B: Backing + Default + CloneBacking, K: Mode
     map: BTreeMap<usize, (u64, u64)>,
     /// The expected free list, top last.
     free: Vec<usize>,
+    /// Loose slots: vacant below the high-water mark, on no list (after an `insert_at` that
+    /// skipped slots or took one that was not next in line). While `loosened`, inserts take
+    /// the list's top, and when it is empty every loose slot, lowest first, before any
+    /// never-used slot.
+    loose: BTreeSet<usize>,
+    loosened: bool,
     /// The expected high-water mark.
     hwm: usize,
     cap: usize,
@@ -318,6 +324,8 @@ impl<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey> Runner<
             requested,
             map: BTreeMap::new(),
             free: Vec::new(),
+            loose: BTreeSet::new(),
+            loosened: false,
             hwm: 0,
             cap,
             gens: vec![0; if K::GENERATIONAL { cap } else { 0 }],
@@ -352,7 +360,18 @@ impl<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey> Runner<
         self.free
             .last()
             .copied()
+            .or_else(|| self.loosened.then(|| self.loose.first().copied()).flatten())
             .or((self.hwm < self.cap).then_some(self.hwm))
+    }
+
+    /// The slab found its list empty while slots were loose: they go on the list, lowest on
+    /// top.
+    fn settle(&mut self) {
+        if self.loosened && self.free.is_empty() {
+            self.free.extend(self.loose.iter().rev());
+            self.loose.clear();
+            self.loosened = false;
+        }
     }
 
     /// The current generation of slot `i` (0 for plain keys and out-of-range slots).
@@ -387,6 +406,7 @@ impl<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey> Runner<
 
     fn note_inserted(&mut self, key: K, id: u64, val: u64) {
         let k = key.index();
+        self.settle();
         if self.free.last() == Some(&k) {
             self.free.pop();
         } else {
@@ -436,6 +456,8 @@ impl<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey> Runner<
         assert!(self.map.is_empty());
         if !K::GENERATIONAL {
             self.free.clear();
+            self.loose.clear();
+            self.loosened = false;
             self.hwm = 0;
         }
     }
@@ -846,13 +868,22 @@ impl<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey> Runner<
                 match (self.slab.insert_at(k, v), expected) {
                     (Ok(()), Ok(())) => {
                         if i >= self.hwm {
-                            // Skipped slots go on the free list, lowest on top.
-                            self.free.extend((self.hwm..i).rev());
+                            // Skipped slots are loose.
+                            self.loose.extend(self.hwm..i);
+                            self.loosened |= i > self.hwm;
                             self.hwm = i + 1;
+                        } else if self.free.last() == Some(&i) {
+                            self.free.pop();
                         } else {
-                            let at = self.free.iter().position(|&f| f == i);
-                            self.free
-                                .remove(at.expect("a vacant slot is on the free list"));
+                            // Not next in line: the whole list turns loose, and the slot is
+                            // taken from there.
+                            assert!(
+                                self.free.contains(&i) || self.loose.contains(&i),
+                                "a vacant slot is listed or loose"
+                            );
+                            self.loose.extend(self.free.drain(..));
+                            self.loosened = true;
+                            self.loose.remove(&i);
                         }
                         if K::GENERATIONAL {
                             self.gens[i] = k.generation_bits();
@@ -976,6 +1007,12 @@ impl<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey> Runner<
                 let ids: Vec<u64> = copy.values().map(|v| v.id).collect();
                 drop(std::mem::replace(&mut self.slab, copy));
                 assert_eq!(self.drops_since(mark), old);
+                // A snapshot lists the vacant slots in the order inserts take them (the list,
+                // then the loose slots lowest first): the copy has them all listed.
+                let loose: Vec<usize> = self.loose.iter().rev().copied().collect();
+                self.free.splice(0..0, loose);
+                self.loose.clear();
+                self.loosened = false;
                 for (m, id) in self.map.values_mut().zip(ids) {
                     m.0 = id;
                 }
@@ -1025,6 +1062,8 @@ impl<const PAD: usize, B: Backing + Default + CloneBacking, K: ModelKey> Runner<
                 assert_eq!(yielded.len(), front + back);
                 self.map.clear();
                 self.free.clear();
+                self.loose.clear();
+                self.loosened = false;
                 self.hwm = 0;
                 self.gens.iter_mut().for_each(|g| *g = 0);
                 self.retired.clear();
