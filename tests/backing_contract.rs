@@ -797,3 +797,135 @@ fn locked_releases_the_region_when_the_inner_lock_panics() {
     assert_eq!(spy.count("release"), 3, "released although unlock panicked");
     spy.assert_all_released();
 }
+
+/// What a hostile `CloneBacking::clone_backing` hands back.
+#[derive(Clone, Copy, Debug)]
+enum CloneAct {
+    /// A backing like the original (its own spy, exact regions).
+    Same,
+    /// A backing whose regions are much longer than asked.
+    Longer,
+    /// A backing whose allocation fails.
+    Failing,
+    /// A backing that breaks the contract: a region too short.
+    Short,
+    /// No backing: `clone_backing` panics.
+    Panic,
+}
+
+/// A spy whose clone is what `act` says; every clone's spy is kept, to check its releases.
+struct Twin {
+    spy: Spy,
+    act: CloneAct,
+    clones: Rc<RefCell<Vec<Spy>>>,
+}
+
+// SAFETY: every method forwards to the spy, which keeps the contract for the regions it
+// gives (`Exact`, `Longer`) and breaks it visibly (`Short`) only where the test expects the
+// slab to refuse the region.
+unsafe impl Backing for Twin {
+    fn granularity(&self) -> usize {
+        self.spy.granularity()
+    }
+    fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
+        self.spy.allocate(layout)
+    }
+    unsafe fn release(&mut self, region: Region, layout: Layout) {
+        // SAFETY: forwarded with the caller's promise.
+        unsafe { self.spy.release(region, layout) }
+    }
+}
+
+impl nexus_slab::CloneBacking for Twin {
+    fn clone_backing(&self) -> Self {
+        let give = match self.act {
+            CloneAct::Same => Give::Exact,
+            CloneAct::Longer => Give::Longer(3 * 4096 + 8),
+            CloneAct::Failing => Give::Fail,
+            CloneAct::Short => Give::Short(64),
+            CloneAct::Panic => panic!("the twin's clone_backing panics"),
+        };
+        let spy = Spy::new(4096, give);
+        self.clones.borrow_mut().push(spy.clone());
+        Twin {
+            spy,
+            act: self.act,
+            clones: self.clones.clone(),
+        }
+    }
+}
+
+/// A tracked value whose clone is a new value (id + 10,000).
+#[derive(Debug)]
+struct Cl(common::Tracked);
+
+impl Clone for Cl {
+    fn clone(&self) -> Self {
+        Cl(self.0.sibling(self.0.id + 10_000))
+    }
+}
+
+/// `try_clone` against every kind of hostile `clone_backing`, on both key kinds: a copy with
+/// the same capacity, keys and next keys, or a typed error, or the panic — and the original
+/// unchanged either way, every value dropped once, every region released once.
+fn try_clone_against<K: nexus_slab::SlabKey + std::fmt::Debug>() {
+    for act in [
+        CloneAct::Same,
+        CloneAct::Longer,
+        CloneAct::Failing,
+        CloneAct::Short,
+        CloneAct::Panic,
+    ] {
+        let log = DropLog::new();
+        let spy = Spy::new(4096, Give::Exact);
+        let clones = Rc::new(RefCell::new(Vec::new()));
+        let twin = Twin {
+            spy: spy.clone(),
+            act,
+            clones: clones.clone(),
+        };
+        let mut slab: Slab<Cl, Twin, K> = Slab::new_in(twin);
+        slab.alloc(40).unwrap();
+        let keys: Vec<K> = (0..30)
+            .map(|i| slab.insert(Cl(log.item(i))).unwrap())
+            .collect();
+        for k in keys.iter().step_by(3) {
+            slab.remove(*k);
+        }
+        let before: Vec<(K, u64)> = slab.iter().map(|(k, v)| (k, v.0.id % 10_000)).collect();
+        let next = slab.vacant_key();
+        let copied = catch_unwind(AssertUnwindSafe(|| slab.try_clone()));
+        match (act, copied) {
+            (CloneAct::Same | CloneAct::Longer, Ok(Ok(mut copy))) => {
+                assert_eq!(copy.capacity(), slab.capacity(), "{act:?}");
+                let got: Vec<(K, u64)> = copy.iter().map(|(k, v)| (k, v.0.id % 10_000)).collect();
+                assert_eq!(got, before, "{act:?}: same keys, same values");
+                assert_eq!(copy.vacant_key(), next, "{act:?}: same next key");
+                let mut id = 20_000;
+                while copy.insert(Cl(log.item(id))).is_ok() {
+                    id += 1;
+                }
+                assert_eq!(copy.len(), copy.capacity());
+            }
+            (CloneAct::Failing, Ok(Err(Error::Unsupported { .. }))) => {}
+            (CloneAct::Short, Ok(Err(e))) => assert!(is_broken_backing(&e, "short"), "{e}"),
+            (CloneAct::Panic, Err(_)) => {}
+            (act, got) => panic!("{act:?}: unexpected {:?}", got.map(|r| r.map(|_| ()))),
+        }
+        let after: Vec<(K, u64)> = slab.iter().map(|(k, v)| (k, v.0.id % 10_000)).collect();
+        assert_eq!(after, before, "{act:?}: the original is unchanged");
+        assert_eq!(slab.vacant_key(), next);
+        drop(slab);
+        log.assert_no_double_drop();
+        spy.assert_all_released();
+        for c in clones.borrow().iter() {
+            c.assert_all_released();
+        }
+    }
+}
+
+#[test]
+fn hostile_clone_backings_leave_the_original_as_it_was() {
+    try_clone_against::<nexus_slab::Key>();
+    try_clone_against::<nexus_slab::GenKey>();
+}
