@@ -3,23 +3,24 @@
 # --dry-run`), and fails on any warning but the expected ones:
 # - "ignoring test/benchmark/example ... not included in the published package": the package
 #   ships the sources, README, change history and licenses only (`include` in Cargo.toml).
-# - "crate nexus-slab@X already exists on crates.io index": printed as a NOTE, since it is a
-#   decision for whoever publishes (the version to release), not a packaging fault.
+# A "crate nexus-slab@X already exists on crates.io index" warning fails too: a version that
+# crates.io has (0.1.0 to 2.4.0 were published) can never be published again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo publish --dry-run 2>&1 | tee "$log"
+cargo publish -p nexus-slab --dry-run 2>&1 | tee "$log"
 echo "--- files in the package:"
-cargo package --list | sed 's/^/    /'
+cargo package -p nexus-slab --list | sed 's/^/    /'
 unexpected=$(grep '^warning:' "$log" \
     | grep -v -e 'is not included in the published package$' \
-        -e 'already exists on crates.io index$' \
         -e '^warning: aborting upload due to dry run$' || true)
-if grep -q 'already exists on crates.io index$' "$log"; then
-    echo "NOTE: $(grep -o 'crate .* already exists on crates.io index' "$log"): a real publish" \
-        "of this version would be refused"
+# No binary target may ship (the tour is its own package); `Cargo.lock` does ship, as cargo
+# (1.84 on) includes it in every package, and it is ignored when the crate is a dependency.
+if cargo package -p nexus-slab --list | grep -q '^src/main.rs$'; then
+    echo "publish.sh: the library package ships a binary (src/main.rs)"
+    exit 1
 fi
 if [ -n "$unexpected" ]; then
     echo "publish.sh: unexpected warnings:"
