@@ -9,9 +9,14 @@ use super::options::{finish_whole, MapOptions};
 use super::{region_len, Backing, CloneBacking, Region};
 use crate::{sys, Error, NumaPolicy};
 
-/// Regions at least this long are aligned to it and advised `MADV_HUGEPAGE`, so transparent
-/// huge pages can back them from the first touch.
-const THP_SIZE: usize = 2 << 20;
+/// The transparent huge page size (the PMD size: 2 MiB on x86-64, 512 MiB on arm64 with 64 KiB
+/// base pages), read from the kernel once; `None` without THP. Regions at least this long are
+/// aligned to it and advised `MADV_HUGEPAGE`, so transparent huge pages can back them from the
+/// first touch.
+fn thp_size() -> Option<usize> {
+    static THP: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    *THP.get_or_init(sys::thp_size)
+}
 
 /// Anonymous private memory mapped for the slab alone: page-aligned, its length rounded up to
 /// whole pages (which the slab fills with slots), returned to the kernel on drop.
@@ -261,8 +266,9 @@ impl Mmap {
             return Ok(region);
         }
         let mut align = layout.align().max(page);
-        if cfg!(target_os = "linux") && len >= THP_SIZE {
-            align = align.max(THP_SIZE);
+        let thp = thp_size().filter(|&t| len >= t);
+        if let Some(t) = thp {
+            align = align.max(t);
         }
         // Map enough to cut an aligned region out of; the slack stays mapped, untouched and
         // so unbacked, until the whole map is dropped.
@@ -279,7 +285,7 @@ impl Mmap {
         // the mapping; the mapping is never null.
         let ptr = unsafe { NonNull::new_unchecked(map.as_mut_ptr().add(offset)) };
         let region = Region::new(ptr, len, page);
-        if len >= THP_SIZE {
+        if thp.is_some() {
             sys::advise_hugepage(region.as_ptr(), len);
         }
         // Placement before the first touch (on error `map` drops: nothing stays mapped).

@@ -205,6 +205,17 @@ pub(crate) fn default_huge_page_size() -> Option<usize> {
     Some(kb * 1024)
 }
 
+/// The PMD-level transparent huge page size, from
+/// /sys/kernel/mm/transparent_hugepage/hpage_pmd_size (2 MiB on x86-64; 512 MiB on arm64 with
+/// 64 KiB base pages, 32 MiB with 16 KiB ones); `None` without THP.
+pub(crate) fn thp_size() -> Option<usize> {
+    let s = fs::read_to_string("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size").ok()?;
+    s.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| n.is_power_of_two())
+}
+
 /// The transparent-huge-page mode: the bracketed word of
 /// /sys/kernel/mm/transparent_hugepage/enabled.
 pub(crate) fn thp_mode() -> Option<String> {
@@ -301,6 +312,23 @@ fn pagemap_scan_huge(start: u64, end: u64) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The THP size is the kernel's PMD size: a power of two above the base page, and (a
+    /// second witness) the size `AnonHugePages` and `Hugepagesize` pools are counted in on
+    /// x86-64, where it is 2 MiB.
+    #[test]
+    fn thp_size_is_the_kernels_pmd_size() {
+        let file = std::path::Path::new("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
+        match thp_size() {
+            Some(n) => {
+                assert!(n.is_power_of_two() && n > crate::sys::page_size());
+                if cfg!(target_arch = "x86_64") {
+                    assert_eq!(n, 2 << 20);
+                }
+            }
+            None => assert!(!file.exists(), "the kernel has THP, but it was not read"),
+        }
+    }
 
     #[test]
     fn pagemap_scan_request_matches_the_kernel_header() {

@@ -254,11 +254,7 @@ pub(crate) fn mlock_enomem(ptr: *mut u8, len: usize, err: io::Error) -> Error {
 
 /// The PMD-level transparent huge page size (2 MiB on x86-64).
 fn pmd_size() -> usize {
-    fs::read("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
-        .ok()
-        .and_then(|s| decimal(s.trim_ascii()))
-        .filter(|s: &usize| s.is_power_of_two())
-        .unwrap_or(2 << 20)
+    super::thp_size().unwrap_or(2 << 20)
 }
 
 /// Refuses, before asking the kernel, a region that holds no PMD-aligned PMD-sized stretch:

@@ -101,6 +101,11 @@ pub(crate) fn default_huge_page_size() -> Option<usize> {
     None
 }
 
+/// No transparent huge pages.
+pub(crate) fn thp_size() -> Option<usize> {
+    None
+}
+
 pub(crate) fn thp_mode() -> Option<String> {
     None
 }

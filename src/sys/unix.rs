@@ -45,7 +45,7 @@ mod stub;
 pub(crate) use stub::{
     advise_hugepage, collapse, default_huge_page_size, has_cap_ipc_lock, huge_bytes,
     huge_page_sizes, huge_pool, huge_pool_fix, locked_bytes, map_huge, populate, thp_mode,
-    unmap_huge,
+    thp_size, unmap_huge,
 };
 #[cfg(not(target_os = "linux"))]
 pub(crate) use stub::{

@@ -478,6 +478,10 @@ pub(crate) fn default_huge_page_size() -> Option<usize> {
     None
 }
 
+pub(crate) fn thp_size() -> Option<usize> {
+    None
+}
+
 pub(crate) fn thp_mode() -> Option<String> {
     None
 }
