@@ -9,6 +9,7 @@ use crate::sys;
 
 /// A resource limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Limit {
     /// At most this many bytes.
     Bytes(u64),
@@ -50,8 +51,52 @@ impl fmt::Display for Limit {
     }
 }
 
+/// The transparent-huge-page mode (`/sys/kernel/mm/transparent_hugepage/enabled`).
+///
+/// ```
+/// use nexus_slab::{SystemInfo, ThpMode};
+/// if let Some(mode) = SystemInfo::probe().thp_mode {
+///     println!("THP: {mode}"); // always, madvise or never
+///     assert_eq!(mode.to_string().is_empty(), false);
+/// }
+/// assert_eq!(ThpMode::Madvise.to_string(), "madvise");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ThpMode {
+    /// Every anonymous mapping may get huge pages.
+    Always,
+    /// Only mappings advised `MADV_HUGEPAGE` (what `Mmap` does for regions of a huge page or
+    /// more), and `try_collapse`.
+    Madvise,
+    /// No transparent huge pages at all; `try_collapse` cannot work.
+    Never,
+}
+
+impl ThpMode {
+    fn parse(word: &str) -> Option<Self> {
+        match word {
+            "always" => Some(ThpMode::Always),
+            "madvise" => Some(ThpMode::Madvise),
+            "never" => Some(ThpMode::Never),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ThpMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ThpMode::Always => "always",
+            ThpMode::Madvise => "madvise",
+            ThpMode::Never => "never",
+        })
+    }
+}
+
 /// One pool of hugetlb pages (`/sys/kernel/mm/hugepages/hugepages-<size>kB`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HugePagePool {
     /// Bytes per page (2 MiB, 1 GiB ...).
     pub page_size: usize,
@@ -69,9 +114,9 @@ impl HugePagePool {
     /// Pages a new mapping can still get: free and not reserved.
     ///
     /// ```
-    /// use nexus_slab::HugePagePool;
-    /// let p = HugePagePool { page_size: 2 << 20, total: 10, free: 6, reserved: 2, surplus: 0 };
-    /// assert_eq!(p.available(), 4);
+    /// if let Some(p) = nexus_slab::HugePagePool::read(2 << 20) {
+    ///     assert_eq!(p.available(), p.free.saturating_sub(p.reserved));
+    /// }
     /// ```
     pub fn available(&self) -> usize {
         self.free.saturating_sub(self.reserved)
@@ -111,7 +156,7 @@ pub struct SystemInfo {
     /// on hosts booted with `default_hugepagesz=1G`.
     pub default_huge_page_size: Option<usize>,
     /// The transparent-huge-page mode (`always`, `madvise`, `never`), if the kernel has THP.
-    pub thp_mode: Option<String>,
+    pub thp_mode: Option<ThpMode>,
     /// The soft `RLIMIT_MEMLOCK`.
     pub memlock_limit: Limit,
     /// Whether the process holds `CAP_IPC_LOCK` (which lifts the memlock limit), if known.
@@ -180,7 +225,7 @@ impl SystemInfo {
                 .filter_map(sys::huge_pool)
                 .collect(),
             default_huge_page_size: sys::default_huge_page_size(),
-            thp_mode: sys::thp_mode(),
+            thp_mode: sys::thp_mode().as_deref().and_then(ThpMode::parse),
             memlock_limit: sys::memlock_limit(),
             cap_ipc_lock: sys::has_cap_ipc_lock(),
             process_locked: sys::locked_now(),
@@ -368,16 +413,17 @@ impl fmt::Display for SystemInfo {
                 writeln!(f)?;
             }
         }
-        match self.thp_mode.as_deref() {
-            Some("never") => writeln!(
+        match self.thp_mode {
+            Some(ThpMode::Never) => writeln!(
                 f,
                 "THP              never  -> try_collapse cannot work; enable with \
                  `echo madvise | sudo tee /sys/kernel/mm/transparent_hugepage/enabled`"
             )?,
             Some(mode) => writeln!(
                 f,
-                "THP              {mode} (Mmap slabs of 2 MiB or more start on huge pages; \
-                 try_collapse works)"
+                "THP              {mode} (Mmap slabs of {} or more start on huge pages; \
+                 try_collapse works)",
+                Bytes(sys::thp_size().unwrap_or(2 << 20))
             )?,
             None => writeln!(f, "THP              not available")?,
         }
@@ -484,7 +530,7 @@ mod tests {
             physical_memory: Some(16 << 30),
             huge_pools: vec![pool(2 << 20, 0, 0), pool(1 << 30, 1, 0)],
             default_huge_page_size: Some(1 << 30),
-            thp_mode: Some("never".to_string()),
+            thp_mode: Some(ThpMode::Never),
             memlock_limit: Limit::Bytes(8 << 20),
             cap_ipc_lock: Some(false),
             process_locked: Some(0),

@@ -57,13 +57,13 @@
 //! ## Huge pages (Linux)
 //!
 //! ```
-//! # use nexus_slab::{Error, Slab};
+//! # use nexus_slab::{Error, HugeSlab, Slab};
 //! # #[allow(dead_code)]
 //! # struct Order { id: u64, price: i64, qty: u32 }
 //! # fn huge() -> Result<(), Error> {
 //! // Guaranteed huge pages (fails if unavailable)
-//! let mut slab: Slab<Order> = Slab::new();
-//! slab.alloc_hugetlb(1_000_000)?;  // 1M entries on 2MB pages
+//! let mut slab: HugeSlab<Order> = HugeSlab::new();
+//! slab.alloc(1_000_000)?;  // 1M entries on 2MB pages
 //! # assert_eq!(slab.huge_page_bytes()?, slab.memory_size());
 //! # Ok(())
 //! # }
@@ -340,7 +340,7 @@ mod typed;
 pub use backing::{Backing, CloneBacking, Heap, HugePageSize, HugeTlb, Locked, Mmap, Region};
 pub use entry::VacantEntry;
 pub use error::{Error, Full, InsertAtError};
-pub use info::{HugePagePool, Limit, Preflight, SystemInfo};
+pub use info::{HugePagePool, Limit, Preflight, SystemInfo, ThpMode};
 pub use iter::{Drain, IntoIter, Iter, IterMut, Keys, Values, ValuesMut};
 pub use key::{GenKey, Key, SlabKey};
 pub use numa::{NodeHugePool, NumaBytes, NumaNode, NumaPolicy};
@@ -359,7 +359,7 @@ pub use typed::__private;
 /// ```
 pub type MmapSlab<T, K = Key> = Slab<T, Mmap, K>;
 
-/// A slab on hugetlb pages (2 MiB by default; `Slab::new_in(HugeTlb::new(HugePageSize::Size1G))`
+/// A slab on hugetlb pages (2 MiB by default; `Slab::new_in(HugeTlb::new(HugePageSize::SIZE_1G))`
 /// for 1 GiB pages).
 ///
 /// ```

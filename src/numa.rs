@@ -160,6 +160,7 @@ impl fmt::Display for NumaBytes {
 /// The kernel keeps no per-node count of reserved pages: reservations are machine-wide
 /// ([`HugePagePool::reserved`](crate::HugePagePool::reserved)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NodeHugePool {
     /// Bytes per page.
     pub page_size: usize,

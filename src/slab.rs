@@ -4,7 +4,7 @@ use core::alloc::Layout;
 use core::fmt;
 use core::ops::{Index, IndexMut};
 
-use crate::backing::{region_problem, Backing, CloneBacking, HugePageSize, Mmap, Region, Releaser};
+use crate::backing::{region_problem, Backing, CloneBacking, Mmap, Region, Releaser};
 use crate::entry::VacantEntry;
 use crate::iter::{Drain, IntoIter, Iter, IterMut, Keys, Values, ValuesMut};
 use crate::key::sealed::RawKey;
@@ -95,40 +95,6 @@ impl<T, B: Backing + Default, K: SlabKey> Slab<T, B, K> {
         let mut slab = Self::new();
         slab.alloc(capacity)?;
         Ok(slab)
-    }
-}
-
-impl<T, K: SlabKey> Slab<T, Mmap, K> {
-    /// Allocates room for at least `n` values on 2 MiB hugetlb pages: guaranteed huge pages
-    /// from the reserved pool, or an error. (`HugeSlab<T>` does the same with the choice
-    /// fixed in the type; for 1 GiB pages, choose them in the backing:
-    /// `Slab::new_in(HugeTlb::new(HugePageSize::Size1G))`.)
-    ///
-    /// # Errors
-    ///
-    /// As for [`alloc`](Slab::alloc), and [`Error::HugePagesUnavailable`] when the pool has
-    /// too few free pages — its message says how many are needed and the command that
-    /// reserves them. On error the slab is unchanged.
-    ///
-    /// ```
-    /// use nexus_slab::{Error, Slab};
-    ///
-    /// let mut slab: Slab<u64> = Slab::new();
-    /// match slab.alloc_hugetlb(1 << 20) {
-    ///     Ok(()) => assert_eq!(slab.memory_size() % (2 << 20), 0),
-    ///     Err(e @ Error::HugePagesUnavailable { .. }) => assert!(e.to_string().contains("echo")),
-    ///     Err(e) => eprintln!("{e}"),
-    /// }
-    /// ```
-    pub fn alloc_hugetlb(&mut self, n: usize) -> Result<(), Error> {
-        self.check_unallocated()?;
-        let huge = self.backing.hugetlb_like(HugePageSize::Size2M);
-        let ordinary = core::mem::replace(&mut self.backing, huge);
-        let result = self.alloc(n);
-        if result.is_err() {
-            self.backing = ordinary;
-        }
-        result
     }
 }
 

@@ -306,31 +306,12 @@ fn huge_slab_pool_counts(size: HugePageSize, bytes: usize) -> Result<(), String>
 
 #[test]
 fn huge_slab_on_2mib_pages_takes_and_returns_exactly_its_pages() {
-    huge_slab_takes_and_returns_pool_pages(HugePageSize::Size2M, 32 * MIB);
+    huge_slab_takes_and_returns_pool_pages(HugePageSize::SIZE_2M, 32 * MIB);
 }
 
 #[test]
 fn huge_slab_on_1gib_pages_takes_and_returns_exactly_its_pages() {
-    huge_slab_takes_and_returns_pool_pages(HugePageSize::Size1G, HUGE_1G);
-}
-
-#[test]
-fn alloc_hugetlb_on_the_default_slab_uses_the_pool() {
-    let _g = serial();
-    if !have_huge_pages(HUGE_2M, 12) {
-        return;
-    }
-    let free = || huge_free_rsvd(HUGE_2M).unwrap().0;
-    let free0 = free();
-    let mut slab: Slab<[u64; 3]> = Slab::new();
-    slab.alloc_hugetlb(1_000_000).unwrap();
-    assert!(slab.capacity() >= 1_000_000);
-    assert_eq!(slab.memory_size() % HUGE_2M, 0);
-    assert_eq!(free0 - free(), slab.memory_size() / HUGE_2M);
-    assert_eq!(slab.huge_page_bytes().unwrap(), slab.memory_size());
-    slab.mlock().unwrap(); // hugetlb pages are pinned anyway: succeeds, changes nothing
-    drop(slab);
-    assert_eq!(free(), free0);
+    huge_slab_takes_and_returns_pool_pages(HugePageSize::SIZE_1G, HUGE_1G);
 }
 
 #[test]
@@ -386,20 +367,12 @@ fn too_many_huge_pages_is_an_error_that_leaks_nothing() {
     assert_eq!(huge_free_rsvd(HUGE_2M), pool0, "no page taken or reserved");
     assert_eq!((slab.capacity(), slab.memory_size()), (0, 0));
 
-    // The default slab's alloc_hugetlb fails the same way and can then allocate normally.
-    let mut seed: Slab<[u8; 64]> = Slab::new();
-    let err = seed.alloc_hugetlb(want_pages * HUGE_2M / 64).unwrap_err();
-    assert!(matches!(err, Error::HugePagesUnavailable { .. }), "{err:?}");
-    seed.alloc(1000).unwrap();
-    let k = seed.insert([7; 64]).unwrap();
-    assert_eq!(seed[k][0], 7);
-    assert_eq!(seed.memory_size() % page_size(), 0);
 }
 
 #[test]
 fn one_gib_pages_without_a_pool_are_a_clear_error() {
     let _g = serial();
-    let mut slab: Slab<u64, HugeTlb> = Slab::new_in(HugeTlb::new(HugePageSize::Size1G));
+    let mut slab: Slab<u64, HugeTlb> = Slab::new_in(HugeTlb::new(HugePageSize::SIZE_1G));
     let avail = huge_free_rsvd(HUGE_1G).map_or(0, |(f, r)| f - r);
     let err = slab.alloc_bytes((avail + 1) * HUGE_1G).unwrap_err();
     let msg = err.to_string();

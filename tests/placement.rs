@@ -314,16 +314,6 @@ fn a_node_that_does_not_exist_is_a_typed_error_that_maps_nothing() {
     assert_eq!(ok.memory_size(), len_41);
     assert_eq!(mappings_of_len(len_41), before + 1);
 
-    // alloc_hugetlb keeps the placement of the slab's Mmap, and gives the backing back.
-    let mut seed: Slab<u64> = Slab::new_in(Mmap::new().numa_node(missing));
-    let err = seed.alloc_hugetlb(1000).unwrap_err();
-    assert!(
-        matches!(&err, Error::NumaNode { node, .. } if *node == missing),
-        "{err:?}"
-    );
-    assert_eq!(seed.backing().numa(), Some(NumaPolicy::Bind(missing)));
-    assert_eq!(seed.backing().huge_pages(), None);
-
     // Through Locked, and on hugetlb (checked before any page is taken).
     let pool0 = huge_free_rsvd(HUGE_2M);
     let huge0 = hugetlb_mappings();
@@ -463,7 +453,7 @@ fn hugetlb_bound_to_node_0_takes_its_pages_from_node_0s_pool() {
     let node_free0 = read_num(&node_pool(node, "free_hugepages"));
     let (free0, rsvd0) = huge_free_rsvd(HUGE_2M).unwrap();
     let mut slab: Slab<u64, HugeTlb> =
-        Slab::new_in(HugeTlb::new(HugePageSize::Size2M).numa_node(node));
+        Slab::new_in(HugeTlb::new(HugePageSize::SIZE_2M).numa_node(node));
     slab.alloc_bytes(4 * HUGE_2M).unwrap();
     let line = check_on_node_0_huge(&mut slab, node);
     let node_free1 = read_num(&node_pool(node, "free_hugepages"));

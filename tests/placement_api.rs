@@ -32,11 +32,11 @@ fn builders_chain_and_clones_keep_them() {
     );
     assert!(format!("{m:?}").contains("Bind(1)"));
 
-    let h = Locked::new(HugeTlb::new(HugePageSize::Size1G))
+    let h = Locked::new(HugeTlb::new(HugePageSize::SIZE_1G))
         .numa_preferred(0)
         .dont_fork();
     let hc = h.clone_backing();
-    assert_eq!(hc.inner().page_size(), HugePageSize::Size1G);
+    assert_eq!(hc.inner().page_size(), HugePageSize::SIZE_1G);
     assert_eq!(hc.inner().numa(), Some(NumaPolicy::Preferred(0)));
     assert!(hc.inner().excluded_from_fork() && !hc.inner().excluded_from_dumps());
     assert_eq!(h, hc, "HugeTlb compares its options");

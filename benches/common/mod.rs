@@ -133,7 +133,7 @@ pub struct HugeTlb1G(nexus_slab::HugeTlb);
 
 impl Default for HugeTlb1G {
     fn default() -> Self {
-        HugeTlb1G(nexus_slab::HugeTlb::new(nexus_slab::HugePageSize::Size1G))
+        HugeTlb1G(nexus_slab::HugeTlb::new(nexus_slab::HugePageSize::SIZE_1G))
     }
 }
 

@@ -2,36 +2,85 @@
 
 use core::alloc::Layout;
 use core::fmt;
+use core::num::NonZeroUsize;
 
 use super::options::{finish_whole, MapOptions};
 use super::{region_len, Backing, CloneBacking, Region};
 use crate::{sys, Error, NumaPolicy};
 
-/// The size of a huge page.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum HugePageSize {
-    /// 2 MiB pages (x86-64 PMD level): the pool in
-    /// `/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages`.
-    #[default]
-    Size2M,
-    /// 1 GiB pages (x86-64 PUD level; needs a CPU with `pdpe1gb`):
-    /// `/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages`.
-    Size1G,
-}
+/// The size of a huge page: a power of two, in bytes.
+///
+/// The sizes a machine offers are the directories under `/sys/kernel/mm/hugepages/`
+/// ([`SystemInfo::huge_pools`](crate::SystemInfo::huge_pools) lists them): 2 MiB and
+/// 1 GiB on x86-64; on arm64 also 64 KiB, 32 MiB, 512 MiB and 16 GiB, depending on the base page
+/// size. The default is 2 MiB.
+///
+/// ```
+/// use nexus_slab::HugePageSize;
+///
+/// assert_eq!(HugePageSize::SIZE_2M.bytes(), 2 << 20);
+/// assert_eq!(HugePageSize::new(512 << 20).map(HugePageSize::bytes), Some(512 << 20));
+/// assert_eq!(HugePageSize::new(3 << 20), None); // not a power of two
+/// assert_eq!(format!("{:?}", HugePageSize::SIZE_1G), "HugePageSize(1 GiB)");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HugePageSize(NonZeroUsize);
 
 impl HugePageSize {
+    /// 2 MiB pages (the PMD level on x86-64 and on arm64 with 4 KiB pages): the pool in
+    /// `/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages`.
+    pub const SIZE_2M: HugePageSize = HugePageSize::known(2 << 20);
+
+    /// 1 GiB pages (the PUD level on x86-64, with a CPU that has `pdpe1gb`; arm64 with 4 KiB
+    /// pages): `/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages`.
+    pub const SIZE_1G: HugePageSize = HugePageSize::known(1 << 30);
+
+    /// Pages of `bytes`, or `None` unless it is a power of two of at least 8 KiB. Whether the
+    /// machine has such pages is for `alloc` to find out (with the command that reserves them).
+    ///
+    /// ```
+    /// use nexus_slab::HugePageSize;
+    /// assert_eq!(HugePageSize::new(2 << 20), Some(HugePageSize::SIZE_2M));
+    /// assert_eq!(HugePageSize::new(64 << 10).map(|s| s.bytes()), Some(65536));
+    /// assert_eq!(HugePageSize::new(4096), None);
+    /// ```
+    pub const fn new(bytes: usize) -> Option<Self> {
+        if bytes.is_power_of_two() && bytes >= 8192 {
+            Some(HugePageSize::known(bytes))
+        } else {
+            None
+        }
+    }
+
+    const fn known(bytes: usize) -> Self {
+        match NonZeroUsize::new(bytes) {
+            Some(n) => HugePageSize(n),
+            None => panic!("a huge page size is not zero"),
+        }
+    }
+
     /// Bytes per page.
     ///
     /// ```
     /// use nexus_slab::HugePageSize;
-    /// assert_eq!(HugePageSize::Size2M.bytes(), 2 << 20);
-    /// assert_eq!(HugePageSize::Size1G.bytes(), 1 << 30);
+    /// assert_eq!(HugePageSize::SIZE_1G.bytes(), 1 << 30);
     /// ```
+    #[must_use]
     pub const fn bytes(self) -> usize {
-        match self {
-            HugePageSize::Size2M => 2 << 20,
-            HugePageSize::Size1G => 1 << 30,
-        }
+        self.0.get()
+    }
+}
+
+impl Default for HugePageSize {
+    /// 2 MiB.
+    fn default() -> Self {
+        HugePageSize::SIZE_2M
+    }
+}
+
+impl fmt::Debug for HugePageSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HugePageSize({})", crate::info::Bytes(self.bytes()))
     }
 }
 
@@ -67,7 +116,7 @@ impl HugeTlb {
     ///
     /// ```
     /// use nexus_slab::{HugePageSize, HugeTlb};
-    /// assert_eq!(HugeTlb::new(HugePageSize::Size1G).page_size(), HugePageSize::Size1G);
+    /// assert_eq!(HugeTlb::new(HugePageSize::SIZE_1G).page_size(), HugePageSize::SIZE_1G);
     /// ```
     pub const fn new(size: HugePageSize) -> Self {
         HugeTlb {
@@ -92,7 +141,7 @@ impl HugeTlb {
     /// use nexus_slab::{Error, HugeTlb, HugePageSize, Slab};
     ///
     /// let mut slab: Slab<u64, HugeTlb> =
-    ///     Slab::new_in(HugeTlb::new(HugePageSize::Size2M).numa_node(0));
+    ///     Slab::new_in(HugeTlb::new(HugePageSize::SIZE_2M).numa_node(0));
     /// match slab.alloc(1 << 20) {
     ///     Ok(()) => assert_eq!(slab.numa_bytes().unwrap().on_node(0), slab.memory_size()),
     ///     Err(e @ Error::NodeHugePagesUnavailable { .. }) => {
@@ -179,7 +228,7 @@ impl HugeTlb {
     ///
     /// ```
     /// use nexus_slab::{HugePageSize, HugeTlb};
-    /// assert_eq!(HugeTlb::default().page_size(), HugePageSize::Size2M);
+    /// assert_eq!(HugeTlb::default().page_size(), HugePageSize::SIZE_2M);
     /// ```
     pub const fn page_size(&self) -> HugePageSize {
         self.size

@@ -4,7 +4,6 @@ use core::alloc::Layout;
 use core::fmt;
 use core::ptr::NonNull;
 
-use super::hugetlb::{allocate_huge, HugePageSize};
 use super::options::{finish_whole, MapOptions};
 use super::{region_len, Backing, CloneBacking, Region};
 use crate::{sys, Error, NumaPolicy};
@@ -37,7 +36,6 @@ fn thp_size() -> Option<usize> {
 pub struct Mmap {
     map: Option<Mapping>,
     prefault: bool,
-    huge: Option<HugePageSize>,
     options: MapOptions,
 }
 
@@ -61,25 +59,6 @@ impl Mmap {
         Mmap {
             map: None,
             prefault: true,
-            huge: None,
-            options: MapOptions::DEFAULT,
-        }
-    }
-
-    /// A backing that maps hugetlb pages of `size`: what
-    /// [`Slab::alloc_hugetlb`](crate::Slab::alloc_hugetlb) uses, so that a plain `Slab<T>` can
-    /// hold hugetlb memory. To ask for huge pages, and for 1 GiB pages in particular, use
-    /// [`HugeTlb`](crate::HugeTlb): `Slab::new_in(HugeTlb::new(HugePageSize::Size1G))`.
-    ///
-    /// ```
-    /// use nexus_slab::{HugePageSize, Mmap};
-    /// assert_eq!(Mmap::hugetlb(HugePageSize::Size2M).huge_pages(), Some(HugePageSize::Size2M));
-    /// ```
-    pub const fn hugetlb(size: HugePageSize) -> Self {
-        Mmap {
-            map: None,
-            prefault: true,
-            huge: Some(size),
             options: MapOptions::DEFAULT,
         }
     }
@@ -95,7 +74,6 @@ impl Mmap {
         Mmap {
             map: None,
             prefault: false,
-            huge: None,
             options: MapOptions::DEFAULT,
         }
     }
@@ -109,18 +87,8 @@ impl Mmap {
         self.prefault
     }
 
-    /// The hugetlb page size this backing maps, or `None` for ordinary pages.
-    ///
-    /// ```
-    /// assert_eq!(nexus_slab::Mmap::new().huge_pages(), None);
-    /// ```
-    pub const fn huge_pages(&self) -> Option<HugePageSize> {
-        self.huge
-    }
-
     /// Binds the region strictly to NUMA node `node` (`mbind(MPOL_BIND)` between mapping and
-    /// prefault): every page comes from that node or `alloc` fails. With
-    /// [`hugetlb`](Mmap::hugetlb) pages, they come from the node's own pool.
+    /// prefault): every page comes from that node or `alloc` fails.
     ///
     /// Checked at `alloc`: a node that does not exist (or has no memory, or is outside the
     /// process's cpuset) is [`Error::NumaNode`], naming the nodes there are; a slab larger than
@@ -239,15 +207,6 @@ impl Mmap {
         self.options.dont_dump
     }
 
-    /// A backing on hugetlb pages of `size` with this one's placement and isolation (what
-    /// [`Slab::alloc_hugetlb`](crate::Slab::alloc_hugetlb) switches to).
-    pub(crate) fn hugetlb_like(&self, size: HugePageSize) -> Self {
-        Mmap {
-            options: self.options,
-            ..Mmap::hugetlb(size)
-        }
-    }
-
     fn allocate_pages(&mut self, layout: Layout) -> Result<Region, Error> {
         let page = sys::page_size();
         let len = region_len(layout, page)?;
@@ -310,7 +269,6 @@ impl fmt::Debug for Mmap {
         f.debug_struct("Mmap")
             .field("mapped", &self.map.is_some())
             .field("prefault", &self.prefault)
-            .field("huge", &self.huge)
             .field("numa", &self.options.numa)
             .field("dont_fork", &self.options.dont_fork)
             .field("dont_dump", &self.options.dont_dump)
@@ -325,7 +283,7 @@ impl fmt::Debug for Mmap {
 // controls act on exactly the region.
 unsafe impl Backing for Mmap {
     fn granularity(&self) -> usize {
-        self.huge.map_or_else(sys::page_size, HugePageSize::bytes)
+        sys::page_size()
     }
 
     fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
@@ -335,14 +293,7 @@ unsafe impl Backing for Mmap {
                 reason: "a slab allocates once; give each slab its own backing".to_string(),
             });
         }
-        match self.huge {
-            Some(size) => {
-                let region = allocate_huge(layout, size, &self.options)?;
-                self.map = Some(Mapping::Whole);
-                Ok(region)
-            }
-            None => self.allocate_pages(layout),
-        }
+        self.allocate_pages(layout)
     }
 
     unsafe fn release(&mut self, region: Region, _layout: Layout) {
@@ -356,24 +307,15 @@ unsafe impl Backing for Mmap {
     }
 
     fn lock(&mut self, region: &Region) -> Result<(), Error> {
-        match self.huge {
-            Some(_) => Ok(()), // hugetlb pages are never swapped: nothing to lock
-            None => super::lock_region(region),
-        }
+        super::lock_region(region)
     }
 
     fn unlock(&mut self, region: &Region) -> Result<(), Error> {
-        match self.huge {
-            Some(_) => Ok(()),
-            None => super::unlock_region(region),
-        }
+        super::unlock_region(region)
     }
 
     fn collapse(&mut self, region: &Region) -> Result<(), Error> {
-        match self.huge {
-            Some(_) => Ok(()), // already on huge pages
-            None => super::collapse_region(region),
-        }
+        super::collapse_region(region)
     }
 }
 
@@ -382,7 +324,6 @@ impl CloneBacking for Mmap {
         Mmap {
             map: None,
             prefault: self.prefault,
-            huge: self.huge,
             options: self.options,
         }
     }

@@ -496,8 +496,8 @@ pub unsafe trait Backing {
 ///
 /// let lazy = Mmap::lazy().clone_backing();
 /// assert!(!lazy.prefaults());
-/// let huge = Locked::new(HugeTlb::new(HugePageSize::Size1G)).clone_backing();
-/// assert_eq!(huge.inner().page_size(), HugePageSize::Size1G);
+/// let huge = Locked::new(HugeTlb::new(HugePageSize::SIZE_1G)).clone_backing();
+/// assert_eq!(huge.inner().page_size(), HugePageSize::SIZE_1G);
 /// ```
 pub trait CloneBacking: Backing + Sized {
     /// A new backing with this one's settings and no region.

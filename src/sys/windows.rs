@@ -295,7 +295,7 @@ fn no_thp() -> Error {
     Error::Unsupported {
         what: "MADV_COLLAPSE",
         reason: "Windows has no transparent huge pages; for large pages allocate on them from \
-                 the start (HugeTlb or Slab::alloc_hugetlb: VirtualAlloc with MEM_LARGE_PAGES)"
+                 the start (the HugeTlb backing: VirtualAlloc with MEM_LARGE_PAGES)"
             .to_string(),
     }
 }

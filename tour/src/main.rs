@@ -67,11 +67,11 @@ fn main() {
     tour("Mmap::lazy", Mmap::lazy());
     tour("Heap", Heap::new());
     tour("Locked<Mmap>", Locked::<Mmap>::default());
-    tour("HugeTlb 2 MiB", HugeTlb::new(HugePageSize::Size2M));
-    tour("HugeTlb 1 GiB", HugeTlb::new(HugePageSize::Size1G));
+    tour("HugeTlb 2 MiB", HugeTlb::new(HugePageSize::SIZE_2M));
+    tour("HugeTlb 1 GiB", HugeTlb::new(HugePageSize::SIZE_1G));
     tour(
         "Locked<HugeTlb>",
-        Locked::new(HugeTlb::new(HugePageSize::Size2M)),
+        Locked::new(HugeTlb::new(HugePageSize::SIZE_2M)),
     );
     println!(
         "\nMiB: memory_size; locked: MiB the kernel keeps locked (locked_bytes; hugetlb pages \
