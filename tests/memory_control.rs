@@ -366,7 +366,6 @@ fn too_many_huge_pages_is_an_error_that_leaks_nothing() {
     assert_eq!(hugetlb_mappings(), maps0, "nothing stays mapped");
     assert_eq!(huge_free_rsvd(HUGE_2M), pool0, "no page taken or reserved");
     assert_eq!((slab.capacity(), slab.memory_size()), (0, 0));
-
 }
 
 #[test]
