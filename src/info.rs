@@ -138,14 +138,14 @@ impl HugePagePool {
 ///
 /// ```
 /// let info = nexus_slab::SystemInfo::probe();
-/// assert!(info.page_size.is_power_of_two());
+/// assert!(info.base_page_size.is_power_of_two());
 /// println!("{info}"); // a report with the command that enables each missing feature
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct SystemInfo {
-    /// The base page size.
-    pub page_size: usize,
+    /// The base page size (4 KiB on x86-64; 4, 16 or 64 KiB on arm64).
+    pub base_page_size: usize,
     /// Physical memory, if known.
     pub physical_memory: Option<usize>,
     /// Every hugetlb pool, smallest pages first.
@@ -218,7 +218,7 @@ impl SystemInfo {
     /// ```
     pub fn probe() -> Self {
         SystemInfo {
-            page_size: sys::page_size(),
+            base_page_size: sys::page_size(),
             physical_memory: sys::physical_memory(),
             huge_pools: sys::huge_page_sizes()
                 .into_iter()
@@ -300,7 +300,7 @@ impl SystemInfo {
                 "madvise" | "defer+madvise" => {
                     "faults in MADV_HUGEPAGE regions (Mmap slabs of 2 MiB or more) may stall in \
                      direct compaction: once at alloc for prefaulted slabs, in the hot path for \
-                     Mmap::lazy() slabs"
+                     Mmap::new().prefault(false) slabs"
                 }
                 _ => {
                     "no fault stalls in direct compaction; huge pages come later from \
@@ -314,7 +314,7 @@ impl SystemInfo {
                 at_risk: mode == "always",
                 risk: risk.to_string(),
                 fix: "echo defer+madvise | sudo tee /sys/kernel/mm/transparent_hugepage/defrag \
-                      (and prefault: keep Mmap::new(), not Mmap::lazy())"
+                      (and prefault: keep Mmap::new(), not Mmap::new().prefault(false))"
                     .to_string(),
             });
         }
@@ -373,7 +373,7 @@ impl SystemInfo {
 
 impl fmt::Display for SystemInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "base page size   {}", Bytes(self.page_size))?;
+        writeln!(f, "base page size   {}", Bytes(self.base_page_size))?;
         if let Some(ram) = self.physical_memory {
             writeln!(f, "physical memory  {}", Bytes(ram))?;
         }
@@ -526,7 +526,7 @@ mod tests {
             surplus: 0,
         };
         let info = SystemInfo {
-            page_size: 4096,
+            base_page_size: 4096,
             physical_memory: Some(16 << 30),
             huge_pools: vec![pool(2 << 20, 0, 0), pool(1 << 30, 1, 0)],
             default_huge_page_size: Some(1 << 30),

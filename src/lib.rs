@@ -91,7 +91,7 @@
 //! # use nexus_slab::{Error, Locked, Mmap, Slab};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // On node 0 only, locked, out of forked children and core dumps.
-//! let backing = Locked::<Mmap>::default().numa_node(0).dont_fork().dont_dump();
+//! let backing = Locked::<Mmap>::default().numa_node(0).exclude_from_fork().exclude_from_dumps();
 //! let mut slab: Slab<u64, Locked<Mmap>> = Slab::new_in(backing);
 //! # #[cfg(all(target_os = "linux", not(miri)))]
 //! # {

@@ -642,7 +642,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// use nexus_slab::Slab;
     ///
     /// let slab: Slab<u64> = Slab::with_capacity(1).unwrap();
-    /// assert_eq!(slab.memory_size(), nexus_slab::SystemInfo::probe().page_size); // one page
+    /// assert_eq!(slab.memory_size(), nexus_slab::SystemInfo::probe().base_page_size); // one page
     /// ```
     #[inline]
     pub fn memory_size(&self) -> usize {

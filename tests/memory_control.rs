@@ -132,7 +132,7 @@ fn filling_a_fresh_64mib_slab_takes_no_page_fault() {
 #[test]
 fn a_lazy_slab_does_fault_which_is_what_prefault_removes() {
     let _g = serial();
-    let mut slab: Slab<u64, Mmap> = Slab::new_in(Mmap::lazy());
+    let mut slab: Slab<u64, Mmap> = Slab::new_in(Mmap::new().prefault(false));
     slab.alloc_bytes(16 * MIB).unwrap();
     let before = thread_minflt();
     let mut i = 0u64;
@@ -140,7 +140,7 @@ fn a_lazy_slab_does_fault_which_is_what_prefault_removes() {
         i += 1;
     }
     let faults = thread_minflt() - before;
-    eprintln!("Mmap::lazy(): {faults} minor faults while filling 16 MiB");
+    eprintln!("Mmap::new().prefault(false): {faults} minor faults while filling 16 MiB");
     // THP may serve 2 MiB per fault; the last 2 MiB (with the bitmap) was touched at
     // allocation. So at least one fault per other 2 MiB.
     assert!(faults >= 7, "the control case should fault: {faults}");
@@ -386,7 +386,7 @@ fn one_gib_pages_without_a_pool_are_a_clear_error() {
 fn system_info_agrees_with_the_kernel() {
     let info = nexus_slab::SystemInfo::probe();
     // SAFETY: sysconf has no preconditions.
-    assert_eq!(info.page_size as i64, unsafe {
+    assert_eq!(info.base_page_size as i64, unsafe {
         libc::sysconf(libc::_SC_PAGESIZE)
     });
     let pool = info.pool(HUGE_2M).expect("x86-64 Linux has a 2 MiB pool");

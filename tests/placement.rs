@@ -505,10 +505,10 @@ fn dont_fork_and_dont_dump_show_in_vmflags_only_when_asked() {
     for (fork, dump) in [(false, false), (true, false), (false, true), (true, true)] {
         let opts = |mut m: Mmap| {
             if fork {
-                m = m.dont_fork();
+                m = m.exclude_from_fork();
             }
             if dump {
-                m = m.dont_dump();
+                m = m.exclude_from_dumps();
             }
             m
         };
@@ -521,9 +521,12 @@ fn dont_fork_and_dont_dump_show_in_vmflags_only_when_asked() {
         check_flags(&format!("Locked<Mmap> {fork}/{dump}"), locked, fork, dump);
     }
     if have_huge_pages(HUGE_2M, 1) {
-        let slab = with_capacity_in(100, HugeTlb::default().dont_fork().dont_dump());
+        let slab = with_capacity_in(
+            100,
+            HugeTlb::default().exclude_from_fork().exclude_from_dumps(),
+        );
         check_flags("HugeTlb dont_fork dont_dump", slab, true, true);
-        let slab = with_capacity_in(100, Locked::new(HugeTlb::default()).dont_dump());
+        let slab = with_capacity_in(100, Locked::new(HugeTlb::default()).exclude_from_dumps());
         check_flags("Locked<HugeTlb> dont_dump", slab, false, true);
     }
 }
@@ -574,7 +577,7 @@ struct ForkOutcome {
 /// writes every value. What the kernel shows.
 fn fork_then_write(dont_fork: bool) -> ForkOutcome {
     let backing = if dont_fork {
-        Locked::<Mmap>::default().dont_fork()
+        Locked::<Mmap>::default().exclude_from_fork()
     } else {
         Locked::<Mmap>::default()
     };
@@ -793,13 +796,16 @@ fn every_preflight_item_matches_its_file() {
 
 #[test]
 fn clones_and_debug_keep_the_options() {
-    let m = Mmap::new().numa_node(0).dont_fork().dont_dump();
+    let m = Mmap::new()
+        .numa_node(0)
+        .exclude_from_fork()
+        .exclude_from_dumps();
     let c = nexus_slab::CloneBacking::clone_backing(&m);
     assert_eq!(c.numa(), Some(NumaPolicy::Bind(0)));
     assert!(c.excluded_from_fork() && c.excluded_from_dumps());
     let h = Locked::new(HugeTlb::default())
         .numa_preferred(0)
-        .dont_dump();
+        .exclude_from_dumps();
     let hc = nexus_slab::CloneBacking::clone_backing(&h);
     assert_eq!(hc.inner().numa(), Some(NumaPolicy::Preferred(0)));
     assert!(hc.inner().excluded_from_dumps() && !hc.inner().excluded_from_fork());

@@ -9,10 +9,11 @@ use nexus_slab::{
 
 #[test]
 fn builders_chain_and_clones_keep_them() {
-    let m = Mmap::lazy()
+    let m = Mmap::new()
+        .prefault(false)
         .numa_preferred(2)
-        .dont_dump()
-        .dont_fork()
+        .exclude_from_dumps()
+        .exclude_from_fork()
         .numa_node(1);
     assert_eq!(
         m.numa(),
@@ -34,13 +35,13 @@ fn builders_chain_and_clones_keep_them() {
 
     let h = Locked::new(HugeTlb::new(HugePageSize::SIZE_1G))
         .numa_preferred(0)
-        .dont_fork();
+        .exclude_from_fork();
     let hc = h.clone_backing();
-    assert_eq!(hc.inner().page_size(), HugePageSize::SIZE_1G);
+    assert_eq!(hc.inner().huge_page_size(), HugePageSize::SIZE_1G);
     assert_eq!(hc.inner().numa(), Some(NumaPolicy::Preferred(0)));
     assert!(hc.inner().excluded_from_fork() && !hc.inner().excluded_from_dumps());
     assert_eq!(h, hc, "HugeTlb compares its options");
-    assert_ne!(HugeTlb::default(), HugeTlb::default().dont_dump());
+    assert_ne!(HugeTlb::default(), HugeTlb::default().exclude_from_dumps());
 
     let plain = Mmap::new();
     assert_eq!(
@@ -78,8 +79,8 @@ fn placement_here() -> bool {
 fn unsupported_options_fail_at_alloc_and_leave_the_slab_unchanged() {
     let cases: [(&str, Mmap); 3] = [
         ("numa_node", Mmap::new().numa_node(0)),
-        ("dont_fork", Mmap::new().dont_fork()),
-        ("dont_dump", Mmap::new().dont_dump()),
+        ("dont_fork", Mmap::new().exclude_from_fork()),
+        ("dont_dump", Mmap::new().exclude_from_dumps()),
     ];
     for (name, backing) in cases {
         // Windows has no fork: `dont_fork` there is a documented no-op, so it allocates.

@@ -65,7 +65,7 @@ fn a_slab_allocates_and_works_on_every_backing() {
     assert!(keys.iter().enumerate().all(|(i, &k)| slab[k] == i as u64));
     assert_eq!(slab.remove(keys[7]), Some(7));
 
-    let mut lazy: Slab<String, Mmap> = Slab::new_in(Mmap::lazy());
+    let mut lazy: Slab<String, Mmap> = Slab::new_in(Mmap::new().prefault(false));
     lazy.alloc_bytes(8 * MIB).unwrap();
     assert!(lazy.memory_size() <= 8 * MIB);
     let k = lazy.insert("lazy".to_string()).unwrap();
@@ -251,7 +251,7 @@ fn there_are_no_transparent_huge_pages() {
 fn system_info_reports_windows_facts() {
     let info = SystemInfo::probe();
     eprintln!("{info}");
-    assert_eq!(info.page_size, 4096);
+    assert_eq!(info.base_page_size, 4096);
     assert!(
         info.huge_pools.is_empty(),
         "Windows keeps no huge-page pool"
@@ -322,7 +322,7 @@ fn numa_preference_works_and_the_rest_is_a_clear_refusal() {
     let refusals: [(&str, Mmap); 3] = [
         ("numa_node(0)", Mmap::new().numa_node(0)),
         ("numa_preferred(4000)", Mmap::new().numa_preferred(4000)),
-        ("dont_dump", Mmap::new().dont_dump()),
+        ("dont_dump", Mmap::new().exclude_from_dumps()),
     ];
     for (name, backing) in refusals {
         let mut slab: Slab<u64, Mmap> = Slab::new_in(backing);
@@ -344,7 +344,7 @@ fn numa_preference_works_and_the_rest_is_a_clear_refusal() {
         assert_eq!((slab.capacity(), slab.memory_size()), (0, 0));
     }
 
-    let mut no_fork: Slab<u64, Mmap> = Slab::new_in(Mmap::new().dont_fork());
+    let mut no_fork: Slab<u64, Mmap> = Slab::new_in(Mmap::new().exclude_from_fork());
     assert_eq!(no_fork.alloc(1000).is_ok(), memory_control());
     assert_eq!(Mmap::new().numa_node(1).numa(), Some(NumaPolicy::Bind(1)));
 }

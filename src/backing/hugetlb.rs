@@ -116,7 +116,7 @@ impl HugeTlb {
     ///
     /// ```
     /// use nexus_slab::{HugePageSize, HugeTlb};
-    /// assert_eq!(HugeTlb::new(HugePageSize::SIZE_1G).page_size(), HugePageSize::SIZE_1G);
+    /// assert_eq!(HugeTlb::new(HugePageSize::SIZE_1G).huge_page_size(), HugePageSize::SIZE_1G);
     /// ```
     pub const fn new(size: HugePageSize) -> Self {
         HugeTlb {
@@ -171,27 +171,27 @@ impl HugeTlb {
     }
 
     /// Leaves the region out of forked children (`MADV_DONTFORK`); see
-    /// [`Mmap::dont_fork`](crate::Mmap::dont_fork). For hugetlb it matters more: after a fork,
+    /// [`Mmap::exclude_from_fork`](crate::Mmap::exclude_from_fork). For hugetlb it matters more: after a fork,
     /// the parent's first write to a shared huge page copies all of it into a new huge page,
     /// and when the pool has none left the kernel takes the page away from the child.
     ///
     /// ```
-    /// assert!(nexus_slab::HugeTlb::default().dont_fork().excluded_from_fork());
+    /// assert!(nexus_slab::HugeTlb::default().exclude_from_fork().excluded_from_fork());
     /// ```
     #[must_use]
-    pub fn dont_fork(mut self) -> Self {
+    pub fn exclude_from_fork(mut self) -> Self {
         self.options.dont_fork = true;
         self
     }
 
     /// Leaves the region out of core dumps (`MADV_DONTDUMP`); see
-    /// [`Mmap::dont_dump`](crate::Mmap::dont_dump).
+    /// [`Mmap::exclude_from_dumps`](crate::Mmap::exclude_from_dumps).
     ///
     /// ```
-    /// assert!(nexus_slab::HugeTlb::default().dont_dump().excluded_from_dumps());
+    /// assert!(nexus_slab::HugeTlb::default().exclude_from_dumps().excluded_from_dumps());
     /// ```
     #[must_use]
-    pub fn dont_dump(mut self) -> Self {
+    pub fn exclude_from_dumps(mut self) -> Self {
         self.options.dont_dump = true;
         self
     }
@@ -228,9 +228,9 @@ impl HugeTlb {
     ///
     /// ```
     /// use nexus_slab::{HugePageSize, HugeTlb};
-    /// assert_eq!(HugeTlb::default().page_size(), HugePageSize::SIZE_2M);
+    /// assert_eq!(HugeTlb::default().huge_page_size(), HugePageSize::SIZE_2M);
     /// ```
-    pub const fn page_size(&self) -> HugePageSize {
+    pub const fn huge_page_size(&self) -> HugePageSize {
         self.size
     }
 }

@@ -20,9 +20,9 @@ use crate::{Error, NumaBytes};
 /// the slab's address, so a child that reads the slab (a snapshot writer, a forked worker)
 /// crashes with a segmentation fault, where without it it works and the parent pays faults.
 /// The choice depends on what the program's children do, which only the program knows; one call
-/// makes it (`Locked::<Mmap>::default().dont_fork()`, [`Mmap::dont_fork`]). `fork` + `exec`
+/// makes it (`Locked::<Mmap>::default().exclude_from_fork()`, [`Mmap::exclude_from_fork`]). `fork` + `exec`
 /// (and `posix_spawn`, which Rust's `Command` uses where it can) is unaffected either way.
-/// Likewise `MADV_DONTDUMP` ([`Mmap::dont_dump`]) stays off: a core dump without the slab's
+/// Likewise `MADV_DONTDUMP` ([`Mmap::exclude_from_dumps`]) stays off: a core dump without the slab's
 /// contents is harder to debug, and the size of the dump is the operator's call.
 ///
 /// ```
@@ -114,7 +114,7 @@ unsafe impl<B: Backing> Backing for Locked<B> {
 }
 
 /// The placement and isolation builders of the OS backings, through `Locked`, so that
-/// `Locked::<Mmap>::default().numa_node(0).dont_fork()` chains. The wrapped backing maps,
+/// `Locked::<Mmap>::default().numa_node(0).exclude_from_fork()` chains. The wrapped backing maps,
 /// places and prefaults; `Locked` locks afterwards.
 macro_rules! locked_options {
     ($inner:ty, $make:expr) => {
@@ -146,29 +146,29 @@ macro_rules! locked_options {
             }
 
             /// Leaves the region out of forked children (see
-            #[doc = concat!("[`", stringify!($inner), "::dont_fork`]).")]
+            #[doc = concat!("[`", stringify!($inner), "::exclude_from_fork`]).")]
             ///
             /// ```
             /// use nexus_slab::*;
-            #[doc = concat!("let b = Locked::new(", $make, ").dont_fork();")]
+            #[doc = concat!("let b = Locked::new(", $make, ").exclude_from_fork();")]
             /// assert!(b.inner().excluded_from_fork());
             /// ```
             #[must_use]
-            pub fn dont_fork(self) -> Self {
-                Locked::new(self.inner.dont_fork())
+            pub fn exclude_from_fork(self) -> Self {
+                Locked::new(self.inner.exclude_from_fork())
             }
 
             /// Leaves the region out of core dumps (see
-            #[doc = concat!("[`", stringify!($inner), "::dont_dump`]).")]
+            #[doc = concat!("[`", stringify!($inner), "::exclude_from_dumps`]).")]
             ///
             /// ```
             /// use nexus_slab::*;
-            #[doc = concat!("let b = Locked::new(", $make, ").dont_dump();")]
+            #[doc = concat!("let b = Locked::new(", $make, ").exclude_from_dumps();")]
             /// assert!(b.inner().excluded_from_dumps());
             /// ```
             #[must_use]
-            pub fn dont_dump(self) -> Self {
-                Locked::new(self.inner.dont_dump())
+            pub fn exclude_from_dumps(self) -> Self {
+                Locked::new(self.inner.exclude_from_dumps())
             }
         }
     };

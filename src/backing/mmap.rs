@@ -63,19 +63,17 @@ impl Mmap {
         }
     }
 
-    /// A backing that leaves its pages to be faulted in on first touch (cheaper start-up,
-    /// page faults later).
+    /// Whether `allocate` makes every page resident (the default, `true`), or leaves the pages
+    /// to be faulted in on first touch (`false`: cheaper start-up, page faults later).
     ///
     /// ```
-    /// let m = nexus_slab::Mmap::lazy();
+    /// let m = nexus_slab::Mmap::new().prefault(false);
     /// assert!(!m.prefaults());
     /// ```
-    pub const fn lazy() -> Self {
-        Mmap {
-            map: None,
-            prefault: false,
-            options: MapOptions::DEFAULT,
-        }
+    #[must_use]
+    pub const fn prefault(mut self, prefault: bool) -> Self {
+        self.prefault = prefault;
+        self
     }
 
     /// Whether `allocate` makes every page resident.
@@ -154,13 +152,13 @@ impl Mmap {
     /// ```
     /// use nexus_slab::{Locked, LockedSlab, Mmap};
     ///
-    /// let backing = Locked::new(Mmap::new().dont_fork());
+    /// let backing = Locked::new(Mmap::new().exclude_from_fork());
     /// assert!(backing.inner().excluded_from_fork());
     /// let slab = LockedSlab::<u64>::new_in(backing);
     /// # let _ = slab;
     /// ```
     #[must_use]
-    pub fn dont_fork(mut self) -> Self {
+    pub fn exclude_from_fork(mut self) -> Self {
         self.options.dont_fork = true;
         self
     }
@@ -171,11 +169,11 @@ impl Mmap {
     /// [`Error::Unsupported`].
     ///
     /// ```
-    /// let m = nexus_slab::Mmap::new().dont_dump();
+    /// let m = nexus_slab::Mmap::new().exclude_from_dumps();
     /// assert!(m.excluded_from_dumps() && !m.excluded_from_fork());
     /// ```
     #[must_use]
-    pub fn dont_dump(mut self) -> Self {
+    pub fn exclude_from_dumps(mut self) -> Self {
         self.options.dont_dump = true;
         self
     }
@@ -189,16 +187,16 @@ impl Mmap {
         self.options.numa
     }
 
-    /// Whether the region is left out of forked children ([`dont_fork`](Mmap::dont_fork)).
+    /// Whether the region is left out of forked children ([`exclude_from_fork`](Mmap::exclude_from_fork)).
     ///
     /// ```
-    /// assert!(nexus_slab::Mmap::new().dont_fork().excluded_from_fork());
+    /// assert!(nexus_slab::Mmap::new().exclude_from_fork().excluded_from_fork());
     /// ```
     pub const fn excluded_from_fork(&self) -> bool {
         self.options.dont_fork
     }
 
-    /// Whether the region is left out of core dumps ([`dont_dump`](Mmap::dont_dump)).
+    /// Whether the region is left out of core dumps ([`exclude_from_dumps`](Mmap::exclude_from_dumps)).
     ///
     /// ```
     /// assert!(!nexus_slab::Mmap::new().excluded_from_dumps());

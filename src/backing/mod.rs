@@ -306,7 +306,7 @@ pub unsafe trait Backing {
     /// ```
     /// use nexus_slab::{Backing, HugeTlb, Mmap, SystemInfo};
     /// // The base page size: 4 KiB on x86-64, 4, 16 or 64 KiB on ARM.
-    /// assert_eq!(Mmap::new().granularity(), SystemInfo::probe().page_size);
+    /// assert_eq!(Mmap::new().granularity(), SystemInfo::probe().base_page_size);
     /// assert_eq!(HugeTlb::default().granularity(), 2 << 20);
     /// ```
     fn granularity(&self) -> usize;
@@ -494,10 +494,10 @@ pub unsafe trait Backing {
 /// ```
 /// use nexus_slab::{CloneBacking, HugePageSize, HugeTlb, Locked, Mmap};
 ///
-/// let lazy = Mmap::lazy().clone_backing();
+/// let lazy = Mmap::new().prefault(false).clone_backing();
 /// assert!(!lazy.prefaults());
 /// let huge = Locked::new(HugeTlb::new(HugePageSize::SIZE_1G)).clone_backing();
-/// assert_eq!(huge.inner().page_size(), HugePageSize::SIZE_1G);
+/// assert_eq!(huge.inner().huge_page_size(), HugePageSize::SIZE_1G);
 /// ```
 pub trait CloneBacking: Backing + Sized {
     /// A new backing with this one's settings and no region.

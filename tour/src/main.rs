@@ -64,7 +64,7 @@ fn main() {
         "backing", "capacity", "MiB", "B/slot", "locked", "huge", "faults", "insert", "get"
     );
     tour("Mmap", Mmap::new());
-    tour("Mmap::lazy", Mmap::lazy());
+    tour("Mmap::lazy", Mmap::new().prefault(false));
     tour("Heap", Heap::new());
     tour("Locked<Mmap>", Locked::<Mmap>::default());
     tour("HugeTlb 2 MiB", HugeTlb::new(HugePageSize::SIZE_2M));
