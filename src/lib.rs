@@ -335,6 +335,8 @@ mod split;
 mod sys;
 mod typed;
 
+#[cfg(feature = "serde")]
+pub use crate::serde::RestoreLimits;
 pub use backing::{Backing, CloneBacking, Heap, HugePageSize, HugeTlb, Locked, Mmap, Region};
 pub use entry::VacantEntry;
 pub use error::{Error, Full, InsertAtError};

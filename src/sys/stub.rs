@@ -101,6 +101,11 @@ pub(crate) fn default_huge_page_size() -> Option<usize> {
     None
 }
 
+#[cfg_attr(not(feature = "serde"), allow(dead_code))] // read by restores only
+pub(crate) fn available_memory() -> Option<usize> {
+    None
+}
+
 pub(crate) fn thp_mode() -> Option<String> {
     None
 }

@@ -43,9 +43,9 @@ fn mlock_enomem(_: *mut u8, len: usize, _: io::Error) -> Error {
 mod stub;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use stub::{
-    advise_hugepage, collapse, default_huge_page_size, has_cap_ipc_lock, huge_bytes,
-    huge_page_sizes, huge_pool, huge_pool_fix, locked_bytes, map_huge, populate, thp_mode,
-    unmap_huge,
+    advise_hugepage, available_memory, collapse, default_huge_page_size, has_cap_ipc_lock,
+    huge_bytes, huge_page_sizes, huge_pool, huge_pool_fix, locked_bytes, map_huge, populate,
+    thp_mode, unmap_huge,
 };
 #[cfg(not(target_os = "linux"))]
 pub(crate) use stub::{
