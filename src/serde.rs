@@ -8,7 +8,7 @@
 //! - [`GenKey`]: [`to_bits`](GenKey::to_bits), a `u64` (generation in the high half). Bits
 //!   that no slab hands out (generation 0 or even) are refused with an error.
 //! - Typed keys ([`new_key_type!`](crate::new_key_type)): as the key they stand for.
-//! - A [`Slab`]: a struct `Slab` of four fields, in this order:
+//! - A [`Slab`]: a struct `Slab` of four fields, written in this order:
 //!   - `capacity`: slots (`u64`; 0 for a slab never allocated);
 //!   - `high_water`: slots ever used since the last restart (`u64`); slots above it are
 //!     fresh;
@@ -19,17 +19,22 @@
 //!     generation. Generational slots below `high_water` that are neither entries nor free
 //!     are retired and stay so.
 //!
-//!   Self-describing formats (JSON) give it as a map whose keys must come in that order;
-//!   others (postcard, bincode) as a sequence.
+//!   Self-describing formats (JSON, CBOR, YAML ...) give it as a map, and read its fields in
+//!   any order: by name, borrowed from the input or not (`serde_json::from_reader`,
+//!   `from_value`, escaped names), as text or bytes, or by index (0 to 3). Entries and free
+//!   slots that come before both sizes are held until the sizes are known, in memory in
+//!   proportion to the input. Each field must come once. Formats without self-description
+//!   (postcard, bincode) give it as a sequence, in the order above.
 //!
 //! A slab deserialises into a freshly allocated slab of exactly that capacity on a default
 //! backing (or on the one given to [`Slab::deserialize_in`]): every key finds the value it
 //! found before, every stale generational key stays stale, and the next inserts return the
 //! keys they would have returned. Input no slab could have written — duplicate or
 //! out-of-range keys, a slot both occupied and free, an even generation on an entry, slots
-//! unaccounted for, a capacity beyond RAM, a truncated stream — is a typed error
-//! ([`Error::Corrupt`] and the allocation errors, as the format's error), never undefined
-//! behaviour: values restored before the error are dropped and the memory released.
+//! unaccounted for, more entries than slots in use, a missing or repeated field, a truncated
+//! stream — is a typed error ([`Error::Corrupt`] and the allocation errors, as the format's
+//! error), never undefined behaviour: values restored before the error are dropped and the
+//! memory released.
 //!
 //! ```
 //! use nexus_slab::{GenSlab, Heap, Slab};
@@ -44,7 +49,70 @@
 //! assert_eq!(back[b], "b");
 //! assert!(!back.contains(a)); // stale stays stale
 //! assert_eq!(back.insert("c".into()).unwrap(), slab.insert("c".into()).unwrap());
+//!
+//! // From any reader (a file, a socket), with the fields in any order.
+//! let value: serde_json::Value = serde_json::from_str(&json).unwrap(); // sorts the fields
+//! let text = value.to_string();
+//! let back: GenSlab<String> = serde_json::from_reader(text.as_bytes()).unwrap();
+//! assert_eq!(back[b], "b");
 //! ```
+//!
+//! # What a restore may cost: [`RestoreLimits`]
+//!
+//! A snapshot declares its capacity before any entry, and the slab is allocated at that
+//! capacity, so without a bound a few bytes could claim all of the machine's memory (and, on
+//! `Locked` or `HugeTlb` backings, pin it or drain a shared huge-page pool). Before the backing
+//! is asked for anything, the declared sizes are checked: the slab's
+//! [`memory_size`](Slab::memory_size) must be within the restore's limit and, on a backing of
+//! base pages, within the memory available now (`MemAvailable`); high water within capacity;
+//! and where the format states the number of entries (postcard does) or they came before the
+//! sizes, no more of them than slots in use. A slab over the limit is
+//! [`Error::SnapshotTooLarge`], which names the call that raises the limit.
+//!
+//! The plain `Deserialize` impl allows [`RestoreLimits::DEFAULT_MAX_BYTES`], **32 MiB**: no
+//! input makes it allocate more. A slab larger than that, restored from a snapshot you trust,
+//! takes an explicit limit:
+//!
+//! ```
+//! use nexus_slab::{Mmap, RestoreLimits, Slab};
+//!
+//! let orders: Slab<u64> = Slab::with_capacity(5 << 20).unwrap(); // 40 MiB
+//! let saved = serde_json::to_vec(&orders).unwrap();
+//!
+//! let refused = serde_json::from_slice::<Slab<u64>>(&saved).unwrap_err();
+//! assert!(refused.to_string().contains("over the restore limit"));
+//!
+//! let limits = RestoreLimits::new().with_max_bytes(1 << 30); // up to 1 GiB
+//! let mut de = serde_json::Deserializer::from_slice(&saved);
+//! let slab: Slab<u64> = Slab::deserialize_in(Mmap::new(), limits, &mut de).unwrap();
+//! assert_eq!(slab.capacity(), orders.capacity());
+//! ```
+//!
+//! A slab inside a struct of your own takes its limit through `deserialize_with`:
+//!
+//! ```
+//! use nexus_slab::{Mmap, RestoreLimits, Slab};
+//! use serde::Deserializer;
+//!
+//! fn large_slab<'de, D: Deserializer<'de>>(d: D) -> Result<Slab<u64>, D::Error> {
+//!     Slab::deserialize_in(Mmap::new(), RestoreLimits::new().with_max_bytes(1 << 30), d)
+//! }
+//!
+//! // #[derive(Deserialize)]
+//! // struct State {
+//! //     #[serde(deserialize_with = "large_slab")]
+//! //     orders: Slab<u64>,
+//! // }
+//! let orders = Slab::<u64>::with_capacity(5 << 20).unwrap();
+//! let json = serde_json::to_string(&orders).unwrap();
+//! let back = large_slab(&mut serde_json::Deserializer::from_str(&json)).unwrap();
+//! assert_eq!(back.capacity(), orders.capacity());
+//! ```
+//!
+//! Restoring touches memory in proportion to the high-water mark even before any entry is
+//! read (each slot below it is marked "not yet accounted for"); with the limit in place that is
+//! bounded by the limit too. A slab restored onto a `Locked` backing must also fit the memory
+//! lock limit (`RLIMIT_MEMLOCK`, or `CAP_IPC_LOCK`), and one onto huge pages the pool.
 
 use core::fmt;
 use core::marker::PhantomData;
