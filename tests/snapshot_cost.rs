@@ -8,7 +8,11 @@
 //! `getrusage` (`ru_maxrss`, a second witness), the bytes locked (`VmLck`), the hugetlb pages
 //! mapped (`HugetlbPages`) and taken from the pool, and the bytes the slab asked of its backing
 //! (a wrapper backing counts them). The parent prints the amplification table (run with
-//! `--nocapture`) and asserts the bounds.
+//! `--nocapture`: `cargo test --features serde --test snapshot_cost -- --nocapture`) and
+//! asserts the bounds. A first row restores nothing: the child's own growth, the noise under
+//! the others. The `Mmap::lazy` rows (no prefault) show what the restore itself touches: the
+//! bitmap or generations, and with every slot below high water the mark `begin_restore`
+//! writes in each such slot.
 //!
 //! The child's address space is capped (`RLIMIT_AS`) well below the machine's memory, so that a
 //! regression fails here instead of filling the machine (the 62-byte input once asked for 17.7
