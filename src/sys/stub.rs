@@ -47,6 +47,11 @@ pub(crate) fn read_physical_memory() -> Option<usize> {
     None
 }
 
+#[cfg_attr(not(feature = "serde"), allow(dead_code))] // read by restores only
+pub(crate) fn available_memory() -> Option<usize> {
+    None
+}
+
 pub(crate) fn hint_for(_: &io::Error) -> &'static str {
     ""
 }
@@ -98,11 +103,6 @@ pub(crate) fn huge_pool_fix(_: usize, _: usize) -> String {
 }
 
 pub(crate) fn default_huge_page_size() -> Option<usize> {
-    None
-}
-
-#[cfg_attr(not(feature = "serde"), allow(dead_code))] // read by restores only
-pub(crate) fn available_memory() -> Option<usize> {
     None
 }
 

@@ -43,15 +43,18 @@ fn mlock_enomem(_: *mut u8, len: usize, _: io::Error) -> Error {
 mod stub;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use stub::{
-    advise_hugepage, available_memory, collapse, default_huge_page_size, has_cap_ipc_lock,
-    huge_bytes, huge_page_sizes, huge_pool, huge_pool_fix, locked_bytes, map_huge, populate,
-    thp_mode, unmap_huge,
+    advise_hugepage, collapse, default_huge_page_size, has_cap_ipc_lock, huge_bytes,
+    huge_page_sizes, huge_pool, huge_pool_fix, locked_bytes, map_huge, populate, thp_mode,
+    unmap_huge,
 };
 #[cfg(not(target_os = "linux"))]
 pub(crate) use stub::{
     bind, compact_unevictable_allowed, exclude, locked_now, map_on_node, node_huge_pool,
     numa_balancing, numa_bytes, numa_node, numa_node_infos, numa_nodes_usable, thp_defrag,
 };
+// No MemAvailable off Linux: a restore is bounded by its limit alone.
+#[cfg(not(target_os = "linux"))]
+pub(crate) use stub::available_memory;
 
 /// The base page size, read once.
 pub(crate) fn page_size() -> usize {
