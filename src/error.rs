@@ -138,6 +138,24 @@ pub enum Error {
         what: String,
     },
 
+    /// A snapshot being deserialised declares a slab larger than the restore may allocate: over
+    /// the restore's byte limit (`RestoreLimits` of the `serde` feature; 32 MiB for the plain
+    /// `Deserialize`) or, on a backing of base pages, over the memory available now. Refused
+    /// before the backing was asked for anything.
+    #[error("{}", snapshot_too_large(*.capacity, *.bytes, *.limit, *.available))]
+    SnapshotTooLarge {
+        /// Slots the snapshot declares.
+        capacity: usize,
+        /// Bytes the slab would take: its `memory_size()`, the slots rounded up to whole pages
+        /// of the backing.
+        bytes: usize,
+        /// The restore's limit in bytes (`RestoreLimits::max_bytes`).
+        limit: usize,
+        /// The memory available now (`MemAvailable` of /proc/meminfo on Linux) when that, not
+        /// the limit, refused the snapshot; `None` when the limit did.
+        available: Option<usize>,
+    },
+
     /// A key whose slot already holds a value, given to `insert_at`.
     #[error("key {index} already holds a value; insert_at fills only a vacant slot")]
     Occupied {
@@ -324,6 +342,36 @@ pub enum Error {
         /// What to do about it ("" when there is nothing to add).
         hint: &'static str,
     },
+}
+
+/// The message of [`Error::SnapshotTooLarge`]: what the limit or the machine allows, and how a
+/// trusted snapshot gets through.
+fn snapshot_too_large(
+    capacity: usize,
+    bytes: usize,
+    limit: usize,
+    available: Option<usize>,
+) -> String {
+    use crate::info::Bytes;
+    match available {
+        Some(available) => format!(
+            "the snapshot declares a slab of {capacity} slots, {bytes} bytes ({}), more than \
+             the {available} bytes ({}) of memory available now; nothing was allocated: free \
+             memory, or restore it on a machine with more",
+            Bytes(bytes),
+            Bytes(available)
+        ),
+        None => format!(
+            "the snapshot declares a slab of {capacity} slots, {bytes} bytes ({}), over the \
+             restore limit of {limit} bytes ({}); nothing was allocated. Keep refusing \
+             snapshots you do not trust; to restore a trusted one this large, raise the limit: \
+             `Slab::deserialize_in(backing, RestoreLimits::new().with_max_bytes({bytes}), \
+             deserializer)` (the plain `Deserialize` allows RestoreLimits::DEFAULT_MAX_BYTES, \
+             32 MiB)",
+            Bytes(bytes),
+            Bytes(limit)
+        ),
+    }
 }
 
 impl Error {

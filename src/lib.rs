@@ -229,6 +229,27 @@
 //! # }
 //! ```
 //!
+//! A restore allocates at most 32 MiB unless told more, so that a few bytes of hostile input
+//! cannot claim the machine's memory; a larger slab from a snapshot you trust takes an
+//! explicit limit (`RestoreLimits`, with the `serde` feature):
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[cfg(feature = "serde")] {
+//! # use nexus_slab::{GenSlab, Mmap, RestoreLimits, Slab};
+//! # let path = std::env::temp_dir().join(format!("nexus-slab-doc-{}.json", std::process::id()));
+//! # std::fs::write(&path, serde_json::to_vec(&GenSlab::<String>::with_capacity(2 << 20)?)?)?;
+//! # let file = std::io::BufReader::new(std::fs::File::open(&path)?);
+//! let limits = RestoreLimits::new().with_max_bytes(1 << 30);  // slabs up to 1 GiB
+//! let mut de = serde_json::Deserializer::from_reader(file);
+//! let book: GenSlab<String> = Slab::deserialize_in(Mmap::new(), limits, &mut de)?;
+//! # assert!(book.capacity() >= 2 << 20 && book.memory_size() > 32 << 20);
+//! # std::fs::remove_file(&path)?;
+//! # }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Coming from `slab` and `slotmap`
 //!
 //! ```
@@ -337,6 +358,8 @@ mod split;
 mod sys;
 mod typed;
 
+#[cfg(feature = "serde")]
+pub use crate::serde::RestoreLimits;
 pub use backing::{Backing, CloneBacking, Heap, HugePageSize, HugeTlb, Locked, Mmap, Region};
 pub use entry::VacantEntry;
 pub use error::{Error, Full, InsertAtError};

@@ -473,6 +473,13 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// as a copy or a restored snapshot needs.
     pub(crate) fn alloc_exact(&mut self, cap: usize) -> Result<(), Error> {
         self.check_unallocated()?;
+        let layout = Self::exact_layout(cap)?;
+        self.allocate(layout, usize::MAX, cap)
+    }
+
+    /// The layout [`alloc_exact`](Slab::alloc_exact) asks of the backing for `cap` slots, or
+    /// why there is none; nothing is allocated (a restore checks its size first).
+    pub(crate) fn exact_layout(cap: usize) -> Result<Layout, Error> {
         if cap == 0 {
             return Err(Error::ZeroCapacity);
         }
@@ -482,14 +489,12 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
                 max: MAX_CAPACITY,
             });
         }
-        let layout =
-            SlotLayout::of::<T, K::Raw>()
-                .region_layout(cap)
-                .ok_or(Error::SizeOverflow {
-                    requested: cap,
-                    slot_size: SlotLayout::of::<T, K::Raw>().slot_size,
-                })?;
-        self.allocate(layout, usize::MAX, cap)
+        SlotLayout::of::<T, K::Raw>()
+            .region_layout(cap)
+            .ok_or(Error::SizeOverflow {
+                requested: cap,
+                slot_size: SlotLayout::of::<T, K::Raw>().slot_size,
+            })
     }
 
     /// Removes and returns the value at `key`, or `None`. The slot becomes the next one

@@ -7,7 +7,9 @@
 mod common;
 
 use common::{DropLog, Rng, Tracked};
-use nexus_slab::{new_key_type, Backing, GenKey, GenSlab, Heap, Key, Mmap, Slab, SlabKey};
+use nexus_slab::{
+    new_key_type, Backing, Error, GenKey, GenSlab, Heap, Key, Mmap, RestoreLimits, Slab, SlabKey,
+};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 new_key_type! {
@@ -147,10 +149,14 @@ fn the_format_is_as_documented() {
         2u64 << 32
     );
     assert_eq!(text, want);
-    // Fields out of order are refused with the order in the message.
-    let swapped = format!(r#"{{"high_water":2,"capacity":{cap},"entries":[],"free":[]}}"#);
-    let err = serde_json::from_str::<GenSlab<String, Heap>>(&swapped).unwrap_err();
-    assert!(err.to_string().contains("capacity, high_water"), "{err}");
+    // Fields in another order mean the same (here: slots 0 and 1 retired).
+    let swapped = format!(r#"{{"free":[],"high_water":2,"entries":[],"capacity":{cap}}}"#);
+    let ordered = format!(r#"{{"capacity":{cap},"high_water":2,"entries":[],"free":[]}}"#);
+    let mut a: GenSlab<String, Heap> = serde_json::from_str(&swapped).unwrap();
+    let mut b: GenSlab<String, Heap> = serde_json::from_str(&ordered).unwrap();
+    assert_eq!((a.capacity(), a.len()), (b.capacity(), b.len()));
+    assert_eq!(a.insert("x".into()).unwrap(), b.insert("x".into()).unwrap());
+    assert_eq!(a.vacant_key().unwrap().index(), 3);
 }
 
 #[test]
@@ -224,7 +230,7 @@ fn corrupt_snapshots_are_typed_errors() {
             r#"{"capacity":0,"high_water":1,"entries":[],"free":[]}"#.to_string(),
         ),
         (
-            "beyond any RAM",
+            "beyond the restore limit (and any RAM)",
             r#"{"capacity":4294967290,"high_water":0,"entries":[],"free":[]}"#.to_string(),
         ),
         (
@@ -245,9 +251,6 @@ fn corrupt_snapshots_are_typed_errors() {
         ),
     ];
     for (what, text) in &cases {
-        if cfg!(miri) && what.starts_with("beyond") {
-            continue; // needs the machine's RAM size
-        }
         let err = serde_json::from_str::<P>(text).err();
         assert!(err.is_some(), "{what}: accepted");
     }
@@ -427,4 +430,532 @@ fn bytes_per_entry_of_a_large_slab() {
     }
     measure::<Key>("Key");
     measure::<GenKey>("GenKey");
+}
+
+/// A slab with values, vacated slots and (generational keys) a stale key: what every loader
+/// below must bring back exactly.
+fn sample<K: SlabKey>() -> Slab<u64, Heap, K> {
+    let mut s: Slab<u64, Heap, K> = Slab::new_in(Heap::new());
+    s.alloc(16).unwrap();
+    let keys: Vec<K> = (0..8).map(|i| s.insert(100 + i).unwrap()).collect();
+    s.remove(keys[2]);
+    s.remove(keys[5]);
+    s.remove(keys[6]);
+    s.insert(200).unwrap(); // slot 6 again (a later generation for GenKey)
+    s
+}
+
+/// `b` is `a` restored: same capacity, same entries in order, same answers to `a`'s keys,
+/// and the next inserts get the same keys.
+fn assert_restored<K: SlabKey, B: Backing>(
+    a: &Slab<u64, Heap, K>,
+    mut b: Slab<u64, B, K>,
+    how: &str,
+) {
+    assert_eq!(b.capacity(), a.capacity(), "{how}: capacity");
+    assert_eq!(b.len(), a.len(), "{how}: len");
+    assert!(a.iter().eq(b.iter()), "{how}: entries");
+    let mut a = a.try_clone().unwrap();
+    for _ in 0..4 {
+        assert_eq!(a.vacant_key(), b.vacant_key(), "{how}: vacant key");
+        assert_eq!(a.insert(9).ok(), b.insert(9).ok(), "{how}: next key");
+    }
+}
+
+/// Every way a user loads a JSON snapshot: from a string, bytes, any reader (a file through
+/// a `BufReader` among them), a `serde_json::Value` (whose map sorts the fields) — for both
+/// key kinds and typed keys.
+fn json_loads_through_every_reader<K: SlabKey>() {
+    let s = sample::<K>();
+    let text = serde_json::to_string(&s).unwrap();
+    type S<K> = Slab<u64, Heap, K>;
+    assert_restored(&s, serde_json::from_str::<S<K>>(&text).unwrap(), "from_str");
+    assert_restored(
+        &s,
+        serde_json::from_slice::<S<K>>(text.as_bytes()).unwrap(),
+        "from_slice",
+    );
+    assert_restored(
+        &s,
+        serde_json::from_reader::<_, S<K>>(text.as_bytes()).unwrap(),
+        "from_reader",
+    );
+    let value = serde_json::to_value(&s).unwrap();
+    assert_restored(
+        &s,
+        serde_json::from_value::<S<K>>(value).unwrap(),
+        "from_value (to_value)",
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_restored(
+        &s,
+        serde_json::from_value::<S<K>>(parsed).unwrap(),
+        "from_value (parsed)",
+    );
+    if !cfg!(miri) {
+        // Miri's isolation has no file system.
+        let dir = std::env::temp_dir().join(format!("nexus-slab-serde-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!(
+            "{}.json",
+            std::any::type_name::<K>().replace("::", "_")
+        ));
+        std::fs::write(&path, &text).unwrap();
+        let file = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
+        let back: S<K> = serde_json::from_reader(file).unwrap();
+        assert_restored(&s, back, "from_reader(BufReader<File>)");
+        std::fs::remove_file(&path).unwrap();
+        let _ = std::fs::remove_dir(&dir);
+    }
+}
+
+#[test]
+fn json_loads_through_every_reader_plain() {
+    json_loads_through_every_reader::<Key>();
+    json_loads_through_every_reader::<OrderKey>();
+}
+
+#[test]
+fn json_loads_through_every_reader_generational() {
+    json_loads_through_every_reader::<GenKey>();
+    json_loads_through_every_reader::<ConnKey>();
+}
+
+/// Field names written with escapes (`"capa\u0063ity"`): the reader cannot lend them.
+#[test]
+fn escaped_field_names_load() {
+    fn check<K: SlabKey>() {
+        let s = sample::<K>();
+        let text = serde_json::to_string(&s).unwrap();
+        let escaped = text
+            .replace("\"capacity\"", "\"capa\\u0063ity\"")
+            .replace("\"high_water\"", "\"high\\u005fwater\"")
+            .replace("\"entries\"", "\"\\u0065ntries\"")
+            .replace("\"free\"", "\"fre\\u0065\"");
+        assert_ne!(escaped, text);
+        assert_restored(
+            &s,
+            serde_json::from_str::<Slab<u64, Heap, K>>(&escaped).unwrap(),
+            "escaped",
+        );
+        let r = serde_json::from_reader::<_, Slab<u64, Heap, K>>(escaped.as_bytes()).unwrap();
+        assert_restored(&s, r, "escaped, from_reader");
+    }
+    check::<Key>();
+    check::<GenKey>();
+}
+
+/// Every permutation of `items`.
+fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+    if items.len() <= 1 {
+        return vec![items.to_vec()];
+    }
+    let mut out = Vec::new();
+    for i in 0..items.len() {
+        let mut rest = items.to_vec();
+        let first = rest.remove(i);
+        for mut p in permutations(&rest) {
+            p.insert(0, first.clone());
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The four fields in all 24 orders, in JSON (from a string and from a reader) and CBOR.
+#[test]
+fn fields_load_in_every_order() {
+    fn check<K: SlabKey>() {
+        let s = sample::<K>();
+        let value = serde_json::to_value(&s).unwrap();
+        let fields: Vec<(String, serde_json::Value)> = value
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        assert_eq!(fields.len(), 4);
+        let mut cbor = Vec::new();
+        ciborium::ser::into_writer(&s, &mut cbor).unwrap();
+        let cbor_value: ciborium::value::Value = ciborium::de::from_reader(&cbor[..]).unwrap();
+        let ciborium::value::Value::Map(cbor_fields) = cbor_value else {
+            panic!("CBOR writes a struct as a map");
+        };
+        let orders = permutations(&[0, 1, 2, 3]);
+        assert_eq!(orders.len(), 24);
+        for order in orders {
+            let names: Vec<&str> = order.iter().map(|&i| fields[i].0.as_str()).collect();
+            let how = names.join(",");
+            let body: Vec<String> = order
+                .iter()
+                .map(|&i| format!("\"{}\":{}", fields[i].0, fields[i].1))
+                .collect();
+            let text = format!("{{{}}}", body.join(","));
+            let back: Slab<u64, Heap, K> = serde_json::from_str(&text).unwrap();
+            assert_restored(&s, back, &format!("JSON {how}"));
+            let back: Slab<u64, Heap, K> = serde_json::from_reader(text.as_bytes()).unwrap();
+            assert_restored(&s, back, &format!("JSON reader {how}"));
+            let map: Vec<_> = order.iter().map(|&i| cbor_fields[i].clone()).collect();
+            let mut bytes = Vec::new();
+            ciborium::ser::into_writer(&ciborium::value::Value::Map(map), &mut bytes).unwrap();
+            let back: Slab<u64, Heap, K> = ciborium::de::from_reader(&bytes[..]).unwrap();
+            assert_restored(&s, back, &format!("CBOR {how}"));
+        }
+    }
+    check::<Key>();
+    check::<GenKey>();
+}
+
+/// CBOR, a self-describing binary format, round-trips like JSON and postcard; field names
+/// also load as CBOR byte strings, and as field indices (0 to 3) from a format that gives
+/// integers.
+#[test]
+fn cbor_and_other_identifiers_load() {
+    fn cbor<T: Serialize + DeserializeOwned>(v: &T) -> T {
+        let mut bytes = Vec::new();
+        ciborium::ser::into_writer(v, &mut bytes).unwrap();
+        ciborium::de::from_reader(&bytes[..]).unwrap()
+    }
+    round_trip_in_lockstep::<Key, Heap>(cbor, 7);
+    round_trip_in_lockstep::<GenKey, Heap>(cbor, 8);
+    round_trip_in_lockstep::<ConnKey, Mmap>(cbor, 9);
+    fn check<K: SlabKey>() {
+        use ciborium::value::Value as C;
+        let s = sample::<K>();
+        let mut cbor = Vec::new();
+        ciborium::ser::into_writer(&s, &mut cbor).unwrap();
+        let C::Map(fields) = ciborium::de::from_reader::<C, _>(&cbor[..]).unwrap() else {
+            panic!("a map");
+        };
+        let as_bytes: Vec<(C, C)> = fields
+            .into_iter()
+            .map(|(k, v)| (C::Bytes(k.as_text().unwrap().as_bytes().to_vec()), v))
+            .collect();
+        let mut bytes = Vec::new();
+        ciborium::ser::into_writer(&C::Map(as_bytes), &mut bytes).unwrap();
+        let back: Slab<u64, Heap, K> = ciborium::de::from_reader(&bytes[..]).unwrap();
+        assert_restored(&s, back, "CBOR byte-string field names");
+        // Field indices, in reverse order, through serde's own map deserializer.
+        let value = serde_json::to_value(&s).unwrap();
+        let obj = value.as_object().unwrap();
+        let by_index: Vec<(u64, serde_json::Value)> = ["free", "entries", "high_water", "capacity"]
+            .iter()
+            .map(|name| {
+                let i = ["capacity", "high_water", "entries", "free"]
+                    .iter()
+                    .position(|n| n == name)
+                    .unwrap() as u64;
+                (i, obj[*name].clone())
+            })
+            .collect();
+        let de =
+            serde::de::value::MapDeserializer::<_, serde_json::Error>::new(by_index.into_iter());
+        let back = Slab::<u64, Heap, K>::deserialize(de).unwrap();
+        assert_restored(&s, back, "field indices");
+    }
+    check::<Key>();
+    check::<GenKey>();
+}
+
+/// A field twice, a field missing, an unknown field or index: typed errors that name it, in
+/// every order.
+#[test]
+fn duplicate_missing_and_unknown_fields_are_errors() {
+    let s = sample::<GenKey>();
+    let value = serde_json::to_value(&s).unwrap();
+    let obj = value.as_object().unwrap();
+    let field = |n: &str| format!("\"{n}\":{}", obj[n]);
+    let [c, h, e, f] = ["capacity", "high_water", "entries", "free"].map(field);
+    let cases: Vec<(String, &str)> = vec![
+        (
+            format!("{{{c},{h},{e},{f},{c}}}"),
+            "duplicate field `capacity`",
+        ),
+        (
+            format!("{{{c},{e},{h},{e},{f}}}"),
+            "duplicate field `entries`",
+        ),
+        (format!("{{{f},{c},{f},{h},{e}}}"), "duplicate field `free`"),
+        (
+            format!("{{{h},{h},{c},{e},{f}}}"),
+            "duplicate field `high_water`",
+        ),
+        (format!("{{{c},{h},{e}}}"), "missing field `free`"),
+        (format!("{{{f},{e},{h}}}"), "missing field `capacity`"),
+        (format!("{{{c},{e},{f}}}"), "missing field `high_water`"),
+        (format!("{{{f},{h},{c}}}"), "missing field `entries`"),
+        (format!("{{{c},{h},{e},{f},\"x\":1}}"), "unknown field `x`"),
+        (format!("{{\"x\":1,{c},{h},{e},{f}}}"), "unknown field `x`"),
+    ];
+    for (text, want) in &cases {
+        let err = serde_json::from_str::<GenSlab<u64, Heap>>(text).unwrap_err();
+        assert!(err.to_string().contains(want), "{text}: {err}");
+        let err = serde_json::from_reader::<_, GenSlab<u64, Heap>>(text.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains(want), "{text} (reader): {err}");
+    }
+    let de = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(
+        vec![(4u64, serde_json::Value::from(1))].into_iter(),
+    );
+    let err = GenSlab::<u64, Heap>::deserialize(de).unwrap_err();
+    assert!(err.to_string().contains('4'), "{err}");
+}
+
+thread_local! {
+    /// Bytes asked of a `Counting` backing on this thread.
+    static ASKED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The heap, counting on this thread the bytes a slab asks of it.
+#[derive(Default)]
+struct Counting(Heap);
+
+// SAFETY: every region comes from the inner `Heap` unchanged, and goes back to it.
+unsafe impl Backing for Counting {
+    fn granularity(&self) -> usize {
+        self.0.granularity()
+    }
+    fn allocate(&mut self, layout: std::alloc::Layout) -> Result<nexus_slab::Region, Error> {
+        ASKED.with(|a| a.set(a.get() + layout.size()));
+        self.0.allocate(layout)
+    }
+    unsafe fn release(&mut self, region: nexus_slab::Region, layout: std::alloc::Layout) {
+        // SAFETY: forwarded from our caller: the region came from `self.0`.
+        unsafe { self.0.release(region, layout) }
+    }
+}
+
+fn asked() -> usize {
+    ASKED.with(|a| a.replace(0))
+}
+
+fn empty_json(capacity: usize, high_water: usize) -> String {
+    format!(r#"{{"capacity":{capacity},"high_water":{high_water},"entries":[],"free":[]}}"#)
+}
+
+/// A postcard varint.
+fn varint(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+    out
+}
+
+/// A snapshot one slot larger than the limit allows is refused with `SnapshotTooLarge` (its
+/// message naming the call that raises the limit) before the backing is asked for anything; at
+/// the limit it restores; a raised limit lets the larger one through. The plain `Deserialize`
+/// holds to `RestoreLimits::DEFAULT_MAX_BYTES`.
+#[test]
+fn snapshots_over_the_limit_are_refused_before_the_backing_is_asked() {
+    fn check<K: SlabKey>(generational: bool) {
+        let limit = 64 << 10;
+        // The largest capacity within the limit, as `alloc_bytes` computes it.
+        let mut probe: Slab<u64, Heap, K> = Slab::new_in(Heap::new());
+        probe.alloc_bytes(limit).unwrap();
+        let (at, over) = (probe.capacity(), probe.capacity() + 1);
+        let mut larger: Slab<u64, Heap, K> = Slab::new_in(Heap::new());
+        larger.alloc(over).unwrap();
+        let want = Error::SnapshotTooLarge {
+            capacity: over,
+            bytes: larger.memory_size(),
+            limit,
+            available: None,
+        };
+        assert!(want.to_string().contains(&format!(
+            "Slab::deserialize_in(backing, RestoreLimits::new().with_max_bytes({}), deserializer)",
+            larger.memory_size()
+        )));
+        let limits = RestoreLimits::new().with_max_bytes(limit);
+        asked();
+        let text = empty_json(over, 0);
+        let mut de = serde_json::Deserializer::from_str(&text);
+        let err = Slab::<u64, Counting, K>::deserialize_in(Counting::default(), limits, &mut de)
+            .unwrap_err();
+        assert_eq!(asked(), 0, "the backing was asked before the refusal");
+        assert!(err.to_string().starts_with(&want.to_string()), "{err}");
+        let bytes = [varint(over as u64), vec![0, 0, 0]].concat();
+        let mut de = postcard::Deserializer::from_bytes(&bytes);
+        assert!(
+            Slab::<u64, Counting, K>::deserialize_in(Counting::default(), limits, &mut de).is_err()
+        );
+        assert_eq!(
+            asked(),
+            0,
+            "postcard: the backing was asked before the refusal"
+        );
+
+        let text = empty_json(at, at);
+        let mut de = serde_json::Deserializer::from_str(&text);
+        let back = Slab::<u64, Counting, K>::deserialize_in(Counting::default(), limits, &mut de);
+        if generational {
+            let back = back.unwrap();
+            assert!(back.memory_size() <= limit && back.capacity() == at);
+        } else {
+            assert!(back.is_err(), "plain keys: slots unaccounted for");
+        }
+        asked();
+        let text = empty_json(at, 0);
+        let mut de = serde_json::Deserializer::from_str(&text);
+        let back =
+            Slab::<u64, Counting, K>::deserialize_in(Counting::default(), limits, &mut de).unwrap();
+        assert!(back.memory_size() <= limit && back.capacity() == at);
+        assert!(asked() > 0);
+        let text = empty_json(over, 0);
+        let mut de = serde_json::Deserializer::from_str(&text);
+        let raised = limits.with_max_bytes(2 * limit);
+        let back =
+            Slab::<u64, Counting, K>::deserialize_in(Counting::default(), raised, &mut de).unwrap();
+        assert_eq!(back.capacity(), over);
+
+        // The plain `Deserialize`: 32 MiB.
+        let default = RestoreLimits::DEFAULT_MAX_BYTES;
+        let mut probe: Slab<u64, Heap, K> = Slab::new_in(Heap::new());
+        if !cfg!(miri) {
+            probe.alloc_bytes(default).unwrap();
+            let over = probe.capacity() + 1;
+            asked();
+            let err =
+                serde_json::from_str::<Slab<u64, Counting, K>>(&empty_json(over, 0)).unwrap_err();
+            assert_eq!(asked(), 0);
+            assert!(
+                err.to_string()
+                    .contains(&format!("over the restore limit of {default} bytes")),
+                "{err}"
+            );
+        }
+        // The reviewers' 7 bytes of postcard, 2^27 slots of u64: refused, nothing asked.
+        let seven = [0x80, 0x80, 0x80, 0x40, 0, 0, 0];
+        asked();
+        assert!(postcard::from_bytes::<Slab<u64, Counting, K>>(&seven).is_err());
+        assert_eq!(asked(), 0);
+        drop(probe);
+    }
+    check::<Key>(false);
+    check::<GenKey>(true);
+    check::<ConnKey>(true);
+}
+
+/// Declared counts that cannot be consistent are refused before the backing is asked for
+/// anything: high water over capacity; more entries (or free slots) than slots in use, where
+/// the format states the length (postcard) or the entries came before the sizes (JSON in
+/// another order).
+#[test]
+fn inconsistent_sizes_are_refused_before_memory_is_touched() {
+    fn check<K: SlabKey>() {
+        type S<K> = Slab<u64, Counting, K>;
+        asked();
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            (
+                "high water over capacity",
+                [varint(16), varint(17), vec![0, 0]].concat(),
+            ),
+            // (postcard states a length only when that many bytes are left: one per element
+            // at least.)
+            (
+                "3 entries, 2 slots in use",
+                [varint(16), varint(2), varint(3), vec![0, 1, 1, 1, 2, 1, 0]].concat(),
+            ),
+            (
+                "capacity beyond the keys",
+                [varint(1 << 32), varint(0), vec![0, 0]].concat(),
+            ),
+        ];
+        for (what, bytes) in &cases {
+            assert!(
+                postcard::from_bytes::<S<K>>(bytes).is_err(),
+                "{what}: accepted"
+            );
+            assert_eq!(asked(), 0, "{what}: the backing was asked");
+        }
+        let json_cases = [
+            (
+                r#"{"capacity":16,"high_water":17,"entries":[],"free":[]}"#,
+                "17 slots in use",
+            ),
+            (
+                r#"{"entries":[[1,1],[3,2],[5,3]],"high_water":2,"capacity":16,"free":[]}"#,
+                "3 entries declared, but only 2",
+            ),
+            (
+                r#"{"free":[0,1,2],"entries":[],"high_water":2,"capacity":16}"#,
+                "3 entries and free slots declared, but only 2",
+            ),
+            (
+                r#"{"free":[0,1,2],"capacity":16,"high_water":2,"entries":[]}"#,
+                "3 free slots declared, but only 2",
+            ),
+            (
+                r#"{"free":[0],"entries":[[3,1],[5,1]],"capacity":16,"high_water":2}"#,
+                "3 entries and free slots declared, but only 2",
+            ),
+        ];
+        for (text, want) in json_cases {
+            let err = serde_json::from_str::<S<K>>(text).unwrap_err();
+            assert!(err.to_string().contains(want), "{text}: {err}");
+            assert_eq!(asked(), 0, "{text}: the backing was asked");
+        }
+    }
+    check::<Key>();
+    check::<GenKey>();
+}
+
+/// A value of one 4 KiB page (no snapshot here holds one).
+#[derive(Debug)]
+struct Page(#[allow(dead_code)] [u8; 4096]);
+
+impl<'de> Deserialize<'de> for Page {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom("no page is ever read"))
+    }
+}
+
+/// The memory available now bounds a restore onto base pages, whatever the limit; a huge-page
+/// backing is bounded by its pool instead (MemAvailable does not count pool pages).
+#[test]
+#[cfg_attr(miri, ignore = "reads /proc/meminfo")]
+fn restores_beyond_the_memory_available_are_refused() {
+    #[cfg(target_os = "linux")]
+    {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+        let kb: usize = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemAvailable:"))
+            .unwrap()
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .unwrap();
+        // Pages of 4 KiB: twice what is available, well within the keys' reach.
+        let capacity = kb * 1024 / 4096 * 2;
+        let text = empty_json(capacity, 0);
+        let mut de = serde_json::Deserializer::from_str(&text);
+        asked();
+        let err = Slab::<Page, Counting>::deserialize_in(
+            Counting::default(),
+            RestoreLimits::unlimited(),
+            &mut de,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(asked(), 0, "the backing was asked");
+        assert!(err.contains("of memory available now"), "{err}");
+        let mut de = serde_json::Deserializer::from_str(&text);
+        let err = Slab::<Page, nexus_slab::HugeTlb>::deserialize_in(
+            nexus_slab::HugeTlb::default(),
+            RestoreLimits::unlimited(),
+            &mut de,
+        )
+        .unwrap_err()
+        .to_string();
+        // Not refused for want of MemAvailable (pool pages are not in it), but by the pool or
+        // the machine's RAM.
+        assert!(
+            !err.contains("available now")
+                && (err.contains("huge pages") || err.contains("bytes of RAM")),
+            "{err}"
+        );
+    }
 }

@@ -1,20 +1,42 @@
-//! Hostile snapshots: the fuzzer's bytes deserialised as a slab (postcard, and JSON when they
-//! are text), plain and generational, into a backing that refuses more than 1 MiB (so a
-//! forged capacity cannot exhaust the machine). Whatever is accepted must be a consistent
-//! slab: iteration agrees with `len`, every key found by iteration is found by `get`, and the
-//! slab fills with distinct keys, each the one `vacant_key` named, until `is_full` and `Full`
-//! agree (plain keys: at capacity; generational ones may hold retired slots). Whatever is
-//! refused must leak nothing and drop nothing twice (AddressSanitizer, and the drop counter
-//! below).
+//! Hostile snapshots: the fuzzer's bytes deserialised as a slab, plain and generational, into a
+//! backing that panics when asked for more than the restore's limit allows (the limit must
+//! refuse a forged capacity before the backing is asked) and refuses regions over 1 MiB (so
+//! fuzzing stays fast). The first byte chooses: bit 0 the key kind, bits 1-5 an order of the
+//! four fields (one of 24) and bit 6 escaped field names, for the JSON rewritten below; the
+//! rest is the input.
+//!
+//! The input is read as postcard (under a 1 MiB limit, `deserialize_in`) and, when it is text,
+//! as JSON four ways: `from_str` through the plain `Deserialize` (the default 32 MiB limit),
+//! `from_reader` (field names the reader does not lend) under a 1 MiB limit, and — when it is a
+//! JSON object — rewritten with its fields in the chosen order and possibly escaped, then read
+//! by `from_str` and as a `serde_json::Value` (`from_value`: owned names, sorted). The two
+//! readings of the same text must agree, and so must the two of the rewritten object (accepted
+//! or not; when accepted, the same capacity, keys and next key).
+//!
+//! Whatever is accepted must be a consistent slab: iteration agrees with `len`, every key found
+//! by iteration is found by `get`, and the slab fills with distinct keys, each the one
+//! `vacant_key` named, until `is_full` and `Full` agree (plain keys: at capacity; generational
+//! ones may hold retired slots). Whatever is refused must leak nothing and drop nothing twice
+//! (AddressSanitizer, and the drop counter below).
 #![no_main]
 
 use std::alloc::Layout;
 use std::cell::Cell;
 
 use libfuzzer_sys::fuzz_target;
-use nexus_slab::{Backing, Error, GenKey, Heap, Key, Region, Slab, SlabKey};
+use nexus_slab::{Backing, Error, GenKey, Heap, Key, Region, RestoreLimits, Slab, SlabKey};
 
-/// The global heap, refusing regions over 1 MiB.
+/// The limit `deserialize_in` is given here.
+const LIMIT: usize = 1 << 20;
+
+thread_local! {
+    static LIVE: Cell<i64> = const { Cell::new(0) };
+    /// The limit of the restore in progress: a larger request is a bug.
+    static ALLOWED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The global heap, panicking when asked for more than the restore's limit and refusing
+/// regions over 1 MiB.
 #[derive(Default)]
 struct Small(Heap);
 
@@ -24,7 +46,13 @@ unsafe impl Backing for Small {
         self.0.granularity()
     }
     fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
-        if layout.size() > 1 << 20 {
+        let allowed = ALLOWED.with(Cell::get);
+        assert!(
+            layout.size() <= allowed,
+            "a restore asked its backing for {} bytes, over its limit of {allowed}",
+            layout.size()
+        );
+        if layout.size() > LIMIT {
             return Err(Error::Unsupported {
                 what: "regions over 1 MiB",
                 reason: "the fuzzer's backing is small".into(),
@@ -36,10 +64,6 @@ unsafe impl Backing for Small {
         // SAFETY: forwarded from our caller: the region came from `self.0`.
         unsafe { self.0.release(region, layout) }
     }
-}
-
-thread_local! {
-    static LIVE: Cell<i64> = const { Cell::new(0) };
 }
 
 /// A value that counts itself: created on deserialisation, dropped once.
@@ -59,7 +83,37 @@ impl<'de> serde::Deserialize<'de> for Counted {
     }
 }
 
-fn check<K: SlabKey>(mut s: Slab<Counted, Small, K>, generational: bool) {
+type S<K> = Slab<Counted, Small, K>;
+
+/// Restores with `limit` in force (the backing panics beyond it).
+fn with_limit<K: SlabKey, E>(
+    limit: usize,
+    restore: impl FnOnce() -> Result<S<K>, E>,
+) -> Option<S<K>> {
+    ALLOWED.with(|a| a.set(limit));
+    let out = restore().ok();
+    ALLOWED.with(|a| a.set(0));
+    out
+}
+
+fn limits() -> RestoreLimits {
+    RestoreLimits::new().with_max_bytes(LIMIT)
+}
+
+/// What two readings of the same snapshot must agree on.
+fn summary<K: SlabKey>(s: &Option<S<K>>) -> Option<(usize, usize, Vec<usize>, Option<usize>)> {
+    s.as_ref().map(|s| {
+        (
+            s.capacity(),
+            s.len(),
+            s.keys().map(|k| k.index()).collect(),
+            s.vacant_key().map(|k| k.index()),
+        )
+    })
+}
+
+fn check<K: SlabKey>(s: Option<S<K>>, generational: bool) {
+    let Some(mut s) = s else { return };
     let keys: Vec<K> = s.keys().collect();
     assert_eq!(keys.len(), s.len());
     for k in &keys {
@@ -106,13 +160,91 @@ fn check<K: SlabKey>(mut s: Slab<Counted, Small, K>, generational: bool) {
     assert_eq!(slots.len(), n, "two values share a slot");
 }
 
-fn run<K: SlabKey>(data: &[u8], generational: bool) {
-    if let Ok(s) = postcard::from_bytes::<Slab<Counted, Small, K>>(data) {
-        check(s, generational);
+/// The `n`-th of the 24 orders of four fields.
+fn order(mut n: usize) -> [usize; 4] {
+    let mut left = vec![0, 1, 2, 3];
+    let mut out = [0; 4];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let pick = n % (4 - i);
+        n /= 4 - i;
+        *slot = left.remove(pick);
     }
+    out
+}
+
+/// A JSON string for `name`, its letters escaped as `\u00XX` when `escape`.
+fn json_name(name: &str, escape: bool) -> String {
+    if !escape {
+        return serde_json::to_string(name).unwrap();
+    }
+    let mut out = String::from("\"");
+    for c in name.chars() {
+        out += &format!("\\u{:04x}", c as u32);
+    }
+    out + "\""
+}
+
+fn run<K: SlabKey>(data: &[u8], generational: bool, field_order: usize, escape: bool) {
+    let s = with_limit(LIMIT, || {
+        S::<K>::deserialize_in(
+            Small::default(),
+            limits(),
+            &mut postcard::Deserializer::from_bytes(data),
+        )
+    });
+    check(s, generational);
     if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(s) = serde_json::from_str::<Slab<Counted, Small, K>>(text) {
-            check(s, generational);
+        // The same text, borrowed (plain Deserialize, default limit) and through a reader
+        // (owned names, 1 MiB limit; the backing refuses over 1 MiB either way).
+        let a = with_limit(RestoreLimits::DEFAULT_MAX_BYTES, || {
+            serde_json::from_str::<S<K>>(text)
+        });
+        let b = with_limit(LIMIT, || {
+            let mut de = serde_json::Deserializer::from_reader(text.as_bytes());
+            // As `from_str` does: nothing but whitespace after the slab.
+            S::<K>::deserialize_in(Small::default(), limits(), &mut de)
+                .and_then(|s| de.end().map(|()| s))
+        });
+        assert_eq!(
+            summary(&a),
+            summary(&b),
+            "from_str and from_reader disagree"
+        );
+        check(a, generational);
+        check(b, generational);
+        // An object: its fields in the chosen order, names possibly escaped; and as a Value.
+        if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text)
+        {
+            let fields: Vec<(&String, &serde_json::Value)> = map.iter().collect();
+            let mut body = Vec::new();
+            for i in order(field_order) {
+                if let Some((k, v)) = fields.get(i) {
+                    body.push(format!("{}:{v}", json_name(k, escape)));
+                }
+            }
+            // Fields beyond the fourth (unknown ones) go last.
+            for (k, v) in fields.iter().skip(4) {
+                body.push(format!("{}:{v}", json_name(k, escape)));
+            }
+            let rewritten = format!("{{{}}}", body.join(","));
+            let c = with_limit(LIMIT, || {
+                S::<K>::deserialize_in(
+                    Small::default(),
+                    limits(),
+                    &mut serde_json::Deserializer::from_str(&rewritten),
+                )
+            });
+            let value = serde_json::Value::Object(map);
+            let d = with_limit(LIMIT, || {
+                S::<K>::deserialize_in(Small::default(), limits(), value)
+            });
+            assert_eq!(
+                summary(&c),
+                summary(&d),
+                "the fields reordered and as a Value disagree: {rewritten}"
+            );
+            check(c, generational);
+            check(d, generational);
         }
     }
     assert_eq!(LIVE.with(|l| l.get()), 0, "a value leaked or dropped twice");
@@ -122,9 +254,10 @@ fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else {
         return;
     };
+    let (field_order, escape) = (usize::from(which >> 1 & 0x1f), which & 0x40 != 0);
     if which % 2 == 0 {
-        run::<Key>(rest, false);
+        run::<Key>(rest, false, field_order, escape);
     } else {
-        run::<GenKey>(rest, true);
+        run::<GenKey>(rest, true, field_order, escape);
     }
 });

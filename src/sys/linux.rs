@@ -190,19 +190,32 @@ pub(crate) fn huge_pool_fix(page: usize, total: usize) -> String {
     format!("echo {total} | sudo tee {}/nr_hugepages", pool_dir(page))
 }
 
-/// The default huge page size (`Hugepagesize` in /proc/meminfo, whose `HugePages_*` lines
-/// count that pool alone).
-pub(crate) fn default_huge_page_size() -> Option<usize> {
+/// A `kB` field of /proc/meminfo (`field` with its colon, e.g. `"MemAvailable:"`), in bytes.
+fn meminfo_bytes(field: &str) -> Option<usize> {
     let meminfo = fs::read_to_string("/proc/meminfo").ok()?;
     let kb: usize = meminfo
         .lines()
-        .find_map(|l| l.strip_prefix("Hugepagesize:"))?
+        .find_map(|l| l.strip_prefix(field))?
         .trim()
         .strip_suffix("kB")?
         .trim()
         .parse()
         .ok()?;
-    Some(kb * 1024)
+    Some(kb.saturating_mul(1024))
+}
+
+/// The default huge page size (`Hugepagesize` in /proc/meminfo, whose `HugePages_*` lines
+/// count that pool alone).
+pub(crate) fn default_huge_page_size() -> Option<usize> {
+    meminfo_bytes("Hugepagesize:")
+}
+
+/// Memory available for new allocations without swapping, now (`MemAvailable` in
+/// /proc/meminfo, Linux 3.14+: free memory plus the page cache and slab the kernel can
+/// reclaim). Huge pages in hugetlb pools are not part of it.
+#[cfg_attr(not(feature = "serde"), allow(dead_code))] // read by restores only
+pub(crate) fn available_memory() -> Option<usize> {
+    meminfo_bytes("MemAvailable:")
 }
 
 /// The PMD-level transparent huge page size, from

@@ -47,6 +47,11 @@ pub(crate) fn read_physical_memory() -> Option<usize> {
     None
 }
 
+#[cfg_attr(not(feature = "serde"), allow(dead_code))] // read by restores only
+pub(crate) fn available_memory() -> Option<usize> {
+    None
+}
+
 pub(crate) fn hint_for(_: &io::Error) -> &'static str {
     ""
 }

@@ -52,6 +52,9 @@ pub(crate) use stub::{
     bind, compact_unevictable_allowed, exclude, locked_now, map_on_node, node_huge_pool,
     numa_balancing, numa_bytes, numa_node, numa_node_infos, numa_nodes_usable, thp_defrag,
 };
+// No MemAvailable off Linux: a restore is bounded by its limit alone.
+#[cfg(not(target_os = "linux"))]
+pub(crate) use stub::available_memory;
 
 /// The base page size, read once.
 pub(crate) fn page_size() -> usize {

@@ -208,6 +208,28 @@ pub(crate) fn read_physical_memory() -> Option<usize> {
     None
 }
 
+/// Bytes of physical memory available now (`ullAvailPhys` of `GlobalMemoryStatusEx`), if the
+/// call succeeds.
+#[cfg_attr(not(feature = "serde"), allow(dead_code))] // read by restores only
+pub(crate) fn available_memory() -> Option<usize> {
+    let mut status = MemoryStatusEx {
+        length: size_of::<MemoryStatusEx>() as u32,
+        memory_load: 0,
+        total_phys: 0,
+        avail_phys: 0,
+        total_page_file: 0,
+        avail_page_file: 0,
+        total_virtual: 0,
+        avail_virtual: 0,
+        avail_extended_virtual: 0,
+    };
+    // SAFETY: `status` is a valid MEMORYSTATUSEX with `dwLength` set, as the call requires.
+    if unsafe { GlobalMemoryStatusEx(&mut status) } != 0 && status.total_phys != 0 {
+        return Some(usize::try_from(status.avail_phys).unwrap_or(usize::MAX));
+    }
+    None
+}
+
 /// What to add to an OS error's message.
 pub(crate) fn hint_for(err: &io::Error) -> &'static str {
     match err.raw_os_error() {
