@@ -166,14 +166,14 @@ fn inputs(at_limit: usize) -> Vec<Input> {
 }
 
 /// The backings, by name: `Mmap` (the default), `Heap`, `Locked<Mmap>`, `HugeTlb` (2 MiB
-/// pages), and `Mmap::lazy()` (no prefault: what the restore itself touches).
+/// pages), and `Mmap::new().prefault(false)` (no prefault: what the restore itself touches).
 const BACKINGS: [&str; 5] = ["Mmap", "Heap", "Locked<Mmap>", "HugeTlb", "Mmap::lazy"];
 const KEYS: [&str; 2] = ["Key", "GenKey"];
 
 /// Slots of `u64` in the largest slab within the default limit (in the parent: computing it
 /// allocates).
 fn at_limit<K: SlabKey>() -> usize {
-    let mut probe: Slab<u64, Mmap, K> = Slab::new_in(Mmap::lazy());
+    let mut probe: Slab<u64, Mmap, K> = Slab::new_in(Mmap::new().prefault(false));
     probe.alloc_bytes(RestoreLimits::DEFAULT_MAX_BYTES).unwrap();
     assert!(probe.memory_size() <= RestoreLimits::DEFAULT_MAX_BYTES);
     probe.capacity()
@@ -282,7 +282,7 @@ fn measure_on<K: SlabKey>(input: &Input, backing: &str) -> Seen {
         "Heap" => measure_value::<Heap, K>(input, None),
         "Locked<Mmap>" => measure_value::<Locked<Mmap>, K>(input, None),
         "HugeTlb" => measure_value::<HugeTlb, K>(input, None),
-        "Mmap::lazy" => measure_value::<Mmap, K>(input, Some(Mmap::lazy())),
+        "Mmap::lazy" => measure_value::<Mmap, K>(input, Some(Mmap::new().prefault(false))),
         other => panic!("no backing {other}"),
     }
 }
