@@ -322,6 +322,20 @@
 //! # }
 //! ```
 //!
+//! # Errors
+//!
+//! One error type per kind of operation: [`Error`] for allocation, the OS and the memory
+//! controls; [`KeyError`] (`Copy`, no allocation) for a key that names no value
+//! ([`Slab::get_disjoint_mut`], and inside [`InsertAtError`] from [`Slab::insert_at`]);
+//! [`Full`] from [`Slab::insert`] and [`Slab::vacant_entry`], with the value handed back;
+//! `SnapshotError` for a refused restore (with the `serde` feature). A failed call leaves the
+//! slab as it was. Every message is one line with the reason and, where something fixes it, the
+//! fix — a complete command (`echo 513 | sudo tee /sys/kernel/mm/hugepages/…`) or the call to
+//! make (`alloc(n)` on a slab with no memory yet) — which `hint()` also returns alone. `Debug`
+//! shows the fields and the message, so `?` in a `main` that returns
+//! `Result<(), Box<dyn std::error::Error>>` prints the fix; an OS error is the `source()`,
+//! never repeated in the message.
+//!
 //! # Safety
 //!
 //! No value of any public key constructor can cause undefined behaviour, a panic (other than
@@ -359,10 +373,10 @@ mod sys;
 mod typed;
 
 #[cfg(feature = "serde")]
-pub use crate::serde::RestoreLimits;
+pub use crate::serde::{RestoreLimits, SnapshotError};
 pub use backing::{Backing, CloneBacking, Heap, HugePageSize, HugeTlb, Locked, Mmap, Region};
 pub use entry::VacantEntry;
-pub use error::{Error, Full, InsertAtError};
+pub use error::{Error, Full, InsertAtError, KeyError};
 pub use info::{HugePagePool, Limit, Preflight, SystemInfo, ThpMode};
 pub use iter::{Drain, IntoIter, Iter, IterMut, Keys, Values, ValuesMut};
 pub use key::{GenKey, Key, SlabKey};

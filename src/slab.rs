@@ -4,13 +4,13 @@ use core::alloc::Layout;
 use core::fmt;
 use core::ops::{Index, IndexMut};
 
-use crate::backing::{region_problem, Backing, CloneBacking, Mmap, Region, Releaser};
+use crate::backing::{region_is_broken, Backing, CloneBacking, Mmap, Region, Releaser};
 use crate::entry::VacantEntry;
 use crate::iter::{Drain, IntoIter, Iter, IterMut, Keys, Values, ValuesMut};
 use crate::key::sealed::RawKey;
 use crate::key::SlabKey;
 use crate::raw::{RawSlab, SlotLayout, MAX_CAPACITY};
-use crate::{Error, Full, InsertAtError, Key};
+use crate::{Error, Full, InsertAtError, Key, KeyError};
 
 /// A fixed-capacity store of `T` values addressed by keys `K` ([`Key`] by default, or
 /// [`GenKey`](crate::GenKey) to detect stale keys), with O(1) insert, get and remove, on memory
@@ -217,13 +217,12 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         let region = self.backing.allocate(layout)?;
         // The backing is trusted for soundness (`unsafe trait`), but a region that visibly
         // breaks the contract is handed back untouched rather than written to.
-        if let Some(problem) = region_problem(&region, layout) {
+        if region_is_broken(&region, layout) {
             let err = Error::BrokenBacking {
                 size: layout.size(),
                 align: layout.align(),
                 addr: region.as_ptr() as usize,
                 len: region.len(),
-                problem,
             };
             // SAFETY: the region came from this backing's `allocate` for `layout` and nothing
             // used it; `release` is told the very layout it was asked for.
@@ -249,7 +248,8 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// [`Full`] with the value when no slot is vacant (or the slab has no memory yet).
+    /// [`Full`] with the value when no slot is vacant, or when the slab has no memory yet
+    /// (capacity 0: its message says to call [`alloc`](Slab::alloc) first).
     ///
     /// ```
     /// use nexus_slab::{Key, Slab};
@@ -353,15 +353,15 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// For the first bad key: [`Error::KeyOutOfRange`]; [`Error::StaleKey`] for a [`GenKey`]
-    /// whose value was removed (whether or not its slot holds a later value now);
-    /// [`Error::VacantKey`] for any other key that names no value; [`Error::DuplicateKey`].
+    /// A [`KeyError`] for the first bad key: [`KeyError::OutOfRange`]; [`KeyError::Stale`] for a
+    /// [`GenKey`] whose value was removed (whether or not its slot holds a later value now);
+    /// [`KeyError::Vacant`] for any other key that names no value; [`KeyError::Duplicate`].
     /// Never a panic.
     ///
     /// [`GenKey`]: crate::GenKey
     ///
     /// ```
-    /// use nexus_slab::Slab;
+    /// use nexus_slab::{KeyError, Slab};
     ///
     /// let mut slab: Slab<u32> = Slab::with_capacity(4).unwrap();
     /// let a = slab.insert(1).unwrap();
@@ -369,9 +369,12 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// let [x, y] = slab.get_disjoint_mut([a, b]).unwrap();
     /// std::mem::swap(x, y);
     /// assert_eq!((slab[a], slab[b]), (2, 1));
-    /// assert!(slab.get_disjoint_mut([a, a]).is_err());
+    /// assert!(matches!(slab.get_disjoint_mut([a, a]), Err(KeyError::Duplicate { index: 0, .. })));
     /// ```
-    pub fn get_disjoint_mut<const N: usize>(&mut self, keys: [K; N]) -> Result<[&mut T; N], Error> {
+    pub fn get_disjoint_mut<const N: usize>(
+        &mut self,
+        keys: [K; N],
+    ) -> Result<[&mut T; N], KeyError> {
         let ptrs = self.raw.disjoint(keys.map(K::into_raw))?;
         // SAFETY: `disjoint` checked the slots occupied and pairwise distinct, so the
         // references are to initialised values and never alias; `&mut self` covers them all.
@@ -400,9 +403,10 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// With the value handed back, and the slab unchanged: [`Error::NotAllocated`],
-    /// [`Error::KeyOutOfRange`], [`Error::Occupied`], [`Error::StaleKey`] (generational keys:
-    /// not later than the slot's history, or a retired slot).
+    /// [`InsertAtError`], with the value handed back and the slab unchanged, and as its
+    /// [`KeyError`]: [`KeyError::OutOfRange`] (capacity 0: the slab has no memory yet),
+    /// [`KeyError::Occupied`], [`KeyError::Stale`] (generational keys: not later than the slot's
+    /// history, or a retired slot).
     ///
     /// ```
     /// use nexus_slab::{GenKey, GenSlab, Key, Slab};
@@ -424,9 +428,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// assert!(conns.insert_at(older, "revived?").is_err()); // generation 3 < 6: stale
     /// ```
     pub fn insert_at(&mut self, key: K, value: T) -> Result<(), InsertAtError<T>> {
-        if self.region.is_none() {
-            return Err(InsertAtError::new(value, Error::NotAllocated));
-        }
+        // A slab with no memory has capacity 0: every key is out of range.
         self.raw
             .insert_at(key.into_raw(), value)
             .map_err(|(value, error)| InsertAtError::new(value, error))
@@ -671,14 +673,14 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllocated`] before the slab is allocated; [`Error::Full`] when no slot is
-    /// vacant.
+    /// [`Full`] (without a value) when no slot is vacant, or when the slab has no memory yet
+    /// (capacity 0: its message says to call [`alloc`](Slab::alloc) first).
     ///
     /// ```
-    /// use nexus_slab::{Error, Key, Slab};
+    /// use nexus_slab::{Key, Slab};
     ///
     /// let mut empty: Slab<u8> = Slab::new();
-    /// assert!(matches!(empty.vacant_entry(), Err(Error::NotAllocated)));
+    /// assert_eq!(empty.vacant_entry().unwrap_err().capacity(), 0);
     ///
     /// struct Node { me: Key }
     /// let mut slab: Slab<Node> = Slab::with_capacity(4).unwrap();
@@ -687,13 +689,10 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// entry.insert(Node { me: key });
     /// assert_eq!(slab[key].me, key);
     /// ```
-    pub fn vacant_entry(&mut self) -> Result<VacantEntry<'_, T, B, K>, Error> {
+    pub fn vacant_entry(&mut self) -> Result<VacantEntry<'_, T, B, K>, Full> {
         match self.raw.next_key() {
             Some(key) => Ok(VacantEntry::new(self, K::from_raw(key))),
-            None if self.region.is_none() => Err(Error::NotAllocated),
-            None => Err(Error::Full {
-                capacity: self.capacity(),
-            }),
+            None => Err(Full::new((), self.capacity())),
         }
     }
 
@@ -883,9 +882,9 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// # Errors
     ///
     /// [`Error::NotAllocated`]; [`Error::MemlockLimit`] when `RLIMIT_MEMLOCK` is too low (the
-    /// message says how to raise it); [`Error::MapCountLimit`] when the process has as many
-    /// mappings as `vm.max_map_count` allows; [`Error::Unsupported`] where the platform cannot
-    /// lock. See [`Backing::lock`].
+    /// message, and [`Error::hint`], say how to raise it); [`Error::MapCountLimit`] when the
+    /// process has as many mappings as `vm.max_map_count` allows; [`Error::Unsupported`] where
+    /// the platform cannot lock. See [`Backing::lock`].
     ///
     /// ```
     /// use nexus_slab::{Error, Slab};
@@ -929,12 +928,13 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllocated`]; [`Error::Unsupported`] when the slab or the system cannot
-    /// collapse, with the cause found: a slab holding no 2 MiB-aligned 2 MiB stretch (checked
-    /// first), a kernel before 6.1, THP `never`, THP disabled for the process by `prctl`, the
-    /// range advised `MADV_NOHUGEPAGE`; [`Error::Os`] when the kernel tried and found no free
-    /// huge page. An error is never a disguised success: nexus-slab 0.1.2 took `EINVAL` for
-    /// "done".
+    /// [`Error::NotAllocated`]; [`Error::ThpDisabled`] when transparent huge pages are off
+    /// (THP `never`, or disabled for the process by `prctl`), with the command that turns them
+    /// on; [`Error::Unsupported`] when the slab or the system cannot collapse, with the cause
+    /// found: a slab holding no 2 MiB-aligned 2 MiB stretch (checked first), a kernel before
+    /// 6.1, the range advised `MADV_NOHUGEPAGE`; [`Error::Os`] when the kernel tried and found
+    /// no free huge page (with the command that compacts memory). An error is never a
+    /// disguised success: nexus-slab 0.1.2 took `EINVAL` for "done".
     ///
     /// ```
     /// use nexus_slab::Slab;

@@ -22,7 +22,7 @@ use crate::entry::VacantEntry;
 use crate::iter::{Drain, Iter, IterMut, ValuesMut};
 use crate::key::SlabKey;
 use crate::raw::remote::{write_link, Pushed, Refs, RemoteHead};
-use crate::{Error, Full, InsertAtError, Key, Slab};
+use crate::{Error, Full, InsertAtError, Key, KeyError, Slab};
 
 /// What the threads of a split slab share; at offset 0 of [`Shared`], which is what is
 /// allocated (so a pointer to it is one to the whole block).
@@ -376,7 +376,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllocated`] or [`Error::Full`].
+    /// [`Full`] (without a value) when every slot holds a value or is lent (and not returned).
     ///
     /// ```
     /// use nexus_slab::{Key, Slab};
@@ -387,7 +387,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// entry.insert((key, 1));
     /// assert_eq!(owner[key].0, key);
     /// ```
-    pub fn vacant_entry(&mut self) -> Result<VacantEntry<'_, T, B, K>, Error> {
+    pub fn vacant_entry(&mut self) -> Result<VacantEntry<'_, T, B, K>, Full> {
         if !self.slab.raw().has_vacant() {
             self.collect();
         }
@@ -446,7 +446,10 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// std::mem::swap(x, y);
     /// assert_eq!((owner[a], owner[b]), (2, 1));
     /// ```
-    pub fn get_disjoint_mut<const N: usize>(&mut self, keys: [K; N]) -> Result<[&mut T; N], Error> {
+    pub fn get_disjoint_mut<const N: usize>(
+        &mut self,
+        keys: [K; N],
+    ) -> Result<[&mut T; N], KeyError> {
         self.slab.get_disjoint_mut(keys)
     }
 

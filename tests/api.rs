@@ -10,8 +10,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{DropLog, Rng, Tracked};
 use nexus_slab::{
-    new_key_type, Backing, CloneBacking, Error, GenKey, GenSlab, Heap, Key, Locked, LockedSlab,
-    Mmap, Slab,
+    new_key_type, Backing, CloneBacking, Error, GenKey, GenSlab, Heap, Key, KeyError, Locked,
+    LockedSlab, Mmap, Slab,
 };
 
 common::backing_tests!(
@@ -368,12 +368,14 @@ fn insert_at_refuses_and_changes_nothing<B: Backing + Default>() {
         let err = s.insert_at(key, log.item(100 + n as u64)).unwrap_err();
         let ok = matches!(
             (err.error(), what.split(':').next().unwrap()),
-            (Error::Occupied { .. }, "occupied")
-                | (Error::StaleKey { .. }, "stale")
-                | (Error::KeyOutOfRange { .. }, "out of range")
+            (KeyError::Occupied { .. }, "occupied")
+                | (KeyError::Stale { .. }, "stale")
+                | (KeyError::OutOfRange { .. }, "out of range")
         );
         assert!(ok, "{what}: {:?}", err.error());
-        assert!(err.to_string().contains("handed back"));
+        // The message is the KeyError's, once: no source repeats it.
+        assert_eq!(err.to_string(), err.error().to_string());
+        assert!(std::error::Error::source(&err).is_none());
         assert_eq!(err.into_inner().id, 100 + n as u64, "the value comes back");
     }
     assert_eq!(s.len(), 1);
@@ -381,9 +383,17 @@ fn insert_at_refuses_and_changes_nothing<B: Backing + Default>() {
     assert_eq!(s.vacant_key(), Some(g(3, 0)), "the free list is unchanged");
     let mut unallocated: Slab<u8, B> = Slab::new();
     let e = unallocated.insert_at(Key::new(0), 1).unwrap_err();
-    assert!(matches!(e.error(), Error::NotAllocated));
-    let as_error: Error = e.into();
-    assert!(matches!(as_error, Error::NotAllocated));
+    assert!(matches!(
+        e.error(),
+        KeyError::OutOfRange {
+            index: 0,
+            capacity: 0,
+            ..
+        }
+    ));
+    assert!(e.to_string().contains("no memory yet"), "{e}");
+    let as_key_error: KeyError = e.into();
+    assert!(as_key_error.hint().unwrap().contains("alloc(n)"));
 }
 
 #[test]

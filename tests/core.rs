@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::Rng;
-use nexus_slab::{Backing, Error, Heap, Key, Mmap, Slab};
+use nexus_slab::{Backing, Error, Full, Heap, Key, KeyError, Mmap, Slab};
 
 common::on_every_backing!(
     freed_keys_are_reused_last_in_first_out,
@@ -194,7 +194,7 @@ fn foreign_and_out_of_range_keys_are_never_found<B: Backing + Default>() {
         assert_eq!(small.remove(k), None);
         assert!(matches!(
             small.get_disjoint_mut([k]),
-            Err(Error::KeyOutOfRange { .. })
+            Err(KeyError::OutOfRange { .. })
         ));
     }
     // An unallocated slab finds nothing either.
@@ -313,7 +313,7 @@ fn iteration_is_in_key_order_from_both_ends<B: Backing + Default>() {
 
 fn failed_calls_leave_the_slab_as_it_was<B: Backing + Default>() {
     let mut s: Slab<u64, B> = Slab::new();
-    assert!(matches!(s.alloc(0), Err(Error::ZeroCapacity)));
+    assert!(matches!(s.alloc(0), Err(Error::ZeroCapacity { .. })));
     assert!(matches!(
         s.alloc(usize::MAX),
         Err(Error::CapacityOverflow { .. })
@@ -353,7 +353,12 @@ fn unused_vacant_entry_changes_nothing<B: Backing + Default>() {
     while !s.is_full() {
         s.insert(0).unwrap();
     }
-    assert!(matches!(s.vacant_entry(), Err(Error::Full { .. })));
+    let full = s.vacant_entry().unwrap_err();
+    assert_eq!(full.capacity(), s.capacity());
+    assert_eq!(
+        full.to_string(),
+        format!("the slab is full ({} slots)", s.capacity())
+    );
 }
 
 #[test]
@@ -416,15 +421,15 @@ fn get_disjoint_mut_rejects_bad_keys_with_their_cause() {
     assert_eq!((s[a], s[b]), (2, 1));
     assert!(matches!(
         s.get_disjoint_mut([a, b, a]),
-        Err(Error::DuplicateKey { index: 0 })
+        Err(KeyError::Duplicate { index: 0, .. })
     ));
     assert!(matches!(
         s.get_disjoint_mut([a, c]),
-        Err(Error::VacantKey { index: 2 })
+        Err(KeyError::Vacant { index: 2, .. })
     ));
     assert!(matches!(
         s.get_disjoint_mut([Key::new(usize::MAX), a]),
-        Err(Error::KeyOutOfRange { .. })
+        Err(KeyError::OutOfRange { .. })
     ));
     assert_eq!(s.get_disjoint_mut::<0>([]).unwrap().len(), 0);
 }
@@ -440,21 +445,27 @@ fn full_works_for_values_without_debug() {
     let cap = s.capacity();
     assert_eq!(
         format!("{err:?}"),
-        format!("Full {{ capacity: {cap}, .. }}")
+        format!("Full {{ capacity: {cap}, .. }}: the slab is full ({cap} slots)")
     );
-    assert!(err.to_string().contains(&format!("capacity {cap}")));
-    // An error for every value type: `?` into `Box<dyn Error>` and into `nexus_slab::Error`.
+    assert_eq!(err.to_string(), format!("the slab is full ({cap} slots)"));
+    // An error for every value type: `?` into `Box<dyn Error>`, and (without the value) into
+    // one that is `Send + Sync` whatever the value.
     fn boxed(s: &mut Slab<Opaque>) -> Result<Key, Box<dyn std::error::Error>> {
         Ok(s.insert(Opaque(1))?)
     }
-    fn typed(s: &mut Slab<Opaque>) -> Result<Key, Error> {
-        Ok(s.insert(Opaque(1))?)
+    fn sendable(
+        s: &mut Slab<std::rc::Rc<u8>>,
+    ) -> Result<Key, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(s.insert(std::rc::Rc::new(1)).map_err(Full::without_value)?)
     }
     assert!(boxed(&mut s).is_err());
-    assert!(matches!(typed(&mut s), Err(Error::Full { capacity }) if capacity == cap));
-    let mut unallocated: Slab<Opaque> = Slab::new();
-    assert!(matches!(typed(&mut unallocated), Err(Error::NotAllocated)));
-    assert_eq!(err.into_inner().0, 9);
+    let mut unallocated: Slab<std::rc::Rc<u8>> = Slab::new();
+    let err = sendable(&mut unallocated).unwrap_err();
+    assert!(err
+        .to_string()
+        .starts_with("the slab has no memory yet: call `alloc(n)`"));
+    let full = s.insert(Opaque(9)).unwrap_err();
+    assert_eq!(full.into_inner().0, 9);
 }
 
 #[test]
@@ -476,9 +487,9 @@ fn unallocated_slab_refuses_everything_politely() {
     assert_eq!((s.len(), s.capacity(), s.memory_size()), (0, 0, 0));
     assert!(s.is_full() && s.is_empty());
     assert_eq!(s.insert("x".into()).unwrap_err().into_inner(), "x");
-    assert!(matches!(s.vacant_entry(), Err(Error::NotAllocated)));
-    assert!(matches!(s.mlock(), Err(Error::NotAllocated)));
-    assert!(matches!(s.try_collapse(), Err(Error::NotAllocated)));
+    assert_eq!(s.vacant_entry().unwrap_err().capacity(), 0);
+    assert!(matches!(s.mlock(), Err(Error::NotAllocated { .. })));
+    assert!(matches!(s.try_collapse(), Err(Error::NotAllocated { .. })));
     assert_eq!(s.drain().count(), 0);
     s.clear();
     s.retain(|_, _| false);

@@ -16,7 +16,7 @@ use std::hash::Hash;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{DropLog, Rng, Tracked};
-use nexus_slab::{Backing, Error, GenKey, Key, Slab, SlabKey};
+use nexus_slab::{Backing, GenKey, Key, KeyError, Slab, SlabKey};
 
 common::backing_tests!(
     mmap => nexus_slab::Mmap,
@@ -246,7 +246,7 @@ impl<K: Forge, B: Backing + Default> Scene<K, B> {
                 assert_eq!(s.get_disjoint_mut([k]).unwrap()[0].id, id);
                 assert!(matches!(
                     s.get_disjoint_mut([k, k]),
-                    Err(Error::DuplicateKey { .. })
+                    Err(KeyError::Duplicate { .. })
                 ));
             }
             // Unwinding is slow under Miri: there, every 16th missing key checks `Index`.
@@ -263,9 +263,9 @@ impl<K: Forge, B: Backing + Default> Scene<K, B> {
                     matches!(
                         err,
                         Some(
-                            Error::VacantKey { .. }
-                                | Error::StaleKey { .. }
-                                | Error::KeyOutOfRange { .. }
+                            KeyError::Vacant { .. }
+                                | KeyError::Stale { .. }
+                                | KeyError::OutOfRange { .. }
                         )
                     ),
                     "{name}: get_disjoint_mut({k:?}) gave {err:?}"

@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::Rng;
-use nexus_slab::{Backing, Error, GenKey, GenSlab, Key, Slab};
+use nexus_slab::{Backing, GenKey, GenSlab, Key, KeyError, Slab};
 
 common::backing_tests!(
     mmap => nexus_slab::Mmap,
@@ -101,7 +101,7 @@ fn keys_go_stale_on_every_path_that_frees_a_slot<B: Backing + Default>() {
     assert_stale(&mut s, removed);
     assert!(matches!(
         s.get_disjoint_mut([removed]),
-        Err(Error::StaleKey { .. })
+        Err(KeyError::Stale { .. })
     ));
 
     let cleared: Vec<GenKey> = (0..10).map(|i| s.insert(i.to_string()).unwrap()).collect();
@@ -228,23 +228,23 @@ fn stale_keys_are_stale_before_and_after_reuse() {
     s.remove(old);
     assert!(matches!(
         s.get_disjoint_mut([old]),
-        Err(Error::StaleKey { index: 0 })
+        Err(KeyError::Stale { index: 0, .. })
     ));
     let new = s.insert(2).unwrap();
     assert_eq!(new.index(), old.index());
     assert!(matches!(
         s.get_disjoint_mut([old]),
-        Err(Error::StaleKey { index: 0 })
+        Err(KeyError::Stale { index: 0, .. })
     ));
     let future = GenKey::from_bits(u64::from(new.generation() + 2) << 32).unwrap();
     assert!(matches!(
         s.get_disjoint_mut([future]),
-        Err(Error::VacantKey { index: 0 })
+        Err(KeyError::Vacant { index: 0, .. })
     ));
     let never_used = GenKey::from_bits(1 << 32 | 3).unwrap();
     assert!(matches!(
         s.get_disjoint_mut([never_used]),
-        Err(Error::VacantKey { index: 3 })
+        Err(KeyError::Vacant { index: 3, .. })
     ));
 }
 

@@ -9,6 +9,7 @@ mod common;
 use common::{DropLog, Rng, Tracked};
 use nexus_slab::{
     new_key_type, Backing, Error, GenKey, GenSlab, Heap, Key, Mmap, RestoreLimits, Slab, SlabKey,
+    SnapshotError,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
@@ -757,19 +758,30 @@ fn snapshots_over_the_limit_are_refused_before_the_backing_is_asked() {
         let (at, over) = (probe.capacity(), probe.capacity() + 1);
         let mut larger: Slab<u64, Heap, K> = Slab::new_in(Heap::new());
         larger.alloc(over).unwrap();
-        let want = Error::SnapshotTooLarge {
-            capacity: over,
-            bytes: larger.memory_size(),
-            limit,
-            available: None,
-        };
-        assert!(want.to_string().contains(&format!(
-            "Slab::deserialize_in(backing, RestoreLimits::new().with_max_bytes({}), deserializer)",
-            larger.memory_size()
-        )));
         let limits = RestoreLimits::new().with_max_bytes(limit);
         asked();
         let text = empty_json(over, 0);
+        let mut de = serde_json::Deserializer::from_str(&text);
+        let want =
+            Slab::<u64, Counting, K>::restore_in(Counting::default(), limits, &mut de).unwrap_err();
+        assert_eq!(asked(), 0, "the backing was asked before the refusal");
+        match &want {
+            SnapshotError::TooLarge {
+                capacity,
+                bytes,
+                limit: l,
+                available: None,
+                ..
+            } => assert_eq!((*capacity, *bytes, *l), (over, larger.memory_size(), limit)),
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        assert_eq!(
+            want.hint().unwrap(),
+            format!(
+                "if you trust it, pass `RestoreLimits::new().with_max_bytes({})`",
+                larger.memory_size()
+            )
+        );
         let mut de = serde_json::Deserializer::from_str(&text);
         let err = Slab::<u64, Counting, K>::deserialize_in(Counting::default(), limits, &mut de)
             .unwrap_err();
@@ -821,7 +833,7 @@ fn snapshots_over_the_limit_are_refused_before_the_backing_is_asked() {
             assert_eq!(asked(), 0);
             assert!(
                 err.to_string()
-                    .contains(&format!("over the restore limit of {default} bytes")),
+                    .contains("over the restore limit of 32 MiB: if you trust it"),
                 "{err}"
             );
         }
@@ -954,7 +966,7 @@ fn restores_beyond_the_memory_available_are_refused() {
         // the machine's RAM.
         assert!(
             !err.contains("available now")
-                && (err.contains("huge pages") || err.contains("bytes of RAM")),
+                && (err.contains("huge pages") || err.contains("of RAM")),
             "{err}"
         );
     }

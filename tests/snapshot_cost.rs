@@ -471,7 +471,8 @@ fn hostile_snapshots_cost_at_most_the_restore_limit() {
                             assert!(
                                 seen.message.starts_with("the snapshot declares a slab of ")
                                     && seen.message.contains(&format!(
-                                        "over the restore limit of {limit} bytes"
+                                        "over the restore limit of {} MiB",
+                                        limit >> 20
                                     ))
                                     && seen
                                         .message

@@ -10,7 +10,7 @@ use std::thread;
 
 use allocator_api2::alloc::{AllocError, Allocator, Global};
 use nexus_slab::{
-    new_key_type, Backing, Error, GenKey, Heap, Key, Lent, LockedSlab, Mmap, Owner, RemoteFree,
+    new_key_type, Backing, GenKey, Heap, Key, KeyError, Lent, LockedSlab, Mmap, Owner, RemoteFree,
     Slab, SlabKey,
 };
 
@@ -559,7 +559,7 @@ fn retired_slots_stay_out_of_lends_and_collects() {
     assert!(keys.iter().all(|k| k.index() != 0), "{keys:?}");
     assert!(owner.is_full() && owner.len() == cap - 1);
     let back = owner.insert_at(last(0), "again".to_string()).unwrap_err();
-    assert!(matches!(back.error(), Error::StaleKey { index: 0 }));
+    assert!(matches!(back.error(), KeyError::Stale { index: 0, .. }));
 
     // Retire a second slot through the owner: full with two values fewer than slots.
     let k = keys[0];

@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::Rng;
-use nexus_slab::{Error, GenKey, GenSlab, Heap, Key, Mmap, Slab};
+use nexus_slab::{GenKey, GenSlab, Heap, Key, KeyError, Mmap, Slab};
 
 type S<T> = Slab<T, Heap>;
 
@@ -244,16 +244,16 @@ fn get_disjoint_mut_gives_distinct_references_or_a_typed_error() {
     assert_eq!((s[a], s[b], s[c]), (2, 3, 1));
     assert!(matches!(
         s.get_disjoint_mut([a, a]),
-        Err(Error::DuplicateKey { index: 0 })
+        Err(KeyError::Duplicate { index: 0, .. })
     ));
     assert!(matches!(
         s.get_disjoint_mut([a, Key::new(s.capacity())]),
-        Err(Error::KeyOutOfRange { .. })
+        Err(KeyError::OutOfRange { .. })
     ));
     s.remove(b);
     assert!(matches!(
         s.get_disjoint_mut([a, b]),
-        Err(Error::VacantKey { index: 1 })
+        Err(KeyError::Vacant { index: 1, .. })
     ));
     assert!(s.get_disjoint_mut::<0>([]).is_ok());
 }
@@ -287,7 +287,7 @@ fn every_pair_and_triple_of_keys_is_disjoint_exactly_when_distinct() {
                 }
                 Err(e) => {
                     assert_eq!(i, j);
-                    assert!(matches!(e, Error::DuplicateKey { .. }));
+                    assert!(matches!(e, KeyError::Duplicate { .. }));
                 }
             }
             for (l, &c) in keys.iter().enumerate().step_by(3) {

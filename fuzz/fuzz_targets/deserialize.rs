@@ -53,10 +53,7 @@ unsafe impl Backing for Small {
             layout.size()
         );
         if layout.size() > LIMIT {
-            return Err(Error::Unsupported {
-                what: "regions over 1 MiB",
-                reason: "the fuzzer's backing is small".into(),
-            });
+            return Err(Error::other("the fuzzer's backing has no region over 1 MiB"));
         }
         self.0.allocate(layout)
     }

@@ -2,7 +2,7 @@
 
 use core::alloc::Layout;
 use core::fmt;
-use core::num::NonZeroUsize;
+use core::num::NonZeroU8;
 
 use super::options::{finish_whole, MapOptions};
 use super::{region_len, Backing, CloneBacking, Region};
@@ -24,7 +24,9 @@ use crate::{sys, Error, NumaPolicy};
 /// assert_eq!(format!("{:?}", HugePageSize::SIZE_1G), "HugePageSize(1 GiB)");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct HugePageSize(NonZeroUsize);
+// The exponent: one byte, so that the errors that name a page size stay small (it orders as
+// the size does).
+pub struct HugePageSize(NonZeroU8);
 
 impl HugePageSize {
     /// 2 MiB pages (the PMD level on x86-64 and on arm64 with 4 KiB pages): the pool in
@@ -52,10 +54,11 @@ impl HugePageSize {
         }
     }
 
+    /// `bytes`, a power of two of at least 8 KiB.
     const fn known(bytes: usize) -> Self {
-        match NonZeroUsize::new(bytes) {
-            Some(n) => HugePageSize(n),
-            None => panic!("a huge page size is not zero"),
+        match NonZeroU8::new(bytes.trailing_zeros() as u8) {
+            Some(shift) => HugePageSize(shift),
+            None => panic!("a huge page size is not 1"),
         }
     }
 
@@ -67,7 +70,7 @@ impl HugePageSize {
     /// ```
     #[must_use]
     pub const fn bytes(self) -> usize {
-        self.0.get()
+        1 << self.0.get()
     }
 }
 
@@ -101,7 +104,7 @@ impl fmt::Debug for HugePageSize {
 /// let mut slab: HugeSlab<u64> = HugeSlab::new();
 /// match slab.alloc(1 << 20) {
 ///     Ok(()) => assert_eq!(slab.memory_size() % (2 << 20), 0),
-///     Err(Error::HugePagesUnavailable { fix, .. }) => eprintln!("reserve pages first: {fix}"),
+///     Err(e @ Error::HugePagesUnavailable { .. }) => eprintln!("{}", e.hint().unwrap()),
 ///     Err(e) => eprintln!("no huge pages here: {e}"),
 /// }
 /// ```
@@ -135,7 +138,7 @@ impl HugeTlb {
     /// older kernels get [`Error::Unsupported`] for strict hugetlb binding). Either way a short
     /// node is [`Error::NodeHugePagesUnavailable`], with the command that reserves pages on
     /// that node, and nothing stays mapped. A node that does not exist is
-    /// [`Error::NumaNode`]. See [`Mmap::numa_node`](crate::Mmap::numa_node) for the rest.
+    /// [`Error::NodeUnavailable`]. See [`Mmap::numa_node`](crate::Mmap::numa_node) for the rest.
     ///
     /// ```
     /// use nexus_slab::{Error, HugeTlb, HugePageSize, Slab};
@@ -255,10 +258,13 @@ pub(crate) fn allocate_huge(
 ) -> Result<Region, Error> {
     let page = size.bytes();
     if layout.align() > page {
-        return Err(Error::Unsupported {
-            what: "values aligned beyond the huge page size",
-            reason: format!("alignment {} > {page}", layout.align()),
-        });
+        return Err(Error::unsupported(
+            "values aligned beyond the huge page size",
+            format!(
+                "alignment {} is more than the page's {page} bytes",
+                layout.align()
+            ),
+        ));
     }
     let len = region_len(layout, page)?;
     options.check(len, Some(page))?;

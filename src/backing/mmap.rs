@@ -89,8 +89,8 @@ impl Mmap {
     /// prefault): every page comes from that node or `alloc` fails.
     ///
     /// Checked at `alloc`: a node that does not exist (or has no memory, or is outside the
-    /// process's cpuset) is [`Error::NumaNode`], naming the nodes there are; a slab larger than
-    /// the node is [`Error::NodeMemory`]; a hugetlb slab the node's pool cannot fill is
+    /// process's cpuset) is [`Error::NodeUnavailable`], naming the nodes there are; a slab
+    /// larger than the node is [`Error::NodeMemory`]; a hugetlb slab the node's pool cannot fill is
     /// [`Error::NodeHugePagesUnavailable`], with the command that reserves pages on the node.
     /// Nothing stays mapped after an error. Linux only (Windows places by preference only:
     /// use [`numa_preferred`](Mmap::numa_preferred) there); elsewhere `alloc` returns
@@ -114,7 +114,7 @@ impl Mmap {
     /// let mut far: Slab<u64, Mmap> = Slab::new_in(Mmap::new().numa_node(4000));
     /// assert!(matches!(
     ///     far.alloc(10),
-    ///     Err(Error::NumaNode { node: 4000, .. } | Error::Unsupported { .. })
+    ///     Err(Error::NodeUnavailable { node: 4000, .. } | Error::Unsupported { .. })
     /// ));
     /// assert_eq!(far.capacity(), 0);
     /// ```
@@ -126,7 +126,7 @@ impl Mmap {
 
     /// Places the region on NUMA node `node` while the node has room, and on other nodes after
     /// that (`mbind(MPOL_PREFERRED)` on Linux, `VirtualAllocExNuma` on Windows). Only a node
-    /// that does not exist is an error ([`Error::NumaNode`], at `alloc`).
+    /// that does not exist is an error ([`Error::NodeUnavailable`], at `alloc`).
     ///
     /// ```
     /// use nexus_slab::{Mmap, NumaPolicy};
@@ -286,10 +286,10 @@ unsafe impl Backing for Mmap {
 
     fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
         if self.map.is_some() {
-            return Err(Error::Unsupported {
-                what: "a second region from one Mmap backing",
-                reason: "a slab allocates once; give each slab its own backing".to_string(),
-            });
+            return Err(Error::unsupported(
+                "a second region from one Mmap backing",
+                "a slab allocates once: give each slab its own backing",
+            ));
         }
         self.allocate_pages(layout)
     }

@@ -239,19 +239,13 @@ impl Region {
 ///         4096
 ///     }
 ///     fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
-///         let buf = self.buf.take().ok_or(Error::Unsupported {
-///             what: "a second allocation",
-///             reason: "the buffer is in use".into(),
-///         })?;
+///         let buf = self.buf.take().ok_or_else(|| Error::other("the buffer is in use"))?;
 ///         // As the trait advises: the size asked, rounded up to the granularity, no more.
 ///         let len = layout.size().next_multiple_of(4096);
 ///         let ptr = NonNull::from(&mut *buf).cast::<u8>();
 ///         if buf.len() < len || ptr.as_ptr() as usize % layout.align() != 0 {
 ///             self.buf = Some(buf);
-///             return Err(Error::Unsupported {
-///                 what: "this layout",
-///                 reason: "the buffer is too small or misaligned".into(),
-///             });
+///             return Err(Error::other("the buffer is too small or misaligned"));
 ///         }
 ///         let region = Region::new(ptr, len, 4096);
 ///         // SAFETY: the buffer is ours alone, readable and writable.
@@ -320,7 +314,8 @@ pub unsafe trait Backing {
     ///
     /// # Errors
     ///
-    /// Whatever the memory source reports, as a typed [`Error`].
+    /// Whatever the memory source reports, as a typed [`Error`]; a custom backing wraps its own
+    /// failures with [`Error::other`].
     ///
     /// ```
     /// use std::alloc::Layout;
@@ -568,21 +563,14 @@ impl<B: Backing> Drop for Releaser<'_, B> {
     }
 }
 
-/// What is wrong with a region that a backing returned for `layout`, if anything: the
-/// promises of [`Backing`] the slab can check before it writes a byte.
-pub(crate) fn region_problem(region: &Region, layout: Layout) -> Option<&'static str> {
+/// Whether a region that a backing returned for `layout` breaks a promise of [`Backing`] the
+/// slab can check before it writes a byte (`Error::BrokenBacking` names which).
+pub(crate) fn region_is_broken(region: &Region, layout: Layout) -> bool {
     let addr = region.as_ptr() as usize;
-    if region.len() < layout.size() {
-        Some("shorter than asked")
-    } else if addr % layout.align() != 0 {
-        Some("not aligned as asked")
-    } else if addr.checked_add(region.len()).is_none() {
-        Some("running past the end of the address space")
-    } else if Layout::from_size_align(region.len(), layout.align()).is_err() {
-        Some("longer than isize::MAX bytes")
-    } else {
-        None
-    }
+    region.len() < layout.size()
+        || addr % layout.align() != 0
+        || addr.checked_add(region.len()).is_none()
+        || Layout::from_size_align(region.len(), layout.align()).is_err()
 }
 
 /// The length of a region for `layout` on pages of `page` bytes, refused (before anything is
@@ -611,15 +599,15 @@ fn require_pages(region: &Region, what: &'static str) -> Result<(), Error> {
     if region.is_page_aligned() {
         Ok(())
     } else {
-        Err(Error::Unsupported {
+        Err(Error::unsupported(
             what,
-            reason: format!(
+            format!(
                 "the region at {:p} ({} bytes) is not whole pages of {} bytes, so the call \
-                 would act on memory outside it; use a page-aligned backing",
+                 would act on memory outside it: use a page-aligned backing",
                 region.as_ptr(),
                 region.len(),
                 sys::page_size()
             ),
-        })
+        ))
     }
 }
