@@ -277,6 +277,18 @@ impl<T, K: RawKey> RawSlab<T, K> {
             // SAFETY: slots on the free list are vacant slots below `hwm <= cap` whose `next`
             // field was written when they were freed.
             self.free = unsafe { (*self.slots.as_ptr().add(i)).next };
+            if K::GENERATIONAL {
+                // A free slot may be at generation 0: one `insert_at` skipped, never used. It
+                // goes out at 2, as a never-used slot does below (an out slot at 0 would look
+                // retired to `out_slots`, and copies and snapshots would lose it). Every other
+                // free slot is at an even generation of at least 2, kept. Branchless: a
+                // compare and a conditional move.
+                // SAFETY: `i < hwm <= cap`, generational keys.
+                unsafe {
+                    let g = self.gen_ptr(i);
+                    *g = (*g).max(2);
+                }
+            }
             i
         } else if self.hwm < self.cap {
             // Generational keys only (plain ones have no never-used slots once split). The
