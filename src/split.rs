@@ -587,13 +587,8 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
         T: Clone,
         B: CloneBacking,
     {
-        let mut copy = self.slab.try_clone()?;
-        let out = self.slab.raw().out_slots();
-        // SAFETY: the copy has this slab's state (free list, high-water mark, generations, with
-        // only the owner's values): the out slots are vacant there, below the high-water mark,
-        // on no list and not retired, each listed once.
-        unsafe { copy.raw_mut().append_free(&out) };
-        Ok(copy)
+        // The same copy as `Slab::try_clone` through `Deref`, which frees the out slots in it.
+        self.slab.try_clone()
     }
 
     /// As [`Slab::mlock`].

@@ -613,3 +613,31 @@ fn a_lent_slot_skipped_by_insert_at_is_kept_by_copies_and_snapshots() {
     assert_eq!((k.index(), k.generation()), (0, 3), "out at 2, back at 3");
     assert_eq!(owner[far], "far");
 }
+
+/// Issue 18: `Slab::try_clone` reached through the owner's `Deref<Target = Slab>` is the same
+/// copy as `Owner::try_clone`: the slots out on loan (lent, or returned and not taken back) are
+/// free in it, for both key kinds.
+#[test]
+fn a_copy_through_deref_has_the_lent_slots_free_too() {
+    fn check<K: SlabKey + 'static>() {
+        let mut slab: Slab<String, Heap, K> = Slab::new_in(Heap::new());
+        slab.alloc(8).unwrap();
+        let (mut owner, remote) = slab.split();
+        let cap = owner.capacity();
+        let kept = owner.insert("kept".into()).unwrap();
+        let lent = owner.lend("lent".into()).unwrap();
+        remote.free(owner.lend("returned".into()).unwrap());
+        let through_deref: &Slab<String, Heap, K> = &owner;
+        let copy = through_deref.try_clone().unwrap();
+        assert_eq!((copy.len(), copy[kept].as_str()), (1, "kept"));
+        let n = fills_to(copy);
+        assert_eq!(
+            n, cap,
+            "capacity {cap}, the copy made through Deref holds {n}"
+        );
+        assert_eq!(fills_to(owner.try_clone().unwrap()), cap);
+        drop(lent);
+    }
+    check::<Key>();
+    check::<GenKey>();
+}
