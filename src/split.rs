@@ -59,8 +59,13 @@ unsafe fn destroy<T, B: Backing, K: SlabKey>(h: NonNull<Header>) {
 /// # Safety
 /// `h` is a live block and the caller holds `n` of its references, which it gives up.
 unsafe fn release(h: NonNull<Header>, n: usize) {
-    // SAFETY: the caller's references keep the block alive until this call drops them.
-    let (last, destroy) = unsafe { (h.as_ref().refs.release(n), h.as_ref().destroy) };
+    // What the last holder needs is read before the count goes down: a holder that was not
+    // the last must not touch the block after its decrement (another one may free it then).
+    // SAFETY: the caller's references keep the block alive until the decrement; `destroy` is
+    // written once, by `split`, before any other thread had the block.
+    let destroy = unsafe { (*h.as_ptr()).destroy };
+    // SAFETY: as above.
+    let last = unsafe { h.as_ref() }.refs.release(n);
     if last {
         // SAFETY: the last reference is gone: no one else uses the block.
         unsafe { destroy(h) };

@@ -93,7 +93,15 @@ impl RemoteHead {
                 .word
                 .compare_exchange(cur, new, Ordering::Release, Ordering::Relaxed)
             {
-                Ok(_) => return Pushed::Returned,
+                Ok(_) => {
+                    // Under Miri only: a point where the scheduler may switch threads right
+                    // after the slots are published, when the owner may take them back and
+                    // free the block at once (tests/split_teardown.rs forces that schedule
+                    // with -Zmiri-preemption-rate=0). Nothing in other builds.
+                    #[cfg(miri)]
+                    std::thread::yield_now();
+                    return Pushed::Returned;
+                }
                 Err(now) => cur = now,
             }
         }
