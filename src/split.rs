@@ -54,6 +54,39 @@ unsafe fn destroy<T, B: Backing, K: SlabKey>(h: NonNull<Header>) {
     drop(unsafe { Box::from_raw(h.cast::<Shared<T, B, K>>().as_ptr()) });
 }
 
+/// The block's reference count, referenced alone.
+///
+/// The block is never referenced whole (`&Header`) by a holder that may not be the last: such
+/// a reference covers bytes outside any `UnsafeCell` (the stack's padding, `destroy`), and a
+/// reference held across the atomic operation with which a holder lets go (a decrement, a push
+/// the owner may take back at once) would still claim them while another thread frees the
+/// block. References to the atomics alone claim nothing the aliasing model keeps alive.
+///
+/// # Safety
+/// `h` is a live block, kept alive by the caller up to the reference's last use.
+#[inline]
+unsafe fn refs<'a>(h: NonNull<Header>) -> &'a Refs {
+    // SAFETY: per the contract the block is live; `addr_of!` makes no reference to the header.
+    unsafe { &*ptr::addr_of!((*h.as_ptr()).refs) }
+}
+
+/// Pushes a chain of out slots onto the remote stack of block `h`, holding no reference to
+/// the block but to the stack's word (see `refs`): after the compare-and-swap, the owner may
+/// take the slots back, close the stack and free the block before this returns.
+///
+/// # Safety
+/// `h` is a live block (the caller's reference, or the owner's, keeps it alive up to the
+/// push), and as for [`RemoteHead::push_chain`].
+#[inline]
+unsafe fn push(h: NonNull<Header>, top: u32, count: u32, link_bottom: impl FnMut(u32)) -> Pushed {
+    // SAFETY: per the contract the block is live up to the push, which publishes and is the
+    // last use of the word; the chain is as `push_chain` requires.
+    unsafe {
+        let word = RemoteHead::word(ptr::addr_of!((*h.as_ptr()).head));
+        RemoteHead::push_chain(word, top, count, link_bottom)
+    }
+}
+
 /// Drops `n` references to the block at `h`, freeing it with the last one.
 ///
 /// # Safety
@@ -64,8 +97,8 @@ unsafe fn release(h: NonNull<Header>, n: usize) {
     // SAFETY: the caller's references keep the block alive until the decrement; `destroy` is
     // written once, by `split`, before any other thread had the block.
     let destroy = unsafe { (*h.as_ptr()).destroy };
-    // SAFETY: as above.
-    let last = unsafe { h.as_ref() }.refs.release(n);
+    // SAFETY: as above; the decrement is the count's last use here.
+    let last = unsafe { refs(h) }.release(n);
     if last {
         // SAFETY: the last reference is gone: no one else uses the block.
         unsafe { destroy(h) };
@@ -81,13 +114,9 @@ unsafe fn release(h: NonNull<Header>, n: usize) {
 #[inline]
 unsafe fn give_back<T>(h: NonNull<Header>, value: NonNull<T>, link: u32) {
     // SAFETY: the slot is lent, so the block is alive (the owner, or the reference the owner
-    // left for this slot); the slot is the caller's, vacant, and its link is written only by
-    // the callback, before the push publishes it.
-    let pushed = unsafe {
-        h.as_ref()
-            .head
-            .push_chain(link, 1, |next| write_link(value, next))
-    };
+    // left for this slot) until the push hands the slot over; the slot is the caller's,
+    // vacant, and its link is written only by the callback, before the push publishes it.
+    let pushed = unsafe { push(h, link, 1, |next| write_link(value, next)) };
     if pushed == Pushed::Closed {
         // SAFETY: the owner left one reference for this slot when it closed the stack.
         unsafe { release(h, 1) };
@@ -189,10 +218,19 @@ unsafe impl<T, B: Backing, K: SlabKey> Send for Owner<T, B, K> where Slab<T, B, 
 unsafe impl<T, B: Backing, K: SlabKey> Sync for Owner<T, B, K> where Slab<T, B, K>: Sync {}
 
 impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
+    /// The remote stack. A whole `&RemoteHead` is fine here: the owner's own reference keeps
+    /// the block alive until the end of its drop, after its last use of the stack.
     #[inline]
-    fn header(&self) -> &Header {
+    fn head(&self) -> &RemoteHead {
         // SAFETY: the owner holds a reference to the block until its drop.
-        unsafe { self.header.as_ref() }
+        unsafe { &*ptr::addr_of!((*self.header.as_ptr()).head) }
+    }
+
+    /// The block's reference count (the owner's reference keeps it alive, as for `head`).
+    #[inline]
+    fn refs(&self) -> &Refs {
+        // SAFETY: the owner holds a reference to the block until its drop.
+        unsafe { refs(self.header) }
     }
 
     /// Stores `value` in a slot and hands it out as a [`Lent`], which another thread may own
@@ -293,7 +331,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// assert_eq!(owner.collect(), 2);
     /// ```
     pub fn collect(&mut self) -> usize {
-        let Some((top, count)) = self.header().head.take() else {
+        let Some((top, count)) = self.head().take() else {
             return 0;
         };
         // SAFETY: the chain is what the remote stack held: slots this owner lent, handed back
@@ -334,7 +372,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// assert_eq!(owner.collect(), 1);
     /// ```
     pub fn remote(&self) -> RemoteFree<T> {
-        self.header().refs.add(1);
+        self.refs().add(1);
         RemoteFree {
             header: self.header,
             _values: PhantomData,
@@ -356,7 +394,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     #[inline]
     pub fn is_full(&self) -> bool {
-        !self.slab.raw().has_vacant() && self.header().head.is_empty()
+        !self.slab.raw().has_vacant() && self.head().is_empty()
     }
 
     /// The key the next [`insert`](Owner::insert) will return, taking back the returned
@@ -750,13 +788,13 @@ impl<T, B: Backing, K: SlabKey> Drop for Owner<T, B, K> {
         }
 
         let lent = self.lent;
-        let header = self.header();
         // One reference for each slot out, before the stack closes: a slot handed back to a
-        // closed stack drops one. The slots returned before the close drop theirs below.
+        // closed stack drops one. The slots returned before the close drop theirs below. (The
+        // owner's own reference keeps the block alive through both, until `Finish`'s release.)
         if lent > 0 {
-            header.refs.add(lent);
+            self.refs().add(lent);
         }
-        let returned = header.head.close() as usize;
+        let returned = self.head().close() as usize;
         let finish = Finish {
             owner: self,
             returned,
@@ -998,7 +1036,7 @@ impl<T> Clone for RemoteFree<T> {
     /// Another handle (one atomic increment).
     fn clone(&self) -> Self {
         // SAFETY: this handle keeps the block alive.
-        unsafe { self.header.as_ref() }.refs.add(1);
+        unsafe { refs(self.header) }.add(1);
         RemoteFree {
             header: self.header,
             _values: PhantomData,
@@ -1187,14 +1225,11 @@ impl<T> FreeBatch<'_, T> {
         self.top = 0;
         self.count = 0;
         let h = self.remote.header;
-        // SAFETY: the chain's slots are out slots of this slab, emptied and linked by `add`
-        // from `top` down to `bottom`, owned by this batch; the callback writes the bottom's
-        // link before the push publishes it.
-        let pushed = unsafe {
-            h.as_ref()
-                .head
-                .push_chain(top, count, |next| write_link(bottom, next))
-        };
+        // SAFETY: the remote handle this batch borrows keeps the block alive; the chain's
+        // slots are out slots of this slab, emptied and linked by `add` from `top` down to
+        // `bottom`, owned by this batch; the callback writes the bottom's link before the push
+        // publishes it.
+        let pushed = unsafe { push(h, top, count, |next| write_link(bottom, next)) };
         if pushed == Pushed::Closed {
             // SAFETY: the owner left one reference for each of these slots; the remote handle
             // this batch borrows keeps the block alive meanwhile.

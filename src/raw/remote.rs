@@ -25,7 +25,7 @@
 //! insert path that takes never-used slots stores a whole bitmap word on the assumption that
 //! every slot below the high-water mark in it is occupied, which a lent slot is not.
 
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 
 #[cfg(not(all(loom, test)))]
 use core::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
@@ -54,27 +54,48 @@ impl RemoteHead {
         }
     }
 
-    /// Pushes a chain of `count` slots whose top slot's link is `top`, with one
-    /// compare-and-swap (retried only when another push got in between). `link_bottom(next)`
-    /// is called before each attempt to write the chain's bottom slot's link.
-    ///
-    /// Returns [`Pushed::Closed`] without pushing (and without calling `link_bottom`) once the
-    /// owner has closed the stack.
+    /// The stack's word alone, for [`push_chain`](RemoteHead::push_chain): a reference to
+    /// the atomic (all of it inside an `UnsafeCell`) and to nothing around it, so that it
+    /// does not keep the block alive in the aliasing model once the push has published (a
+    /// `&RemoteHead` would: its padding is outside the `UnsafeCell`, so a `&self` argument
+    /// protects it for the whole call, while the owner may free the block right after the
+    /// push's compare-and-swap).
     ///
     /// # Safety
-    /// The chain's slots are out slots of the slab this stack belongs to that the caller owns
-    /// (no value in them, no one else writing them), linked from `top` through `count` slots
-    /// down to the bottom one, whose link `link_bottom` writes; `count > 0`.
+    /// `head` points to a live `RemoteHead`; the reference is used only while the caller
+    /// keeps it alive (until the push that publishes).
+    #[inline]
+    pub unsafe fn word<'a>(head: *const RemoteHead) -> &'a AtomicU64 {
+        // SAFETY: per the contract `head` is live; `addr_of!` makes no reference to the
+        // `RemoteHead` itself.
+        unsafe { &*ptr::addr_of!((*head).word) }
+    }
+
+    /// Pushes a chain of `count` slots whose top slot's link is `top` onto the stack whose
+    /// word is `word` ([`RemoteHead::word`]), with one compare-and-swap (retried only when
+    /// another push got in between). `link_bottom(next)` is called before each attempt to
+    /// write the chain's bottom slot's link.
+    ///
+    /// Returns [`Pushed::Closed`] without pushing (and without calling `link_bottom`) once the
+    /// owner has closed the stack. After a successful push the owner may take the slots back
+    /// and free the stack's block before this returns: `word` is all this holds of it (see
+    /// [`RemoteHead::word`]), and nothing of the block is touched after the compare-and-swap.
+    ///
+    /// # Safety
+    /// `word` is the word of a live stack; the chain's slots are out slots of the slab this
+    /// stack belongs to that the caller owns (no value in them, no one else writing them),
+    /// linked from `top` through `count` slots down to the bottom one, whose link
+    /// `link_bottom` writes; `count > 0`.
     #[inline]
     pub unsafe fn push_chain(
-        &self,
+        word: &AtomicU64,
         top: u32,
         count: u32,
         mut link_bottom: impl FnMut(u32),
     ) -> Pushed {
         debug_assert!(top != NIL && count > 0);
         count_op(Op::Load);
-        let mut cur = self.word.load(Ordering::Relaxed);
+        let mut cur = word.load(Ordering::Relaxed);
         loop {
             if cur == CLOSED {
                 // Pairs with the owner's release in `close`: what it did before closing (its
@@ -89,10 +110,7 @@ impl RemoteHead {
             // `take` that sees this word or a later one.
             // (Strong: a spurious failure would cost another attempt, and the count of
             // atomic operations per return is part of the contract.)
-            match self
-                .word
-                .compare_exchange(cur, new, Ordering::Release, Ordering::Relaxed)
-            {
+            match word.compare_exchange(cur, new, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => {
                     // Under Miri only: a point where the scheduler may switch threads right
                     // after the slots are published, when the owner may take them back and
@@ -156,6 +174,10 @@ pub enum Pushed {
 
 /// The reference count of what a split slab shares between threads: the owner, each remote
 /// handle and — once the owner is gone — each slot still lent hold one.
+///
+/// Transparent over the atomic: a `&Refs` is all inside an `UnsafeCell`, so the `&self` of
+/// [`release`](Refs::release) does not keep the block alive past its decrement.
+#[repr(transparent)]
 pub struct Refs(AtomicUsize);
 
 impl Refs {
