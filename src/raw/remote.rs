@@ -27,10 +27,8 @@
 
 use core::ptr::{self, NonNull};
 
-#[cfg(not(all(loom, test)))]
-use core::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
-#[cfg(all(loom, test))]
-use loom::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+// Loom's atomics in the loom build of the tests (see `crate::sync`).
+use crate::sync::{fence, AtomicU64, AtomicUsize, Ordering};
 
 use super::{link_of, slot_of_link, RawSlab, NIL};
 use crate::key::sealed::RawKey;
@@ -365,12 +363,15 @@ impl<T, K: RawKey> RawSlab<T, K> {
 
 #[cfg(all(test, loom))]
 mod loom_model {
-    //! Loom explores every interleaving (and every permitted reordering of the atomics) of a
-    //! few threads pushing single slots and chains while the owner takes the stack, and the
-    //! teardown race of a push against the owner closing the stack. The links live in loom
-    //! cells, so a link read without a happens-before edge to its write fails the model.
+    //! Loom explores every interleaving with up to 4 preemptions (and the weak-memory outcomes
+    //! loom models) of a few threads pushing single slots and chains onto the real
+    //! `RemoteHead` while the owner takes the stack. The links live in loom cells here
+    //! (the slab's are plain memory, which loom does not see), so a link read without a
+    //! happens-before edge to its write fails the model. The teardown (close, the reference
+    //! count, the block's free) is modelled on the real split code in `split::loom_tests`.
 
-    use super::{Pushed, Refs, RemoteHead};
+    use super::{Pushed, RemoteHead};
+    use crate::sync::check::model;
     use loom::cell::UnsafeCell;
     use loom::sync::Arc;
     use loom::thread;
@@ -395,7 +396,7 @@ mod loom_model {
         fn push(&self, i: usize) -> Pushed {
             // SAFETY: slot `i` is this thread's; the callback writes its own link.
             unsafe {
-                self.head.push_chain(i as u32 + 1, 1, |next| {
+                RemoteHead::push_chain(RemoteHead::word(&self.head), i as u32 + 1, 1, |next| {
                     self.links.0[i].with_mut(|p| *p = next)
                 })
             }
@@ -412,10 +413,12 @@ mod loom_model {
             // SAFETY: the chain's slots are this thread's, linked above; the callback writes
             // the bottom's link.
             unsafe {
-                self.head
-                    .push_chain(slots[0] as u32 + 1, slots.len() as u32, |next| {
-                        self.links.0[bottom].with_mut(|p| *p = next)
-                    })
+                RemoteHead::push_chain(
+                    RemoteHead::word(&self.head),
+                    slots[0] as u32 + 1,
+                    slots.len() as u32,
+                    |next| self.links.0[bottom].with_mut(|p| *p = next),
+                )
             }
         }
 
@@ -438,25 +441,6 @@ mod loom_model {
         }
     }
 
-    /// Runs `f` under every schedule loom finds (up to 4 preemptions), and prints how many it
-    /// explored.
-    fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
-        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-        let runs = std::sync::Arc::new(AtomicUsize::new(0));
-        let counted = runs.clone();
-        // At most 4 preemptions per execution (the usual bound: bugs of this size show
-        // within it), so the run stays within CI's budget.
-        let mut builder = loom::model::Builder::new();
-        builder.preemption_bound = Some(4);
-        builder.check(move || {
-            counted.fetch_add(1, Relaxed);
-            f();
-        });
-        let n = runs.load(Relaxed);
-        println!("loom {name}: {n} executions explored");
-        assert!(n > 1, "loom explored more than one schedule");
-    }
-
     /// The owner's side: takes the stack (yielding to the pushers in between) until `n` slots
     /// came back.
     fn take_until(m: &Model, n: usize) -> Vec<usize> {
@@ -476,7 +460,7 @@ mod loom_model {
     /// Two threads push single slots while the owner takes in between; then the rest.
     #[test]
     fn loom_two_pushers_and_a_take() {
-        model("two pushers and a take", || {
+        model("two pushers and a take", Some(4), || {
             let m = Model::new();
             let a = {
                 let m = m.clone();
@@ -501,7 +485,7 @@ mod loom_model {
     /// A batch splice (a chain of three) races a single push and two takes.
     #[test]
     fn loom_batch_splice_against_push_and_takes() {
-        model("batch splice against a push and takes", || {
+        model("batch splice against a push and takes", Some(4), || {
             let m = Model::new();
             let a = {
                 let m = m.clone();
@@ -517,64 +501,9 @@ mod loom_model {
             check_all_once(got, &[0, 1, 3, 4]);
         });
     }
-
-    /// The owner closes the stack while a slot is lent and another pushes: each slot is
-    /// either taken back (counted by `close`) or refused (`Closed`), and exactly one party
-    /// frees the shared memory, after everything else was written.
-    #[test]
-    fn loom_close_against_pushes() {
-        model("close against pushes", || {
-            struct Shared {
-                m: Arc<Model>,
-                refs: Refs,
-                /// What the owner parks before it lets go (its slab): read by whoever frees.
-                parked: UnsafeCell<u32>,
-            }
-            // Owner (1) + one remote handle (1); two slots lent.
-            let s = Arc::new(Shared {
-                m: Model::new(),
-                refs: Refs::new(2),
-                parked: UnsafeCell::new(0),
-            });
-            let freed = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
-            let free_it = |s: &Shared, freed: &loom::sync::atomic::AtomicUsize| {
-                assert_eq!(
-                    s.parked.with(|p| unsafe { *p }),
-                    7,
-                    "parked before the free"
-                );
-                freed.fetch_add(1, loom::sync::atomic::Ordering::Relaxed);
-            };
-            let remote = {
-                let (s, freed) = (s.clone(), freed.clone());
-                thread::spawn(move || {
-                    let pushed = [s.m.push(0), s.m.push_batch(&[1])];
-                    for p in pushed {
-                        if p == Pushed::Closed && s.refs.release(1) {
-                            free_it(&s, &freed);
-                        }
-                    }
-                    // The remote handle goes.
-                    if s.refs.release(1) {
-                        free_it(&s, &freed);
-                    }
-                })
-            };
-            // The owner goes: two slots out.
-            s.refs.add(2);
-            let returned = s.m.head.close() as usize;
-            // SAFETY: only the owner writes it, before it lets go.
-            s.parked.with_mut(|p| unsafe { *p = 7 });
-            if s.refs.release(returned + 1) {
-                free_it(&s, &freed);
-            }
-            remote.join().unwrap();
-            assert_eq!(freed.load(loom::sync::atomic::Ordering::Relaxed), 1);
-        });
-    }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 impl<T, K: RawKey> RawSlab<T, K> {
     /// Test hook: (free-list length, slots below the high-water mark).
     pub(crate) fn accounts(&self) -> (usize, usize) {
