@@ -488,14 +488,17 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
             self.raw.clone_into(&mut copy.raw);
             // A split slab (an `Owner`'s, reached through `Deref`): the slots out on loan hold
             // no value in the copy, which owns no lent value; they go at the bottom of its
-            // free list (empty unless split).
+            // free list (none unless split).
             #[cfg(target_has_atomic = "64")]
             {
                 let out = self.raw.out_slots();
-                // SAFETY: the copy has this slab's state (free list, high-water mark,
-                // generations, with only the owner's values): the out slots are vacant there,
-                // below the high-water mark, on no list and not retired, each listed once.
-                unsafe { copy.raw.append_free(&out) };
+                if !out.is_empty() {
+                    // SAFETY: the copy has this slab's state (free list, high-water mark,
+                    // generations, with only the owner's values): the out slots are vacant
+                    // there, below the high-water mark, on no list and not retired, each
+                    // listed once.
+                    unsafe { copy.raw.append_free(&out) };
+                }
             }
         }
         Ok(copy)
