@@ -17,8 +17,18 @@ cd "$(dirname "$0")/.."
 
 start=$(date +%s)
 mkdir -p target
+log=target/loom.log
 RUSTFLAGS="--cfg loom ${RUSTFLAGS:-}" CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/loom" \
-  cargo test --release --lib loom_ -- --nocapture 2>&1 | tee target/loom.log | grep -E '^loom |test result|panicked|FAILED|error' || true
-# (The filter keeps CI's log short; the full output is in target/loom.log.)
-grep -q '^test result: ok' target/loom.log || { echo "LOOM FAILED (target/loom.log)"; cat target/loom.log; exit 1; }
-echo "loom: $(grep -c '^loom ' target/loom.log) models, $(grep -o '^loom [^:]*: [0-9]* executions' target/loom.log | awk '{s += $(NF-1)} END {print s}') executions, OK in $(( $(date +%s) - start )) s"
+  cargo test --release --lib loom_ -- --nocapture >"$log" 2>&1 || true
+if ! grep -q '^test result: ok' "$log"; then
+  cat "$log"
+  echo "LOOM FAILED"
+  exit 1
+fi
+# Each model's line (the full output is in target/loom.log), then the totals.
+models=$(grep -o 'loom [^:]*: [0-9]* executions explored.*' "$log")
+echo "$models"
+grep '^test result' "$log"
+echo "loom: $(wc -l <<<"$models") models, $(awk '{s += $(NF-1)} END {print s}' \
+  <<<"$(grep -o '^loom [^:]*: [0-9]* executions' <<<"$models")") executions, OK in" \
+  "$(( $(date +%s) - start )) s"
