@@ -355,6 +355,8 @@ pub mod serde;
 mod slab;
 #[cfg(target_has_atomic = "64")]
 mod split;
+#[cfg(target_has_atomic = "64")]
+mod sync;
 mod sys;
 mod typed;
 

@@ -437,7 +437,10 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// the same keys for the next inserts. An unallocated slab gives an unallocated copy.
     ///
     /// Locks taken with [`mlock`](Slab::mlock) are not copied (a [`Locked`](crate::Locked)
-    /// backing locks the copy, as it locks every region it makes).
+    /// backing locks the copy, as it locks every region it makes). The slab of an
+    /// [`Owner`](crate::Owner) (reached through its `Deref`) is copied as
+    /// [`Owner::try_clone`](crate::Owner::try_clone) copies it: the slots out on loan are free
+    /// in the copy.
     ///
     /// # Errors
     ///
@@ -465,6 +468,20 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         if self.region.is_some() {
             copy.alloc_exact(self.capacity())?;
             self.raw.clone_into(&mut copy.raw);
+            // A split slab (an `Owner`'s, reached through `Deref`): the slots out on loan hold
+            // no value in the copy, which owns no lent value; they go at the bottom of its
+            // free list (none unless split).
+            #[cfg(target_has_atomic = "64")]
+            {
+                let out = self.raw.out_slots();
+                if !out.is_empty() {
+                    // SAFETY: the copy has this slab's state (free list, high-water mark,
+                    // generations, with only the owner's values): the out slots are vacant
+                    // there, below the high-water mark, on no list and not retired, each
+                    // listed once.
+                    unsafe { copy.raw.append_free(&out) };
+                }
+            }
         }
         Ok(copy)
     }

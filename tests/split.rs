@@ -574,3 +574,70 @@ fn retired_slots_stay_out_of_lends_and_collects() {
     assert!(owner.insert(String::new()).is_err());
     assert!(owner.get(last(k.index())).is_none() && owner.get(last(0)).is_none());
 }
+
+/// How many values `slab` takes before it is full (the values it holds included).
+fn fills_to<K: SlabKey>(mut slab: Slab<String, Heap, K>) -> usize {
+    let mut n = slab.len();
+    while slab.insert(String::new()).is_ok() {
+        n += 1;
+    }
+    n
+}
+
+/// Issue 18, defect 7: with generational keys, `insert_at` far up leaves the slots it skips on
+/// the free list at generation 0; a lend that takes one must not leave it out at 0 (which says
+/// "retired"), or a copy or a snapshot of the owner's slab loses it for good. The slot goes out
+/// at generation 2, as a never-used one does, so its next key after the loan has generation 3.
+#[test]
+fn a_lent_slot_skipped_by_insert_at_is_kept_by_copies_and_snapshots() {
+    let mut slab: Slab<String, Heap, GenKey> = Slab::new_in(Heap::new());
+    slab.alloc(1).unwrap(); // as few slots as the heap gives (a few kilobytes' worth)
+    let cap = slab.capacity();
+    // Restore a key at the last slot: every slot below it is skipped.
+    let far = GenKey::from_bits(1 << 32 | (cap as u64 - 1)).unwrap();
+    slab.insert_at(far, "far".into()).unwrap();
+    let (mut owner, remote) = slab.split();
+    let lent = owner.lend("lent".into()).unwrap(); // slot 0, one of the skipped
+    let n = fills_to(owner.try_clone().unwrap());
+    assert_eq!(n, cap, "capacity {cap}, owner's copy holds {n}");
+    #[cfg(feature = "serde")]
+    {
+        let saved = serde_json::to_string(&*owner).unwrap();
+        let restored: Slab<String, Heap, GenKey> = serde_json::from_str(&saved).unwrap();
+        let n = fills_to(restored);
+        assert_eq!(n, cap, "capacity {cap}, the owner's snapshot holds {n}");
+    }
+    remote.free(lent);
+    assert_eq!(owner.collect(), 1);
+    let k = owner.insert("again".into()).unwrap();
+    assert_eq!((k.index(), k.generation()), (0, 3), "out at 2, back at 3");
+    assert_eq!(owner[far], "far");
+}
+
+/// Issue 18: `Slab::try_clone` reached through the owner's `Deref<Target = Slab>` is the same
+/// copy as `Owner::try_clone`: the slots out on loan (lent, or returned and not taken back) are
+/// free in it, for both key kinds.
+#[test]
+fn a_copy_through_deref_has_the_lent_slots_free_too() {
+    fn check<K: SlabKey + 'static>() {
+        let mut slab: Slab<String, Heap, K> = Slab::new_in(Heap::new());
+        slab.alloc(8).unwrap();
+        let (mut owner, remote) = slab.split();
+        let cap = owner.capacity();
+        let kept = owner.insert("kept".into()).unwrap();
+        let lent = owner.lend("lent".into()).unwrap();
+        remote.free(owner.lend("returned".into()).unwrap());
+        let through_deref: &Slab<String, Heap, K> = &owner;
+        let copy = through_deref.try_clone().unwrap();
+        assert_eq!((copy.len(), copy[kept].as_str()), (1, "kept"));
+        let n = fills_to(copy);
+        assert_eq!(
+            n, cap,
+            "capacity {cap}, the copy made through Deref holds {n}"
+        );
+        assert_eq!(fills_to(owner.try_clone().unwrap()), cap);
+        drop(lent);
+    }
+    check::<Key>();
+    check::<GenKey>();
+}
