@@ -316,7 +316,7 @@
 //! }
 //! drop(tx);
 //! matcher.join().unwrap();
-//! gateway.collect();                         // one swap takes every returned slot back
+//! gateway.reclaim();                         // one swap takes every returned slot back
 //! assert_eq!(gateway.lent(), 0);
 //! # Ok(())
 //! # }
