@@ -190,6 +190,7 @@ impl<T, B: Backing + Send + 'static, K: SlabKey + 'static> Slab<T, B, K> {
     /// assert_eq!(owner.reclaim(), 1);
     /// assert_eq!(owner.lent(), 0);
     /// ```
+    #[must_use = "the owner and the handle are the slab now: dropping them frees it"]
     pub fn split(mut self) -> (Owner<T, B, K>, RemoteFree<T>) {
         self.raw_mut().begin_split();
         let shared = Box::new(Shared::<T, B, K> {
@@ -410,6 +411,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// assert_eq!(owner.lent(), 0);
     /// ```
     #[inline]
+    #[must_use]
     pub fn lent(&self) -> usize {
         self.lent
     }
@@ -589,7 +591,6 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// let _out = owner.lend(2).unwrap();
     /// assert_eq!(owner.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [1]);
     /// ```
-    #[must_use]
     pub fn iter(&self) -> Iter<'_, T, K> {
         self.slab.iter()
     }
@@ -603,7 +604,6 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// let k = owner.insert(1).unwrap();
     /// assert_eq!(owner.keys().collect::<Vec<_>>(), [k]);
     /// ```
-    #[must_use]
     pub fn keys(&self) -> Keys<'_, T, K> {
         self.slab.keys()
     }
@@ -617,7 +617,6 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// owner.insert(1).unwrap();
     /// assert_eq!(owner.values().sum::<u8>(), 1);
     /// ```
-    #[must_use]
     pub fn values(&self) -> Values<'_, T, K> {
         self.slab.values()
     }
