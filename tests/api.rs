@@ -10,8 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{DropLog, Rng, Tracked};
 use nexus_slab::{
-    new_key_type, Backing, CloneBacking, Error, GenKey, GenSlab, Heap, Key, Locked, LockedSlab,
-    Mmap, Slab,
+    new_key_type, Backing, CloneBacking, Error, GenKey, Heap, Key, Locked, LockedSlab, Mmap, Slab,
 };
 
 common::backing_tests!(
@@ -136,7 +135,7 @@ fn typed_keys_work_through_every_alias_and_method() {
         copy.iter().collect::<Vec<_>>(),
         book.iter().collect::<Vec<_>>()
     );
-    let mut conns: GenSlab<&str, Heap> = Slab::new_in(Heap::new());
+    let mut conns: Slab<&str, Heap, GenKey> = Slab::new_in(Heap::new());
     conns.alloc(4).unwrap();
     let mut typed: Slab<&str, Heap, ConnKey> = Slab::new_in(Heap::new());
     typed.alloc(4).unwrap();
