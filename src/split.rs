@@ -19,7 +19,7 @@ use core::ptr::{self, NonNull};
 
 use crate::backing::{Backing, CloneBacking, Mmap};
 use crate::entry::VacantEntry;
-use crate::iter::{Drain, Iter, IterMut, ValuesMut};
+use crate::iter::{Drain, Iter, IterMut, Keys, Values, ValuesMut};
 use crate::key::SlabKey;
 use crate::raw::remote::{write_link, Pushed, Refs, RemoteHead};
 use crate::{Error, Full, InsertAtError, Key, KeyError, Slab};
@@ -32,6 +32,27 @@ struct Header {
     refs: Refs,
     /// Frees the whole block (a `Shared<T, B, K>`) and the slab parked in it.
     destroy: unsafe fn(NonNull<Header>),
+    /// The loom model check's view of the block's life (see `crate::sync::check`).
+    #[cfg(all(loom, test))]
+    life: crate::sync::check::BlockLife,
+}
+
+/// Marks an access to the block at `h` for the loom model check, which reports it if the
+/// block's free does not happen after it (a use after free); nothing in other builds.
+///
+/// # Safety
+/// `h` is a block made by `split` (under loom its memory outlives the execution).
+#[inline(always)]
+#[cfg_attr(all(loom, test), track_caller)]
+unsafe fn touch(h: NonNull<Header>) {
+    // SAFETY: under loom a freed block's memory is quarantined, not given back, so its
+    // `life` is still there to report the access.
+    #[cfg(all(loom, test))]
+    unsafe {
+        (*ptr::addr_of!((*h.as_ptr()).life)).check()
+    };
+    #[cfg(not(all(loom, test)))]
+    let _ = h;
 }
 
 /// The shared block, with the slab the owner parks there when it goes (to be released by the
@@ -48,10 +69,59 @@ struct Shared<T, B: Backing, K: SlabKey> {
 /// `h` came from the `Box<Shared<T, B, K>>` made by `split`, and the last reference was just
 /// dropped (no one else uses the block).
 unsafe fn destroy<T, B: Backing, K: SlabKey>(h: NonNull<Header>) {
+    let block = h.cast::<Shared<T, B, K>>().as_ptr();
+    // Under loom: the block's life ends (a write every access must happen before), its
+    // contents are dropped (the parked slab's memory goes back through the backing) and its
+    // memory is quarantined (see `crate::sync::check`).
+    // SAFETY: as below; `life` is read and written through loom's checks only.
+    #[cfg(all(loom, test))]
+    unsafe {
+        (*ptr::addr_of!((*block).header.life)).end();
+        ptr::drop_in_place(block);
+        crate::sync::check::quarantine(block.cast(), core::alloc::Layout::new::<Shared<T, B, K>>());
+    }
     // SAFETY: per the contract, the block is a leaked `Box<Shared<T, B, K>>` (the header is
     // at offset 0 of the `repr(C)` block, and the pointer keeps the whole block's provenance),
     // and nothing else refers to it any more.
-    drop(unsafe { Box::from_raw(h.cast::<Shared<T, B, K>>().as_ptr()) });
+    #[cfg(not(all(loom, test)))]
+    drop(unsafe { Box::from_raw(block) });
+}
+
+/// The block's reference count, referenced alone.
+///
+/// The block is never referenced whole (`&Header`) by a holder that may not be the last: such
+/// a reference covers bytes outside any `UnsafeCell` (the stack's padding, `destroy`), and a
+/// reference held across the atomic operation with which a holder lets go (a decrement, a push
+/// the owner may take back at once) would still claim them while another thread frees the
+/// block. References to the atomics alone claim nothing the aliasing model keeps alive.
+///
+/// # Safety
+/// `h` is a live block, kept alive by the caller up to the reference's last use.
+#[inline]
+unsafe fn refs<'a>(h: NonNull<Header>) -> &'a Refs {
+    // SAFETY: per the contract the block is live; `addr_of!` makes no reference to the header.
+    unsafe {
+        touch(h);
+        &*ptr::addr_of!((*h.as_ptr()).refs)
+    }
+}
+
+/// Pushes a chain of out slots onto the remote stack of block `h`, holding no reference to
+/// the block but to the stack's word (see `refs`): after the compare-and-swap, the owner may
+/// take the slots back, close the stack and free the block before this returns.
+///
+/// # Safety
+/// `h` is a live block (the caller's reference, or the owner's, keeps it alive up to the
+/// push), and as for [`RemoteHead::push_chain`].
+#[inline]
+unsafe fn push(h: NonNull<Header>, top: u32, count: u32, link_bottom: impl FnMut(u32)) -> Pushed {
+    // SAFETY: per the contract the block is live up to the push, which publishes and is the
+    // last use of the word; the chain is as `push_chain` requires.
+    unsafe {
+        touch(h);
+        let word = RemoteHead::word(ptr::addr_of!((*h.as_ptr()).head));
+        RemoteHead::push_chain(word, top, count, link_bottom)
+    }
 }
 
 /// Drops `n` references to the block at `h`, freeing it with the last one.
@@ -59,8 +129,16 @@ unsafe fn destroy<T, B: Backing, K: SlabKey>(h: NonNull<Header>) {
 /// # Safety
 /// `h` is a live block and the caller holds `n` of its references, which it gives up.
 unsafe fn release(h: NonNull<Header>, n: usize) {
-    // SAFETY: the caller's references keep the block alive until this call drops them.
-    let (last, destroy) = unsafe { (h.as_ref().refs.release(n), h.as_ref().destroy) };
+    // What the last holder needs is read before the count goes down: a holder that was not
+    // the last must not touch the block after its decrement (another one may free it then).
+    // SAFETY: the caller's references keep the block alive until the decrement; `destroy` is
+    // written once, by `split`, before any other thread had the block.
+    let destroy = unsafe {
+        touch(h);
+        (*h.as_ptr()).destroy
+    };
+    // SAFETY: as above; the decrement is the count's last use here.
+    let last = unsafe { refs(h) }.release(n);
     if last {
         // SAFETY: the last reference is gone: no one else uses the block.
         unsafe { destroy(h) };
@@ -76,13 +154,9 @@ unsafe fn release(h: NonNull<Header>, n: usize) {
 #[inline]
 unsafe fn give_back<T>(h: NonNull<Header>, value: NonNull<T>, link: u32) {
     // SAFETY: the slot is lent, so the block is alive (the owner, or the reference the owner
-    // left for this slot); the slot is the caller's, vacant, and its link is written only by
-    // the callback, before the push publishes it.
-    let pushed = unsafe {
-        h.as_ref()
-            .head
-            .push_chain(link, 1, |next| write_link(value, next))
-    };
+    // left for this slot) until the push hands the slot over; the slot is the caller's,
+    // vacant, and its link is written only by the callback, before the push publishes it.
+    let pushed = unsafe { push(h, link, 1, |next| write_link(value, next)) };
     if pushed == Pushed::Closed {
         // SAFETY: the owner left one reference for this slot when it closed the stack.
         unsafe { release(h, 1) };
@@ -113,9 +187,10 @@ impl<T, B: Backing + Send + 'static, K: SlabKey + 'static> Slab<T, B, K> {
     ///     remote.free(order); // dropped here, slot handed back
     /// });
     /// retire.join().unwrap();
-    /// assert_eq!(owner.collect(), 1);
+    /// assert_eq!(owner.reclaim(), 1);
     /// assert_eq!(owner.lent(), 0);
     /// ```
+    #[must_use = "the owner and the handle are the slab now: dropping them frees it"]
     pub fn split(mut self) -> (Owner<T, B, K>, RemoteFree<T>) {
         self.raw_mut().begin_split();
         let shared = Box::new(Shared::<T, B, K> {
@@ -123,6 +198,8 @@ impl<T, B: Backing + Send + 'static, K: SlabKey + 'static> Slab<T, B, K> {
                 head: RemoteHead::new(),
                 refs: Refs::new(2),
                 destroy: destroy::<T, B, K>,
+                #[cfg(all(loom, test))]
+                life: crate::sync::check::BlockLife::new(),
             },
             parked: UnsafeCell::new(None),
         });
@@ -142,15 +219,24 @@ impl<T, B: Backing + Send + 'static, K: SlabKey + 'static> Slab<T, B, K> {
 }
 
 /// The owning side of a split slab: the slab's whole single-thread API, plus
-/// [`lend`](Owner::lend) and [`collect`](Owner::collect). Made by [`Slab::split`].
+/// [`lend`](Owner::lend) and [`reclaim`](Owner::reclaim). Made by [`Slab::split`].
 ///
-/// Reading goes through `Deref<Target = Slab>` (`get`, `iter`, `len`, `capacity`,
-/// `memory_size`, ...); every method that changes the slab is here, with the same code as on
-/// [`Slab`]. [`insert`](Owner::insert) and `lend` take back the returned slots by themselves
-/// (one swap) when no slot is free.
+/// Every method has the name and the code of [`Slab`]'s (no `Deref`: an owner is not a slab,
+/// and its `insert`, `vacant_entry` and `is_full` also see the slots handed back);
+/// [`as_slab`](Owner::as_slab) reads the rest. [`insert`](Owner::insert) and `lend` take back
+/// the returned slots by themselves (one swap) when no slot is free.
+///
+/// An owner is not a slab: no `&Slab` can be taken from it implicitly (a `Slab` method would
+/// not see the lent slots), only through [`as_slab`](Owner::as_slab):
+///
+/// ```compile_fail,E0308
+/// use nexus_slab::Slab;
+/// let (owner, _remote) = Slab::<u64>::with_capacity(8).unwrap().split();
+/// let slab: &Slab<u64> = &owner;
+/// ```
 ///
 /// Lent slots are out of the owner's sight: `get`, `iter`, `drain`, `retain`, `clear` and
-/// drop skip them, [`len`](Slab::len) does not count them (see [`lent`](Owner::lent)), and a
+/// drop skip them, [`len`](Owner::len) does not count them (see [`lent`](Owner::lent)), and a
 /// [`GenKey`](crate::GenKey) that named the slot before stays stale. When the owner is dropped
 /// it drops its own values; values still lent stay valid, and the memory goes back to the
 /// backing when the last of them is dropped.
@@ -184,10 +270,22 @@ unsafe impl<T, B: Backing, K: SlabKey> Send for Owner<T, B, K> where Slab<T, B, 
 unsafe impl<T, B: Backing, K: SlabKey> Sync for Owner<T, B, K> where Slab<T, B, K>: Sync {}
 
 impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
+    /// The remote stack. A whole `&RemoteHead` is fine here: the owner's own reference keeps
+    /// the block alive until the end of its drop, after its last use of the stack.
     #[inline]
-    fn header(&self) -> &Header {
+    fn head(&self) -> &RemoteHead {
         // SAFETY: the owner holds a reference to the block until its drop.
-        unsafe { self.header.as_ref() }
+        unsafe {
+            touch(self.header);
+            &*ptr::addr_of!((*self.header.as_ptr()).head)
+        }
+    }
+
+    /// The block's reference count (the owner's reference keeps it alive, as for `head`).
+    #[inline]
+    fn refs(&self) -> &Refs {
+        // SAFETY: the owner holds a reference to the block until its drop.
+        unsafe { refs(self.header) }
     }
 
     /// Stores `value` in a slot and hands it out as a [`Lent`], which another thread may own
@@ -212,7 +310,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// assert!(owner.is_empty());
     /// drop(a); // hands the slot back
     /// assert_eq!(owner.lent(), 1); // until taken back
-    /// assert_eq!(owner.collect(), 1);
+    /// assert_eq!(owner.reclaim(), 1);
     /// ```
     #[inline]
     pub fn lend(&mut self, value: T) -> Result<Lent<T>, Full<T>> {
@@ -226,14 +324,14 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
                     _owns: PhantomData,
                 })
             }
-            Err(value) => self.lend_after_collect(value),
+            Err(value) => self.lend_after_reclaim(value),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn lend_after_collect(&mut self, value: T) -> Result<Lent<T>, Full<T>> {
-        if self.collect() == 0 {
+    fn lend_after_reclaim(&mut self, value: T) -> Result<Lent<T>, Full<T>> {
+        if self.reclaim() == 0 {
             return Err(Full::new(value, self.slab.capacity()));
         }
         self.lend(value)
@@ -261,14 +359,14 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     pub fn insert(&mut self, value: T) -> Result<K, Full<T>> {
         match self.slab.raw_mut().insert(value) {
             Ok(key) => Ok(K::from_raw(key)),
-            Err(value) => self.insert_after_collect(value),
+            Err(value) => self.insert_after_reclaim(value),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn insert_after_collect(&mut self, value: T) -> Result<K, Full<T>> {
-        if self.collect() == 0 {
+    fn insert_after_reclaim(&mut self, value: T) -> Result<K, Full<T>> {
+        if self.reclaim() == 0 {
             return Err(Full::new(value, self.slab.capacity()));
         }
         self.insert(value)
@@ -283,12 +381,12 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     ///
     /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
     /// let lent = [owner.lend(1).unwrap(), owner.lend(2).unwrap()];
-    /// assert_eq!(owner.collect(), 0);
+    /// assert_eq!(owner.reclaim(), 0);
     /// remote.free_all(lent);
-    /// assert_eq!(owner.collect(), 2);
+    /// assert_eq!(owner.reclaim(), 2);
     /// ```
-    pub fn collect(&mut self) -> usize {
-        let Some((top, count)) = self.header().head.take() else {
+    pub fn reclaim(&mut self) -> usize {
+        let Some((top, count)) = self.head().take() else {
             return 0;
         };
         // SAFETY: the chain is what the remote stack held: slots this owner lent, handed back
@@ -298,7 +396,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
         count as usize
     }
 
-    /// Slots out on loan: lent and not yet taken back by [`collect`](Owner::collect) (so
+    /// Slots out on loan: lent and not yet taken back by [`reclaim`](Owner::reclaim) (so
     /// including those returned since the last one).
     ///
     /// ```
@@ -309,10 +407,11 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// assert_eq!(owner.lent(), 1);
     /// drop(a);
     /// assert_eq!(owner.lent(), 1);
-    /// owner.collect();
+    /// owner.reclaim();
     /// assert_eq!(owner.lent(), 0);
     /// ```
     #[inline]
+    #[must_use]
     pub fn lent(&self) -> usize {
         self.lent
     }
@@ -326,10 +425,10 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// drop(remote);
     /// let again = owner.remote();
     /// again.free(owner.lend(1).unwrap());
-    /// assert_eq!(owner.collect(), 1);
+    /// assert_eq!(owner.reclaim(), 1);
     /// ```
     pub fn remote(&self) -> RemoteFree<T> {
-        self.header().refs.add(1);
+        self.refs().add(1);
         RemoteFree {
             header: self.header,
             _values: PhantomData,
@@ -351,11 +450,12 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     #[inline]
     pub fn is_full(&self) -> bool {
-        !self.slab.raw().has_vacant() && self.header().head.is_empty()
+        !self.slab.raw().has_vacant() && self.head().is_empty()
     }
 
-    /// The key the next [`insert`](Owner::insert) will return, taking back the returned
-    /// slots first if none is free; `None` when the slab is full.
+    /// The key the next [`insert`](Owner::insert) will return when a slot is free now;
+    /// `None` when none is — though slots handed back and not yet reclaimed may then be taken
+    /// by that insert ([`reclaim`](Owner::reclaim) first to see their keys here). Reads only.
     ///
     /// ```
     /// use nexus_slab::{Key, Slab};
@@ -364,11 +464,258 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// let next = owner.vacant_key().unwrap();
     /// assert_eq!(owner.insert(1).unwrap(), next);
     /// ```
-    pub fn vacant_key(&mut self) -> Option<K> {
-        if !self.slab.raw().has_vacant() {
-            self.collect();
-        }
+    #[must_use]
+    pub fn vacant_key(&self) -> Option<K> {
         self.slab.vacant_key()
+    }
+
+    /// The slab, to read what the owner's own methods do not cover. Its [`Slab::try_clone`]
+    /// is [`Owner::try_clone`] (the slots out on loan are free in the copy).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// owner.insert(1).unwrap();
+    /// let _lent = owner.lend(2).unwrap();
+    /// assert_eq!(owner.as_slab().len(), 1);
+    /// assert_eq!(owner.as_slab().try_clone().unwrap().len(), 1);
+    /// ```
+    #[must_use]
+    pub fn as_slab(&self) -> &Slab<T, B, K> {
+        &self.slab
+    }
+
+    /// As [`Slab::get`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert(1).unwrap();
+    /// assert_eq!(owner.get(k), Some(&1));
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn get(&self, key: K) -> Option<&T> {
+        self.slab.get(key)
+    }
+
+    /// As [`Slab::get_unchecked`].
+    ///
+    /// # Safety
+    ///
+    /// `key` must name a value in this slab (`self.contains(key)`).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert(1).unwrap();
+    /// // SAFETY: `k` was just inserted.
+    /// assert_eq!(unsafe { owner.get_unchecked(k) }, &1);
+    /// ```
+    #[inline]
+    pub unsafe fn get_unchecked(&self, key: K) -> &T {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.slab.get_unchecked(key) }
+    }
+
+    /// As [`Slab::contains`]: a lent value is not in the owner's slab.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert(1).unwrap();
+    /// assert!(owner.contains(k));
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn contains(&self, key: K) -> bool {
+        self.slab.contains(key)
+    }
+
+    /// Values in the owner's slab (not counting the [`lent`](Owner::lent) ones).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// owner.insert(1).unwrap();
+    /// let _out = owner.lend(2).unwrap();
+    /// assert_eq!((owner.len(), owner.lent()), (1, 1));
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    /// Whether the owner's slab holds no value (lent ones are not in it).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let _out = owner.lend(2).unwrap();
+    /// assert!(owner.is_empty());
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.slab.is_empty()
+    }
+
+    /// As [`Slab::capacity`]: every slot, lent or not.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// assert!(owner.capacity() >= 8);
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.slab.capacity()
+    }
+
+    /// As [`Slab::iter`]: the owner's values, not the lent ones.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// owner.insert(1).unwrap();
+    /// let _out = owner.lend(2).unwrap();
+    /// assert_eq!(owner.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [1]);
+    /// ```
+    pub fn iter(&self) -> Iter<'_, T, K> {
+        self.slab.iter()
+    }
+
+    /// As [`Slab::keys`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert(1).unwrap();
+    /// assert_eq!(owner.keys().collect::<Vec<_>>(), [k]);
+    /// ```
+    pub fn keys(&self) -> Keys<'_, T, K> {
+        self.slab.keys()
+    }
+
+    /// As [`Slab::values`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// owner.insert(1).unwrap();
+    /// assert_eq!(owner.values().sum::<u8>(), 1);
+    /// ```
+    pub fn values(&self) -> Values<'_, T, K> {
+        self.slab.values()
+    }
+
+    /// As [`Slab::key_of`]: the key of a value in the owner's slab (a lent value has none).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert(1).unwrap();
+    /// assert_eq!(owner.key_of(&owner[k]), Some(k));
+    /// ```
+    #[must_use]
+    pub fn key_of(&self, value: &T) -> Option<K> {
+        self.slab.key_of(value)
+    }
+
+    /// As [`Slab::memory_size`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// assert!(owner.memory_size() > 0);
+    /// ```
+    #[must_use]
+    pub fn memory_size(&self) -> usize {
+        self.slab.memory_size()
+    }
+
+    /// As [`Slab::backing`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// assert!(owner.backing().prefaults());
+    /// ```
+    #[must_use]
+    pub fn backing(&self) -> &B {
+        self.slab.backing()
+    }
+
+    /// As [`Slab::locked_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Slab::locked_bytes`].
+    ///
+    /// ```
+    /// use nexus_slab::LockedSlab;
+    ///
+    /// let mut slab: LockedSlab<u8> = LockedSlab::new();
+    /// if slab.alloc(8).is_ok() {
+    ///     let (owner, _remote) = slab.split();
+    ///     if let Ok(locked) = owner.locked_bytes() {
+    ///         assert_eq!(locked, owner.memory_size());
+    ///     }
+    /// }
+    /// ```
+    pub fn locked_bytes(&self) -> Result<usize, Error> {
+        self.slab.locked_bytes()
+    }
+
+    /// As [`Slab::huge_page_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Slab::huge_page_bytes`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// if let Ok(huge) = owner.huge_page_bytes() {
+    ///     assert!(huge <= owner.memory_size());
+    /// }
+    /// ```
+    pub fn huge_page_bytes(&self) -> Result<usize, Error> {
+        self.slab.huge_page_bytes()
+    }
+
+    /// As [`Slab::numa_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Slab::numa_bytes`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// if let Ok(placed) = owner.numa_bytes() {
+    ///     assert!(placed.resident() <= owner.memory_size());
+    /// }
+    /// ```
+    pub fn numa_bytes(&self) -> Result<crate::NumaBytes, Error> {
+        self.slab.numa_bytes()
     }
 
     /// A handle to the next vacant slot, as [`Slab::vacant_entry`]; takes back the returned
@@ -389,7 +736,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     pub fn vacant_entry(&mut self) -> Result<VacantEntry<'_, T, B, K>, Full> {
         if !self.slab.raw().has_vacant() {
-            self.collect();
+            self.reclaim();
         }
         self.slab.vacant_entry()
     }
@@ -590,13 +937,8 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
         T: Clone,
         B: CloneBacking,
     {
-        let mut copy = self.slab.try_clone()?;
-        let out = self.slab.raw().out_slots();
-        // SAFETY: the copy has this slab's state (free list, high-water mark, generations, with
-        // only the owner's values): the out slots are vacant there, below the high-water mark,
-        // on no list and not retired, each listed once.
-        unsafe { copy.raw_mut().append_free(&out) };
-        Ok(copy)
+        // The same copy as `Slab::try_clone` through `as_slab`, which frees the out slots in it.
+        self.slab.try_clone()
     }
 
     /// As [`Slab::mlock`].
@@ -651,16 +993,6 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     pub fn try_collapse(&mut self) -> Result<usize, Error> {
         self.slab.try_collapse()
-    }
-}
-
-impl<T, B: Backing, K: SlabKey> Deref for Owner<T, B, K> {
-    type Target = Slab<T, B, K>;
-
-    /// The slab, to read: `get`, `iter`, `len`, `capacity`, the memory figures.
-    #[inline]
-    fn deref(&self) -> &Slab<T, B, K> {
-        &self.slab
     }
 }
 
@@ -743,6 +1075,7 @@ impl<T, B: Backing, K: SlabKey> Drop for Owner<T, B, K> {
                 // the owner only, once, and read only by whoever frees the block, after the
                 // release below (which orders this write before it).
                 unsafe {
+                    touch(h);
                     let shared = h.cast::<Shared<T, B, K>>();
                     *(*shared.as_ptr()).parked.get() = Some(slab);
                     // The owner's own reference, and the ones it left for the slots that were
@@ -753,13 +1086,13 @@ impl<T, B: Backing, K: SlabKey> Drop for Owner<T, B, K> {
         }
 
         let lent = self.lent;
-        let header = self.header();
         // One reference for each slot out, before the stack closes: a slot handed back to a
-        // closed stack drops one. The slots returned before the close drop theirs below.
+        // closed stack drops one. The slots returned before the close drop theirs below. (The
+        // owner's own reference keeps the block alive through both, until `Finish`'s release.)
         if lent > 0 {
-            header.refs.add(lent);
+            self.refs().add(lent);
         }
-        let returned = header.head.close() as usize;
+        let returned = self.head().close() as usize;
         let finish = Finish {
             owner: self,
             returned,
@@ -905,7 +1238,7 @@ impl<T: fmt::Debug> fmt::Debug for Lent<T> {
 /// }
 /// drop(tx);
 /// matcher.join().unwrap();
-/// gateway.collect();
+/// gateway.reclaim();
 /// assert_eq!(gateway.lent(), 0);
 /// ```
 pub struct RemoteFree<T> {
@@ -931,7 +1264,7 @@ impl<T> RemoteFree<T> {
     ///
     /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
     /// remote.free(owner.lend("x".into()).unwrap());
-    /// assert_eq!(owner.collect(), 1);
+    /// assert_eq!(owner.reclaim(), 1);
     /// ```
     #[inline]
     pub fn free(&self, lent: Lent<T>) {
@@ -946,7 +1279,7 @@ impl<T> RemoteFree<T> {
     /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
     /// let lent = owner.lend("x".into()).unwrap();
     /// assert_eq!(remote.take(lent), "x");
-    /// assert_eq!(owner.collect(), 1);
+    /// assert_eq!(owner.reclaim(), 1);
     /// ```
     #[inline]
     pub fn take(&self, lent: Lent<T>) -> T {
@@ -967,7 +1300,7 @@ impl<T> RemoteFree<T> {
     /// }
     /// assert_eq!(batch.len(), 10);
     /// batch.flush();
-    /// assert_eq!(owner.collect(), 10);
+    /// assert_eq!(owner.reclaim(), 10);
     /// ```
     pub fn batch(&self) -> FreeBatch<'_, T> {
         FreeBatch {
@@ -987,7 +1320,7 @@ impl<T> RemoteFree<T> {
     /// let (mut owner, remote) = Slab::<u32>::with_capacity(64).unwrap().split();
     /// let lent: Vec<_> = (0..10).map(|v| owner.lend(v).unwrap()).collect();
     /// remote.free_all(lent);
-    /// assert_eq!(owner.collect(), 10);
+    /// assert_eq!(owner.reclaim(), 10);
     /// ```
     pub fn free_all<I: IntoIterator<Item = Lent<T>>>(&self, lents: I) {
         let mut batch = self.batch();
@@ -1001,7 +1334,7 @@ impl<T> Clone for RemoteFree<T> {
     /// Another handle (one atomic increment).
     fn clone(&self) -> Self {
         // SAFETY: this handle keeps the block alive.
-        unsafe { self.header.as_ref() }.refs.add(1);
+        unsafe { refs(self.header) }.add(1);
         RemoteFree {
             header: self.header,
             _values: PhantomData,
@@ -1043,7 +1376,7 @@ impl<T> fmt::Debug for RemoteFree<T> {
 /// }
 /// drop(batch); // the last 8
 /// assert_eq!(sum, (0..40).sum::<u64>());
-/// assert_eq!(owner.collect(), 40);
+/// assert_eq!(owner.reclaim(), 40);
 /// ```
 pub struct FreeBatch<'a, T> {
     remote: &'a RemoteFree<T>,
@@ -1068,9 +1401,9 @@ impl<T> FreeBatch<'_, T> {
     /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
     /// let mut batch = remote.batch();
     /// batch.free(owner.lend("a".into()).unwrap());
-    /// assert_eq!(owner.collect(), 0); // not flushed yet
+    /// assert_eq!(owner.reclaim(), 0); // not flushed yet
     /// drop(batch);
-    /// assert_eq!(owner.collect(), 1);
+    /// assert_eq!(owner.reclaim(), 1);
     /// ```
     #[inline]
     pub fn free(&mut self, lent: Lent<T>) {
@@ -1103,7 +1436,7 @@ impl<T> FreeBatch<'_, T> {
     /// let mut batch = remote.batch();
     /// assert_eq!(batch.take(owner.lend("a".into()).unwrap()), "a");
     /// batch.flush();
-    /// assert_eq!(owner.collect(), 1);
+    /// assert_eq!(owner.reclaim(), 1);
     /// ```
     #[inline]
     pub fn take(&mut self, lent: Lent<T>) -> T {
@@ -1179,7 +1512,7 @@ impl<T> FreeBatch<'_, T> {
     /// batch.free(owner.lend(2).unwrap());
     /// batch.flush();
     /// assert!(batch.is_empty());
-    /// assert_eq!(owner.collect(), 2);
+    /// assert_eq!(owner.reclaim(), 2);
     /// ```
     #[inline]
     pub fn flush(&mut self) {
@@ -1190,14 +1523,11 @@ impl<T> FreeBatch<'_, T> {
         self.top = 0;
         self.count = 0;
         let h = self.remote.header;
-        // SAFETY: the chain's slots are out slots of this slab, emptied and linked by `add`
-        // from `top` down to `bottom`, owned by this batch; the callback writes the bottom's
-        // link before the push publishes it.
-        let pushed = unsafe {
-            h.as_ref()
-                .head
-                .push_chain(top, count, |next| write_link(bottom, next))
-        };
+        // SAFETY: the remote handle this batch borrows keeps the block alive; the chain's
+        // slots are out slots of this slab, emptied and linked by `add` from `top` down to
+        // `bottom`, owned by this batch; the callback writes the bottom's link before the push
+        // publishes it.
+        let pushed = unsafe { push(h, top, count, |next| write_link(bottom, next)) };
         if pushed == Pushed::Closed {
             // SAFETY: the owner left one reference for each of these slots; the remote handle
             // this batch borrows keeps the block alive meanwhile.
@@ -1227,7 +1557,8 @@ impl<T> fmt::Debug for FreeBatch<'_, T> {
     }
 }
 
-#[cfg(test)]
+// Not in the loom build: loom's atomics work only inside a loom model.
+#[cfg(all(test, not(loom)))]
 mod tests {
     //! Atomic operations counted per thread (`raw::remote::OPS`), and the owner's bookkeeping
     //! checked against the core's state.
@@ -1281,7 +1612,7 @@ mod tests {
             "the owner's fast paths are plain loads and stores"
         );
         assert_eq!(lents.len(), 4);
-        let ((loads, rmws), ()) = ops(|| assert_eq!(owner.collect(), 0));
+        let ((loads, rmws), ()) = ops(|| assert_eq!(owner.reclaim(), 0));
         assert_eq!(
             (loads, rmws),
             (1, 0),
@@ -1300,7 +1631,7 @@ mod tests {
         let ((loads, rmws), v) = ops(|| remote.take(lent));
         assert_eq!((loads, rmws, v.as_str()), (1, 1, "y"));
         // The owner takes both back with one swap.
-        let ((loads, rmws), n) = ops(|| owner.collect());
+        let ((loads, rmws), n) = ops(|| owner.reclaim());
         assert_eq!((loads, rmws, n), (1, 1, 2));
         check_accounts(&owner);
     }
@@ -1317,7 +1648,7 @@ mod tests {
         let ((loads, rmws), ()) = ops(|| batch.flush());
         assert_eq!((loads, rmws), (0, 0), "an empty batch costs nothing");
         assert_eq!(owner.lent(), 32);
-        assert_eq!(owner.collect(), 32);
+        assert_eq!(owner.reclaim(), 32);
         assert_eq!(owner.lent(), 0);
         check_accounts(&owner);
     }
@@ -1416,7 +1747,7 @@ mod tests {
         let lent = owner.lend(2).unwrap(); // the same slot
         assert!(owner.get(old).is_none());
         remote.free(lent);
-        owner.collect();
+        owner.reclaim();
         let new = owner.insert(3).unwrap();
         assert_eq!(new.index(), old.index());
         assert!(new.generation() > old.generation());
@@ -1426,8 +1757,213 @@ mod tests {
         // after the loan has generation 3.
         let fresh = owner.lend(4).unwrap();
         remote.free(fresh);
-        owner.collect();
+        owner.reclaim();
         let k = owner.insert(5).unwrap();
         assert_eq!((k.index(), k.generation()), (1, 3));
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! Loom runs the real split code: a `Slab<_, Heap<LoomAlloc>, _>` split into an owner,
+    //! `RemoteFree` handles and `Lent`s, with `lend`, `give_back`, `FreeBatch`, `reclaim`
+    //! (`adopt`), `Owner::drop`, `release` and the block's `destroy` as they are (their
+    //! atomics are loom's, see `crate::sync`). Each scenario explores every interleaving of
+    //! its threads (no preemption bound: they are small enough) and checks that:
+    //! every value is dropped exactly once (counted; the count is a plain `std` atomic, so
+    //! that the values add no branch points to the model); the slab's memory goes back exactly
+    //! once (`LoomAlloc`: loom reports it leaked, or freed twice); the shared block is freed
+    //! exactly once, and touched by no one after (its `BlockLife`: leaked, freed twice, or used
+    //! after the free, including accesses racing the free). No thread is joined before the
+    //! racing drops; threads are joined at the end, for the counts.
+
+    use super::*;
+    use crate::sync::check::{model, LoomAlloc};
+    use crate::{GenKey, Heap};
+    use loom::thread;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use std::sync::Arc;
+
+    /// Preemptions per execution: no bound, so loom explores every interleaving of these 2-3
+    /// threads (4 to 86462 executions per scenario).
+    const PREEMPTIONS: Option<usize> = None;
+
+    /// A value that counts its drops.
+    struct Token(Arc<AtomicUsize>);
+
+    impl Drop for Token {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Values made and dropped in one execution.
+    struct Drops(Arc<AtomicUsize>, usize);
+
+    impl Drops {
+        fn new() -> Self {
+            Drops(Arc::new(AtomicUsize::new(0)), 0)
+        }
+
+        fn token(&mut self) -> Token {
+            self.1 += 1;
+            Token(self.0.clone())
+        }
+
+        /// Every thread is joined: each value made was dropped exactly once.
+        fn check(&self) {
+            assert_eq!(
+                self.0.load(Relaxed),
+                self.1,
+                "every value dropped exactly once"
+            );
+        }
+    }
+
+    type LoomOwner<K> = Owner<Token, Heap<LoomAlloc>, K>;
+
+    fn split<K: SlabKey + 'static>() -> (LoomOwner<K>, RemoteFree<Token>) {
+        let mut slab = Slab::new_in(Heap::new_in(LoomAlloc));
+        slab.alloc(4).unwrap();
+        slab.split()
+    }
+
+    /// The owner goes while another thread drops a `Lent` (defect 1 of issue 18: the one
+    /// that is not last must not read the block after its decrement).
+    #[test]
+    fn loom_owner_drop_against_a_lent_drop() {
+        model("owner drop against a Lent drop", PREEMPTIONS, || {
+            let mut drops = Drops::new();
+            let (mut owner, remote) = split::<Key>();
+            drop(remote);
+            owner.insert(drops.token()).unwrap();
+            let lent = owner.lend(drops.token()).unwrap();
+            let t = thread::spawn(move || drop(lent));
+            drop(owner);
+            t.join().unwrap();
+            drops.check();
+        });
+    }
+
+    /// As above, with a `RemoteFree` dropped on a third thread: when the `Lent`'s push comes
+    /// first and the handle goes last, what the `Lent`'s thread did (the value's drop, the
+    /// slot's link) reaches the handle's free only through the owner, whose `close` acquires
+    /// the push (it is an acquire-release swap for that).
+    #[test]
+    fn loom_owner_drop_against_a_lent_drop_and_a_handle_drop() {
+        model(
+            "owner drop against a Lent and a RemoteFree drop",
+            PREEMPTIONS,
+            || {
+                let mut drops = Drops::new();
+                let (mut owner, remote) = split::<GenKey>();
+                let lent = owner.lend(drops.token()).unwrap();
+                let a = thread::spawn(move || drop(lent));
+                let b = thread::spawn(move || drop(remote));
+                drop(owner);
+                a.join().unwrap();
+                b.join().unwrap();
+                drops.check();
+            },
+        );
+    }
+
+    /// Two `RemoteFree` handles go on two threads (one after freeing a `Lent`) while the owner
+    /// goes on a third.
+    #[test]
+    fn loom_remote_handles_on_two_threads_against_the_owner() {
+        model(
+            "RemoteFree clones on two threads against the owner",
+            PREEMPTIONS,
+            || {
+                let mut drops = Drops::new();
+                let (mut owner, remote) = split::<GenKey>();
+                let more = remote.clone();
+                let lent = owner.lend(drops.token()).unwrap();
+                let a = thread::spawn(move || {
+                    remote.free(lent);
+                    drop(remote);
+                });
+                let b = thread::spawn(move || drop(more));
+                drop(owner);
+                a.join().unwrap();
+                b.join().unwrap();
+                drops.check();
+            },
+        );
+    }
+
+    /// A batch of two slots is flushed (one splice), then its handle dropped, while the owner
+    /// goes.
+    #[test]
+    fn loom_batch_flush_against_the_owner_drop() {
+        model("batch flush against the owner drop", PREEMPTIONS, || {
+            let mut drops = Drops::new();
+            let (mut owner, remote) = split::<Key>();
+            let lents = [drops.token(), drops.token()].map(|v| owner.lend(v).unwrap());
+            let t = thread::spawn(move || {
+                let mut batch = remote.batch();
+                lents.into_iter().for_each(|l| batch.free(l));
+                drop(batch);
+                drop(remote);
+            });
+            drop(owner);
+            t.join().unwrap();
+            drops.check();
+        });
+    }
+
+    /// Two `Lent`s dropped on two threads after the owner and every `RemoteFree` are gone:
+    /// both find the stack closed, and the last one frees the block and the slab parked in it.
+    #[test]
+    fn loom_lents_freed_after_the_owner_and_the_handles() {
+        model(
+            "Lents freed after the owner and the handles",
+            PREEMPTIONS,
+            || {
+                let mut drops = Drops::new();
+                let (mut owner, remote) = split::<GenKey>();
+                owner.insert(drops.token()).unwrap();
+                let a = owner.lend(drops.token()).unwrap();
+                let b = owner.lend(drops.token()).unwrap();
+                drop(remote);
+                drop(owner);
+                let t = thread::spawn(move || drop(a));
+                drop(b);
+                t.join().unwrap();
+                drops.check();
+            },
+        );
+    }
+
+    /// The owner reclaims while one thread returns a slot and another a batch of two: it gets
+    /// all three back (`adopt` follows the links pushed), and every slot takes a value again.
+    #[test]
+    fn loom_collect_against_pushes() {
+        model("collect against pushes", PREEMPTIONS, || {
+            let mut drops = Drops::new();
+            let (mut owner, remote) = split::<Key>();
+            let cap = owner.capacity();
+            let [a, b, c] =
+                [drops.token(), drops.token(), drops.token()].map(|v| owner.lend(v).unwrap());
+            let more = remote.clone();
+            let single = thread::spawn(move || remote.free(a));
+            let batch = thread::spawn(move || more.free_all([b, c]));
+            let mut got = 0;
+            while owner.lent() > 0 {
+                got += owner.reclaim();
+                thread::yield_now();
+            }
+            assert_eq!(got, 3);
+            let mut n = 0;
+            while owner.insert(drops.token()).is_ok() {
+                n += 1;
+            }
+            assert_eq!(n, cap, "every slot takes a value again");
+            drop(owner);
+            single.join().unwrap();
+            batch.join().unwrap();
+            drops.check();
+        });
     }
 }

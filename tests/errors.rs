@@ -7,8 +7,7 @@ use std::error::Error as StdError;
 use std::hash::Hash;
 
 use nexus_slab::{
-    Backing, Error, Full, GenKey, GenSlab, Heap, HugeSlab, InsertAtError, Key, KeyError, Mmap,
-    Region, Slab,
+    Backing, Error, Full, GenKey, Heap, HugeSlab, InsertAtError, Key, KeyError, Mmap, Region, Slab,
 };
 
 /// The rules every error keeps; returns its message.
@@ -68,7 +67,7 @@ fn key_errors_are_small_plain_values() {
 
 #[test]
 fn key_errors_from_every_call_that_makes_them() {
-    let mut slab: GenSlab<&str, Heap> = Slab::new_in(Heap::new());
+    let mut slab: Slab<&str, Heap, GenKey> = Slab::new_in(Heap::new());
     let none = slab.get_disjoint_mut([GenKey::from_bits(1 << 32).unwrap()]);
     let e = none.unwrap_err();
     assert!(matches!(

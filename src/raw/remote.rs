@@ -25,12 +25,10 @@
 //! insert path that takes never-used slots stores a whole bitmap word on the assumption that
 //! every slot below the high-water mark in it is occupied, which a lent slot is not.
 
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 
-#[cfg(not(all(loom, test)))]
-use core::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
-#[cfg(all(loom, test))]
-use loom::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+// Loom's atomics in the loom build of the tests (see `crate::sync`).
+use crate::sync::{fence, AtomicU64, AtomicUsize, Ordering};
 
 use super::{link_of, slot_of_link, RawSlab, NIL};
 use crate::key::sealed::RawKey;
@@ -54,27 +52,48 @@ impl RemoteHead {
         }
     }
 
-    /// Pushes a chain of `count` slots whose top slot's link is `top`, with one
-    /// compare-and-swap (retried only when another push got in between). `link_bottom(next)`
-    /// is called before each attempt to write the chain's bottom slot's link.
-    ///
-    /// Returns [`Pushed::Closed`] without pushing (and without calling `link_bottom`) once the
-    /// owner has closed the stack.
+    /// The stack's word alone, for [`push_chain`](RemoteHead::push_chain): a reference to
+    /// the atomic (all of it inside an `UnsafeCell`) and to nothing around it, so that it
+    /// does not keep the block alive in the aliasing model once the push has published (a
+    /// `&RemoteHead` would: its padding is outside the `UnsafeCell`, so a `&self` argument
+    /// protects it for the whole call, while the owner may free the block right after the
+    /// push's compare-and-swap).
     ///
     /// # Safety
-    /// The chain's slots are out slots of the slab this stack belongs to that the caller owns
-    /// (no value in them, no one else writing them), linked from `top` through `count` slots
-    /// down to the bottom one, whose link `link_bottom` writes; `count > 0`.
+    /// `head` points to a live `RemoteHead`; the reference is used only while the caller
+    /// keeps it alive (until the push that publishes).
+    #[inline]
+    pub unsafe fn word<'a>(head: *const RemoteHead) -> &'a AtomicU64 {
+        // SAFETY: per the contract `head` is live; `addr_of!` makes no reference to the
+        // `RemoteHead` itself.
+        unsafe { &*ptr::addr_of!((*head).word) }
+    }
+
+    /// Pushes a chain of `count` slots whose top slot's link is `top` onto the stack whose
+    /// word is `word` ([`RemoteHead::word`]), with one compare-and-swap (retried only when
+    /// another push got in between). `link_bottom(next)` is called before each attempt to
+    /// write the chain's bottom slot's link.
+    ///
+    /// Returns [`Pushed::Closed`] without pushing (and without calling `link_bottom`) once the
+    /// owner has closed the stack. After a successful push the owner may take the slots back
+    /// and free the stack's block before this returns: `word` is all this holds of it (see
+    /// [`RemoteHead::word`]), and nothing of the block is touched after the compare-and-swap.
+    ///
+    /// # Safety
+    /// `word` is the word of a live stack; the chain's slots are out slots of the slab this
+    /// stack belongs to that the caller owns (no value in them, no one else writing them),
+    /// linked from `top` through `count` slots down to the bottom one, whose link
+    /// `link_bottom` writes; `count > 0`.
     #[inline]
     pub unsafe fn push_chain(
-        &self,
+        word: &AtomicU64,
         top: u32,
         count: u32,
         mut link_bottom: impl FnMut(u32),
     ) -> Pushed {
         debug_assert!(top != NIL && count > 0);
         count_op(Op::Load);
-        let mut cur = self.word.load(Ordering::Relaxed);
+        let mut cur = word.load(Ordering::Relaxed);
         loop {
             if cur == CLOSED {
                 // Pairs with the owner's release in `close`: what it did before closing (its
@@ -89,11 +108,16 @@ impl RemoteHead {
             // `take` that sees this word or a later one.
             // (Strong: a spurious failure would cost another attempt, and the count of
             // atomic operations per return is part of the contract.)
-            match self
-                .word
-                .compare_exchange(cur, new, Ordering::Release, Ordering::Relaxed)
-            {
-                Ok(_) => return Pushed::Returned,
+            match word.compare_exchange(cur, new, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => {
+                    // Under Miri only: a point where the scheduler may switch threads right
+                    // after the slots are published, when the owner may take them back and
+                    // free the block at once (tests/split_teardown.rs forces that schedule
+                    // with -Zmiri-preemption-rate=0). Nothing in other builds.
+                    #[cfg(miri)]
+                    std::thread::yield_now();
+                    return Pushed::Returned;
+                }
                 Err(now) => cur = now,
             }
         }
@@ -148,6 +172,10 @@ pub enum Pushed {
 
 /// The reference count of what a split slab shares between threads: the owner, each remote
 /// handle and — once the owner is gone — each slot still lent hold one.
+///
+/// Transparent over the atomic: a `&Refs` is all inside an `UnsafeCell`, so the `&self` of
+/// [`release`](Refs::release) does not keep the block alive past its decrement.
+#[repr(transparent)]
 pub struct Refs(AtomicUsize);
 
 impl Refs {
@@ -279,6 +307,18 @@ impl<T, K: RawKey> RawSlab<T, K> {
             // SAFETY: slots on the free list are vacant slots below `hwm <= cap` whose `next`
             // field was written when they were freed.
             self.free = unsafe { (*self.slots.as_ptr().add(i)).next };
+            if K::GENERATIONAL {
+                // A free slot may be at generation 0: one `insert_at` skipped, never used. It
+                // goes out at 2, as a never-used slot does below (an out slot at 0 would look
+                // retired to `out_slots`, and copies and snapshots would lose it). Every other
+                // free slot is at an even generation of at least 2, kept. Branchless: a
+                // compare and a conditional move.
+                // SAFETY: `i < hwm <= cap`, generational keys.
+                unsafe {
+                    let g = self.gen_ptr(i);
+                    *g = (*g).max(2);
+                }
+            }
             i
         } else if self.hwm < self.cap {
             // Generational keys only (plain ones have no never-used slots once split). The
@@ -325,12 +365,15 @@ impl<T, K: RawKey> RawSlab<T, K> {
 
 #[cfg(all(test, loom))]
 mod loom_model {
-    //! Loom explores every interleaving (and every permitted reordering of the atomics) of a
-    //! few threads pushing single slots and chains while the owner takes the stack, and the
-    //! teardown race of a push against the owner closing the stack. The links live in loom
-    //! cells, so a link read without a happens-before edge to its write fails the model.
+    //! Loom explores every interleaving with up to 4 preemptions (and the weak-memory outcomes
+    //! loom models) of a few threads pushing single slots and chains onto the real
+    //! `RemoteHead` while the owner takes the stack. The links live in loom cells here
+    //! (the slab's are plain memory, which loom does not see), so a link read without a
+    //! happens-before edge to its write fails the model. The teardown (close, the reference
+    //! count, the block's free) is modelled on the real split code in `split::loom_tests`.
 
-    use super::{Pushed, Refs, RemoteHead};
+    use super::{Pushed, RemoteHead};
+    use crate::sync::check::model;
     use loom::cell::UnsafeCell;
     use loom::sync::Arc;
     use loom::thread;
@@ -355,7 +398,7 @@ mod loom_model {
         fn push(&self, i: usize) -> Pushed {
             // SAFETY: slot `i` is this thread's; the callback writes its own link.
             unsafe {
-                self.head.push_chain(i as u32 + 1, 1, |next| {
+                RemoteHead::push_chain(RemoteHead::word(&self.head), i as u32 + 1, 1, |next| {
                     self.links.0[i].with_mut(|p| *p = next)
                 })
             }
@@ -372,10 +415,12 @@ mod loom_model {
             // SAFETY: the chain's slots are this thread's, linked above; the callback writes
             // the bottom's link.
             unsafe {
-                self.head
-                    .push_chain(slots[0] as u32 + 1, slots.len() as u32, |next| {
-                        self.links.0[bottom].with_mut(|p| *p = next)
-                    })
+                RemoteHead::push_chain(
+                    RemoteHead::word(&self.head),
+                    slots[0] as u32 + 1,
+                    slots.len() as u32,
+                    |next| self.links.0[bottom].with_mut(|p| *p = next),
+                )
             }
         }
 
@@ -398,25 +443,6 @@ mod loom_model {
         }
     }
 
-    /// Runs `f` under every schedule loom finds (up to 4 preemptions), and prints how many it
-    /// explored.
-    fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
-        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-        let runs = std::sync::Arc::new(AtomicUsize::new(0));
-        let counted = runs.clone();
-        // At most 4 preemptions per execution (the usual bound: bugs of this size show
-        // within it), so the run stays within CI's budget.
-        let mut builder = loom::model::Builder::new();
-        builder.preemption_bound = Some(4);
-        builder.check(move || {
-            counted.fetch_add(1, Relaxed);
-            f();
-        });
-        let n = runs.load(Relaxed);
-        println!("loom {name}: {n} executions explored");
-        assert!(n > 1, "loom explored more than one schedule");
-    }
-
     /// The owner's side: takes the stack (yielding to the pushers in between) until `n` slots
     /// came back.
     fn take_until(m: &Model, n: usize) -> Vec<usize> {
@@ -436,7 +462,7 @@ mod loom_model {
     /// Two threads push single slots while the owner takes in between; then the rest.
     #[test]
     fn loom_two_pushers_and_a_take() {
-        model("two pushers and a take", || {
+        model("two pushers and a take", Some(4), || {
             let m = Model::new();
             let a = {
                 let m = m.clone();
@@ -461,7 +487,7 @@ mod loom_model {
     /// A batch splice (a chain of three) races a single push and two takes.
     #[test]
     fn loom_batch_splice_against_push_and_takes() {
-        model("batch splice against a push and takes", || {
+        model("batch splice against a push and takes", Some(4), || {
             let m = Model::new();
             let a = {
                 let m = m.clone();
@@ -477,64 +503,9 @@ mod loom_model {
             check_all_once(got, &[0, 1, 3, 4]);
         });
     }
-
-    /// The owner closes the stack while a slot is lent and another pushes: each slot is
-    /// either taken back (counted by `close`) or refused (`Closed`), and exactly one party
-    /// frees the shared memory, after everything else was written.
-    #[test]
-    fn loom_close_against_pushes() {
-        model("close against pushes", || {
-            struct Shared {
-                m: Arc<Model>,
-                refs: Refs,
-                /// What the owner parks before it lets go (its slab): read by whoever frees.
-                parked: UnsafeCell<u32>,
-            }
-            // Owner (1) + one remote handle (1); two slots lent.
-            let s = Arc::new(Shared {
-                m: Model::new(),
-                refs: Refs::new(2),
-                parked: UnsafeCell::new(0),
-            });
-            let freed = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
-            let free_it = |s: &Shared, freed: &loom::sync::atomic::AtomicUsize| {
-                assert_eq!(
-                    s.parked.with(|p| unsafe { *p }),
-                    7,
-                    "parked before the free"
-                );
-                freed.fetch_add(1, loom::sync::atomic::Ordering::Relaxed);
-            };
-            let remote = {
-                let (s, freed) = (s.clone(), freed.clone());
-                thread::spawn(move || {
-                    let pushed = [s.m.push(0), s.m.push_batch(&[1])];
-                    for p in pushed {
-                        if p == Pushed::Closed && s.refs.release(1) {
-                            free_it(&s, &freed);
-                        }
-                    }
-                    // The remote handle goes.
-                    if s.refs.release(1) {
-                        free_it(&s, &freed);
-                    }
-                })
-            };
-            // The owner goes: two slots out.
-            s.refs.add(2);
-            let returned = s.m.head.close() as usize;
-            // SAFETY: only the owner writes it, before it lets go.
-            s.parked.with_mut(|p| unsafe { *p = 7 });
-            if s.refs.release(returned + 1) {
-                free_it(&s, &freed);
-            }
-            remote.join().unwrap();
-            assert_eq!(freed.load(loom::sync::atomic::Ordering::Relaxed), 1);
-        });
-    }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 impl<T, K: RawKey> RawSlab<T, K> {
     /// Test hook: (free-list length, slots below the high-water mark).
     pub(crate) fn accounts(&self) -> (usize, usize) {
