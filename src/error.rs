@@ -129,7 +129,12 @@ pub enum Error {
 
     /// Locking hit the OS limit on locked memory: `RLIMIT_MEMLOCK` (`mlock`) on Unix, the
     /// process's minimum working-set size (`VirtualLock`) on Windows. [`hint`](Error::hint):
-    /// the command that lifts the limit.
+    /// the command that lifts the limit for the shell that starts the program
+    /// (`sudo prlimit --memlock=unlimited --pid $$` on Linux; `ulimit -l unlimited` fails
+    /// without privilege when the hard limit is as low, as it usually is). Other ways:
+    /// `LimitMEMLOCK=infinity` in a systemd unit, a `memlock` line in
+    /// /etc/security/limits.conf, or the capability for the binary
+    /// (`sudo setcap cap_ipc_lock=ep <binary>`, lost when the binary is rebuilt).
     #[non_exhaustive]
     MemlockLimit {
         /// Bytes that had to be locked.
