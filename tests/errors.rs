@@ -198,9 +198,15 @@ fn allocation_errors_carry_the_reason_and_the_fix() {
     // SAFETY: the region came from this backing, and nothing uses it.
     unsafe { mmap.release(region, layout) };
 
-    // Huge pages where the pool cannot hold the slab: the command that grows it.
+    // Huge pages where the pool cannot hold the slab (one page more than it has free): the
+    // command that grows it.
+    let free = nexus_slab::SystemInfo::probe()
+        .huge_pools
+        .iter()
+        .find(|p| p.page_size == 2 << 20)
+        .map_or(0, |p| p.free);
     let mut huge: HugeSlab<u64> = HugeSlab::new();
-    if let Err(e) = huge.alloc(1 << 28) {
+    if let Err(e) = huge.alloc_bytes((free + 1) * (2 << 20)) {
         let text = check(&e, e.hint());
         if let Error::HugePagesUnavailable { needed, .. } = e {
             assert!(text.contains(&format!("{needed} needed")));
