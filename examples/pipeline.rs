@@ -38,7 +38,10 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 
 use hdrhistogram::Histogram;
-use nexus_slab::{Lent, Owner, Slab};
+use nexus_slab::{
+    split::{Lent, Owner},
+    Slab,
+};
 
 #[path = "common/timing.rs"]
 mod timing;

@@ -14,7 +14,10 @@
 
 use std::hint::black_box;
 
-use nexus_slab::{FreeBatch, Full, GenKey, Key, Lent, Owner, RemoteFree, Slab};
+use nexus_slab::{
+    split::{FreeBatch, Lent, Owner, RemoteFree},
+    Full, GenKey, Key, Slab,
+};
 
 #[no_mangle]
 #[inline(never)]
@@ -61,7 +64,7 @@ pub fn sp_owner_lend(o: &mut Owner<u64>, v: u64) -> Result<Lent<u64>, Full<u64>>
 #[no_mangle]
 #[inline(never)]
 pub fn sp_gen_owner_insert(
-    o: &mut Owner<u64, nexus_slab::Mmap, GenKey>,
+    o: &mut Owner<u64, nexus_slab::backing::Mmap, GenKey>,
     v: u64,
 ) -> Result<GenKey, Full<u64>> {
     o.insert(v)
@@ -69,20 +72,26 @@ pub fn sp_gen_owner_insert(
 
 #[no_mangle]
 #[inline(never)]
-pub fn sp_gen_owner_get(o: &Owner<u64, nexus_slab::Mmap, GenKey>, k: GenKey) -> Option<&u64> {
+pub fn sp_gen_owner_get(
+    o: &Owner<u64, nexus_slab::backing::Mmap, GenKey>,
+    k: GenKey,
+) -> Option<&u64> {
     o.get(k)
 }
 
 #[no_mangle]
 #[inline(never)]
-pub fn sp_gen_owner_remove(o: &mut Owner<u64, nexus_slab::Mmap, GenKey>, k: GenKey) -> Option<u64> {
+pub fn sp_gen_owner_remove(
+    o: &mut Owner<u64, nexus_slab::backing::Mmap, GenKey>,
+    k: GenKey,
+) -> Option<u64> {
     o.remove(k)
 }
 
 #[no_mangle]
 #[inline(never)]
 pub fn sp_gen_owner_lend(
-    o: &mut Owner<u64, nexus_slab::Mmap, GenKey>,
+    o: &mut Owner<u64, nexus_slab::backing::Mmap, GenKey>,
     v: u64,
 ) -> Result<Lent<u64>, Full<u64>> {
     o.lend(v)
@@ -124,7 +133,7 @@ fn main() {
     drop(batch);
     assert_eq!(owner.reclaim(), 2);
 
-    let gen: Slab<u64, nexus_slab::Mmap, GenKey> = Slab::with_capacity(64).unwrap();
+    let gen: Slab<u64, nexus_slab::backing::Mmap, GenKey> = Slab::with_capacity(64).unwrap();
     let (mut owner, remote) = gen.split();
     let k = sp_gen_owner_insert(&mut owner, 5).unwrap();
     assert_eq!(sp_gen_owner_get(&owner, k), Some(&5));

@@ -1,7 +1,7 @@
 //! The errors, one family per kind of operation:
 //!
 //! - [`Error`]: allocation, the operating system and memory control (`alloc`, `mlock`,
-//!   `try_collapse`, the reports, and [`Backing`](crate::Backing) methods);
+//!   `try_collapse`, the reports, and [`Backing`](crate::backing::Backing) methods);
 //! - [`KeyError`]: a key that names no value, or the wrong one (`get_disjoint_mut`);
 //! - [`InsertAtError`]: a value [`insert_at`](crate::Slab::insert_at) could not place, with
 //!   its [`KeyError`];
@@ -19,7 +19,7 @@ use core::fmt;
 use core::num::NonZeroU32;
 use std::io;
 
-use crate::{HugePageSize, Limit};
+use crate::{backing::HugePageSize, system::Limit};
 
 /// What went wrong with an allocation, the operating system or a memory control, with what to
 /// do about it.
@@ -30,7 +30,7 @@ use crate::{HugePageSize, Limit};
 /// [`try_collapse`](crate::Slab::try_collapse), the reports
 /// ([`huge_page_bytes`](crate::Slab::huge_page_bytes),
 /// [`locked_bytes`](crate::Slab::locked_bytes), [`numa_bytes`](crate::Slab::numa_bytes)) and
-/// the [`Backing`](crate::Backing) methods. A call that returns an `Error` leaves the slab
+/// the [`Backing`](crate::backing::Backing) methods. A call that returns an `Error` leaves the slab
 /// exactly as it was.
 ///
 /// The message ([`Display`](fmt::Display)) says what happened and, where a command or a call
@@ -40,7 +40,7 @@ use crate::{HugePageSize, Limit};
 ///
 /// The enum and each variant are `#[non_exhaustive]`: match a variant with `{ .. }`
 /// (`Error::MemlockLimit { needed, .. }`, `Error::NotAllocated { .. }`). Only this crate
-/// builds them; a custom [`Backing`](crate::Backing) reports its own failures with
+/// builds them; a custom [`Backing`](crate::backing::Backing) reports its own failures with
 /// [`Error::other`].
 ///
 /// ```
@@ -146,7 +146,7 @@ pub enum Error {
         locked: usize,
     },
 
-    /// A backing's `allocate` returned a region that breaks the [`Backing`](crate::Backing)
+    /// A backing's `allocate` returned a region that breaks the [`Backing`](crate::backing::Backing)
     /// contract: shorter or less aligned than asked, running past the end of the address space,
     /// or longer than `isize::MAX` bytes. The slab wrote nothing to it, gave it straight back to
     /// the backing's `release`, and is unchanged.
@@ -173,8 +173,8 @@ pub enum Error {
         max: usize,
     },
 
-    /// A NUMA placement ([`numa_node`](crate::Mmap::numa_node),
-    /// [`numa_preferred`](crate::Mmap::numa_preferred)) named a node the process cannot place
+    /// A NUMA placement ([`numa_node`](crate::backing::Mmap::numa_node),
+    /// [`numa_preferred`](crate::backing::Mmap::numa_preferred)) named a node the process cannot place
     /// memory on: it does not exist, has no memory, or is outside the process's cpuset.
     /// Nothing was mapped.
     #[non_exhaustive]
@@ -185,7 +185,7 @@ pub enum Error {
         nodes: Box<[usize]>,
     },
 
-    /// A hugetlb slab bound to a NUMA node ([`HugeTlb::numa_node`](crate::HugeTlb::numa_node))
+    /// A hugetlb slab bound to a NUMA node ([`HugeTlb::numa_node`](crate::backing::HugeTlb::numa_node))
     /// needs more free huge pages than that node's pool has. Nothing was mapped.
     /// [`hint`](Error::hint): the command that grows the node's pool enough.
     #[non_exhaustive]
@@ -247,7 +247,7 @@ pub enum Error {
         source: io::Error,
     },
 
-    /// A failure of a custom [`Backing`](crate::Backing), made with [`Error::other`]. Its
+    /// A failure of a custom [`Backing`](crate::backing::Backing), made with [`Error::other`]. Its
     /// message and source are the wrapped error's.
     #[non_exhaustive]
     Other {
@@ -257,7 +257,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// An error of a custom [`Backing`](crate::Backing): its message and source are `error`'s
+    /// An error of a custom [`Backing`](crate::backing::Backing): its message and source are `error`'s
     /// (anything that converts into a boxed error: a `String`, a `&str`, an error type), and
     /// it matches as [`Error::Other`], where `downcast_ref` gets the error back.
     ///
@@ -675,7 +675,7 @@ fn node_unavailable(f: &mut fmt::Formatter<'_>, node: usize, nodes: &[usize]) ->
     }
 }
 
-/// Which promise of the [`Backing`](crate::Backing) contract a returned region breaks.
+/// Which promise of the [`Backing`](crate::backing::Backing) contract a returned region breaks.
 pub(crate) fn broken_promise(size: usize, align: usize, addr: usize, len: usize) -> &'static str {
     if len < size {
         "shorter than asked"

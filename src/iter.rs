@@ -634,7 +634,7 @@ impl<T, K: SlabKey> Clone for Values<'_, T, K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Heap;
+    use crate::backing::Heap;
 
     type HeapSlab<T> = Slab<T, Heap>;
 

@@ -90,8 +90,8 @@ use sealed::RawKey;
 ///         self.0
 ///     }
 /// }
-/// let mut slab: nexus_slab::Slab<&str, nexus_slab::Heap, Ticket> =
-///     nexus_slab::Slab::new_in(nexus_slab::Heap::new());
+/// let mut slab: nexus_slab::Slab<&str, nexus_slab::backing::Heap, Ticket> =
+///     nexus_slab::Slab::new_in(nexus_slab::backing::Heap::new());
 /// slab.alloc(4).unwrap();
 /// let t: Ticket = slab.insert("row 12").unwrap();
 /// assert_eq!(slab[t], "row 12");

@@ -185,7 +185,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// An empty slab that will take its memory from `backing`.
     ///
     /// ```
-    /// use nexus_slab::{Heap, Slab};
+    /// use nexus_slab::{Slab, backing::Heap};
     ///
     /// let mut slab: Slab<u32, Heap> = Slab::new_in(Heap::new());
     /// slab.alloc(8).unwrap();
@@ -553,10 +553,10 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ([`CloneBacking`]): the same capacity, the same keys for the same (cloned) values, and
     /// the same keys for the next inserts. An unallocated slab gives an unallocated copy.
     ///
-    /// Locks taken with [`mlock`](Slab::mlock) are not copied (a [`Locked`](crate::Locked)
+    /// Locks taken with [`mlock`](Slab::mlock) are not copied (a [`Locked`](crate::backing::Locked)
     /// backing locks the copy, as it locks every region it makes). The slab of an
-    /// [`Owner`](crate::Owner) (reached through its `Deref`) is copied as
-    /// [`Owner::try_clone`](crate::Owner::try_clone) copies it: the slots out on loan are free
+    /// [`Owner`](crate::split::Owner) (reached through its `Deref`) is copied as
+    /// [`Owner::try_clone`](crate::split::Owner::try_clone) copies it: the slots out on loan are free
     /// in the copy.
     ///
     /// # Errors
@@ -786,7 +786,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// use nexus_slab::Slab;
     ///
     /// let slab: Slab<u64> = Slab::with_capacity(1).unwrap();
-    /// assert_eq!(slab.memory_size(), nexus_slab::SystemInfo::probe().base_page_size); // one page
+    /// assert_eq!(slab.memory_size(), nexus_slab::system::SystemInfo::probe().base_page_size); // one page
     /// ```
     #[inline]
     #[must_use]
@@ -1152,7 +1152,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///     assert_eq!(placed.resident(), slab.memory_size());
     /// }
     /// ```
-    pub fn numa_bytes(&self) -> Result<crate::NumaBytes, Error> {
+    pub fn numa_bytes(&self) -> Result<crate::system::NumaBytes, Error> {
         let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
         self.backing.numa_bytes(region)
     }

@@ -714,7 +714,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     ///     assert!(placed.resident() <= owner.memory_size());
     /// }
     /// ```
-    pub fn numa_bytes(&self) -> Result<crate::NumaBytes, Error> {
+    pub fn numa_bytes(&self) -> Result<crate::system::NumaBytes, Error> {
         self.slab.numa_bytes()
     }
 
@@ -1109,7 +1109,7 @@ impl<T, B: Backing, K: SlabKey> Drop for Owner<T, B, K> {
 /// A `Lent` keeps the slab's memory alive, even past the owner.
 ///
 /// ```
-/// use nexus_slab::{Lent, Slab};
+/// use nexus_slab::{Slab, split::Lent};
 ///
 /// let (mut owner, _remote) = Slab::<Vec<u8>>::with_capacity(8).unwrap().split();
 /// let mut msg: Lent<Vec<u8>> = owner.lend(vec![1, 2]).unwrap();
@@ -1207,7 +1207,7 @@ impl<T: fmt::Debug> fmt::Debug for Lent<T> {
 /// returns many slots with one compare-and-swap. Handles keep the slab's memory alive.
 ///
 /// ```
-/// use nexus_slab::{Lent, LockedSlab, Slab};
+/// use nexus_slab::{LockedSlab, Slab, split::Lent};
 /// use std::sync::mpsc;
 ///
 /// // A gateway thread creates orders, a matching thread retires them.
@@ -1565,7 +1565,7 @@ mod tests {
 
     use super::*;
     use crate::raw::remote::OPS;
-    use crate::{GenKey, Heap};
+    use crate::{backing::Heap, GenKey};
 
     /// Runs `f` and returns the atomic (loads, read-modify-writes) it made on this thread.
     fn ops<R>(f: impl FnOnce() -> R) -> ((u32, u32), R) {
@@ -1779,7 +1779,7 @@ mod loom_tests {
 
     use super::*;
     use crate::sync::check::{model, LoomAlloc};
-    use crate::{GenKey, Heap};
+    use crate::{backing::Heap, GenKey};
     use loom::thread;
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
     use std::sync::Arc;

@@ -29,7 +29,7 @@ use crate::SlabKey;
 /// other crates in the build turn on.
 ///
 /// ```
-/// use nexus_slab::{new_key_type, GenKey, Key, Slab, Heap};
+/// use nexus_slab::{new_key_type, GenKey, Key, Slab, backing::Heap};
 ///
 /// new_key_type! {
 ///     /// Orders in the book.
@@ -59,8 +59,8 @@ use crate::SlabKey;
 /// ```compile_fail
 /// use nexus_slab::{new_key_type, Slab};
 /// new_key_type! { struct OrderKey; struct LevelKey; }
-/// let mut orders: Slab<u64, nexus_slab::Mmap, OrderKey> = Slab::with_capacity(4).unwrap();
-/// let levels: Slab<u64, nexus_slab::Mmap, LevelKey> = Slab::with_capacity(4).unwrap();
+/// let mut orders: Slab<u64, nexus_slab::backing::Mmap, OrderKey> = Slab::with_capacity(4).unwrap();
+/// let levels: Slab<u64, nexus_slab::backing::Mmap, LevelKey> = Slab::with_capacity(4).unwrap();
 /// let o = orders.insert(1).unwrap();
 /// let _ = levels.get(o); // expected `LevelKey`, found `OrderKey`
 /// ```

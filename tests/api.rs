@@ -10,14 +10,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{DropLog, Rng, Tracked};
 use nexus_slab::{
-    new_key_type, Backing, CloneBacking, Error, GenKey, Heap, Key, KeyError, Locked, LockedSlab,
-    Mmap, Slab,
+    backing::{Backing, CloneBacking, Heap, Locked, Mmap},
+    new_key_type, Error, GenKey, Key, KeyError, LockedSlab, Slab,
 };
 
 common::backing_tests!(
-    mmap => nexus_slab::Mmap,
-    heap => nexus_slab::Heap,
-    locked => nexus_slab::Locked<nexus_slab::Mmap> | "Miri does not model mlock";
+    mmap => nexus_slab::backing::Mmap,
+    heap => nexus_slab::backing::Heap,
+    locked => nexus_slab::backing::Locked<nexus_slab::backing::Mmap> | "Miri does not model mlock";
     [
     try_clone_keeps_keys_values_and_next_keys,
     try_clone_survives_a_panicking_clone,

@@ -19,7 +19,10 @@ use std::ptr::NonNull;
 use std::rc::Rc;
 
 use common::DropLog;
-use nexus_slab::{Backing, Error, Locked, Region, Slab};
+use nexus_slab::{
+    backing::{Backing, Locked, Region},
+    Error, Slab,
+};
 
 /// What the spy's `allocate` hands out.
 #[derive(Clone, Copy, Debug)]
@@ -818,7 +821,7 @@ unsafe impl Backing for Twin {
     }
 }
 
-impl nexus_slab::CloneBacking for Twin {
+impl nexus_slab::backing::CloneBacking for Twin {
     fn clone_backing(&self) -> Self {
         let give = match self.act {
             CloneAct::Same => Give::Exact,

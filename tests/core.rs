@@ -6,7 +6,10 @@ mod common;
 use std::collections::HashMap;
 
 use common::Rng;
-use nexus_slab::{Backing, Error, Full, Heap, Key, KeyError, Mmap, Slab};
+use nexus_slab::{
+    backing::{Backing, Heap, Mmap},
+    Error, Full, Key, KeyError, Slab,
+};
 
 common::on_every_backing!(
     freed_keys_are_reused_last_in_first_out,
@@ -390,9 +393,9 @@ fn slabs_are_send_and_sync_when_their_values_are() {
     sync::<Slab<String>>();
     send::<Slab<u8, Heap>>();
     sync::<Slab<u8, Heap>>();
-    send::<nexus_slab::IterMut<'static, u8>>();
-    send::<nexus_slab::Drain<'static, u8>>();
-    send::<nexus_slab::IntoIter<u8, Mmap>>();
+    send::<nexus_slab::iter::IterMut<'static, u8>>();
+    send::<nexus_slab::iter::Drain<'static, u8>>();
+    send::<nexus_slab::iter::IntoIter<u8, Mmap>>();
 }
 
 #[test]

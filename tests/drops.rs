@@ -6,7 +6,7 @@ mod common;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{DropLog, Tracked};
-use nexus_slab::{Backing, Key, Slab};
+use nexus_slab::{backing::Backing, Key, Slab};
 
 common::on_every_backing!(
     remove_drops_nothing_itself,

@@ -7,7 +7,8 @@ use std::error::Error as StdError;
 use std::hash::Hash;
 
 use nexus_slab::{
-    Backing, Error, Full, GenKey, Heap, HugeSlab, InsertAtError, Key, KeyError, Mmap, Region, Slab,
+    backing::{Backing, Heap, Mmap, Region},
+    Error, Full, GenKey, HugeSlab, InsertAtError, Key, KeyError, Slab,
 };
 
 /// The rules every error keeps; returns its message.
@@ -200,7 +201,7 @@ fn allocation_errors_carry_the_reason_and_the_fix() {
 
     // Huge pages where the pool cannot hold the slab (one page more than it has free): the
     // command that grows it.
-    let free = nexus_slab::SystemInfo::probe()
+    let free = nexus_slab::system::SystemInfo::probe()
         .huge_pools
         .iter()
         .find(|p| p.page_size == 2 << 20)
@@ -278,7 +279,7 @@ fn a_custom_backing_reports_its_own_errors() {
 #[cfg(feature = "serde")]
 #[test]
 fn snapshot_errors_are_typed_whatever_the_format() {
-    use nexus_slab::{RestoreLimits, SnapshotError};
+    use nexus_slab::snapshot::{RestoreLimits, SnapshotError};
 
     let big: Slab<u64, Heap> = Slab::with_capacity(1 << 20).unwrap();
     let bytes = postcard::to_allocvec(&big).unwrap();

@@ -16,12 +16,12 @@ use std::hash::Hash;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{DropLog, Rng, Tracked};
-use nexus_slab::{Backing, GenKey, Key, KeyError, Slab, SlabKey};
+use nexus_slab::{backing::Backing, GenKey, Key, KeyError, Slab, SlabKey};
 
 common::backing_tests!(
-    mmap => nexus_slab::Mmap,
-    heap => nexus_slab::Heap,
-    locked => nexus_slab::Locked<nexus_slab::Mmap> | "Miri does not model mlock";
+    mmap => nexus_slab::backing::Mmap,
+    heap => nexus_slab::backing::Heap,
+    locked => nexus_slab::backing::Locked<nexus_slab::backing::Mmap> | "Miri does not model mlock";
     [
     plain_keys_from_anywhere_in_usize,
     gen_keys_from_any_bits,

@@ -6,12 +6,12 @@ mod common;
 use std::collections::HashMap;
 
 use common::Rng;
-use nexus_slab::{Backing, GenKey, GenSlab, Key, KeyError, Slab};
+use nexus_slab::{backing::Backing, GenKey, GenSlab, Key, KeyError, Slab};
 
 common::backing_tests!(
-    mmap => nexus_slab::Mmap,
-    heap => nexus_slab::Heap,
-    locked => nexus_slab::Locked<nexus_slab::Mmap> | "Miri does not model mlock";
+    mmap => nexus_slab::backing::Mmap,
+    heap => nexus_slab::backing::Heap,
+    locked => nexus_slab::backing::Locked<nexus_slab::backing::Mmap> | "Miri does not model mlock";
     [
     model_check_keeps_every_key_and_probes_the_stale_ones,
     keys_go_stale_on_every_path_that_frees_a_slot,
@@ -251,7 +251,7 @@ fn stale_keys_are_stale_before_and_after_reuse() {
 #[test]
 fn genkey_slots_cost_at_most_four_bytes_more() {
     fn per_slot<K: nexus_slab::SlabKey, T>() -> f64 {
-        let s: Slab<T, nexus_slab::Mmap, K> = Slab::with_capacity(1 << 20).unwrap();
+        let s: Slab<T, nexus_slab::backing::Mmap, K> = Slab::with_capacity(1 << 20).unwrap();
         s.memory_size() as f64 / s.capacity() as f64
     }
     for (plain, gen) in [

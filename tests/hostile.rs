@@ -16,7 +16,10 @@ use std::ptr::NonNull;
 
 use allocator_api2::alloc::{AllocError, Allocator, Global};
 use common::DropLog;
-use nexus_slab::{Backing, Error, Heap, Key, KeyError, Mmap, Region, Slab};
+use nexus_slab::{
+    backing::{Backing, Heap, Mmap, Region},
+    Error, Key, KeyError, Slab,
+};
 
 common::on_every_backing!(
     absurd_capacities_are_typed_errors,
@@ -29,8 +32,8 @@ common::on_every_backing!(
 );
 
 common::backing_tests!(
-    mmap_native => nexus_slab::Mmap | "needs the machine's RAM size, which Miri's stub lacks",
-    heap_native => nexus_slab::Heap | "needs the machine's RAM size, which Miri's stub lacks";
+    mmap_native => nexus_slab::backing::Mmap | "needs the machine's RAM size, which Miri's stub lacks",
+    heap_native => nexus_slab::backing::Heap | "needs the machine's RAM size, which Miri's stub lacks";
     [
     alloc_bytes_usize_max_is_refused_for_huge_values,
     alloc_of_more_than_any_ram_is_refused,
@@ -450,7 +453,7 @@ fn absurd_requests_never_reach_the_allocator() {
             "no absurd allocation was attempted (largest request {} bytes; the RAM size this \
              process reads: {:?}; {:?})",
             counting.largest.get(),
-            nexus_slab::SystemInfo::probe().physical_memory,
+            nexus_slab::system::SystemInfo::probe().physical_memory,
             e.alloc(1)
         );
         s.alloc(3).unwrap();

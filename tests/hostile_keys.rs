@@ -20,7 +20,7 @@ use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::DropLog;
-use nexus_slab::{GenKey, Heap, Key, Slab, SlabKey};
+use nexus_slab::{backing::Heap, GenKey, Key, Slab, SlabKey};
 
 /// How the hostile keys of this thread behave.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -150,7 +150,7 @@ fn attempt<R>(f: impl FnOnce() -> R) -> Option<R> {
 fn assert_consistent<R, B>(slab: &mut Slab<common::Tracked, B, Hostile<R>>, log: &DropLog)
 where
     Hostile<R>: SlabKey,
-    B: nexus_slab::Backing,
+    B: nexus_slab::backing::Backing,
 {
     set_mode(Mode::Honest);
     let n = slab.len();
@@ -181,7 +181,7 @@ fn drive<R: Forge + std::fmt::Debug, B>(
     log: &DropLog,
 ) where
     Hostile<R>: SlabKey,
-    B: nexus_slab::Backing,
+    B: nexus_slab::backing::Backing,
 {
     let m = mode();
     let item = || log.item(fresh_id());

@@ -10,7 +10,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use nexus_slab::{GenKey, Heap, Key, Slab};
+use nexus_slab::{backing::Heap, GenKey, Key, Slab};
 
 struct Counting;
 

@@ -132,7 +132,10 @@ fn parent() {
 
 #[cfg(all(target_os = "linux", not(miri)))]
 fn child() {
-    use nexus_slab::{Error, Limit, LockedSlab, Slab, SystemInfo};
+    use nexus_slab::{
+        system::{Limit, SystemInfo},
+        Error, LockedSlab, Slab,
+    };
 
     let info = SystemInfo::probe();
     assert_eq!(
@@ -242,10 +245,10 @@ fn child() {
     // Under the limit, a range with a hole is not blamed on the limit.
     let page = kernel::page_size();
     let p = kernel::mapping_with_a_hole(3);
-    let region = nexus_slab::Region::new(p, 3 * page, page);
+    let region = nexus_slab::backing::Region::new(p, 3 * page, page);
     {
-        use nexus_slab::Backing;
-        let err = nexus_slab::Mmap::new().lock(&region).unwrap_err();
+        use nexus_slab::backing::Backing;
+        let err = nexus_slab::backing::Mmap::new().lock(&region).unwrap_err();
         println!("child: mlock over a hole: {err}");
         assert!(matches!(err, Error::Os { op: "mlock", .. }), "{err:?}");
         assert!(err.to_string().contains("not mapped"), "{err}");

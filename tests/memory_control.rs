@@ -13,7 +13,8 @@ use std::sync::{Mutex, MutexGuard};
 use common::kernel::*;
 use common::skip::{cannot_run, have_huge_pages, have_huge_pages_for, not_run};
 use nexus_slab::{
-    Backing, Error, Heap, HugePageSize, HugeSlab, HugeTlb, Locked, LockedSlab, Mmap, Slab,
+    backing::{Backing, Heap, HugePageSize, HugeTlb, Locked, Mmap},
+    Error, HugeSlab, LockedSlab, Slab,
 };
 
 const MIB: usize = 1 << 20;
@@ -386,7 +387,7 @@ fn one_gib_pages_without_a_pool_are_a_clear_error() {
 
 #[test]
 fn system_info_agrees_with_the_kernel() {
-    let info = nexus_slab::SystemInfo::probe();
+    let info = nexus_slab::system::SystemInfo::probe();
     // SAFETY: sysconf has no preconditions.
     assert_eq!(info.base_page_size as i64, unsafe {
         libc::sysconf(libc::_SC_PAGESIZE)
@@ -482,7 +483,10 @@ unsafe impl Backing for SharedMemfd {
         page_size()
     }
 
-    fn allocate(&mut self, layout: std::alloc::Layout) -> Result<nexus_slab::Region, Error> {
+    fn allocate(
+        &mut self,
+        layout: std::alloc::Layout,
+    ) -> Result<nexus_slab::backing::Region, Error> {
         use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
         let page = page_size();
         assert!(self.fd.is_none() && layout.align() <= page);
@@ -512,10 +516,10 @@ unsafe impl Backing for SharedMemfd {
         assert_ne!(p, libc::MAP_FAILED);
         self.fd = Some(fd);
         let ptr = std::ptr::NonNull::new(p.cast::<u8>()).unwrap();
-        Ok(nexus_slab::Region::new(ptr, len, page))
+        Ok(nexus_slab::backing::Region::new(ptr, len, page))
     }
 
-    unsafe fn release(&mut self, region: nexus_slab::Region, _: std::alloc::Layout) {
+    unsafe fn release(&mut self, region: nexus_slab::backing::Region, _: std::alloc::Layout) {
         // SAFETY: the caller hands back the mapping `allocate` made, used by nothing.
         assert_eq!(
             unsafe { libc::munmap(region.as_ptr().cast(), region.len()) },
@@ -763,10 +767,13 @@ unsafe impl Backing for Custom {
         page_size()
     }
 
-    fn allocate(&mut self, layout: std::alloc::Layout) -> Result<nexus_slab::Region, Error> {
+    fn allocate(
+        &mut self,
+        layout: std::alloc::Layout,
+    ) -> Result<nexus_slab::backing::Region, Error> {
         let page = page_size();
         let len = layout.size().next_multiple_of(page);
-        let region = nexus_slab::Region::new(fresh_mapping(len), len, page);
+        let region = nexus_slab::backing::Region::new(fresh_mapping(len), len, page);
         if self.prefault {
             // SAFETY: the mapping is fresh and ours alone.
             unsafe { region.prefault() }?;
@@ -774,7 +781,7 @@ unsafe impl Backing for Custom {
         Ok(region)
     }
 
-    unsafe fn release(&mut self, region: nexus_slab::Region, _: std::alloc::Layout) {
+    unsafe fn release(&mut self, region: nexus_slab::backing::Region, _: std::alloc::Layout) {
         // SAFETY: the caller hands back the mapping `allocate` made.
         unsafe { libc::munmap(region.as_ptr().cast(), region.len()) };
     }
@@ -826,7 +833,7 @@ fn region_prefault_touches_one_byte_per_reported_page() {
         let off = map.as_ptr().align_offset(HUGE_2M);
         // SAFETY: `off < 2 MiB`, so `off + 4 MiB` is inside the mapping.
         let start = unsafe { map.add(off) };
-        let region = nexus_slab::Region::new(start, 4 * MIB - 64, page);
+        let region = nexus_slab::backing::Region::new(start, 4 * MIB - 64, page);
         let faults0 = thread_minflt();
         // SAFETY: the mapping is ours alone.
         unsafe { region.prefault() }.unwrap();
@@ -1001,7 +1008,7 @@ fn try_collapse_with_thp_disabled_by_prctl_names_the_prctl() {
 #[test]
 fn mlock_of_an_unmapped_range_is_not_blamed_on_the_limit() {
     let _g = serial();
-    let info = nexus_slab::SystemInfo::probe();
+    let info = nexus_slab::system::SystemInfo::probe();
     if info.cap_ipc_lock != Some(true) {
         not_run(
             "needs CAP_IPC_LOCK, so that the limit cannot be the cause",
@@ -1012,7 +1019,7 @@ fn mlock_of_an_unmapped_range_is_not_blamed_on_the_limit() {
     let page = page_size();
     let map = mapping_with_a_hole(3);
     let lck0 = vmlck();
-    let region = nexus_slab::Region::new(map, 3 * page, page);
+    let region = nexus_slab::backing::Region::new(map, 3 * page, page);
     let err = Mmap::new().lock(&region).unwrap_err();
     let msg = err.to_string();
     eprintln!("mlock over a hole: {msg}");

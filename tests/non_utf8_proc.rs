@@ -14,7 +14,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::sync::{Mutex, MutexGuard};
 
 use common::kernel::{pagemap_present, smaps_vmas, status_bytes};
-use nexus_slab::{Slab, SystemInfo};
+use nexus_slab::{system::SystemInfo, Slab};
 
 /// The tests change what the whole process reports: one at a time.
 fn serial() -> MutexGuard<'static, ()> {

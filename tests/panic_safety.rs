@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{DropLog, Tracked};
-use nexus_slab::{Backing, GenKey, Key, Slab, SlabKey};
+use nexus_slab::{backing::Backing, GenKey, Key, Slab, SlabKey};
 
 common::on_every_backing!(
     panicking_drop_in_clear,

@@ -18,7 +18,9 @@ use std::sync::{Mutex, MutexGuard};
 use common::kernel::*;
 use common::skip::{have_huge_pages, not_run};
 use nexus_slab::{
-    Backing, Error, HugePageSize, HugeTlb, Locked, Mmap, NumaPolicy, Slab, SystemInfo,
+    backing::{Backing, HugePageSize, HugeTlb, Locked, Mmap},
+    system::{NumaPolicy, SystemInfo},
+    Error, Slab,
 };
 
 const MIB: usize = 1 << 20;
@@ -811,13 +813,13 @@ fn clones_and_debug_keep_the_options() {
         .numa_node(0)
         .exclude_from_fork()
         .exclude_from_dumps();
-    let c = nexus_slab::CloneBacking::clone_backing(&m);
+    let c = nexus_slab::backing::CloneBacking::clone_backing(&m);
     assert_eq!(c.numa(), Some(NumaPolicy::Bind(0)));
     assert!(c.excluded_from_fork() && c.excluded_from_dumps());
     let h = Locked::new(HugeTlb::default())
         .numa_preferred(0)
         .exclude_from_dumps();
-    let hc = nexus_slab::CloneBacking::clone_backing(&h);
+    let hc = nexus_slab::backing::CloneBacking::clone_backing(&h);
     assert_eq!(hc.inner().numa(), Some(NumaPolicy::Preferred(0)));
     assert!(hc.inner().excluded_from_dumps() && !hc.inner().excluded_from_fork());
     assert!(format!("{m:?}").contains("Bind(0)"));

@@ -4,7 +4,9 @@
 //! kernel-side proofs are in tests/placement.rs (Linux).
 
 use nexus_slab::{
-    CloneBacking, Error, HugePageSize, HugeTlb, Locked, Mmap, NumaBytes, NumaPolicy, Slab,
+    backing::{CloneBacking, HugePageSize, HugeTlb, Locked, Mmap},
+    system::{NumaBytes, NumaPolicy},
+    Error, Slab,
 };
 
 #[test]

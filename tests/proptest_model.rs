@@ -16,7 +16,10 @@ mod model;
 use std::cell::Cell;
 
 use model::{KeySel, ModelKey, Op};
-use nexus_slab::{Backing, CloneBacking, GenKey, Heap, HugeSlab, HugeTlb, Key, Locked, Mmap};
+use nexus_slab::{
+    backing::{Backing, CloneBacking, Heap, HugeTlb, Locked, Mmap},
+    GenKey, HugeSlab, Key,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 

@@ -8,8 +8,10 @@ mod common;
 
 use common::{DropLog, Rng, Tracked};
 use nexus_slab::{
-    new_key_type, Backing, Error, GenKey, Heap, Key, Mmap, RestoreLimits, Slab, SlabKey,
-    SnapshotError,
+    backing::{Backing, Heap, Mmap},
+    new_key_type,
+    snapshot::{RestoreLimits, SnapshotError},
+    Error, GenKey, Key, Slab, SlabKey,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
@@ -716,11 +718,14 @@ unsafe impl Backing for Counting {
     fn granularity(&self) -> usize {
         self.0.granularity()
     }
-    fn allocate(&mut self, layout: std::alloc::Layout) -> Result<nexus_slab::Region, Error> {
+    fn allocate(
+        &mut self,
+        layout: std::alloc::Layout,
+    ) -> Result<nexus_slab::backing::Region, Error> {
         ASKED.with(|a| a.set(a.get() + layout.size()));
         self.0.allocate(layout)
     }
-    unsafe fn release(&mut self, region: nexus_slab::Region, layout: std::alloc::Layout) {
+    unsafe fn release(&mut self, region: nexus_slab::backing::Region, layout: std::alloc::Layout) {
         // SAFETY: forwarded from our caller: the region came from `self.0`.
         unsafe { self.0.release(region, layout) }
     }
@@ -956,8 +961,8 @@ fn restores_beyond_the_memory_available_are_refused() {
         assert_eq!(asked(), 0, "the backing was asked");
         assert!(err.contains("of memory available now"), "{err}");
         let mut de = serde_json::Deserializer::from_str(&text);
-        let err = Slab::<Page, nexus_slab::HugeTlb>::deserialize_in(
-            nexus_slab::HugeTlb::default(),
+        let err = Slab::<Page, nexus_slab::backing::HugeTlb>::deserialize_in(
+            nexus_slab::backing::HugeTlb::default(),
             RestoreLimits::unlimited(),
             &mut de,
         )

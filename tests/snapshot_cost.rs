@@ -29,7 +29,9 @@ use std::time::Instant;
 use common::kernel::status_bytes;
 use common::skip;
 use nexus_slab::{
-    Backing, Error, GenKey, Heap, HugeTlb, Key, Locked, Mmap, Region, RestoreLimits, Slab, SlabKey,
+    backing::{Backing, Heap, HugeTlb, Locked, Mmap, Region},
+    snapshot::RestoreLimits,
+    Error, GenKey, Key, Slab, SlabKey,
 };
 
 /// The environment variable that makes this binary a child running one case.

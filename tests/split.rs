@@ -10,8 +10,10 @@ use std::thread;
 
 use allocator_api2::alloc::{AllocError, Allocator, Global};
 use nexus_slab::{
-    new_key_type, Backing, GenKey, Heap, Key, KeyError, Lent, LockedSlab, Mmap, Owner, RemoteFree,
-    Slab, SlabKey,
+    backing::{Backing, Heap, Mmap},
+    new_key_type,
+    split::{Lent, Owner, RemoteFree},
+    GenKey, Key, KeyError, LockedSlab, Slab, SlabKey,
 };
 
 /// The global allocator, counting the blocks it has out.

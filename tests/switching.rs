@@ -12,7 +12,10 @@ use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::Rng;
-use nexus_slab::{GenKey, Heap, Key, KeyError, Mmap, Slab};
+use nexus_slab::{
+    backing::{Heap, Mmap},
+    GenKey, Key, KeyError, Slab,
+};
 
 type S<T> = Slab<T, Heap>;
 

@@ -7,7 +7,7 @@
 //! implementations) — as any crate would once another crate in its build enabled the feature.
 #![cfg(feature = "serde")]
 
-use nexus_slab::{new_key_type, GenKey, Heap, Key, Slab};
+use nexus_slab::{backing::Heap, new_key_type, GenKey, Key, Slab};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 new_key_type! {

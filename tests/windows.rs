@@ -14,7 +14,9 @@ use std::ffi::c_void;
 use std::sync::{Mutex, MutexGuard};
 
 use nexus_slab::{
-    Error, HugePageSize, HugeSlab, HugeTlb, Limit, LockedSlab, Mmap, Slab, SystemInfo,
+    backing::{HugePageSize, HugeTlb, Mmap},
+    system::{Limit, SystemInfo},
+    Error, HugeSlab, LockedSlab, Slab,
 };
 
 const MIB: usize = 1 << 20;
@@ -170,7 +172,7 @@ fn a_larger_working_set_lets_a_locked_slab_lock() {
 
 /// What allocating on large pages may give: the pages, or the privilege error that says how to
 /// get them. Returns whether it allocated.
-fn check_large_pages<B: nexus_slab::Backing>(
+fn check_large_pages<B: nexus_slab::backing::Backing>(
     slab: &mut Slab<u64, B>,
     result: Result<(), Error>,
 ) -> bool {
@@ -277,7 +279,7 @@ fn system_info_reports_windows_facts() {
 /// Without `unstable-windows` each is `Unsupported`. Every refusal leaves the slab unallocated.
 #[test]
 fn numa_preference_works_and_the_rest_is_a_clear_refusal() {
-    use nexus_slab::NumaPolicy;
+    use nexus_slab::system::NumaPolicy;
     let _g = serial();
     let info = SystemInfo::probe();
     eprintln!("NUMA nodes: {:?}", info.numa_nodes);

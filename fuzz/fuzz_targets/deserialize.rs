@@ -24,7 +24,7 @@ use std::alloc::Layout;
 use std::cell::Cell;
 
 use libfuzzer_sys::fuzz_target;
-use nexus_slab::{Backing, Error, GenKey, Heap, Key, Region, RestoreLimits, Slab, SlabKey};
+use nexus_slab::{Error, GenKey, Key, Slab, SlabKey, backing::{Backing, Heap, Region}, snapshot::RestoreLimits};
 
 /// The limit `deserialize_in` is given here.
 const LIMIT: usize = 1 << 20;

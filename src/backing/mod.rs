@@ -19,7 +19,7 @@ pub use mmap::Mmap;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use crate::{sys, Error, NumaBytes};
+use crate::{sys, system::NumaBytes, Error};
 
 /// One contiguous block of memory a [`Backing`] hands to a slab.
 ///
@@ -28,7 +28,7 @@ use crate::{sys, Error, NumaBytes};
 ///
 /// ```
 /// use std::ptr::NonNull;
-/// use nexus_slab::Region;
+/// use nexus_slab::backing::Region;
 ///
 /// let mut buf = [0u8; 64];
 /// let r = Region::new(NonNull::from(&mut buf).cast(), 64, 4096);
@@ -53,7 +53,7 @@ impl Region {
     ///
     /// ```
     /// use std::ptr::NonNull;
-    /// use nexus_slab::Region;
+    /// use nexus_slab::backing::Region;
     /// let mut b = [0u8; 8];
     /// assert_eq!(Region::new(NonNull::from(&mut b).cast(), 8, 4096).len(), 8);
     /// ```
@@ -69,7 +69,7 @@ impl Region {
     ///
     /// ```
     /// use std::ptr::NonNull;
-    /// use nexus_slab::Region;
+    /// use nexus_slab::backing::Region;
     /// let mut b = [0u8; 8];
     /// let p = NonNull::from(&mut b).cast::<u8>();
     /// assert_eq!(Region::new(p, 8, 4096).as_non_null(), p);
@@ -82,7 +82,7 @@ impl Region {
     ///
     /// ```
     /// use std::ptr::NonNull;
-    /// use nexus_slab::Region;
+    /// use nexus_slab::backing::Region;
     /// let mut b = [0u8; 8];
     /// let p = NonNull::from(&mut b).cast::<u8>();
     /// assert_eq!(Region::new(p, 8, 4096).as_ptr(), p.as_ptr());
@@ -95,7 +95,7 @@ impl Region {
     ///
     /// ```
     /// use std::ptr::NonNull;
-    /// use nexus_slab::Region;
+    /// use nexus_slab::backing::Region;
     /// let mut b = [0u8; 8];
     /// assert_eq!(Region::new(NonNull::from(&mut b).cast(), 8, 4096).len(), 8);
     /// ```
@@ -115,7 +115,7 @@ impl Region {
     ///
     /// ```
     /// use std::ptr::NonNull;
-    /// use nexus_slab::Region;
+    /// use nexus_slab::backing::Region;
     /// let mut b = [0u8; 8];
     /// assert_eq!(Region::new(NonNull::from(&mut b).cast(), 8, 1 << 21).page_size(), 1 << 21);
     /// ```
@@ -151,7 +151,7 @@ impl Region {
     ///
     /// ```
     /// use std::ptr::NonNull;
-    /// use nexus_slab::Region;
+    /// use nexus_slab::backing::Region;
     ///
     /// let mut buf = vec![7u8; 3 * 4096];
     /// let region = Region::new(NonNull::new(buf.as_mut_ptr()).unwrap(), buf.len(), 4096);
@@ -223,7 +223,7 @@ impl Region {
 /// ```
 /// use std::alloc::Layout;
 /// use std::ptr::NonNull;
-/// use nexus_slab::{Backing, Error, Region, Slab};
+/// use nexus_slab::{Error, Slab, backing::{Backing, Region}};
 ///
 /// /// Hands out one caller-provided, page-aligned buffer.
 /// struct Static<'a> {
@@ -298,7 +298,7 @@ pub unsafe trait Backing {
     /// the budget would buy (never more).
     ///
     /// ```
-    /// use nexus_slab::{Backing, HugeTlb, Mmap, SystemInfo};
+    /// use nexus_slab::{backing::{Backing, HugeTlb, Mmap}, system::SystemInfo};
     /// // The base page size: 4 KiB on x86-64, 4, 16 or 64 KiB on ARM.
     /// assert_eq!(Mmap::new().granularity(), SystemInfo::probe().base_page_size);
     /// assert_eq!(HugeTlb::default().granularity(), 2 << 20);
@@ -319,7 +319,7 @@ pub unsafe trait Backing {
     ///
     /// ```
     /// use std::alloc::Layout;
-    /// use nexus_slab::{Backing, Heap};
+    /// use nexus_slab::{backing::{Backing, Heap}};
     ///
     /// let mut heap = Heap::new();
     /// let layout = Layout::from_size_align(100, 8).unwrap();
@@ -343,7 +343,7 @@ pub unsafe trait Backing {
     ///
     /// ```
     /// use std::alloc::Layout;
-    /// use nexus_slab::{Backing, Mmap};
+    /// use nexus_slab::{backing::{Backing, Mmap}};
     ///
     /// let mut mmap = Mmap::new();
     /// let layout = Layout::from_size_align(5000, 8).unwrap();
@@ -369,7 +369,7 @@ pub unsafe trait Backing {
     ///
     /// ```
     /// use std::alloc::Layout;
-    /// use nexus_slab::{Backing, Mmap};
+    /// use nexus_slab::{backing::{Backing, Mmap}};
     ///
     /// let mut mmap = Mmap::new();
     /// let layout = Layout::from_size_align(4096, 8).unwrap();
@@ -487,7 +487,7 @@ pub unsafe trait Backing {
 /// are); implement it for a custom backing that can.
 ///
 /// ```
-/// use nexus_slab::{CloneBacking, HugePageSize, HugeTlb, Locked, Mmap};
+/// use nexus_slab::{backing::{CloneBacking, HugePageSize, HugeTlb, Locked, Mmap}};
 ///
 /// let lazy = Mmap::new().prefault(false).clone_backing();
 /// assert!(!lazy.prefaults());

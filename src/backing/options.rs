@@ -169,7 +169,7 @@ fn node_short(node: usize, page: usize, needed: usize, free: usize, total: usize
         needed,
         free,
         total,
-        page_size: crate::HugePageSize::new(page).expect("a pool's page size"),
+        page_size: crate::backing::HugePageSize::new(page).expect("a pool's page size"),
     }
 }
 

@@ -953,13 +953,13 @@ impl<T, K: RawKey> RawSlab<T, K> {
     pub(crate) fn begin_restore(
         &mut self,
         hwm: usize,
-    ) -> Result<Restoring, crate::serde::SnapshotError> {
+    ) -> Result<Restoring, crate::snapshot::SnapshotError> {
         assert!(
             self.hwm == 0 && self.len == 0 && self.free == NIL,
             "a fresh core"
         );
         if hwm > self.cap {
-            return Err(crate::serde::SnapshotError::corrupt(format!(
+            return Err(crate::snapshot::SnapshotError::corrupt(format!(
                 "{hwm} slots in use in a slab of {} slots",
                 self.cap
             )));
@@ -979,10 +979,10 @@ impl<T, K: RawKey> RawSlab<T, K> {
         &mut self,
         key: K,
         value: T,
-    ) -> Result<(), crate::serde::SnapshotError> {
+    ) -> Result<(), crate::snapshot::SnapshotError> {
         let i = key.slot();
         if i >= self.hwm {
-            return Err(crate::serde::SnapshotError::corrupt(format!(
+            return Err(crate::snapshot::SnapshotError::corrupt(format!(
                 "an entry at slot {i}, beyond the {} slots in use",
                 self.hwm
             )));
@@ -990,13 +990,13 @@ impl<T, K: RawKey> RawSlab<T, K> {
         // SAFETY: `i < hwm <= cap`: the slot exists.
         let unaccounted = unsafe { (*self.slots.as_ptr().add(i)).next } == UNACCOUNTED;
         if self.is_occupied(i) || !unaccounted {
-            return Err(crate::serde::SnapshotError::corrupt(format!(
+            return Err(crate::snapshot::SnapshotError::corrupt(format!(
                 "slot {i} appears twice"
             )));
         }
         let want = key.generation_bits();
         if K::GENERATIONAL && want & 1 == 0 {
-            return Err(crate::serde::SnapshotError::corrupt(format!(
+            return Err(crate::snapshot::SnapshotError::corrupt(format!(
                 "the entry at slot {i} has an even generation {want}"
             )));
         }
@@ -1014,9 +1014,9 @@ impl<T, K: RawKey> RawSlab<T, K> {
         r: &mut Restoring,
         i: usize,
         generation: u32,
-    ) -> Result<(), crate::serde::SnapshotError> {
+    ) -> Result<(), crate::snapshot::SnapshotError> {
         if i >= self.hwm {
-            return Err(crate::serde::SnapshotError::corrupt(format!(
+            return Err(crate::snapshot::SnapshotError::corrupt(format!(
                 "free slot {i} is beyond the {} slots in use",
                 self.hwm
             )));
@@ -1024,13 +1024,13 @@ impl<T, K: RawKey> RawSlab<T, K> {
         // SAFETY: `i < hwm <= cap`.
         let unaccounted = unsafe { (*self.slots.as_ptr().add(i)).next } == UNACCOUNTED;
         if self.is_occupied(i) || !unaccounted {
-            return Err(crate::serde::SnapshotError::corrupt(format!(
+            return Err(crate::snapshot::SnapshotError::corrupt(format!(
                 "free slot {i} is also occupied or listed twice"
             )));
         }
         if K::GENERATIONAL {
             if generation & 1 == 1 {
-                return Err(crate::serde::SnapshotError::corrupt(format!(
+                return Err(crate::snapshot::SnapshotError::corrupt(format!(
                     "free slot {i} has an odd (occupied) generation {generation}"
                 )));
             }
@@ -1058,7 +1058,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
     pub(crate) fn finish_restore(
         &mut self,
         r: Restoring,
-    ) -> Result<(), crate::serde::SnapshotError> {
+    ) -> Result<(), crate::snapshot::SnapshotError> {
         let accounted = self.len + r.free;
         if K::GENERATIONAL {
             // The slots not accounted for keep generation 0 (a fresh core's, never written
@@ -1067,7 +1067,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
             self.retired = self.hwm - accounted;
             Ok(())
         } else if accounted != self.hwm {
-            Err(crate::serde::SnapshotError::corrupt(format!(
+            Err(crate::snapshot::SnapshotError::corrupt(format!(
                 "{} values and {} free slots do not account for the {} slots in use",
                 self.len, r.free, self.hwm
             )))

@@ -37,7 +37,7 @@ pub(crate) fn map_huge(len: usize, page: usize) -> Result<NonNull<u8>, Error> {
             needed: len / page,
             free: pool.free.saturating_sub(pool.reserved),
             total: pool.total,
-            page_size: crate::HugePageSize::new(page).expect("a pool's page size"),
+            page_size: crate::backing::HugePageSize::new(page).expect("a pool's page size"),
         },
         _ => Error::os("mmap(MAP_HUGETLB)", len, e),
     })

@@ -203,7 +203,7 @@ pub(crate) fn mlock_enomem(ptr: *mut u8, len: usize, err: io::Error) -> Error {
         locked: locked.unwrap_or(0),
     };
     if cap != Some(true) {
-        if let crate::Limit::Bytes(l) = limit {
+        if let crate::system::Limit::Bytes(l) = limit {
             if over_limit(l) {
                 return limit_error();
             }

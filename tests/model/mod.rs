@@ -16,7 +16,10 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use nexus_slab::{Backing, CloneBacking, Error, GenKey, Key, KeyError, Slab, SlabKey};
+use nexus_slab::{
+    backing::{Backing, CloneBacking},
+    Error, GenKey, Key, KeyError, Slab, SlabKey,
+};
 
 /// The key kinds the model knows, made only through the public constructors (`Key::new`,
 /// `GenKey::from_bits`), as a user's code would.

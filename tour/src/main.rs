@@ -9,7 +9,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use nexus_slab::{
-    Backing, Error, Heap, HugePageSize, HugeTlb, Key, Locked, Mmap, Slab, SystemInfo,
+    backing::{Backing, Heap, HugePageSize, HugeTlb, Locked, Mmap},
+    system::SystemInfo,
+    Error, Key, Slab,
 };
 
 /// An order-book entry of a typical size: 64 bytes, one cache line.

@@ -37,7 +37,7 @@
 //! released.
 //!
 //! ```
-//! use nexus_slab::{GenSlab, Heap, Slab};
+//! use nexus_slab::{GenSlab, Slab, backing::Heap};
 //!
 //! let mut slab: GenSlab<String> = GenSlab::with_capacity(64).unwrap();
 //! let a = slab.insert("a".to_string()).unwrap();
@@ -74,7 +74,7 @@
 //! takes an explicit limit:
 //!
 //! ```
-//! use nexus_slab::{Mmap, RestoreLimits, Slab};
+//! use nexus_slab::{Slab, backing::Mmap, snapshot::RestoreLimits};
 //!
 //! let orders: Slab<u64> = Slab::with_capacity(5 << 20).unwrap(); // 40 MiB
 //! let saved = serde_json::to_vec(&orders).unwrap();
@@ -91,7 +91,7 @@
 //! A slab inside a struct of your own takes its limit through `deserialize_with`:
 //!
 //! ```
-//! use nexus_slab::{Mmap, RestoreLimits, Slab};
+//! use nexus_slab::{Slab, backing::Mmap, snapshot::RestoreLimits};
 //! use serde::Deserializer;
 //!
 //! fn large_slab<'de, D: Deserializer<'de>>(d: D) -> Result<Slab<u64>, D::Error> {
@@ -129,7 +129,7 @@
 //! [`SnapshotError::Format`]:
 //!
 //! ```
-//! use nexus_slab::{Heap, RestoreLimits, Slab, SnapshotError};
+//! use nexus_slab::{Slab, backing::Heap, snapshot::{RestoreLimits, SnapshotError}};
 //!
 //! let mut slab: Slab<u32, Heap> = Slab::new_in(Heap::new());
 //! slab.alloc(1 << 20).unwrap(); // 4 MiB and a bit
@@ -169,7 +169,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Size;
 use crate::key::sealed::RawKey;
-use crate::{Backing, Error, GenKey, Key, Slab, SlabKey};
+use crate::{backing::Backing, Error, GenKey, Key, Slab, SlabKey};
 
 const FIELDS: &[&str] = &["capacity", "high_water", "entries", "free"];
 
@@ -270,7 +270,7 @@ where
 /// with a default, without breaking code that builds one this way.
 ///
 /// The slab's size is its [`memory_size`](Slab::memory_size): its slots, bitmap or generations
-/// rounded up to whole pages of the backing (2 MiB for a [`HugeTlb`](crate::HugeTlb) backing).
+/// rounded up to whole pages of the backing (2 MiB for a [`HugeTlb`](crate::backing::HugeTlb) backing).
 /// Besides the cap, a backing of base pages (`Mmap`, `Heap`, `Locked<Mmap>`) must fit in the
 /// memory available now (`MemAvailable` of /proc/meminfo on Linux); memory from a huge-page
 /// pool is not counted there, and the pool itself refuses a shortage before any page is taken.
@@ -279,7 +279,7 @@ where
 /// [`DEFAULT_MAX_BYTES`]: RestoreLimits::DEFAULT_MAX_BYTES
 ///
 /// ```
-/// use nexus_slab::{Mmap, RestoreLimits, Slab};
+/// use nexus_slab::{Slab, backing::Mmap, snapshot::RestoreLimits};
 ///
 /// // A trusted snapshot of a 1Mi-slot slab of u64 (8 MiB and a bit), saved by this process.
 /// let big: Slab<u64> = Slab::with_capacity(1 << 20).unwrap();
@@ -310,7 +310,7 @@ impl RestoreLimits {
     /// a million values of 24 bytes. A whole number of 2 MiB huge pages (16).
     ///
     /// ```
-    /// use nexus_slab::RestoreLimits;
+    /// use nexus_slab::snapshot::RestoreLimits;
     /// assert_eq!(RestoreLimits::DEFAULT_MAX_BYTES, 32 << 20);
     /// assert_eq!(RestoreLimits::default().max_bytes(), RestoreLimits::DEFAULT_MAX_BYTES);
     /// ```
@@ -321,7 +321,7 @@ impl RestoreLimits {
     /// [`DEFAULT_MAX_BYTES`]: RestoreLimits::DEFAULT_MAX_BYTES
     ///
     /// ```
-    /// use nexus_slab::RestoreLimits;
+    /// use nexus_slab::snapshot::RestoreLimits;
     /// assert_eq!(RestoreLimits::new(), RestoreLimits::default());
     /// ```
     pub const fn new() -> Self {
@@ -334,7 +334,7 @@ impl RestoreLimits {
     /// of base pages must still fit in the memory available now.
     ///
     /// ```
-    /// use nexus_slab::RestoreLimits;
+    /// use nexus_slab::snapshot::RestoreLimits;
     /// assert_eq!(RestoreLimits::unlimited().max_bytes(), usize::MAX);
     /// ```
     pub const fn unlimited() -> Self {
@@ -347,7 +347,7 @@ impl RestoreLimits {
     /// `bytes`.
     ///
     /// ```
-    /// use nexus_slab::{GenKey, Heap, RestoreLimits, Slab};
+    /// use nexus_slab::{GenKey, Slab, backing::Heap, snapshot::RestoreLimits};
     ///
     /// let limits = RestoreLimits::new().with_max_bytes(1 << 30); // slabs up to 1 GiB
     /// assert_eq!(limits.max_bytes(), 1 << 30);
@@ -368,7 +368,7 @@ impl RestoreLimits {
     /// The cap on the restored slab's memory size, in bytes.
     ///
     /// ```
-    /// use nexus_slab::RestoreLimits;
+    /// use nexus_slab::snapshot::RestoreLimits;
     /// assert_eq!(RestoreLimits::new().with_max_bytes(4096).max_bytes(), 4096);
     /// ```
     pub const fn max_bytes(&self) -> usize {
@@ -415,7 +415,7 @@ impl RestoreLimits {
 /// variant are `#[non_exhaustive]`: match with `{ .. }`.
 ///
 /// ```
-/// use nexus_slab::{Heap, RestoreLimits, Slab, SnapshotError};
+/// use nexus_slab::{Slab, backing::Heap, snapshot::{RestoreLimits, SnapshotError}};
 ///
 /// // A snapshot no slab could have written: 3 slots in use of 2.
 /// let json = r#"{"capacity":2,"high_water":3,"entries":[],"free":[]}"#;
@@ -488,7 +488,7 @@ impl SnapshotError {
     /// [`Error`] that is its source).
     ///
     /// ```
-    /// use nexus_slab::{Mmap, RestoreLimits, Slab};
+    /// use nexus_slab::{Slab, backing::Mmap, snapshot::RestoreLimits};
     ///
     /// let saved = serde_json::to_vec(&Slab::<u64>::with_capacity(1 << 20).unwrap()).unwrap();
     /// let mut de = serde_json::Deserializer::from_slice(&saved);
@@ -624,7 +624,7 @@ where
 }
 
 impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
-    /// Deserialises a slab (see the [format](crate::serde)) into memory from `backing`, taking
+    /// Deserialises a slab (see the [format](crate::snapshot)) into memory from `backing`, taking
     /// at most what `limits` allow — for a restore onto huge pages, locked memory or a NUMA
     /// node of your choice, or of a slab larger than the 32 MiB that `Deserialize` (which does
     /// the same on `B::default()` with [`RestoreLimits::new`]) allows.
@@ -642,7 +642,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// [`Slab::restore_in`] returns the `SnapshotError` itself.
     ///
     /// ```
-    /// use nexus_slab::{Heap, Key, RestoreLimits, Slab};
+    /// use nexus_slab::{Key, Slab, backing::Heap, snapshot::RestoreLimits};
     ///
     /// let mut slab: Slab<u32, Heap> = Slab::new_in(Heap::new());
     /// slab.alloc(100).unwrap();
@@ -674,7 +674,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// (truncated input, a value of the wrong type, an I/O error of the reader).
     ///
     /// ```
-    /// use nexus_slab::{Mmap, RestoreLimits, Slab, SnapshotError};
+    /// use nexus_slab::{Slab, backing::Mmap, snapshot::{RestoreLimits, SnapshotError}};
     ///
     /// let big: Slab<u64> = Slab::with_capacity(1 << 20).unwrap(); // 8 MiB and a bit
     /// let bytes = postcard::to_allocvec(&big).unwrap();
@@ -1149,7 +1149,7 @@ mod tests {
                 capacity: 1 << 20,
                 source: Error::MemlockLimit {
                     needed: 8 << 20,
-                    limit: crate::Limit::Bytes(8 << 20),
+                    limit: crate::system::Limit::Bytes(8 << 20),
                     locked: 4096,
                 },
             },
