@@ -60,7 +60,10 @@ fn indices(order: Order) -> Vec<usize> {
 
 #[divan::bench(args = ORDERS)]
 fn plain_keys(b: Bencher, order: Order) {
-    let keys: Vec<Key> = indices(order).into_iter().map(Key::new).collect();
+    let keys: Vec<Key> = indices(order)
+        .into_iter()
+        .map(Key::new_saturating)
+        .collect();
     b.counter(ItemsCount::new(N))
         .with_inputs(|| Slab::<u64>::with_capacity(N).unwrap())
         .bench_local_values(|mut slab| {

@@ -508,7 +508,7 @@ fn insert_ticks<S>(
 ) -> Vec<u64> {
     let per = PER.load(Ordering::Relaxed);
     let mut ticks = vec![0u64; n];
-    let mut keys = [nexus_slab::Key::new(0); 64];
+    let mut keys = [nexus_slab::Key::new_saturating(0); 64];
     for (i, t) in ticks.iter_mut().enumerate() {
         let t0 = clock::start();
         for (j, k) in keys[..per].iter_mut().enumerate() {

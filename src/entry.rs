@@ -42,7 +42,7 @@ impl<'a, T, B: Backing, K: SlabKey> VacantEntry<'a, T, B, K> {
     /// use nexus_slab::{Key, Slab};
     ///
     /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
-    /// assert_eq!(slab.vacant_entry().unwrap().key(), Key::new(0));
+    /// assert_eq!(slab.vacant_entry().unwrap().key(), Key::new_saturating(0));
     /// ```
     pub fn key(&self) -> K {
         self.key

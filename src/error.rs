@@ -841,7 +841,7 @@ impl KeyError {
     /// ```
     /// use nexus_slab::{Key, Slab};
     /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
-    /// assert_eq!(slab.get_disjoint_mut([Key::new(3)]).unwrap_err().index(), 3);
+    /// assert_eq!(slab.get_disjoint_mut([Key::new_saturating(3)]).unwrap_err().index(), 3);
     /// ```
     pub const fn index(&self) -> usize {
         match *self {
@@ -859,7 +859,7 @@ impl KeyError {
     /// ```
     /// use nexus_slab::{Key, Slab};
     /// let mut slab: Slab<u8> = Slab::new();
-    /// let err = slab.get_disjoint_mut([Key::new(0)]).unwrap_err();
+    /// let err = slab.get_disjoint_mut([Key::new_saturating(0)]).unwrap_err();
     /// assert!(err.hint().unwrap().contains("alloc(n)"));
     /// ```
     pub fn hint(&self) -> Option<String> {
@@ -1108,11 +1108,11 @@ impl<T> InsertAtError<T> {
     /// ```
     /// use nexus_slab::{Key, KeyError, Slab};
     /// let mut slab: Slab<u8> = Slab::with_capacity(1).unwrap();
-    /// let far = Key::new(1 << 30);
+    /// let far = Key::new_saturating(1 << 30);
     /// assert!(matches!(slab.insert_at(far, 1).unwrap_err().error(), KeyError::OutOfRange { .. }));
     ///
     /// let mut empty: Slab<u8> = Slab::new();
-    /// let err = empty.insert_at(Key::new(0), 1).unwrap_err();
+    /// let err = empty.insert_at(Key::new_saturating(0), 1).unwrap_err();
     /// assert!(matches!(err.error(), KeyError::OutOfRange { capacity: 0, .. }));
     /// assert!(err.to_string().contains("no memory yet"));
     /// ```
@@ -1125,7 +1125,7 @@ impl<T> InsertAtError<T> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     /// let mut slab: Slab<u8> = Slab::new();
-    /// assert_eq!(slab.insert_at(Key::new(0), 9).unwrap_err().into_inner(), 9);
+    /// assert_eq!(slab.insert_at(Key::new_saturating(0), 9).unwrap_err().into_inner(), 9);
     /// ```
     pub fn into_inner(self) -> T {
         self.value
@@ -1136,7 +1136,7 @@ impl<T> InsertAtError<T> {
     /// ```
     /// use nexus_slab::{Key, KeyError, Slab};
     /// let mut slab: Slab<u8> = Slab::new();
-    /// let (v, e) = slab.insert_at(Key::new(0), 9).unwrap_err().into_parts();
+    /// let (v, e) = slab.insert_at(Key::new_saturating(0), 9).unwrap_err().into_parts();
     /// assert!(matches!((v, e), (9, KeyError::OutOfRange { capacity: 0, .. })));
     /// ```
     pub fn into_parts(self) -> (T, KeyError) {
@@ -1148,7 +1148,7 @@ impl<T> InsertAtError<T> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     /// let mut slab: Slab<u8> = Slab::new();
-    /// assert!(slab.insert_at(Key::new(0), 9).unwrap_err().hint().is_some());
+    /// assert!(slab.insert_at(Key::new_saturating(0), 9).unwrap_err().hint().is_some());
     /// ```
     pub fn hint(&self) -> Option<String> {
         self.error.hint()

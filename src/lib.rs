@@ -190,9 +190,9 @@
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # use nexus_slab::{new_key_type, GenKey, Slab, backing::Heap};
+//! # use nexus_slab::{new_key_type, GenKey, Key, Slab, backing::Heap};
 //! new_key_type! {
-//!     pub struct OrderKey;             // a plain key, 4 bytes
+//!     pub struct OrderKey(Key);        // a plain key, 4 bytes
 //!     pub struct ConnKey(GenKey);      // a generational key, 8 bytes
 //! }
 //!
@@ -259,7 +259,7 @@
 //! let mut slab: Slab<&str> = Slab::with_capacity(1024)?;   // fixed capacity, allocated once
 //! let k: Key = slab.insert("hello")?;                       // a full slab hands the value back
 //! assert_eq!(slab[k], "hello");
-//! assert_eq!(slab.vacant_key(), Some(Key::new(1)));
+//! assert_eq!(slab.vacant_key(), Some(Key::new_saturating(1)));
 //! assert_eq!(slab.remove(k), Some("hello"));                // slab's try_remove
 //! assert_eq!(slab.remove(k), None);                         // slab's remove would panic here
 //! # Ok(())

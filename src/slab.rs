@@ -141,9 +141,9 @@ impl<T, B: Backing + Default, K: SlabKey> FromIterator<(K, T)> for Slab<T, B, K>
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let saved = [(Key::new(7), "h"), (Key::new(2), "c"), (Key::new(2), "C")];
+    /// let saved = [(Key::new_saturating(7), "h"), (Key::new_saturating(2), "c"), (Key::new_saturating(2), "C")];
     /// let slab: Slab<&str> = saved.into_iter().collect();
-    /// assert_eq!((slab[Key::new(7)], slab[Key::new(2)]), ("h", "C"));
+    /// assert_eq!((slab[Key::new_saturating(7)], slab[Key::new_saturating(2)]), ("h", "C"));
     /// assert_eq!(slab.len(), 2);
     /// assert!(slab.capacity() >= 8);
     /// ```
@@ -331,8 +331,8 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// use nexus_slab::{Key, Slab};
     ///
     /// let mut slab: Slab<&str> = Slab::with_capacity(4).unwrap();
-    /// assert_eq!(slab.insert("a").unwrap(), Key::new(0));
-    /// assert_eq!(slab.insert("b").unwrap(), Key::new(1));
+    /// assert_eq!(slab.insert("a").unwrap(), Key::new_saturating(0));
+    /// assert_eq!(slab.insert("b").unwrap(), Key::new_saturating(1));
     /// ```
     #[inline]
     pub fn insert(&mut self, value: T) -> Result<K, Full<T>> {
@@ -350,7 +350,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
     /// let k = slab.insert(3).unwrap();
     /// assert_eq!(slab.get(k), Some(&3));
-    /// assert_eq!(slab.get(Key::new(99_999)), None);
+    /// assert_eq!(slab.get(Key::new_saturating(99_999)), None);
     /// ```
     #[inline]
     #[must_use]
@@ -528,9 +528,9 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// // Plain keys: any vacant slot.
     /// let mut slab: Slab<&str> = Slab::with_capacity(16).unwrap();
-    /// slab.insert_at(Key::new(7), "seven").unwrap();
-    /// assert_eq!(slab[Key::new(7)], "seven");
-    /// assert_eq!(slab.insert("zero").unwrap(), Key::new(0)); // skipped slots fill in order
+    /// slab.insert_at(Key::new_saturating(7), "seven").unwrap();
+    /// assert_eq!(slab[Key::new_saturating(7)], "seven");
+    /// assert_eq!(slab.insert("zero").unwrap(), Key::new_saturating(0)); // skipped slots fill in order
     ///
     /// // Generational keys: the exact generation comes back, and stale keys stay stale.
     /// let mut conns: GenSlab<&str> = GenSlab::with_capacity(16).unwrap();
@@ -655,7 +655,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
     /// let k = slab.insert(3).unwrap();
     /// assert!(slab.contains(k));
-    /// assert!(!slab.contains(Key::new(usize::MAX)));
+    /// assert!(!slab.contains(Key::new_saturating(usize::MAX)));
     /// ```
     #[inline]
     #[must_use]
@@ -764,7 +764,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// slab.clear();
     /// assert!(slab.is_empty());
     /// assert!(!slab.contains(k));
-    /// assert_eq!(slab.insert("z".into()).unwrap(), Key::new(0));
+    /// assert_eq!(slab.insert("z".into()).unwrap(), Key::new_saturating(0));
     ///
     /// let mut gens: GenSlab<&str> = GenSlab::with_capacity(4).unwrap();
     /// let a = gens.insert("a").unwrap();
@@ -858,8 +858,8 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// for v in 0..3 {
     ///     slab.insert(v).unwrap();
     /// }
-    /// slab.remove(Key::new(1));
-    /// assert_eq!(slab.keys().collect::<Vec<_>>(), [Key::new(0), Key::new(2)]);
+    /// slab.remove(Key::new_saturating(1));
+    /// assert_eq!(slab.keys().collect::<Vec<_>>(), [Key::new_saturating(0), Key::new_saturating(2)]);
     /// assert_eq!(slab.keys().len(), 2);
     /// ```
     pub fn keys(&self) -> Keys<'_, T, K> {

@@ -189,7 +189,9 @@ impl<'de> Deserialize<'de> for Key {
                 f.write_str("a slot index (an unsigned integer)")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Key, E> {
-                Ok(Key::new(usize::try_from(v).unwrap_or(usize::MAX)))
+                Ok(Key::new_saturating(
+                    usize::try_from(v).unwrap_or(usize::MAX),
+                ))
             }
         }
         d.deserialize_u32(V)
@@ -646,13 +648,13 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// let mut slab: Slab<u32, Heap> = Slab::new_in(Heap::new());
     /// slab.alloc(100).unwrap();
-    /// slab.insert_at(Key::new(42), 7).unwrap();
+    /// slab.insert_at(Key::new_saturating(42), 7).unwrap();
     /// let bytes = postcard::to_allocvec(&slab).unwrap();
     ///
     /// let mut de = postcard::Deserializer::from_bytes(&bytes);
     /// let limits = RestoreLimits::new().with_max_bytes(1 << 20);
     /// let back: Slab<u32, Heap> = Slab::deserialize_in(Heap::new(), limits, &mut de).unwrap();
-    /// assert_eq!(back[Key::new(42)], 7);
+    /// assert_eq!(back[Key::new_saturating(42)], 7);
     /// assert_eq!(back.capacity(), slab.capacity());
     /// ```
     pub fn deserialize_in<'de, D>(backing: B, limits: RestoreLimits, d: D) -> Result<Self, D::Error>

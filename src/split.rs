@@ -825,8 +825,8 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// use nexus_slab::{Key, Slab};
     ///
     /// let (mut owner, _remote) = Slab::<&str>::with_capacity(8).unwrap().split();
-    /// owner.insert_at(Key::new(3), "three").unwrap();
-    /// assert_eq!(owner[Key::new(3)], "three");
+    /// owner.insert_at(Key::new_saturating(3), "three").unwrap();
+    /// assert_eq!(owner[Key::new_saturating(3)], "three");
     /// ```
     pub fn insert_at(&mut self, key: K, value: T) -> Result<(), InsertAtError<T>> {
         self.slab.insert_at(key, value)
@@ -1698,8 +1698,8 @@ mod tests {
             for v in 0..10 {
                 s.insert(v).unwrap();
             }
-            s.remove(Key::new(3));
-            s.remove(Key::new(7));
+            s.remove(Key::new_saturating(3));
+            s.remove(Key::new_saturating(7));
         }
         let (mut owner, _remote) = twin.split();
         check_accounts(&owner);
@@ -1719,22 +1719,22 @@ mod tests {
         check_accounts(&owner);
         assert_eq!((owner.len(), owner.lent()), (2, 1));
         // The lent slot is slot 1: no key reaches it, iteration skips it.
-        assert_eq!((a, b), (Key::new(0), Key::new(2)));
-        assert_eq!(owner.get(Key::new(1)), None);
+        assert_eq!((a, b), (Key::new_saturating(0), Key::new_saturating(2)));
+        assert_eq!(owner.get(Key::new_saturating(1)), None);
         assert_eq!(owner.keys().collect::<Vec<_>>(), [a, b]);
         // Not vacant for insert_at either.
-        assert!(owner.insert_at(Key::new(1), 9).is_err());
+        assert!(owner.insert_at(Key::new_saturating(1), 9).is_err());
         // clear and drain never make a lent slot free.
         owner.clear();
         check_accounts(&owner);
         for _ in 0..owner.capacity() - 1 {
             let k = owner.insert(0).unwrap();
-            assert_ne!(k, Key::new(1));
+            assert_ne!(k, Key::new_saturating(1));
         }
         assert!(owner.insert(0).is_err());
         assert_eq!(*lent, 2);
         remote.free(lent);
-        assert_eq!(owner.insert(5), Ok(Key::new(1)));
+        assert_eq!(owner.insert(5), Ok(Key::new_saturating(1)));
         owner.drain().for_each(drop);
         check_accounts(&owner);
     }

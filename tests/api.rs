@@ -29,10 +29,10 @@ common::backing_tests!(
 
 new_key_type! {
     /// Orders.
-    pub struct OrderKey;
+    pub struct OrderKey(Key);
     /// Price levels.
-    pub(crate) struct LevelKey;
-    struct Private;
+    pub(crate) struct LevelKey(Key);
+    struct Private(Key);
     /// Connections.
     pub struct ConnKey(GenKey);
 }
@@ -78,13 +78,22 @@ fn key_new_takes_any_usize_and_never_names_another_slot() {
         u32::MAX as usize,
         u32::MAX as usize + 1,
         usize::MAX,
+        1 << 33,
         1 << 40,
     ];
     probes.extend((0..1000).map(|_| rng.next() as usize));
     for i in probes {
-        let key = Key::new(i);
+        let key = Key::new_saturating(i);
         assert_eq!(key.index(), i.min(Key::MAX_INDEX));
-        assert_eq!(Key::from(i), key);
+        // Issue 19: the checked conversion refuses what the saturating one clamps
+        // (`Key::from(1 << 33)` used to be `Key(4294967294)`).
+        match Key::try_from(i) {
+            Ok(k) => assert!(i <= Key::MAX_INDEX && k == key),
+            Err(e) => assert!(
+                i > Key::MAX_INDEX
+                    && matches!(e, KeyError::OutOfRange { index, capacity, .. } if index == i && capacity == Key::MAX_INDEX + 1)
+            ),
+        }
         assert_eq!(usize::from(key), key.index());
         if i != 0 {
             assert_eq!(s.get(key), None, "{i}");
@@ -92,23 +101,28 @@ fn key_new_takes_any_usize_and_never_names_another_slot() {
     }
     assert_eq!(s[k], 1);
     // Ordering and equality follow the index.
-    assert!(Key::new(1) < Key::new(2));
-    assert_eq!(Key::new(usize::MAX), Key::new(Key::MAX_INDEX));
+    assert!(Key::new_saturating(1) < Key::new_saturating(2));
+    assert_eq!(
+        Key::new_saturating(usize::MAX),
+        Key::new_saturating(Key::MAX_INDEX)
+    );
 }
 
 #[test]
 fn typed_keys_convert_print_and_hash_like_their_key() {
     use std::collections::HashSet;
-    let o = OrderKey::from(Key::new(3));
-    assert_eq!(Key::from(o), Key::new(3));
+    let o = OrderKey::from(Key::new_saturating(3));
+    assert_eq!(Key::from(o), Key::new_saturating(3));
     assert_eq!(o.index(), 3);
     assert_eq!(format!("{o:?}"), "OrderKey(3)");
     let c = ConnKey::from(GenKey::from_bits(5 << 32 | 2).unwrap());
     assert_eq!(format!("{c:?}"), "ConnKey(2v5)");
     assert_eq!(GenKey::from(c).generation(), 5);
-    let set: HashSet<OrderKey> = [o, o, OrderKey::from(Key::new(4))].into_iter().collect();
+    let set: HashSet<OrderKey> = [o, o, OrderKey::from(Key::new_saturating(4))]
+        .into_iter()
+        .collect();
     assert_eq!(set.len(), 2);
-    assert!(OrderKey::from(Key::new(1)) < o);
+    assert!(OrderKey::from(Key::new_saturating(1)) < o);
 }
 
 #[test]
@@ -126,7 +140,10 @@ fn typed_keys_work_through_every_alias_and_method() {
     assert_eq!(book[a] + book[b], 30);
     assert_eq!(book.keys().collect::<Vec<_>>(), [a, b]);
     assert_eq!(book.key_of(&book[b]), Some(b));
-    assert_eq!(book.vacant_key(), Some(OrderKey::from(Key::new(2))));
+    assert_eq!(
+        book.vacant_key(),
+        Some(OrderKey::from(Key::new_saturating(2)))
+    );
     let [x, y] = book.get_disjoint_mut([b, a]).unwrap();
     std::mem::swap(x, y);
     assert_eq!(book.remove(a), Some(20));
@@ -165,12 +182,12 @@ fn the_macro_expands_in_a_scope_with_clashing_names() {
         struct Key;
         struct GenKey;
         nexus_slab::new_key_type! {
-            pub struct A;
+            pub struct A(nexus_slab::Key);
             pub struct B(nexus_slab::GenKey);
         }
         pub fn make() -> (A, B) {
             (
-                A::from(nexus_slab::Key::new(0)),
+                A::from(nexus_slab::Key::new_saturating(0)),
                 B::from(nexus_slab::GenKey::from_bits(1 << 32).unwrap()),
             )
         }
@@ -186,7 +203,7 @@ fn iterators_over_parts_go_both_ways_with_exact_lengths() {
     for v in 0..150 {
         s.insert(v).unwrap();
     }
-    for k in (0..150).step_by(4).map(Key::new) {
+    for k in (0..150).step_by(4).map(Key::new_saturating) {
         s.remove(k);
     }
     let keys: Vec<Key> = s.iter().map(|(k, _)| k).collect();
@@ -280,7 +297,7 @@ fn try_clone_survives_a_panicking_clone<B: Backing + Default + CloneBacking>() {
     for i in 0..12 {
         s.insert(V(log.item(i))).unwrap();
     }
-    s.remove(Key::new(3));
+    s.remove(Key::new_saturating(3));
     let before = log.drops();
     CLONES.with(|c| c.set(0));
     let r = catch_unwind(AssertUnwindSafe(|| s.try_clone()));
@@ -327,10 +344,10 @@ fn insert_at_restores_a_key_map_and_keeps_insert_order<B: Backing + Default>() {
     let saved: Vec<(usize, &str)> = vec![(5, "e"), (0, "a"), (9, "i"), (2, "c")];
     let mut s: Slab<&str, B> = Slab::with_capacity(16).unwrap();
     for (i, v) in &saved {
-        s.insert_at(Key::new(*i), v).unwrap();
+        s.insert_at(Key::new_saturating(*i), v).unwrap();
     }
     for (i, v) in &saved {
-        assert_eq!(s[Key::new(*i)], *v);
+        assert_eq!(s[Key::new_saturating(*i)], *v);
     }
     assert_eq!(s.len(), 4);
     // Slots skipped by insert_at are handed out lowest first, before the never-used ones.
@@ -382,7 +399,9 @@ fn insert_at_refuses_and_changes_nothing<B: Backing + Default>() {
     assert_eq!(s[b].id, 1);
     assert_eq!(s.vacant_key(), Some(g(3, 0)), "the free list is unchanged");
     let mut unallocated: Slab<u8, B> = Slab::new();
-    let e = unallocated.insert_at(Key::new(0), 1).unwrap_err();
+    let e = unallocated
+        .insert_at(Key::new_saturating(0), 1)
+        .unwrap_err();
     assert!(matches!(
         e.error(),
         KeyError::OutOfRange {
@@ -405,7 +424,7 @@ fn locked_copies_are_locked_too() {
     if cfg!(target_os = "linux") && !cfg!(miri) {
         assert_eq!(c.locked_bytes().unwrap(), c.memory_size());
     }
-    assert_eq!(c[Key::new(0)], 1);
+    assert_eq!(c[Key::new_saturating(0)], 1);
 }
 
 /// Issue 19: `FromIterator<(K, T)>` rebuilds a slab from saved pairs in any order, the latest
@@ -418,17 +437,17 @@ fn collect_rebuilds_from_pairs_in_any_order() {
     rng.shuffle(&mut idx);
     let mut pairs: Vec<(Key, Tracked)> = idx
         .iter()
-        .map(|&i| (Key::new(i), log.item(i as u64)))
+        .map(|&i| (Key::new_saturating(i), log.item(i as u64)))
         .collect();
     // Slot 6 again, later: it wins.
-    pairs.push((Key::new(6), log.item(100_000)));
+    pairs.push((Key::new_saturating(6), log.item(100_000)));
     let slab: Slab<Tracked, Heap> = pairs.into_iter().collect();
     assert!(slab.capacity() >= 898);
     assert_eq!(slab.len(), 300);
-    assert_eq!(slab[Key::new(6)].id, 100_000);
+    assert_eq!(slab[Key::new_saturating(6)].id, 100_000);
     for &i in &idx {
         if i != 6 {
-            assert_eq!(slab[Key::new(i)].id, i as u64);
+            assert_eq!(slab[Key::new_saturating(i)].id, i as u64);
         }
     }
     assert_eq!(log.dropped(), vec![6], "the replaced value, once");

@@ -43,16 +43,16 @@ fn slab<T, B: Backing + Default>(n: usize) -> Slab<T, B> {
 fn freed_keys_are_reused_last_in_first_out<B: Backing + Default>() {
     let mut s: Slab<u32, B> = slab(16);
     for v in 0..6 {
-        assert_eq!(s.insert(v).unwrap(), Key::new(v as usize));
+        assert_eq!(s.insert(v).unwrap(), Key::new_saturating(v as usize));
     }
     for k in [1, 4, 2] {
-        s.remove(Key::new(k)).unwrap();
+        s.remove(Key::new_saturating(k)).unwrap();
     }
-    assert_eq!(s.insert(20).unwrap(), Key::new(2));
-    assert_eq!(s.insert(40).unwrap(), Key::new(4));
-    assert_eq!(s.insert(10).unwrap(), Key::new(1));
+    assert_eq!(s.insert(20).unwrap(), Key::new_saturating(2));
+    assert_eq!(s.insert(40).unwrap(), Key::new_saturating(4));
+    assert_eq!(s.insert(10).unwrap(), Key::new_saturating(1));
     // Free list empty: back to the never-used slots, in order.
-    assert_eq!(s.insert(60).unwrap(), Key::new(6));
+    assert_eq!(s.insert(60).unwrap(), Key::new_saturating(6));
 }
 
 /// 150k random operations (1500 under Miri) against a `HashMap` model that also predicts
@@ -96,7 +96,7 @@ fn model_check_against_a_hashmap<B: Backing + Default>() {
                 free.push(k.index());
             }
             8 => {
-                let k = Key::new(rng.below(cap + 10));
+                let k = Key::new_saturating(rng.below(cap + 10));
                 assert_eq!(s.get(k), model.get(&k));
                 assert_eq!(s.contains(k), model.contains_key(&k));
                 if let Some(v) = s.get_mut(k) {
@@ -105,7 +105,7 @@ fn model_check_against_a_hashmap<B: Backing + Default>() {
                 }
             }
             _ => {
-                let k = Key::new(rng.below(cap + 10));
+                let k = Key::new_saturating(rng.below(cap + 10));
                 let was = model.remove(&k);
                 assert_eq!(s.remove(k), was);
                 if was.is_some() {
@@ -132,7 +132,7 @@ fn values_never_move<B: Backing + Default>() {
         addr.insert(k, s.get(k).unwrap() as *const String);
     }
     for i in (0..n).step_by(2) {
-        let k = Key::new(i);
+        let k = Key::new_saturating(i);
         s.remove(k).unwrap();
         addr.remove(&k);
     }
@@ -165,7 +165,7 @@ fn clear_invalidates_every_key<B: Backing + Default>() {
     }
     assert_eq!(s.iter().count(), 0);
     // Numbering starts afresh, and the old keys see only what is new.
-    assert_eq!(s.insert("fresh".into()).unwrap(), Key::new(0));
+    assert_eq!(s.insert("fresh".into()).unwrap(), Key::new_saturating(0));
     assert_eq!(s.get(keys[1]), None);
 }
 
@@ -180,16 +180,16 @@ fn foreign_and_out_of_range_keys_are_never_found<B: Backing + Default>() {
         for i in 0..=far as u64 {
             big.insert(i).unwrap();
         }
-        Key::new(far)
+        Key::new_saturating(far)
     };
     assert!(foreign.index() >= small.capacity());
     for k in [
         foreign,
-        Key::new(small.capacity()),
-        Key::new(usize::MAX),
-        Key::new(usize::MAX - 63),
-        Key::new(u32::MAX as usize),
-        Key::new(u32::MAX as usize + 1),
+        Key::new_saturating(small.capacity()),
+        Key::new_saturating(usize::MAX),
+        Key::new_saturating(usize::MAX - 63),
+        Key::new_saturating(u32::MAX as usize),
+        Key::new_saturating(u32::MAX as usize + 1),
     ] {
         assert_eq!(small.get(k), None);
         assert_eq!(small.get_mut(k), None);
@@ -202,8 +202,8 @@ fn foreign_and_out_of_range_keys_are_never_found<B: Backing + Default>() {
     }
     // An unallocated slab finds nothing either.
     let empty: Slab<u64, B> = Slab::new();
-    assert_eq!(empty.get(Key::new(0)), None);
-    assert!(!empty.contains(Key::new(usize::MAX)));
+    assert_eq!(empty.get(Key::new_saturating(0)), None);
+    assert!(!empty.contains(Key::new_saturating(usize::MAX)));
 }
 
 fn zero_sized_values<B: Backing + Default>() {
@@ -243,7 +243,7 @@ fn page_aligned_values<B: Backing + Default>() {
         let k = s.insert(Page(i)).unwrap();
         assert_eq!(s.get(k).unwrap() as *const Page as usize % 4096, 0);
     }
-    assert_eq!(s[Key::new(4)], Page(4));
+    assert_eq!(s[Key::new_saturating(4)], Page(4));
 }
 
 fn values_larger_than_a_page<B: Backing + Default>() {
@@ -280,7 +280,7 @@ fn iteration_is_in_key_order_from_both_ends<B: Backing + Default>() {
     }
     let mut rng = Rng::new(7);
     for _ in 0..700 {
-        s.remove(Key::new(rng.below(1000)));
+        s.remove(Key::new_saturating(rng.below(1000)));
     }
     let keys: Vec<usize> = s.iter().map(|(k, _)| k.index()).collect();
     assert!(keys.windows(2).all(|w| w[0] < w[1]), "ascending");
@@ -402,14 +402,14 @@ fn slabs_are_send_and_sync_when_their_values_are() {
 #[should_panic(expected = "invalid key")]
 fn index_panics_on_a_vacant_key() {
     let s: Slab<u8> = Slab::with_capacity(4).unwrap();
-    let _ = s[Key::new(0)];
+    let _ = s[Key::new_saturating(0)];
 }
 
 #[test]
 #[should_panic(expected = "invalid key")]
 fn index_mut_panics_on_an_out_of_range_key() {
     let mut s: Slab<u8> = Slab::with_capacity(4).unwrap();
-    s[Key::new(usize::MAX)] = 1;
+    s[Key::new_saturating(usize::MAX)] = 1;
 }
 
 #[test]
@@ -431,7 +431,7 @@ fn get_disjoint_mut_rejects_bad_keys_with_their_cause() {
         Err(KeyError::Vacant { index: 2, .. })
     ));
     assert!(matches!(
-        s.get_disjoint_mut([Key::new(usize::MAX), a]),
+        s.get_disjoint_mut([Key::new_saturating(usize::MAX), a]),
         Err(KeyError::OutOfRange { .. })
     ));
     assert_eq!(s.get_disjoint_mut::<0>([]).unwrap().len(), 0);
@@ -614,7 +614,7 @@ fn fold_sees_exactly_what_next_would_from_any_position() {
         }
         for i in 0..n {
             if rng.below(100) >= density {
-                s.remove(Key::new(i));
+                s.remove(Key::new_saturating(i));
             }
         }
         let all: Vec<usize> = s.iter().map(|(k, _)| k.index()).collect();

@@ -119,7 +119,7 @@ fn key_errors_from_every_call_that_makes_them() {
     assert_eq!((value, why.index()), ("again", 1));
 
     let mut plain: Slab<u8, Heap> = Slab::new_in(Heap::new());
-    let err = plain.insert_at(Key::new(3), 7).unwrap_err();
+    let err = plain.insert_at(Key::new_saturating(3), 7).unwrap_err();
     assert!(matches!(
         err.error(),
         KeyError::OutOfRange { capacity: 0, .. }
@@ -127,7 +127,9 @@ fn key_errors_from_every_call_that_makes_them() {
     assert_eq!(err.hint(), err.error().hint());
     check(&err, err.hint());
     plain.alloc(8).unwrap();
-    let vacant = plain.get_disjoint_mut([Key::new(3)]).unwrap_err();
+    let vacant = plain
+        .get_disjoint_mut([Key::new_saturating(3)])
+        .unwrap_err();
     assert!(matches!(vacant, KeyError::Vacant { index: 3, .. }));
     check(&vacant, vacant.hint());
 }

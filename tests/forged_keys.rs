@@ -40,7 +40,10 @@ trait Forge: SlabKey + Hash {
 impl Forge for Key {
     fn forged(index: u64, _: &[Self], _: &mut Rng) -> Vec<Self> {
         match usize::try_from(index) {
-            Ok(i) => vec![Key::new(i), Key::from(i)],
+            Ok(i) => Key::try_from(i)
+                .into_iter()
+                .chain([Key::new_saturating(i)])
+                .collect(),
             Err(_) => vec![],
         }
     }

@@ -247,7 +247,7 @@ fn extreme_keys(cap: usize) -> Vec<Key> {
         cap.next_multiple_of(64),
     ]
     .into_iter()
-    .map(Key::new)
+    .map(Key::new_saturating)
     .collect();
     keys.sort();
     keys.dedup();
@@ -260,7 +260,7 @@ fn extreme_keys_miss_everywhere<B: Backing + Default>() {
     let cap = s.capacity();
     let live: Vec<Key> = (0..50).map(|i| s.insert(log.item(i)).unwrap()).collect();
     s.remove(live[10]).unwrap(); // key 10 vacant, on the free list
-    let vacant_in_range = Key::new(cap - 1); // beyond the high-water mark
+    let vacant_in_range = Key::new_saturating(cap - 1); // beyond the high-water mark
     let mut keys = extreme_keys(cap);
     keys.push(vacant_in_range);
     keys.push(live[10]);
@@ -297,7 +297,7 @@ fn extreme_keys_miss_everywhere<B: Backing + Default>() {
         }
     }
     assert_eq!(s.insert(log.item(99)).unwrap(), live[10]);
-    assert_eq!(s.insert(log.item(98)).unwrap(), Key::new(50));
+    assert_eq!(s.insert(log.item(98)).unwrap(), Key::new_saturating(50));
     drop(s);
     assert_eq!(log.drops(), 52);
     log.assert_no_double_drop();
@@ -306,7 +306,7 @@ fn extreme_keys_miss_everywhere<B: Backing + Default>() {
 fn extreme_keys_on_an_unallocated_slab<B: Backing + Default>() {
     let mut s: Slab<String, B> = Slab::new();
     let mut keys = extreme_keys(0);
-    keys.push(Key::new(0));
+    keys.push(Key::new_saturating(0));
     for &k in &keys {
         assert_eq!(s.get(k), None);
         assert_eq!(s.get_mut(k), None);
@@ -327,8 +327,8 @@ fn get_disjoint_mut_rejects_every_bad_request<B: Backing + Default>() {
     let keys: Vec<Key> = (0..64).map(|v| s.insert(v).unwrap()).collect();
     s.remove(keys[5]).unwrap();
     let (a, b, c, vac) = (keys[0], keys[1], keys[2], keys[5]);
-    let far = Key::new(usize::MAX);
-    let beyond = Key::new(cap);
+    let far = Key::new_saturating(usize::MAX);
+    let beyond = Key::new_saturating(cap);
 
     // Duplicates, wherever they are, with the index of the repeated key.
     for req in [[a, a, b], [a, b, a], [b, a, a], [c, c, c]] {
@@ -372,7 +372,7 @@ fn get_disjoint_mut_rejects_every_bad_request<B: Backing + Default>() {
 
     // Empty and very wide requests work.
     assert_eq!(s.get_disjoint_mut::<0>([]).unwrap().len(), 0);
-    let mut wide = [Key::new(0); 63];
+    let mut wide = [Key::new_saturating(0); 63];
     for (slot, k) in wide.iter_mut().zip(keys.iter().filter(|&&k| k != vac)) {
         *slot = *k;
     }

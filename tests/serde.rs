@@ -19,7 +19,7 @@ new_key_type! {
     /// A typed plain key, saved as the key it stands for (serde opted into per type).
     #[derive(Serialize, Deserialize)]
     #[serde(transparent)]
-    pub struct OrderKey;
+    pub struct OrderKey(Key);
     /// A typed generational key.
     #[derive(Serialize, Deserialize)]
     #[serde(transparent)]
@@ -36,7 +36,7 @@ fn post<T: Serialize + DeserializeOwned>(v: &T) -> T {
 
 #[test]
 fn keys_are_integers() {
-    assert_eq!(serde_json::to_string(&Key::new(7)).unwrap(), "7");
+    assert_eq!(serde_json::to_string(&Key::new_saturating(7)).unwrap(), "7");
     let g = GenKey::from_bits(3 << 32 | 9).unwrap();
     assert_eq!(
         serde_json::to_string(&g).unwrap(),
@@ -44,15 +44,18 @@ fn keys_are_integers() {
     );
     assert_eq!(json(&g), g);
     assert_eq!(post(&g), g);
-    assert_eq!(post(&Key::new(123_456)), Key::new(123_456));
+    assert_eq!(
+        post(&Key::new_saturating(123_456)),
+        Key::new_saturating(123_456)
+    );
     // Any integer is a Key (too large ones are the key no slab has); even generations are not
     // GenKeys.
     let k: Key = serde_json::from_str("18446744073709551615").unwrap();
-    assert_eq!(k, Key::new(usize::MAX));
+    assert_eq!(k, Key::new_saturating(usize::MAX));
     assert!(serde_json::from_str::<GenKey>(&(2u64 << 32).to_string()).is_err());
     assert!(serde_json::from_str::<GenKey>("5").is_err());
     // Typed keys: exactly as their underlying key.
-    let o = OrderKey::from(Key::new(4));
+    let o = OrderKey::from(Key::new_saturating(4));
     assert_eq!(serde_json::to_string(&o).unwrap(), "4");
     assert_eq!(json(&o), o);
     let c = ConnKey::from(g);

@@ -131,7 +131,7 @@ fn a_pipeline_on_the_heap_with_both_key_kinds() {
 #[test]
 fn a_pipeline_on_mmap_with_typed_keys() {
     new_key_type! {
-        struct OrderKey;
+        struct OrderKey(Key);
         struct ConnKey(GenKey);
     }
     pipeline(Slab::<u64, Mmap, OrderKey>::with_capacity(64).unwrap());
@@ -504,7 +504,12 @@ fn forged_keys_miss_out_slots<K: SlabKey + std::fmt::Debug + 'static>(
 
 #[test]
 fn forged_plain_keys_never_reach_a_lent_or_returned_slot() {
-    forged_keys_miss_out_slots::<Key>(|i| vec![Key::new(i), Key::from(i)]);
+    forged_keys_miss_out_slots::<Key>(|i| {
+        Key::try_from(i)
+            .into_iter()
+            .chain([Key::new_saturating(i)])
+            .collect()
+    });
 }
 
 #[test]

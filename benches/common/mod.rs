@@ -99,15 +99,15 @@ impl<T, B: Backing + Default> SlabLike<T> for nexus_slab::Slab<T, B> {
     }
     #[inline]
     fn get(&self, key: usize) -> Option<&T> {
-        nexus_slab::Slab::get(self, Key::new(key))
+        nexus_slab::Slab::get(self, Key::new_saturating(key))
     }
     #[inline]
     fn get_mut(&mut self, key: usize) -> Option<&mut T> {
-        nexus_slab::Slab::get_mut(self, Key::new(key))
+        nexus_slab::Slab::get_mut(self, Key::new_saturating(key))
     }
     #[inline]
     fn remove(&mut self, key: usize) -> Option<T> {
-        nexus_slab::Slab::remove(self, Key::new(key))
+        nexus_slab::Slab::remove(self, Key::new_saturating(key))
     }
     #[inline]
     fn for_each(&self, mut f: impl FnMut(&T)) {

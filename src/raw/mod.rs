@@ -1092,7 +1092,7 @@ mod tests {
     use std::alloc::{alloc, dealloc, Layout};
 
     fn k(i: usize) -> Key {
-        Key::new(i)
+        Key::new_saturating(i)
     }
 
     /// A core over plain heap memory, freed on drop (values are dropped first).

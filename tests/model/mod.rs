@@ -38,13 +38,13 @@ pub trait ModelKey: SlabKey {
 impl ModelKey for Key {
     const GENERATIONAL: bool = false;
     fn make(index: usize, _: u32) -> Self {
-        Key::new(index)
+        Key::new_saturating(index)
     }
     fn generation_bits(self) -> u32 {
         0
     }
     fn forge(bits: u64) -> Option<Self> {
-        Some(Key::new(bits as usize))
+        Some(Key::new_saturating(bits as usize))
     }
 }
 
@@ -80,7 +80,7 @@ pub enum KeySel {
     Extreme(u8),
     /// The n-th of the keys handed out so far (modulo how many): stale ones included.
     Old(u16),
-    /// A key forged from raw bits (`Key::new(bits as usize)`, `GenKey::from_bits(bits)`), as
+    /// A key forged from raw bits (`Key::new_saturating(bits as usize)`, `GenKey::from_bits(bits)`), as
     /// from a file or the network; the low bits are folded into a small range half the time
     /// (`Bits(b)` with bit 31 set), so forgeries land on real slots.
     Bits(u64),
