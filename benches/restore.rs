@@ -65,7 +65,7 @@ fn plain_keys(b: Bencher, order: Order) {
         .map(Key::new_saturating)
         .collect();
     b.counter(ItemsCount::new(N))
-        .with_inputs(|| Slab::<u64>::with_capacity(N).unwrap())
+        .with_inputs(|| Slab::<u64>::with_capacity(N))
         .bench_local_values(|mut slab| {
             for &k in &keys {
                 let _ = slab.insert_at(k, k.index() as u64);
@@ -82,7 +82,7 @@ fn generational_keys(b: Bencher, order: Order) {
         .map(|i| GenKey::from_bits(3 << 32 | i as u64).unwrap())
         .collect();
     b.counter(ItemsCount::new(N))
-        .with_inputs(|| Slab::<u64, nexus_slab::backing::Mmap, GenKey>::with_capacity(N).unwrap())
+        .with_inputs(|| Slab::<u64, nexus_slab::backing::Mmap, GenKey>::with_capacity(N))
         .bench_local_values(|mut slab| {
             for &k in &keys {
                 let _ = slab.insert_at(k, k.index() as u64);

@@ -30,7 +30,7 @@ pub struct Order {
 // `pub`: tests/memlock_limit.rs runs it as a function of its own.
 pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(size_of::<Order>(), 32);
-    let mut orders: LockedSlab<Order> = LockedSlab::with_capacity(1 << 18)?;
+    let mut orders: LockedSlab<Order> = LockedSlab::try_with_capacity(1 << 18)?;
     let key = orders.insert(Order {
         id: 1,
         price: 100,

@@ -98,7 +98,7 @@ fn main() {
     let mut sum = 0u64;
     match which.as_str() {
         "nexus" => {
-            let mut s: Slab<u64> = Slab::with_capacity(N).expect("allocate");
+            let mut s: Slab<u64> = Slab::try_with_capacity(N).expect("allocate");
             let mut live: Vec<Key> = (0..N as u64)
                 .map(|v| hp_nexus_insert(&mut s, v).expect("room"))
                 .collect();

@@ -315,7 +315,7 @@ fn lend(owner: &mut Owner<Order>, mut order: Order) -> Lent<Order> {
 /// A split nexus-slab; the consumer hands slots back in batches of `batch` (1: one by one
 /// with `RemoteFree::free`).
 fn nexus(n: usize, cpus: (usize, usize), batch: usize) -> Run {
-    let slab: Slab<Order> = Slab::with_capacity(SLOTS).unwrap();
+    let slab: Slab<Order> = Slab::with_capacity(SLOTS);
     let (mut owner, remote) = slab.split();
     run(
         n,
@@ -555,7 +555,7 @@ fn single_thread(rows: &mut Vec<Row>, n: usize, cpu: usize, timer: f64, run: usi
     realtime(true);
     for side in [run % 2, 1 - run % 2] {
         if side == 0 {
-            let mut slab: Slab<Order> = Slab::with_capacity(SLOTS).unwrap();
+            let mut slab: Slab<Order> = Slab::with_capacity(SLOTS);
             let ticks = insert_ticks(n, &mut slab, slab_insert, slab_remove);
             record(
                 rows,
@@ -566,7 +566,7 @@ fn single_thread(rows: &mut Vec<Row>, n: usize, cpu: usize, timer: f64, run: usi
                 0,
             );
         } else {
-            let (mut owner, _remote) = Slab::<Order>::with_capacity(SLOTS).unwrap().split();
+            let (mut owner, _remote) = Slab::<Order>::with_capacity(SLOTS).split();
             let ticks = insert_ticks(n, &mut owner, owner_insert, owner_remove);
             record(
                 rows,

@@ -116,7 +116,7 @@ pub fn sp_batch_flush(b: &mut FreeBatch<'_, u64>) {
 }
 
 fn main() {
-    let mut slab: Slab<u64> = Slab::with_capacity(64).unwrap();
+    let mut slab: Slab<u64> = Slab::with_capacity(64);
     let k = sp_slab_insert(&mut slab, 1).unwrap();
     assert_eq!(sp_slab_get(&slab, k), Some(&1));
     assert_eq!(sp_slab_remove(&mut slab, k), Some(1));
@@ -133,7 +133,7 @@ fn main() {
     drop(batch);
     assert_eq!(owner.reclaim(), 2);
 
-    let gen: Slab<u64, nexus_slab::backing::Mmap, GenKey> = Slab::with_capacity(64).unwrap();
+    let gen: Slab<u64, nexus_slab::backing::Mmap, GenKey> = Slab::with_capacity(64);
     let (mut owner, remote) = gen.split();
     let k = sp_gen_owner_insert(&mut owner, 5).unwrap();
     assert_eq!(sp_gen_owner_get(&owner, k), Some(&5));

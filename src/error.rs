@@ -50,7 +50,7 @@ use crate::{backing::HugePageSize, system::Limit};
 /// assert!(matches!(slab.alloc(0), Err(Error::ZeroCapacity { .. })));
 /// let err = slab.mlock().unwrap_err(); // no memory yet
 /// assert!(matches!(err, Error::NotAllocated { .. }));
-/// let fix = "call `alloc(n)` first, or build it with `Slab::with_capacity(n)`";
+/// let fix = "call `alloc(n)` first, or build it with `Slab::try_with_capacity(n)`";
 /// assert_eq!(err.hint().as_deref(), Some(fix));
 /// assert_eq!(err.to_string(), format!("the slab has no memory yet: {fix}"));
 ///
@@ -588,7 +588,7 @@ impl Error {
 }
 
 /// What the fix for a slab without memory says.
-const ALLOC_FIRST: &str = "call `alloc(n)` first, or build it with `Slab::with_capacity(n)`";
+const ALLOC_FIRST: &str = "call `alloc(n)` first, or build it with `Slab::try_with_capacity(n)`";
 
 /// The pool size that covers `needed` pages with `free` of `total` free.
 fn grown(total: usize, needed: usize, free: usize) -> usize {
@@ -781,7 +781,7 @@ impl fmt::Display for NodeList<'_> {
 /// ```
 /// use nexus_slab::{GenSlab, KeyError};
 ///
-/// let mut slab: GenSlab<&str> = GenSlab::with_capacity(4).unwrap();
+/// let mut slab: GenSlab<&str> = GenSlab::with_capacity(4);
 /// let a = slab.insert("a").unwrap();
 /// let b = slab.insert("b").unwrap();
 /// assert!(matches!(slab.get_disjoint_mut([a, a]), Err(KeyError::Duplicate { index: 0, .. })));
@@ -840,7 +840,7 @@ impl KeyError {
     ///
     /// ```
     /// use nexus_slab::{Key, Slab};
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// assert_eq!(slab.get_disjoint_mut([Key::new_saturating(3)]).unwrap_err().index(), 3);
     /// ```
     pub const fn index(&self) -> usize {
@@ -953,11 +953,11 @@ impl std::error::Error for KeyError {}
 /// let mut slab: Slab<String> = Slab::new(); // no memory yet
 /// let err = slab.insert("first".to_string()).unwrap_err();
 /// assert_eq!(err.capacity(), 0);
-/// let fix = "call `alloc(n)` first, or build it with `Slab::with_capacity(n)`";
+/// let fix = "call `alloc(n)` first, or build it with `Slab::try_with_capacity(n)`";
 /// assert_eq!(err.to_string(), format!("the slab has no memory yet: {fix}"));
 /// assert_eq!(err.into_inner(), "first");
 ///
-/// let mut slab: Slab<String> = Slab::with_capacity(1).unwrap();
+/// let mut slab: Slab<String> = Slab::with_capacity(1);
 /// while !slab.is_full() {
 ///     slab.insert("filler".to_string()).unwrap();
 /// }
@@ -1051,7 +1051,7 @@ impl<T> Full<T> {
     /// ```
     /// use nexus_slab::Slab;
     /// let mut slab: Slab<u8> = Slab::new();
-    /// assert!(slab.insert(1).unwrap_err().hint().unwrap().contains("Slab::with_capacity(n)"));
+    /// assert!(slab.insert(1).unwrap_err().hint().unwrap().contains("Slab::try_with_capacity(n)"));
     /// ```
     pub fn hint(&self) -> Option<String> {
         (self.capacity() == 0).then(|| ALLOC_FIRST.to_string())
@@ -1085,7 +1085,7 @@ impl<T> std::error::Error for Full<T> {}
 /// ```
 /// use nexus_slab::{Key, KeyError, Slab};
 ///
-/// let mut slab: Slab<&str> = Slab::with_capacity(4).unwrap();
+/// let mut slab: Slab<&str> = Slab::with_capacity(4);
 /// let k = slab.insert("first").unwrap();
 /// let err = slab.insert_at(k, "second").unwrap_err();
 /// assert!(matches!(err.error(), KeyError::Occupied { index: 0, .. }));
@@ -1107,7 +1107,7 @@ impl<T> InsertAtError<T> {
     ///
     /// ```
     /// use nexus_slab::{Key, KeyError, Slab};
-    /// let mut slab: Slab<u8> = Slab::with_capacity(1).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(1);
     /// let far = Key::new_saturating(1 << 30);
     /// assert!(matches!(slab.insert_at(far, 1).unwrap_err().error(), KeyError::OutOfRange { .. }));
     ///

@@ -170,7 +170,7 @@ impl BitCursor {
 /// ```
 /// use nexus_slab::{Key, Slab};
 ///
-/// let mut slab: Slab<char> = Slab::with_capacity(8).unwrap();
+/// let mut slab: Slab<char> = Slab::with_capacity(8);
 /// for c in ['a', 'b', 'c'] {
 ///     slab.insert(c).unwrap();
 /// }
@@ -267,7 +267,7 @@ impl<T, K: SlabKey> fmt::Debug for Iter<'_, T, K> {
 /// ```
 /// use nexus_slab::Slab;
 ///
-/// let mut slab: Slab<u32> = Slab::with_capacity(8).unwrap();
+/// let mut slab: Slab<u32> = Slab::with_capacity(8);
 /// for v in 1..=3 {
 ///     slab.insert(v).unwrap();
 /// }
@@ -363,7 +363,7 @@ impl<T, K: SlabKey> fmt::Debug for IterMut<'_, T, K> {
 /// ```
 /// use nexus_slab::{Key, Slab};
 ///
-/// let mut slab: Slab<String> = Slab::with_capacity(4).unwrap();
+/// let mut slab: Slab<String> = Slab::with_capacity(4);
 /// slab.insert("a".to_string()).unwrap();
 /// slab.insert("b".to_string()).unwrap();
 /// let v: Vec<(Key, String)> = slab.into_iter().collect();
@@ -440,7 +440,7 @@ impl<T, B: Backing, K: SlabKey> fmt::Debug for IntoIter<T, B, K> {
 /// ```
 /// use nexus_slab::{Key, Slab};
 ///
-/// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+/// let mut slab: Slab<u8> = Slab::with_capacity(4);
 /// slab.insert(7).unwrap();
 /// slab.insert(8).unwrap();
 /// let first = slab.drain().next();
@@ -581,7 +581,7 @@ part_iter!(
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let mut slab: Slab<char> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<char> = Slab::with_capacity(4);
     /// slab.insert('a').unwrap();
     /// slab.insert('b').unwrap();
     /// assert_eq!(slab.keys().collect::<Vec<_>>(), [Key::new_saturating(0), Key::new_saturating(1)]);
@@ -596,7 +596,7 @@ part_iter!(
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u32> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u32> = Slab::with_capacity(4);
     /// slab.insert(1).unwrap();
     /// slab.insert(2).unwrap();
     /// assert_eq!(slab.values().sum::<u32>(), 3);
@@ -611,7 +611,7 @@ part_iter!(
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u32> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u32> = Slab::with_capacity(4);
     /// slab.insert(1).unwrap();
     /// slab.values_mut().for_each(|v| *v *= 10);
     /// assert_eq!(slab.values().next(), Some(&10));
@@ -639,7 +639,7 @@ mod tests {
     type HeapSlab<T> = Slab<T, Heap>;
 
     fn slab_with<T>(n: usize, f: impl Fn(usize) -> T) -> HeapSlab<T> {
-        let mut s = HeapSlab::with_capacity(n).unwrap();
+        let mut s = HeapSlab::with_capacity(n);
         for i in 0..n {
             assert_eq!(s.insert(f(i)).ok().map(Key::index), Some(i));
         }

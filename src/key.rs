@@ -158,7 +158,7 @@ pub unsafe trait SlabKey: Copy + Eq + Ord + Hash + fmt::Debug {
 /// ```
 /// use nexus_slab::{Key, Slab};
 ///
-/// let mut slab: Slab<&str> = Slab::with_capacity(4).unwrap();
+/// let mut slab: Slab<&str> = Slab::with_capacity(4);
 /// let k = slab.insert("a").unwrap();
 /// assert_eq!(k, Key::new_saturating(0));
 /// assert_eq!(k.index(), 0);
@@ -324,7 +324,7 @@ impl From<Key> for usize {
 /// ```
 /// use nexus_slab::{GenKey, GenSlab};
 ///
-/// let mut slab: GenSlab<&str> = GenSlab::with_capacity(4).unwrap();
+/// let mut slab: GenSlab<&str> = GenSlab::with_capacity(4);
 /// let old = slab.insert("first").unwrap();
 /// slab.remove(old);
 /// let new = slab.insert("second").unwrap();
@@ -344,7 +344,7 @@ impl GenKey {
     ///
     /// ```
     /// use nexus_slab::GenSlab;
-    /// let mut slab: GenSlab<u8> = GenSlab::with_capacity(2).unwrap();
+    /// let mut slab: GenSlab<u8> = GenSlab::with_capacity(2);
     /// assert_eq!(slab.insert(1).unwrap().index(), 0);
     /// ```
     #[inline]
@@ -356,7 +356,7 @@ impl GenKey {
     ///
     /// ```
     /// use nexus_slab::GenSlab;
-    /// let mut slab: GenSlab<u8> = GenSlab::with_capacity(2).unwrap();
+    /// let mut slab: GenSlab<u8> = GenSlab::with_capacity(2);
     /// let a = slab.insert(1).unwrap();
     /// slab.remove(a);
     /// let b = slab.insert(2).unwrap();
@@ -371,7 +371,7 @@ impl GenKey {
     ///
     /// ```
     /// use nexus_slab::{GenKey, GenSlab};
-    /// let mut slab: GenSlab<u8> = GenSlab::with_capacity(2).unwrap();
+    /// let mut slab: GenSlab<u8> = GenSlab::with_capacity(2);
     /// let k = slab.insert(1).unwrap();
     /// assert_eq!(GenKey::from_bits(k.to_bits()), Some(k));
     /// ```

@@ -136,7 +136,7 @@
 //! # use nexus_slab::{Key, Slab};
 //! # struct Node { self_key: Key, data: u32 }
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let mut slab: Slab<Node> = Slab::with_capacity(16)?;
+//! # let mut slab: Slab<Node> = Slab::try_with_capacity(16)?;
 //! let entry = slab.vacant_entry()?;
 //! let key = entry.key();  // Know the key before insert
 //!
@@ -175,7 +175,7 @@
 //! ```
 //! # use nexus_slab::GenSlab;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut slab: GenSlab<&str> = GenSlab::with_capacity(1024)?;
+//! let mut slab: GenSlab<&str> = GenSlab::try_with_capacity(1024)?;
 //! let old = slab.insert("order 1")?;
 //! slab.remove(old);
 //! let new = slab.insert("order 2")?;  // same slot, new generation
@@ -215,7 +215,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # #[cfg(feature = "serde")] {
 //! # use nexus_slab::GenSlab;
-//! let mut book: GenSlab<String> = GenSlab::with_capacity(1024)?;
+//! let mut book: GenSlab<String> = GenSlab::try_with_capacity(1024)?;
 //! let a = book.insert("bid 100".to_string())?;
 //! let b = book.insert("ask 101".to_string())?;
 //! book.remove(a);
@@ -239,7 +239,7 @@
 //! # #[cfg(feature = "serde")] {
 //! # use nexus_slab::{GenSlab, Slab, backing::Mmap, snapshot::RestoreLimits};
 //! # let path = std::env::temp_dir().join(format!("nexus-slab-doc-{}.json", std::process::id()));
-//! # std::fs::write(&path, serde_json::to_vec(&GenSlab::<String>::with_capacity(2 << 20)?)?)?;
+//! # std::fs::write(&path, serde_json::to_vec(&GenSlab::<String>::try_with_capacity(2 << 20)?)?)?;
 //! # let file = std::io::BufReader::new(std::fs::File::open(&path)?);
 //! let limits = RestoreLimits::new().with_max_bytes(1 << 30);  // slabs up to 1 GiB
 //! let mut de = serde_json::Deserializer::from_reader(file);
@@ -256,7 +256,7 @@
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # use nexus_slab::{Key, Slab};
-//! let mut slab: Slab<&str> = Slab::with_capacity(1024)?;   // fixed capacity, allocated once
+//! let mut slab: Slab<&str> = Slab::try_with_capacity(1024)?;   // fixed capacity, allocated once
 //! let k: Key = slab.insert("hello")?;                       // a full slab hands the value back
 //! assert_eq!(slab[k], "hello");
 //! assert_eq!(slab.vacant_key(), Some(Key::new_saturating(1)));
@@ -271,7 +271,7 @@
 //! # use nexus_slab::{new_key_type, GenKey, Slab, backing::Mmap};
 //! new_key_type! { pub struct PlayerKey(GenKey); }
 //!
-//! let mut players: Slab<&str, Mmap, PlayerKey> = Slab::with_capacity(1024)?;
+//! let mut players: Slab<&str, Mmap, PlayerKey> = Slab::try_with_capacity(1024)?;
 //! let ada = players.insert("ada")?;
 //! players.remove(ada);
 //! let bob = players.insert("bob")?;             // same slot, next generation
@@ -419,7 +419,7 @@ pub type HugeSlab<T, K = Key> = Slab<T, HugeTlb, K>;
 /// whole page per slab.
 ///
 /// ```
-/// let slab: nexus_slab::HeapSlab<u64> = nexus_slab::HeapSlab::with_capacity(10).unwrap();
+/// let slab: nexus_slab::HeapSlab<u64> = nexus_slab::HeapSlab::with_capacity(10);
 /// assert!(slab.capacity() >= 10);
 /// ```
 pub type HeapSlab<T, K = Key> = Slab<T, Heap, K>;
@@ -432,7 +432,7 @@ pub type HeapSlab<T, K = Key> = Slab<T, Heap, K>;
 /// ```
 /// use nexus_slab::GenSlab;
 ///
-/// let mut slab: GenSlab<&str> = GenSlab::with_capacity(8).unwrap();
+/// let mut slab: GenSlab<&str> = GenSlab::with_capacity(8);
 /// let k = slab.insert("order 1").unwrap();
 /// slab.remove(k);
 /// slab.insert("order 2").unwrap();

@@ -63,7 +63,7 @@ impl NumaPolicy {
 /// ```
 /// use nexus_slab::Slab;
 ///
-/// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+/// let slab: Slab<u64> = Slab::with_capacity(1000);
 /// if let Ok(placed) = slab.numa_bytes() {
 ///     // Prefaulted: every byte is resident somewhere.
 ///     assert_eq!(placed.resident(), slab.memory_size());

@@ -79,20 +79,88 @@ impl<T, B: Backing + Default, K: SlabKey> Slab<T, B, K> {
         Self::new_in(B::default())
     }
 
-    /// A slab allocated for at least `capacity` values.
+    /// A slab allocated for at least `capacity` values, on a default backing.
+    ///
+    /// # Panics
+    ///
+    /// Where [`try_with_capacity`](Slab::try_with_capacity) returns an error (as std's
+    /// collections panic when memory runs out), with the error's message and its fix. Memory
+    /// control can fail where a plain allocation would not (a locked slab over the memlock
+    /// limit, a huge-page pool too small): handle it with `try_with_capacity`.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let slab: Slab<u64> = Slab::with_capacity(1000);
+    /// assert!(slab.capacity() >= 1000);
+    /// ```
+    #[must_use]
+    #[track_caller]
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self::with_capacity_in(capacity, B::default())
+    }
+
+    /// A slab allocated for at least `capacity` values, on a default backing, or the error.
     ///
     /// # Errors
     ///
     /// As for [`alloc`](Slab::alloc).
     ///
     /// ```
-    /// use nexus_slab::Slab;
+    /// use nexus_slab::{LockedSlab, Slab};
     ///
-    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// let slab: Slab<u64> = Slab::try_with_capacity(1000).unwrap();
     /// assert!(slab.capacity() >= 1000);
+    /// match LockedSlab::<[u8; 64]>::try_with_capacity(1 << 20) {
+    ///     Ok(locked) => assert!(locked.capacity() >= 1 << 20),
+    ///     Err(e) => eprintln!("{e}"), // over the memlock limit: the message says how to raise it
+    /// }
     /// ```
-    pub fn with_capacity(capacity: usize) -> Result<Self, Error> {
-        let mut slab = Self::new();
+    pub fn try_with_capacity(capacity: usize) -> Result<Self, Error> {
+        Self::try_with_capacity_in(capacity, B::default())
+    }
+}
+
+impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
+    /// A slab allocated for at least `capacity` values on `backing` (`new_in` then `alloc`).
+    ///
+    /// # Panics
+    ///
+    /// Where [`try_with_capacity_in`](Slab::try_with_capacity_in) returns an error, with the
+    /// error's message and its fix.
+    ///
+    /// ```
+    /// use nexus_slab::{backing::Heap, Slab};
+    ///
+    /// let slab: Slab<u64, Heap> = Slab::with_capacity_in(100, Heap::new());
+    /// assert!(slab.capacity() >= 100);
+    /// ```
+    #[must_use]
+    #[track_caller]
+    pub fn with_capacity_in(capacity: usize, backing: B) -> Self {
+        match Self::try_with_capacity_in(capacity, backing) {
+            Ok(slab) => slab,
+            Err(e) => panic!("allocating a slab of {capacity} slots: {e}"),
+        }
+    }
+
+    /// A slab allocated for at least `capacity` values on `backing`, or the error.
+    ///
+    /// # Errors
+    ///
+    /// As for [`alloc`](Slab::alloc).
+    ///
+    /// ```
+    /// use nexus_slab::{backing::{Locked, Mmap}, Slab};
+    ///
+    /// let backing = Locked::new(Mmap::new().exclude_from_dumps());
+    /// match Slab::<u64, _>::try_with_capacity_in(10_000, backing) {
+    ///     Ok(slab) => assert!(slab.capacity() >= 10_000),
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// ```
+    pub fn try_with_capacity_in(capacity: usize, backing: B) -> Result<Self, Error> {
+        let mut slab = Self::new_in(backing);
         slab.alloc(capacity)?;
         Ok(slab)
     }
@@ -109,7 +177,7 @@ impl<T: Clone, B: CloneBacking, K: SlabKey> Clone for Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<String> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<String> = Slab::with_capacity(4);
     /// let k = slab.insert("a".into()).unwrap();
     /// let copy = slab.clone();
     /// assert_eq!(copy[k], "a");
@@ -330,7 +398,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let mut slab: Slab<&str> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<&str> = Slab::with_capacity(4);
     /// assert_eq!(slab.insert("a").unwrap(), Key::new_saturating(0));
     /// assert_eq!(slab.insert("b").unwrap(), Key::new_saturating(1));
     /// ```
@@ -347,7 +415,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let k = slab.insert(3).unwrap();
     /// assert_eq!(slab.get(k), Some(&3));
     /// assert_eq!(slab.get(Key::new_saturating(99_999)), None);
@@ -363,7 +431,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let k = slab.insert(3).unwrap();
     /// *slab.get_mut(k).unwrap() += 1;
     /// assert_eq!(slab[k], 4);
@@ -382,7 +450,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let k = slab.insert(3).unwrap();
     /// // SAFETY: `k` was just inserted.
     /// assert_eq!(unsafe { slab.get_unchecked(k) }, &3);
@@ -409,7 +477,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let k = slab.insert(3).unwrap();
     /// // SAFETY: `k` was just inserted.
     /// unsafe { *slab.get_unchecked_mut(k) = 9 };
@@ -440,7 +508,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{KeyError, Slab};
     ///
-    /// let mut slab: Slab<u32> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u32> = Slab::with_capacity(4);
     /// let a = slab.insert(1).unwrap();
     /// let b = slab.insert(2).unwrap();
     /// let [x, y] = slab.get_disjoint_mut([a, b]).unwrap();
@@ -469,7 +537,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u32> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u32> = Slab::with_capacity(4);
     /// let a = slab.insert(1).unwrap();
     /// let b = slab.insert(2).unwrap();
     /// // SAFETY: both were just inserted, in two slots.
@@ -527,13 +595,13 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// use nexus_slab::{GenKey, GenSlab, Key, Slab};
     ///
     /// // Plain keys: any vacant slot.
-    /// let mut slab: Slab<&str> = Slab::with_capacity(16).unwrap();
+    /// let mut slab: Slab<&str> = Slab::with_capacity(16);
     /// slab.insert_at(Key::new_saturating(7), "seven").unwrap();
     /// assert_eq!(slab[Key::new_saturating(7)], "seven");
     /// assert_eq!(slab.insert("zero").unwrap(), Key::new_saturating(0)); // skipped slots fill in order
     ///
     /// // Generational keys: the exact generation comes back, and stale keys stay stale.
-    /// let mut conns: GenSlab<&str> = GenSlab::with_capacity(16).unwrap();
+    /// let mut conns: GenSlab<&str> = GenSlab::with_capacity(16);
     /// let saved = GenKey::from_bits(5 << 32 | 3).unwrap(); // slot 3, generation 5
     /// conns.insert_at(saved, "restored").unwrap();
     /// assert_eq!(conns[saved], "restored");
@@ -567,7 +635,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let mut slab: Slab<String> = Slab::with_capacity(8).unwrap();
+    /// let mut slab: Slab<String> = Slab::with_capacity(8);
     /// let a = slab.insert("a".into()).unwrap();
     /// let b = slab.insert("b".into()).unwrap();
     /// slab.remove(a);
@@ -637,7 +705,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let k = slab.insert(3).unwrap();
     /// assert_eq!(slab.remove(k), Some(3));
     /// assert_eq!(slab.remove(k), None);
@@ -652,7 +720,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let k = slab.insert(3).unwrap();
     /// assert!(slab.contains(k));
     /// assert!(!slab.contains(Key::new_saturating(usize::MAX)));
@@ -668,7 +736,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// slab.insert(1).unwrap();
     /// assert_eq!(slab.len(), 1);
     /// ```
@@ -683,7 +751,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let slab: Slab<u8> = Slab::with_capacity(4);
     /// assert!(slab.is_empty());
     /// ```
     #[inline]
@@ -699,7 +767,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let slab: Slab<u64> = Slab::with_capacity(100).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(100);
     /// assert!(slab.capacity() >= 100);
     /// ```
     #[inline]
@@ -716,7 +784,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u64> = Slab::with_capacity(1).unwrap();
+    /// let mut slab: Slab<u64> = Slab::with_capacity(1);
     /// while !slab.is_full() {
     ///     slab.insert(0).unwrap();
     /// }
@@ -728,7 +796,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{GenKey, GenSlab};
     ///
-    /// let mut slab: GenSlab<u64> = GenSlab::with_capacity(1).unwrap();
+    /// let mut slab: GenSlab<u64> = GenSlab::with_capacity(1);
     /// let cap = slab.capacity();
     /// let last = GenKey::from_bits(u64::from(u32::MAX) << 32).unwrap(); // slot 0, last generation
     /// slab.insert_at(last, 7).unwrap();
@@ -758,7 +826,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{GenSlab, Key, Slab};
     ///
-    /// let mut slab: Slab<String> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<String> = Slab::with_capacity(4);
     /// let k = slab.insert("x".into()).unwrap();
     /// slab.insert("y".into()).unwrap();
     /// slab.clear();
@@ -766,7 +834,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// assert!(!slab.contains(k));
     /// assert_eq!(slab.insert("z".into()).unwrap(), Key::new_saturating(0));
     ///
-    /// let mut gens: GenSlab<&str> = GenSlab::with_capacity(4).unwrap();
+    /// let mut gens: GenSlab<&str> = GenSlab::with_capacity(4);
     /// let a = gens.insert("a").unwrap();
     /// let b = gens.insert("b").unwrap();
     /// gens.clear();
@@ -785,7 +853,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let slab: Slab<u64> = Slab::with_capacity(1).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(1);
     /// assert_eq!(slab.memory_size(), nexus_slab::system::SystemInfo::probe().base_page_size); // one page
     /// ```
     #[inline]
@@ -822,7 +890,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// assert_eq!(empty.vacant_entry().unwrap_err().capacity(), 0);
     ///
     /// struct Node { me: Key }
-    /// let mut slab: Slab<Node> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<Node> = Slab::with_capacity(4);
     /// let entry = slab.vacant_entry().unwrap();
     /// let key = entry.key();
     /// entry.insert(Node { me: key });
@@ -840,7 +908,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// slab.insert(1).unwrap();
     /// slab.insert(2).unwrap();
     /// assert_eq!(slab.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [1, 2]);
@@ -854,7 +922,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// for v in 0..3 {
     ///     slab.insert(v).unwrap();
     /// }
@@ -871,7 +939,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// slab.insert(5).unwrap();
     /// slab.insert(7).unwrap();
     /// assert_eq!(slab.values().copied().collect::<Vec<_>>(), [5, 7]);
@@ -886,7 +954,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let k = slab.insert(5).unwrap();
     /// for v in slab.values_mut() {
     ///     *v += 1;
@@ -904,7 +972,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<String> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<String> = Slab::with_capacity(4);
     /// let k = slab.insert("order".to_string()).unwrap();
     /// let v: &String = &slab[k];
     /// assert_eq!(slab.key_of(v), Some(k));
@@ -925,7 +993,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let next = slab.vacant_key().unwrap();
     /// assert_eq!(slab.insert(1).unwrap(), next);
     /// assert_eq!(Slab::<u8>::new().vacant_key(), None);
@@ -957,7 +1025,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// slab.insert(1).unwrap();
     /// slab.iter_mut().for_each(|(_, v)| *v += 1);
     /// assert_eq!(slab.iter().next().map(|(_, v)| *v), Some(2));
@@ -972,7 +1040,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// slab.insert(1).unwrap();
     /// slab.insert(2).unwrap();
     /// let values: Vec<u8> = slab.drain().map(|(_, v)| v).collect();
@@ -990,7 +1058,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u32> = Slab::with_capacity(8).unwrap();
+    /// let mut slab: Slab<u32> = Slab::with_capacity(8);
     /// for v in 0..6 {
     ///     slab.insert(v).unwrap();
     /// }
@@ -1031,7 +1099,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{Error, Slab};
     ///
-    /// let mut slab: Slab<u64> = Slab::with_capacity(512).unwrap();
+    /// let mut slab: Slab<u64> = Slab::with_capacity(512);
     /// match slab.mlock() {
     ///     Ok(()) => slab.munlock().unwrap(),
     ///     Err(e) => eprintln!("cannot lock here: {e}"),
@@ -1081,7 +1149,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u64> = Slab::with_capacity(4 << 20).unwrap();
+    /// let mut slab: Slab<u64> = Slab::with_capacity(4 << 20);
     /// match slab.try_collapse() {
     ///     Ok(huge) => println!("{huge} of {} bytes on huge pages", slab.memory_size()),
     ///     Err(e) => eprintln!("no huge pages: {e}"),
@@ -1104,7 +1172,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(1000);
     /// if let Ok(huge) = slab.huge_page_bytes() {
     ///     assert_eq!(huge, 0); // 8 KiB cannot hold a 2 MiB page
     /// }
@@ -1126,7 +1194,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// let mut slab: Slab<u64> = Slab::with_capacity(1000);
     /// if slab.mlock().is_ok() {
     ///     assert_eq!(slab.locked_bytes().ok(), Some(slab.memory_size()));
     /// }
@@ -1147,7 +1215,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(1000);
     /// if let Ok(placed) = slab.numa_bytes() {
     ///     assert_eq!(placed.resident(), slab.memory_size());
     /// }

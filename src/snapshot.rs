@@ -39,7 +39,7 @@
 //! ```
 //! use nexus_slab::{GenSlab, Slab, backing::Heap};
 //!
-//! let mut slab: GenSlab<String> = GenSlab::with_capacity(64).unwrap();
+//! let mut slab: GenSlab<String> = GenSlab::with_capacity(64);
 //! let a = slab.insert("a".to_string()).unwrap();
 //! let b = slab.insert("b".to_string()).unwrap();
 //! slab.remove(a);
@@ -76,7 +76,7 @@
 //! ```
 //! use nexus_slab::{Slab, backing::Mmap, snapshot::RestoreLimits};
 //!
-//! let orders: Slab<u64> = Slab::with_capacity(5 << 20).unwrap(); // 40 MiB
+//! let orders: Slab<u64> = Slab::with_capacity(5 << 20); // 40 MiB
 //! let saved = serde_json::to_vec(&orders).unwrap();
 //!
 //! let refused = serde_json::from_slice::<Slab<u64>>(&saved).unwrap_err();
@@ -103,7 +103,7 @@
 //! //     #[serde(deserialize_with = "large_slab")]
 //! //     orders: Slab<u64>,
 //! // }
-//! let orders = Slab::<u64>::with_capacity(5 << 20).unwrap();
+//! let orders = Slab::<u64>::with_capacity(5 << 20);
 //! let json = serde_json::to_string(&orders).unwrap();
 //! let back = large_slab(&mut serde_json::Deserializer::from_str(&json)).unwrap();
 //! assert_eq!(back.capacity(), orders.capacity());
@@ -284,7 +284,7 @@ where
 /// use nexus_slab::{Slab, backing::Mmap, snapshot::RestoreLimits};
 ///
 /// // A trusted snapshot of a 1Mi-slot slab of u64 (8 MiB and a bit), saved by this process.
-/// let big: Slab<u64> = Slab::with_capacity(1 << 20).unwrap();
+/// let big: Slab<u64> = Slab::with_capacity(1 << 20);
 /// let json = serde_json::to_vec(&big).unwrap();
 ///
 /// // Under a 4 MiB cap it is refused, before any memory is allocated.
@@ -492,7 +492,7 @@ impl SnapshotError {
     /// ```
     /// use nexus_slab::{Slab, backing::Mmap, snapshot::RestoreLimits};
     ///
-    /// let saved = serde_json::to_vec(&Slab::<u64>::with_capacity(1 << 20).unwrap()).unwrap();
+    /// let saved = serde_json::to_vec(&Slab::<u64>::with_capacity(1 << 20)).unwrap();
     /// let mut de = serde_json::Deserializer::from_slice(&saved);
     /// let limits = RestoreLimits::new().with_max_bytes(1 << 20);
     /// let err = Slab::<u64>::restore_in(Mmap::new(), limits, &mut de).unwrap_err();
@@ -678,7 +678,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{Slab, backing::Mmap, snapshot::{RestoreLimits, SnapshotError}};
     ///
-    /// let big: Slab<u64> = Slab::with_capacity(1 << 20).unwrap(); // 8 MiB and a bit
+    /// let big: Slab<u64> = Slab::with_capacity(1 << 20); // 8 MiB and a bit
     /// let bytes = postcard::to_allocvec(&big).unwrap();
     /// let small = RestoreLimits::new().with_max_bytes(4 << 20);
     ///

@@ -179,7 +179,7 @@ impl<T, B: Backing + Send + 'static, K: SlabKey + 'static> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{LockedSlab, Slab};
     ///
-    /// let slab: Slab<String> = Slab::with_capacity(1024).unwrap();
+    /// let slab: Slab<String> = Slab::with_capacity(1024);
     /// let (mut owner, remote) = slab.split();
     /// let order = owner.lend("buy 100".to_string()).unwrap();
     /// let retire = std::thread::spawn(move || {
@@ -231,7 +231,7 @@ impl<T, B: Backing + Send + 'static, K: SlabKey + 'static> Slab<T, B, K> {
 ///
 /// ```compile_fail,E0308
 /// use nexus_slab::Slab;
-/// let (owner, _remote) = Slab::<u64>::with_capacity(8).unwrap().split();
+/// let (owner, _remote) = Slab::<u64>::with_capacity(8).split();
 /// let slab: &Slab<u64> = &owner;
 /// ```
 ///
@@ -244,7 +244,7 @@ impl<T, B: Backing + Send + 'static, K: SlabKey + 'static> Slab<T, B, K> {
 /// ```
 /// use nexus_slab::{GenSlab, Slab};
 ///
-/// let (mut owner, remote) = GenSlab::<u32>::with_capacity(4).unwrap().split();
+/// let (mut owner, remote) = GenSlab::<u32>::with_capacity(4).split();
 /// let k = owner.insert(1).unwrap();
 /// let lent = owner.lend(2).unwrap();
 /// assert_eq!((owner.len(), owner.lent()), (1, 1));
@@ -303,7 +303,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u64>::with_capacity(2).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u64>::with_capacity(2).split();
     /// let mut a = owner.lend(1).unwrap();
     /// *a += 10;
     /// assert_eq!(*a, 11);
@@ -347,7 +347,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let slab: Slab<u64> = Slab::with_capacity(1).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(1);
     /// let cap = slab.capacity();
     /// let (mut owner, remote) = slab.split();
     /// let lent: Vec<_> = (0..cap as u64).map(|v| owner.lend(v).unwrap()).collect();
@@ -379,7 +379,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).split();
     /// let lent = [owner.lend(1).unwrap(), owner.lend(2).unwrap()];
     /// assert_eq!(owner.reclaim(), 0);
     /// remote.free_all(lent);
@@ -402,7 +402,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let a = owner.lend(1).unwrap();
     /// assert_eq!(owner.lent(), 1);
     /// drop(a);
@@ -421,7 +421,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).split();
     /// drop(remote);
     /// let again = owner.remote();
     /// again.free(owner.lend(1).unwrap());
@@ -440,7 +440,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let slab: Slab<u64> = Slab::with_capacity(1).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(1);
     /// let cap = slab.capacity();
     /// let (mut owner, remote) = slab.split();
     /// let mut lent: Vec<_> = (0..cap as u64).map(|v| owner.lend(v).unwrap()).collect();
@@ -460,7 +460,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let next = owner.vacant_key().unwrap();
     /// assert_eq!(owner.insert(1).unwrap(), next);
     /// ```
@@ -475,7 +475,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// owner.insert(1).unwrap();
     /// let _lent = owner.lend(2).unwrap();
     /// assert_eq!(owner.as_slab().len(), 1);
@@ -491,7 +491,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// assert_eq!(owner.get(k), Some(&1));
     /// ```
@@ -510,7 +510,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// // SAFETY: `k` was just inserted.
     /// assert_eq!(unsafe { owner.get_unchecked(k) }, &1);
@@ -526,7 +526,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// assert!(owner.contains(k));
     /// ```
@@ -541,7 +541,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// owner.insert(1).unwrap();
     /// let _out = owner.lend(2).unwrap();
     /// assert_eq!((owner.len(), owner.lent()), (1, 1));
@@ -557,7 +557,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let _out = owner.lend(2).unwrap();
     /// assert!(owner.is_empty());
     /// ```
@@ -572,7 +572,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// assert!(owner.capacity() >= 8);
     /// ```
     #[inline]
@@ -586,7 +586,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// owner.insert(1).unwrap();
     /// let _out = owner.lend(2).unwrap();
     /// assert_eq!(owner.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [1]);
@@ -600,7 +600,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// assert_eq!(owner.keys().collect::<Vec<_>>(), [k]);
     /// ```
@@ -613,7 +613,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// owner.insert(1).unwrap();
     /// assert_eq!(owner.values().sum::<u8>(), 1);
     /// ```
@@ -626,7 +626,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// assert_eq!(owner.key_of(&owner[k]), Some(k));
     /// ```
@@ -640,7 +640,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// assert!(owner.memory_size() > 0);
     /// ```
     #[must_use]
@@ -653,7 +653,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// assert!(owner.backing().prefaults());
     /// ```
     #[must_use]
@@ -691,7 +691,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// if let Ok(huge) = owner.huge_page_bytes() {
     ///     assert!(huge <= owner.memory_size());
     /// }
@@ -709,7 +709,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// if let Ok(placed) = owner.numa_bytes() {
     ///     assert!(placed.resident() <= owner.memory_size());
     /// }
@@ -728,7 +728,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let (mut owner, _remote) = Slab::<(Key, u8)>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<(Key, u8)>::with_capacity(8).split();
     /// let entry = owner.vacant_entry().unwrap();
     /// let key = entry.key();
     /// entry.insert((key, 1));
@@ -746,7 +746,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// *owner.get_mut(k).unwrap() += 1;
     /// assert_eq!(owner[k], 2);
@@ -765,7 +765,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// // SAFETY: `k` was just inserted.
     /// unsafe { *owner.get_unchecked_mut(k) = 5 };
@@ -786,7 +786,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let a = owner.insert(1).unwrap();
     /// let b = owner.insert(2).unwrap();
     /// let [x, y] = owner.get_disjoint_mut([a, b]).unwrap();
@@ -805,7 +805,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// assert_eq!(owner.remove(k), Some(1));
     /// assert_eq!(owner.remove(k), None);
@@ -824,7 +824,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let (mut owner, _remote) = Slab::<&str>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<&str>::with_capacity(8).split();
     /// owner.insert_at(Key::new_saturating(3), "three").unwrap();
     /// assert_eq!(owner[Key::new_saturating(3)], "three");
     /// ```
@@ -837,7 +837,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// owner.iter_mut().for_each(|(_, v)| *v += 1);
     /// assert_eq!(owner[k], 2);
@@ -851,7 +851,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// owner.values_mut().for_each(|v| *v *= 3);
     /// assert_eq!(owner[k], 3);
@@ -866,7 +866,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// owner.insert(1).unwrap();
     /// let lent = owner.lend(2).unwrap();
     /// assert_eq!(owner.drain().map(|(_, v)| v).collect::<Vec<_>>(), [1]);
@@ -881,7 +881,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// for v in 0..4 {
     ///     owner.insert(v).unwrap();
     /// }
@@ -899,7 +899,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<String>::with_capacity(8).split();
     /// let k = owner.insert("a".into()).unwrap();
     /// let lent = owner.lend("b".into()).unwrap();
     /// owner.clear();
@@ -920,7 +920,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<String>::with_capacity(8).split();
     /// let k = owner.insert("kept".into()).unwrap();
     /// let _lent = owner.lend("lent".into()).unwrap();
     /// let mut copy = owner.try_clone().unwrap();
@@ -950,7 +950,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u64>::with_capacity(512).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u64>::with_capacity(512).split();
     /// match owner.mlock() {
     ///     Ok(()) => owner.munlock().unwrap(),
     ///     Err(e) => eprintln!("cannot lock here: {e}"),
@@ -985,7 +985,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u64>::with_capacity(4 << 20).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u64>::with_capacity(4 << 20).split();
     /// match owner.try_collapse() {
     ///     Ok(huge) => println!("{huge} bytes on huge pages"),
     ///     Err(e) => eprintln!("no huge pages: {e}"),
@@ -1111,7 +1111,7 @@ impl<T, B: Backing, K: SlabKey> Drop for Owner<T, B, K> {
 /// ```
 /// use nexus_slab::{Slab, split::Lent};
 ///
-/// let (mut owner, _remote) = Slab::<Vec<u8>>::with_capacity(8).unwrap().split();
+/// let (mut owner, _remote) = Slab::<Vec<u8>>::with_capacity(8).split();
 /// let mut msg: Lent<Vec<u8>> = owner.lend(vec![1, 2]).unwrap();
 /// msg.push(3);
 /// let len = std::thread::spawn(move || msg.len()).join().unwrap(); // dropped there
@@ -1123,7 +1123,7 @@ impl<T, B: Backing, K: SlabKey> Drop for Owner<T, B, K> {
 ///
 /// ```compile_fail
 /// fn send<S: Send>(_: S) {}
-/// let slab = nexus_slab::Slab::<std::rc::Rc<u8>>::with_capacity(1).unwrap();
+/// let slab = nexus_slab::Slab::<std::rc::Rc<u8>>::with_capacity(1);
 /// let (mut owner, _remote) = slab.split();
 /// send(owner.lend(std::rc::Rc::new(1)).unwrap());
 /// ```
@@ -1211,7 +1211,7 @@ impl<T: fmt::Debug> fmt::Debug for Lent<T> {
 /// use std::sync::mpsc;
 ///
 /// // A gateway thread creates orders, a matching thread retires them.
-/// let slab: Slab<[u64; 4]> = Slab::with_capacity(1024).unwrap();
+/// let slab: Slab<[u64; 4]> = Slab::with_capacity(1024);
 /// let (mut gateway, remote) = slab.split();
 /// let (tx, rx) = mpsc::channel::<Lent<[u64; 4]>>();
 /// let matcher = std::thread::spawn(move || {
@@ -1262,7 +1262,7 @@ impl<T> RemoteFree<T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).split();
     /// remote.free(owner.lend("x".into()).unwrap());
     /// assert_eq!(owner.reclaim(), 1);
     /// ```
@@ -1276,7 +1276,7 @@ impl<T> RemoteFree<T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).split();
     /// let lent = owner.lend("x".into()).unwrap();
     /// assert_eq!(remote.take(lent), "x");
     /// assert_eq!(owner.reclaim(), 1);
@@ -1292,7 +1292,7 @@ impl<T> RemoteFree<T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<u32>::with_capacity(64).unwrap().split();
+    /// let (mut owner, remote) = Slab::<u32>::with_capacity(64).split();
     /// let lent: Vec<_> = (0..10).map(|v| owner.lend(v).unwrap()).collect();
     /// let mut batch = remote.batch();
     /// for l in lent {
@@ -1317,7 +1317,7 @@ impl<T> RemoteFree<T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<u32>::with_capacity(64).unwrap().split();
+    /// let (mut owner, remote) = Slab::<u32>::with_capacity(64).split();
     /// let lent: Vec<_> = (0..10).map(|v| owner.lend(v).unwrap()).collect();
     /// remote.free_all(lent);
     /// assert_eq!(owner.reclaim(), 10);
@@ -1364,7 +1364,7 @@ impl<T> fmt::Debug for RemoteFree<T> {
 /// ```
 /// use nexus_slab::Slab;
 ///
-/// let (mut owner, remote) = Slab::<u64>::with_capacity(64).unwrap().split();
+/// let (mut owner, remote) = Slab::<u64>::with_capacity(64).split();
 /// let lent: Vec<_> = (0..40).map(|v| owner.lend(v).unwrap()).collect();
 /// let mut batch = remote.batch();
 /// let mut sum = 0;
@@ -1398,7 +1398,7 @@ impl<T> FreeBatch<'_, T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).split();
     /// let mut batch = remote.batch();
     /// batch.free(owner.lend("a".into()).unwrap());
     /// assert_eq!(owner.reclaim(), 0); // not flushed yet
@@ -1432,7 +1432,7 @@ impl<T> FreeBatch<'_, T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).split();
     /// let mut batch = remote.batch();
     /// assert_eq!(batch.take(owner.lend("a".into()).unwrap()), "a");
     /// batch.flush();
@@ -1476,7 +1476,7 @@ impl<T> FreeBatch<'_, T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).split();
     /// let mut batch = remote.batch();
     /// assert!(batch.is_empty());
     /// batch.free(owner.lend(1).unwrap());
@@ -1492,7 +1492,7 @@ impl<T> FreeBatch<'_, T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (_owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (_owner, remote) = Slab::<u8>::with_capacity(8).split();
     /// assert!(remote.batch().is_empty());
     /// ```
     #[inline]
@@ -1506,7 +1506,7 @@ impl<T> FreeBatch<'_, T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).split();
     /// let mut batch = remote.batch();
     /// batch.free(owner.lend(1).unwrap());
     /// batch.free(owner.lend(2).unwrap());

@@ -61,8 +61,8 @@ use crate::SlabKey;
 /// ```compile_fail,E0308
 /// use nexus_slab::{new_key_type, Key, Slab};
 /// new_key_type! { struct OrderKey(Key); struct LevelKey(Key); }
-/// let mut orders: Slab<u64, nexus_slab::backing::Mmap, OrderKey> = Slab::with_capacity(4).unwrap();
-/// let levels: Slab<u64, nexus_slab::backing::Mmap, LevelKey> = Slab::with_capacity(4).unwrap();
+/// let mut orders: Slab<u64, nexus_slab::backing::Mmap, OrderKey> = Slab::with_capacity(4);
+/// let levels: Slab<u64, nexus_slab::backing::Mmap, LevelKey> = Slab::with_capacity(4);
 /// let o = orders.insert(1).unwrap();
 /// let _ = levels.get(o); // expected `LevelKey`, found `OrderKey`
 /// ```

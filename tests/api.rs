@@ -130,7 +130,7 @@ fn typed_keys_work_through_every_alias_and_method() {
     #[cfg(miri)]
     return; // Miri does not model mlock; the same calls run on a Heap slab in other tests
     #[allow(unreachable_code)]
-    let mut book: LockedSlab<u64, OrderKey> = match LockedSlab::with_capacity(64) {
+    let mut book: LockedSlab<u64, OrderKey> = match LockedSlab::try_with_capacity(64) {
         Ok(s) => s,
         Err(e @ Error::MemlockLimit { .. }) => panic!("root holds CAP_IPC_LOCK here: {e}"),
         Err(e) => panic!("{e}"),
@@ -244,7 +244,7 @@ fn try_clone_keeps_keys_values_and_next_keys<B: Backing + Default + CloneBacking
             V(self.0.sibling(self.0.id + 1000), self.1)
         }
     }
-    let mut s: Slab<V, B, GenKey> = Slab::with_capacity(100).unwrap();
+    let mut s: Slab<V, B, GenKey> = Slab::with_capacity(100);
     let keys: Vec<GenKey> = (0..80)
         .map(|i| s.insert(V(log.item(i), i)).unwrap())
         .collect();
@@ -293,7 +293,7 @@ fn try_clone_survives_a_panicking_clone<B: Backing + Default + CloneBacking>() {
             V(self.0.sibling(self.0.id + 100))
         }
     }
-    let mut s: Slab<V, B> = Slab::with_capacity(20).unwrap();
+    let mut s: Slab<V, B> = Slab::with_capacity(20);
     for i in 0..12 {
         s.insert(V(log.item(i))).unwrap();
     }
@@ -311,8 +311,8 @@ fn try_clone_survives_a_panicking_clone<B: Backing + Default + CloneBacking>() {
 }
 
 fn key_of_finds_exactly_the_values_in_the_slab<B: Backing + Default>() {
-    let mut a: Slab<[u64; 3], B> = Slab::with_capacity(16).unwrap();
-    let mut b: Slab<[u64; 3], B> = Slab::with_capacity(16).unwrap();
+    let mut a: Slab<[u64; 3], B> = Slab::with_capacity(16);
+    let mut b: Slab<[u64; 3], B> = Slab::with_capacity(16);
     let ka: Vec<Key> = (0..10).map(|i| a.insert([i; 3]).unwrap()).collect();
     let kb = b.insert([7; 3]).unwrap();
     for &k in &ka {
@@ -329,7 +329,7 @@ fn key_of_finds_exactly_the_values_in_the_slab<B: Backing + Default>() {
     let removed = a.remove(ka[4]).unwrap();
     assert_eq!(a.key_of(&removed), None);
     // Zero-sized values still have one address per slot.
-    let mut z: Slab<(), B> = Slab::with_capacity(4).unwrap();
+    let mut z: Slab<(), B> = Slab::with_capacity(4);
     let k0 = z.insert(()).unwrap();
     let k1 = z.insert(()).unwrap();
     assert_eq!(z.key_of(&z[k0]), Some(k0));
@@ -342,7 +342,7 @@ fn key_of_finds_exactly_the_values_in_the_slab<B: Backing + Default>() {
 fn insert_at_restores_a_key_map_and_keeps_insert_order<B: Backing + Default>() {
     // Keys saved by another process: restore each value at its key.
     let saved: Vec<(usize, &str)> = vec![(5, "e"), (0, "a"), (9, "i"), (2, "c")];
-    let mut s: Slab<&str, B> = Slab::with_capacity(16).unwrap();
+    let mut s: Slab<&str, B> = Slab::with_capacity(16);
     for (i, v) in &saved {
         s.insert_at(Key::new_saturating(*i), v).unwrap();
     }
@@ -354,7 +354,7 @@ fn insert_at_restores_a_key_map_and_keeps_insert_order<B: Backing + Default>() {
     let next: Vec<usize> = (0..7).map(|_| s.insert("x").unwrap().index()).collect();
     assert_eq!(next, [1, 3, 4, 6, 7, 8, 10]);
     // Generational: the same generation comes back; older ones stay stale.
-    let mut g: Slab<u8, B, GenKey> = Slab::with_capacity(8).unwrap();
+    let mut g: Slab<u8, B, GenKey> = Slab::with_capacity(8);
     let k = GenKey::from_bits(7 << 32 | 3).unwrap();
     g.insert_at(k, 1).unwrap();
     assert_eq!(g[k], 1);
@@ -369,7 +369,7 @@ fn insert_at_restores_a_key_map_and_keeps_insert_order<B: Backing + Default>() {
 
 fn insert_at_refuses_and_changes_nothing<B: Backing + Default>() {
     let log = DropLog::new();
-    let mut s: Slab<Tracked, B, GenKey> = Slab::with_capacity(8).unwrap();
+    let mut s: Slab<Tracked, B, GenKey> = Slab::with_capacity(8);
     let cap = s.capacity();
     let a = s.insert(log.item(0)).unwrap();
     let b = s.insert(log.item(1)).unwrap();
@@ -418,7 +418,7 @@ fn insert_at_refuses_and_changes_nothing<B: Backing + Default>() {
 #[test]
 #[cfg_attr(miri, ignore = "Miri does not model mlock")]
 fn locked_copies_are_locked_too() {
-    let mut s: Slab<u64, Locked<Mmap>> = Slab::with_capacity(1 << 12).unwrap();
+    let mut s: Slab<u64, Locked<Mmap>> = Slab::with_capacity(1 << 12);
     s.insert(1).unwrap();
     let c = s.try_clone().unwrap();
     if cfg!(target_os = "linux") && !cfg!(miri) {

@@ -37,7 +37,7 @@ const fn scaled(native: usize, miri: usize) -> usize {
 }
 
 fn slab<T, B: Backing + Default>(n: usize) -> Slab<T, B> {
-    Slab::with_capacity(n).expect("allocation")
+    Slab::try_with_capacity(n).expect("allocation")
 }
 
 fn freed_keys_are_reused_last_in_first_out<B: Backing + Default>() {
@@ -368,7 +368,7 @@ fn unused_vacant_entry_changes_nothing<B: Backing + Default>() {
 fn memory_per_slot_is_at_most_the_slab_crates() {
     // The slab crate's `Entry<T>`: a tag word plus the value (or a `usize` link).
     fn check<T>(slab_entry: usize) {
-        let s: Slab<T> = Slab::with_capacity(1 << 20).unwrap();
+        let s: Slab<T> = Slab::with_capacity(1 << 20);
         let per_slot = s.memory_size() as f64 / s.capacity() as f64;
         assert!(
             per_slot <= slab_entry as f64,
@@ -401,20 +401,20 @@ fn slabs_are_send_and_sync_when_their_values_are() {
 #[test]
 #[should_panic(expected = "invalid key")]
 fn index_panics_on_a_vacant_key() {
-    let s: Slab<u8> = Slab::with_capacity(4).unwrap();
+    let s: Slab<u8> = Slab::with_capacity(4);
     let _ = s[Key::new_saturating(0)];
 }
 
 #[test]
 #[should_panic(expected = "invalid key")]
 fn index_mut_panics_on_an_out_of_range_key() {
-    let mut s: Slab<u8> = Slab::with_capacity(4).unwrap();
+    let mut s: Slab<u8> = Slab::with_capacity(4);
     s[Key::new_saturating(usize::MAX)] = 1;
 }
 
 #[test]
 fn get_disjoint_mut_rejects_bad_keys_with_their_cause() {
-    let mut s: Slab<u32> = Slab::with_capacity(8).unwrap();
+    let mut s: Slab<u32> = Slab::with_capacity(8);
     let a = s.insert(1).unwrap();
     let b = s.insert(2).unwrap();
     let c = s.insert(3).unwrap();
@@ -440,7 +440,7 @@ fn get_disjoint_mut_rejects_bad_keys_with_their_cause() {
 #[test]
 fn full_works_for_values_without_debug() {
     struct Opaque(#[allow(dead_code)] u8);
-    let mut s: Slab<Opaque> = Slab::with_capacity(1).unwrap();
+    let mut s: Slab<Opaque> = Slab::with_capacity(1);
     while !s.is_full() {
         s.insert(Opaque(0)).unwrap(); // `unwrap` needs `Full<Opaque>: Debug`
     }
@@ -473,7 +473,7 @@ fn full_works_for_values_without_debug() {
 
 #[test]
 fn debug_shows_sizes_or_entries() {
-    let mut s: Slab<u8> = Slab::with_capacity(2).unwrap();
+    let mut s: Slab<u8> = Slab::with_capacity(2);
     s.insert(7).unwrap();
     let plain = format!("{s:?}");
     assert!(
@@ -608,7 +608,7 @@ fn fold_sees_exactly_what_next_would_from_any_position() {
         (130, 50),
         (64, 100),
     ] {
-        let mut s: Slab<u32> = Slab::with_capacity(n).unwrap();
+        let mut s: Slab<u32> = Slab::with_capacity(n);
         for v in 0..n as u32 {
             s.insert(v).unwrap();
         }

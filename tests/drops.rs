@@ -26,7 +26,7 @@ common::on_every_backing!(
 
 /// A slab holding `n` tracked values with ids 0..n (key i holds id i).
 fn filled<B: Backing + Default>(log: &DropLog, n: u64) -> Slab<Tracked, B> {
-    let mut s: Slab<Tracked, B> = Slab::with_capacity(n as usize).unwrap();
+    let mut s: Slab<Tracked, B> = Slab::with_capacity(n as usize);
     for id in 0..n {
         assert_eq!(s.insert(log.item(id)).unwrap().index(), id as usize);
     }

@@ -145,7 +145,7 @@ fn a_full_or_unallocated_slab_says_which() {
     assert_eq!(
         text,
         "the slab has no memory yet: call `alloc(n)` first, or build it with \
-         `Slab::with_capacity(n)`"
+         `Slab::try_with_capacity(n)`"
     );
     assert_eq!(full.into_inner(), "first");
     let no_entry = slab.vacant_entry().unwrap_err();
@@ -181,7 +181,7 @@ fn allocation_errors_carry_the_reason_and_the_fix() {
     assert!(matches!(errors[2], Error::BudgetTooSmall { .. }));
     for e in &errors[3..] {
         assert!(matches!(e, Error::NotAllocated { .. }), "{e:?}");
-        assert!(e.hint().unwrap().contains("Slab::with_capacity(n)"));
+        assert!(e.hint().unwrap().contains("Slab::try_with_capacity(n)"));
     }
     for e in &errors {
         check(e, e.hint());
@@ -283,7 +283,7 @@ fn a_custom_backing_reports_its_own_errors() {
 fn snapshot_errors_are_typed_whatever_the_format() {
     use nexus_slab::snapshot::{RestoreLimits, SnapshotError};
 
-    let big: Slab<u64, Heap> = Slab::with_capacity(1 << 20).unwrap();
+    let big: Slab<u64, Heap> = Slab::with_capacity(1 << 20);
     let bytes = postcard::to_allocvec(&big).unwrap();
     let small = RestoreLimits::new().with_max_bytes(1 << 20);
 

@@ -108,7 +108,7 @@ impl<K: Forge, B: Backing + Default> Scene<K, B> {
         let slab = if n == 0 {
             Slab::new()
         } else {
-            Slab::with_capacity(n).unwrap()
+            Slab::with_capacity(n)
         };
         Scene {
             name,

@@ -20,7 +20,7 @@ common::backing_tests!(
 );
 
 fn slab<T, B: Backing + Default>(n: usize) -> Slab<T, B, GenKey> {
-    Slab::with_capacity(n).expect("allocation")
+    Slab::try_with_capacity(n).expect("allocation")
 }
 
 /// Asserts that `key` is found nowhere.
@@ -160,7 +160,7 @@ fn the_whole_api_speaks_genkey<B: Backing + Default>() {
 #[test]
 #[should_panic(expected = "invalid key")]
 fn index_panics_on_a_stale_key() {
-    let mut s: GenSlab<u8> = GenSlab::with_capacity(4).unwrap();
+    let mut s: GenSlab<u8> = GenSlab::with_capacity(4);
     let k = s.insert(1).unwrap();
     s.remove(k);
     s.insert(2).unwrap();
@@ -175,7 +175,7 @@ fn genkey_is_eight_bytes_and_so_is_its_option() {
 
 #[test]
 fn made_up_genkeys_are_safe() {
-    let mut s: GenSlab<u8> = GenSlab::with_capacity(4).unwrap();
+    let mut s: GenSlab<u8> = GenSlab::with_capacity(4);
     s.insert(1).unwrap();
     // The live key is slot 0, generation 1; none of these is it.
     for bits in [u64::MAX, 3 << 32, (1 << 32) | 1, (1 << 32) | 0xffff_ffff] {
@@ -194,7 +194,7 @@ fn made_up_genkeys_are_safe() {
 /// dropped value, `remove` dropped it again, `len()` wrapped and two inserts shared a slot.
 #[test]
 fn a_forged_even_generation_never_reaches_a_vacant_slot() {
-    let mut s: GenSlab<String> = GenSlab::with_capacity(4).unwrap();
+    let mut s: GenSlab<String> = GenSlab::with_capacity(4);
     let k = s.insert("dropped on remove".to_string()).unwrap();
     assert_eq!((k.index(), k.generation()), (0, 1));
     assert_eq!(s.remove(k).as_deref(), Some("dropped on remove"));
@@ -223,7 +223,7 @@ fn a_forged_even_generation_never_reaches_a_vacant_slot() {
 /// a key no slab handed out (a future generation, a never-used slot) gives `VacantKey`.
 #[test]
 fn stale_keys_are_stale_before_and_after_reuse() {
-    let mut s: GenSlab<u8> = GenSlab::with_capacity(4).unwrap();
+    let mut s: GenSlab<u8> = GenSlab::with_capacity(4);
     let old = s.insert(1).unwrap();
     s.remove(old);
     assert!(matches!(
@@ -251,7 +251,7 @@ fn stale_keys_are_stale_before_and_after_reuse() {
 #[test]
 fn genkey_slots_cost_at_most_four_bytes_more() {
     fn per_slot<K: nexus_slab::SlabKey, T>() -> f64 {
-        let s: Slab<T, nexus_slab::backing::Mmap, K> = Slab::with_capacity(1 << 20).unwrap();
+        let s: Slab<T, nexus_slab::backing::Mmap, K> = Slab::with_capacity(1 << 20);
         s.memory_size() as f64 / s.capacity() as f64
     }
     for (plain, gen) in [

@@ -17,10 +17,10 @@ struct Order {
 
 #[test]
 fn a_first_program_needs_only_the_glob() -> Result<(), Box<dyn std::error::Error>> {
-    let mut slab: Slab<u64> = Slab::with_capacity(16)?;
+    let mut slab: Slab<u64> = Slab::try_with_capacity(16)?;
     let k: Key = slab.insert(7)?;
     assert_eq!(slab[k], 7);
-    let mut gen: GenSlab<&str> = GenSlab::with_capacity(4)?;
+    let mut gen: GenSlab<&str> = GenSlab::try_with_capacity(4)?;
     let g: GenKey = gen.insert("a")?;
     assert_eq!(gen.remove(g), Some("a"));
     let err: Full<u64> = {

@@ -256,7 +256,7 @@ fn extreme_keys(cap: usize) -> Vec<Key> {
 
 fn extreme_keys_miss_everywhere<B: Backing + Default>() {
     let log = DropLog::new();
-    let mut s: Slab<common::Tracked, B> = Slab::with_capacity(100).unwrap();
+    let mut s: Slab<common::Tracked, B> = Slab::with_capacity(100);
     let cap = s.capacity();
     let live: Vec<Key> = (0..50).map(|i| s.insert(log.item(i)).unwrap()).collect();
     s.remove(live[10]).unwrap(); // key 10 vacant, on the free list
@@ -322,7 +322,7 @@ fn extreme_keys_on_an_unallocated_slab<B: Backing + Default>() {
 }
 
 fn get_disjoint_mut_rejects_every_bad_request<B: Backing + Default>() {
-    let mut s: Slab<u32, B> = Slab::with_capacity(64).unwrap();
+    let mut s: Slab<u32, B> = Slab::with_capacity(64);
     let cap = s.capacity();
     let keys: Vec<Key> = (0..64).map(|v| s.insert(v).unwrap()).collect();
     s.remove(keys[5]).unwrap();
@@ -390,7 +390,7 @@ fn get_disjoint_mut_rejects_every_bad_request<B: Backing + Default>() {
 
 fn full_slab_loses_nothing<B: Backing + Default>() {
     let log = DropLog::new();
-    let mut s: Slab<common::Tracked, B> = Slab::with_capacity(1).unwrap();
+    let mut s: Slab<common::Tracked, B> = Slab::with_capacity(1);
     let cap = s.capacity() as u64;
     for i in 0..cap {
         s.insert(log.item(i)).unwrap();

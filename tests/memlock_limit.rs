@@ -153,7 +153,7 @@ fn child() {
     let maps0 = kernel::maps_count();
     let lck0 = kernel::status_bytes("VmLck");
     let rss0 = kernel::status_bytes("VmRSS");
-    let err = LockedSlab::<[u8; 64]>::with_capacity(1 << 20).unwrap_err();
+    let err = LockedSlab::<[u8; 64]>::try_with_capacity(1 << 20).unwrap_err();
     let msg = err.to_string();
     println!("child: {msg}");
     match &err {
@@ -192,7 +192,7 @@ fn child() {
     );
 
     // mlock on a plain slab over the limit: the same error, and the slab is untouched.
-    let mut slab: Slab<u64> = Slab::with_capacity(2 << 20).unwrap();
+    let mut slab: Slab<u64> = Slab::with_capacity(2 << 20);
     let k = slab.insert(42).unwrap();
     assert!(matches!(slab.mlock(), Err(Error::MemlockLimit { .. })));
     assert_eq!(slab[k], 42);
@@ -258,7 +258,7 @@ fn child() {
     assert_eq!(kernel::status_bytes("VmLck"), lck0);
 
     // Under the limit, locking works without the capability.
-    let small: LockedSlab<u64> = LockedSlab::with_capacity(100_000).unwrap();
+    let small: LockedSlab<u64> = LockedSlab::with_capacity(100_000);
     let size = small.memory_size();
     assert!(size as u64 <= LIMIT);
     assert_eq!(kernel::status_bytes("VmLck") - lck0, size);

@@ -97,7 +97,7 @@ fn locked_slab_is_locked_for_its_whole_life() {
 fn locked_heap_unlocks_before_the_allocator_keeps_its_pages() {
     let _g = serial();
     let before = vmlck();
-    let slab: Slab<u32, Locked<Heap>> = Slab::with_capacity(1 << 20).unwrap();
+    let slab: Slab<u32, Locked<Heap>> = Slab::with_capacity(1 << 20);
     assert_eq!(vmlck() - before, slab.memory_size());
     drop(slab);
     assert_eq!(vmlck(), before);
@@ -323,7 +323,7 @@ fn locked_hugetlb_slab_works() {
     }
     let free = || huge_free_rsvd(HUGE_2M).unwrap().0;
     let free0 = free();
-    let slab: Slab<u64, Locked<HugeTlb>> = Slab::with_capacity(100).unwrap();
+    let slab: Slab<u64, Locked<HugeTlb>> = Slab::with_capacity(100);
     assert_eq!(slab.memory_size(), HUGE_2M);
     assert_eq!(free0 - free(), 1);
     drop(slab);
@@ -423,7 +423,7 @@ fn region_start<T, B: Backing>(slab: &mut Slab<T, B>, value: T) -> usize {
 fn locked_bytes_counts_pages_shared_with_a_forked_child_in_full() {
     let _g = serial();
     let lck0 = vmlck();
-    let mut slab: LockedSlab<u64> = LockedSlab::with_capacity(60_000).unwrap();
+    let mut slab: LockedSlab<u64> = LockedSlab::with_capacity(60_000);
     let size = slab.memory_size();
     let addr = region_start(&mut slab, 1);
     assert_eq!(slab.locked_bytes().unwrap(), size);
@@ -910,7 +910,7 @@ fn try_collapse_on_a_small_slab_names_the_size_not_the_kernel() {
     if !can_tell_collapse_causes_apart() {
         return;
     }
-    let mut mmap: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    let mut mmap: Slab<u64> = Slab::with_capacity(1000);
     let mut heap: Slab<u64, Heap> = Slab::new_in(Heap::new());
     heap.alloc_bytes(MIB).unwrap();
     for (name, reason, size) in [

@@ -106,7 +106,7 @@ struct Case<B: Backing, K: Kind> {
 impl<B: Backing + Default, K: Kind> Case<B, K> {
     fn new() -> Self {
         let log = DropLog::new();
-        let mut slab: Slab<Tracked, B, K> = Slab::with_capacity(N as usize).unwrap();
+        let mut slab: Slab<Tracked, B, K> = Slab::with_capacity(N as usize);
         for id in 0..N {
             assert_eq!(slab.insert(log.item(id)).unwrap().index(), id as usize);
         }

@@ -198,7 +198,7 @@ fn model_on_locked_backings() {
 #[cfg_attr(miri, ignore = "Miri does not model hugetlb mappings")]
 fn model_on_hugetlb() {
     // Each case's slab takes one 2 MiB page.
-    if let Err(e) = HugeSlab::<u64>::with_capacity(1) {
+    if let Err(e) = HugeSlab::<u64>::try_with_capacity(1) {
         if !cfg!(target_os = "linux") {
             common::skip::cannot_run(&format!("a hugetlb slab cannot be allocated here: {e}"));
         } else if common::skip::have_huge_pages(2 << 20, 1) {

@@ -78,7 +78,7 @@ where
     B: Backing + Default,
 {
     let mut rng = Rng::new(seed);
-    let mut a: Slab<u64, B, K> = Slab::with_capacity(300).unwrap();
+    let mut a: Slab<u64, B, K> = Slab::with_capacity(300);
     let mut keys: Vec<K> = Vec::new();
     let rounds = if cfg!(miri) { 2 } else { 20 };
     for round in 0..rounds {
@@ -413,7 +413,7 @@ impl<T> Tap for T {}
 #[cfg_attr(miri, ignore = "1Mi entries is too slow under Miri")]
 fn bytes_per_entry_of_a_large_slab() {
     fn measure<K: SlabKey>(label: &str) {
-        let mut s: Slab<u64, Mmap, K> = Slab::with_capacity(1 << 20).unwrap();
+        let mut s: Slab<u64, Mmap, K> = Slab::with_capacity(1 << 20);
         let mut rng = Rng::new(9);
         while s.len() < 1 << 20 {
             s.insert(rng.next()).unwrap();

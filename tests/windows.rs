@@ -60,7 +60,7 @@ fn serial() -> MutexGuard<'static, ()> {
 
 #[test]
 fn a_slab_allocates_and_works_on_every_backing() {
-    let mut slab: Slab<u64, Mmap> = Slab::with_capacity(100_000).unwrap();
+    let mut slab: Slab<u64, Mmap> = Slab::with_capacity(100_000);
     assert!(slab.capacity() >= 100_000);
     assert_eq!(slab.memory_size() % 4096, 0);
     let keys: Vec<_> = (0..100_000u64).map(|v| slab.insert(v).unwrap()).collect();
@@ -73,7 +73,7 @@ fn a_slab_allocates_and_works_on_every_backing() {
     let k = lazy.insert("lazy".to_string()).unwrap();
     assert_eq!(lazy[k], "lazy");
 
-    let mut heap: nexus_slab::HeapSlab<u32> = nexus_slab::HeapSlab::with_capacity(1000).unwrap();
+    let mut heap: nexus_slab::HeapSlab<u32> = nexus_slab::HeapSlab::with_capacity(1000);
     let k = heap.insert(5).unwrap();
     assert_eq!(heap[k], 5);
 }
@@ -123,7 +123,7 @@ fn mlock_and_munlock_work_or_name_the_working_set() {
         Err(e) => panic!("mlock: {e:?}"),
     }
     // Unlocking memory that was never locked succeeds, as munlock does.
-    let mut other: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    let mut other: Slab<u64> = Slab::with_capacity(1000);
     if memory_control() {
         other.munlock().unwrap();
     }
@@ -235,7 +235,7 @@ fn one_gib_pages_are_unsupported() {
 
 #[test]
 fn there_are_no_transparent_huge_pages() {
-    let mut slab: Slab<u64> = Slab::with_capacity(1 << 20).unwrap();
+    let mut slab: Slab<u64> = Slab::with_capacity(1 << 20);
     match slab.try_collapse() {
         Err(Error::Unsupported { reason, .. }) => {
             assert!(

@@ -82,7 +82,7 @@ impl<B: Backing + Default> Impl for B {
 
 impl<T, B: Backing + Default> SlabLike<T> for nexus_slab::Slab<T, B> {
     fn with_capacity(n: usize) -> Option<Self> {
-        match nexus_slab::Slab::with_capacity(n) {
+        match nexus_slab::Slab::try_with_capacity(n) {
             Ok(s) => Some(s),
             Err(e) => {
                 eprintln!("{} unavailable: {e}", B::name());
@@ -189,7 +189,7 @@ fn gen_key(key: usize) -> nexus_slab::GenKey {
 
 impl<T> SlabLike<T> for nexus_slab::GenSlab<T> {
     fn with_capacity(n: usize) -> Option<Self> {
-        match nexus_slab::GenSlab::with_capacity(n) {
+        match nexus_slab::GenSlab::try_with_capacity(n) {
             Ok(s) => Some(s),
             Err(e) => {
                 eprintln!("{} unavailable: {e}", GenMmap::name());

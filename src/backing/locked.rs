@@ -28,7 +28,7 @@ use crate::{system::NumaBytes, Error};
 /// ```
 /// use nexus_slab::{Error, LockedSlab};
 ///
-/// match LockedSlab::<u64>::with_capacity(1 << 16) {
+/// match LockedSlab::<u64>::try_with_capacity(1 << 16) {
 ///     Ok(slab) => assert!(slab.capacity() >= 1 << 16),
 ///     Err(e @ Error::MemlockLimit { .. }) => eprintln!("{e}"),
 ///     Err(e) => panic!("{e}"),

@@ -392,7 +392,7 @@ pub unsafe trait Backing {
     ///
     /// ```
     /// use nexus_slab::Slab;
-    /// let mut slab: Slab<u8> = Slab::with_capacity(10).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(10);
     /// if slab.mlock().is_ok() {
     ///     slab.munlock().unwrap(); // calls Backing::unlock on the slab's region
     /// }
@@ -411,7 +411,7 @@ pub unsafe trait Backing {
     ///
     /// ```
     /// use nexus_slab::Slab;
-    /// let mut slab: Slab<u64> = Slab::with_capacity(1 << 20).unwrap();
+    /// let mut slab: Slab<u64> = Slab::with_capacity(1 << 20);
     /// let _ = slab.try_collapse(); // calls Backing::collapse on the slab's region
     /// ```
     fn collapse(&mut self, region: &Region) -> Result<(), Error> {
@@ -427,7 +427,7 @@ pub unsafe trait Backing {
     ///
     /// ```
     /// use nexus_slab::Slab;
-    /// let slab: Slab<u64> = Slab::with_capacity(1 << 20).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(1 << 20);
     /// if let Ok(huge) = slab.huge_page_bytes() {
     ///     assert!(huge <= slab.memory_size());
     /// }
@@ -449,7 +449,7 @@ pub unsafe trait Backing {
     ///
     /// ```
     /// use nexus_slab::Slab;
-    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(1000);
     /// if let Ok(locked) = slab.locked_bytes() {
     ///     assert_eq!(locked, 0); // not locked yet
     /// }
@@ -470,7 +470,7 @@ pub unsafe trait Backing {
     ///
     /// ```
     /// use nexus_slab::Slab;
-    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(1000);
     /// if let Ok(placed) = slab.numa_bytes() {
     ///     assert_eq!(placed.resident(), slab.memory_size()); // prefaulted: all resident
     /// }
