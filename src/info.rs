@@ -251,10 +251,17 @@ impl SystemInfo {
         let mut items = Vec::new();
         if !self.numa_nodes.is_empty() {
             let list: Vec<String> = self.numa_nodes.iter().map(|n| n.id.to_string()).collect();
+            let n = list.len();
             items.push(Preflight {
-                setting: "NUMA nodes",
+                setting: "NUMA nodes with memory",
                 file: "/sys/devices/system/node/has_memory",
-                value: list.join(","),
+                // "1 (node 0)", "2 (nodes 0,1)": a count, then the ids (the ids alone read as
+                // a count: "NUMA nodes = 0" for a machine with node 0).
+                value: format!(
+                    "{n} ({} {})",
+                    if n == 1 { "node" } else { "nodes" },
+                    list.join(",")
+                ),
                 at_risk: self.numa_nodes.len() > 1,
                 risk: "with more than one node, a slab not placed on a node may get pages on \
                        another socket's memory, and every access to them pays remote-memory \
