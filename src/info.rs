@@ -194,7 +194,7 @@ pub struct SystemInfo {
 #[non_exhaustive]
 pub struct Preflight {
     /// The setting: `kernel.numa_balancing`, `vm.compact_unevictable_allowed`, `THP defrag`,
-    /// `NUMA nodes`.
+    /// `NUMA nodes with memory`.
     pub setting: &'static str,
     /// The file the value was read from.
     pub file: &'static str,
