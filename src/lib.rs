@@ -361,6 +361,10 @@
 pub mod backing;
 mod entry;
 mod error;
+// Without the `serde` feature the snapshot guide's links to `snapshot` items have no target;
+// they are checked in the `--all-features` build (docs.rs's), where they all resolve.
+#[cfg_attr(not(feature = "serde"), allow(rustdoc::broken_intra_doc_links))]
+pub mod guide;
 mod info;
 pub mod iter;
 mod key;
@@ -415,8 +419,10 @@ pub type LockedSlab<T, K = Key> = Slab<T, Locked<Mmap>, K>;
 pub type HugeSlab<T, K = Key> = Slab<T, HugeTlb, K>;
 
 /// A slab on memory from the global allocator: `Slab<T, Heap, K>` (for another allocator,
-/// `Slab<T, Heap<A>, K>`). The backing to choose for many small slabs: no system call, no
-/// whole page per slab.
+/// `Slab<T, Heap<A>, K>`). The backing for slabs made and dropped at run time (no `mmap` or
+/// `munmap`: one system call, the prefault) and for memory from an allocator of your own; like
+/// every backing it takes whole pages, so for many tiny collections see
+/// [`guide::from_slab`](crate::guide::from_slab#many-small-slabs).
 ///
 /// ```
 /// let slab: nexus_slab::HeapSlab<u64> = nexus_slab::HeapSlab::with_capacity(10);
