@@ -111,7 +111,8 @@
 //!     fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
 //!         let len = layout.size().checked_next_multiple_of(self.page).unwrap_or(usize::MAX);
 //!         if len > self.budget {
-//!             return Err(Error::other(format!("{len} bytes asked, over the budget of {}", self.budget)));
+//!             let budget = self.budget;
+//!             return Err(Error::other(format!("{len} bytes asked, over the budget of {budget}")));
 //!         }
 //!         let block = self.block(len, layout).ok_or_else(|| Error::other("no such layout"))?;
 //!         // SAFETY: `block` is not zero-sized: a slab asks for at least one slot.

@@ -132,7 +132,10 @@
 //!
 //! /// Moves every value of `slab` into a new slab of at least `capacity` slots, each at its
 //! /// old key. On error (no memory) `slab` is left as it was.
-//! fn grow<T, B: Backing + Default>(slab: &mut Slab<T, B>, capacity: usize) -> Result<(), nexus_slab::Error> {
+//! fn grow<T, B>(slab: &mut Slab<T, B>, capacity: usize) -> Result<(), nexus_slab::Error>
+//! where
+//!     B: Backing + Default,
+//! {
 //!     let mut bigger: Slab<T, B> = Slab::try_with_capacity(capacity.max(slab.capacity()))?;
 //!     for (key, value) in slab.drain() {
 //!         if bigger.insert_at(key, value).is_err() {
@@ -174,22 +177,23 @@
 //!
 //! # Many small slabs
 //!
-//! Every slab takes at least one page of memory (4 KiB on x86-64) and, to make it, at least one
-//! system call: on [`Mmap`](crate::backing::Mmap) three per slab made and dropped (`mmap`, the
-//! `madvise` that prefaults, `munmap`), on [`Heap`](crate::backing::Heap) one (the prefault's
-//! `madvise`). A structure of a few entries pays that in full. `examples/small_slabs.rs` in the
-//! repository makes a slab, inserts one `u64` and drops it, 10,000 times over, and also keeps
-//! 10,000 such slabs alive; three runs on the machine of the
-//! [performance guide](super::performance), with other work running:
+//! A slab on any built-in backing takes at least one page of memory (4 KiB on x86-64) and, to
+//! make it, at least one system call: a small slab on [`Mmap`](crate::backing::Mmap) makes three
+//! between its making and its drop (`mmap`, the `madvise` that prefaults, `munmap`), one on
+//! [`Heap`](crate::backing::Heap) (the prefault's `madvise`). A structure of a few entries pays
+//! that in full. `examples/small_slabs.rs` in the repository makes a slab, inserts one `u64`
+//! and drops it, 10,000 times over, and keeps 10,000 such slabs alive to see what each holds;
+//! three runs on the machine of the [performance guide](super::performance), with other work
+//! running on it:
 //!
 //! | one-entry slab | make, insert, drop | memory held per live slab | `memory_size()` |
 //! |---|---:|---:|---:|
-//! | `Slab<u64>` (`Mmap`) | 10.2–15.6 µs | 4 270 B | 4 096 B |
-//! | `HeapSlab<u64>` | 1.07–1.49 µs | 8 303 B | 4 096 B |
-//! | `slab::Slab<u64>` | 0.01–0.02 µs | 124 B | 64 B (its `Vec`) |
+//! | `Slab<u64>` (`Mmap`) | 13.2–15.6 µs | 4 270 B | 4 096 B |
+//! | `HeapSlab<u64>` | 1.42–1.49 µs | 8 304–8 310 B | 4 096 B |
+//! | `slab::Slab<u64>` | 0.01–0.02 µs | 123–124 B | 64 B (its `Vec`) |
 //!
-//! (The heap slab holds two pages: its region is a page-aligned block, which the global
-//! allocator places with a page of slack.) So:
+//! (The heap slab holds about two pages: a block of one page aligned to a page costs the global
+//! allocator, glibc's here, about twice that.) So:
 //!
 //! - for **many small, short-lived collections** (a timer queue per connection, a list per
 //!   order), use the `slab` crate — or keep the entries of all of them in **one** nexus slab,

@@ -280,7 +280,9 @@
 //! impl<T> Ord for Id<T> { fn cmp(&self, other: &Self) -> Ordering { self.0.cmp(&other.0) } }
 //! impl<T> Hash for Id<T> { fn hash<H: Hasher>(&self, h: &mut H) { self.0.hash(h) } }
 //! impl<T> fmt::Debug for Id<T> {
-//!     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { write!(f, "Id({})", self.0.index()) }
+//!     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+//!         write!(f, "Id({})", self.0.index())
+//!     }
 //! }
 //!
 //! // SAFETY: `from_raw` wraps and `into_raw` unwraps the same field: they are inverse, and

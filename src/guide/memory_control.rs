@@ -80,9 +80,9 @@
 //! `madvise`) the `nexus-slab` program (`cargo run --release`, see
 //! [below](#what-this-machine-allows-systeminfo)) filled a fresh 64 MiB slab of 64-byte values
 //! with 0 page faults on every prefaulted backing, and with 31 on the lazy one, whose 2 MiB
-//! stretches fault in one transparent huge page at a time. A backing of your own keeps the same promise by calling
-//! [`Region::prefault`](crate::backing::Region::prefault) in `allocate` (see the
-//! [backings guide](super::backings)).
+//! stretches fault in one transparent huge page at a time. A backing of your own keeps the same
+//! promise by calling [`Region::prefault`](crate::backing::Region::prefault) in `allocate` (see
+//! the [backings guide](super::backings)).
 //!
 //! # Locking in RAM
 //!

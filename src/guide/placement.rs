@@ -77,7 +77,8 @@
 //! }
 //!
 //! // Huge pages from node 0's own pool.
-//! let mut huge: Slab<u64, HugeTlb> = Slab::new_in(HugeTlb::new(HugePageSize::SIZE_2M).numa_node(0));
+//! let on_node_0 = HugeTlb::new(HugePageSize::SIZE_2M).numa_node(0);
+//! let mut huge: Slab<u64, HugeTlb> = Slab::new_in(on_node_0);
 //! match huge.alloc(100_000) {
 //!     Ok(()) => assert_eq!(huge.numa_bytes()?.on_node(0), huge.memory_size()),
 //!     Err(e @ Error::NodeHugePagesUnavailable { .. }) => {
@@ -114,8 +115,9 @@
 //!   core dump leaves the slab out, instead of stalling the machine writing it — and without its
 //!   contents to debug with, which is why that is your call too.
 //!
-//! Both are Linux calls (on Windows, which has no `fork`, they change nothing; elsewhere `alloc`
-//! returns `Unsupported`), and each builder has its getter:
+//! Both are Linux calls. On Windows, which has no `fork`, `exclude_from_fork` changes nothing, and
+//! `exclude_from_dumps` makes `alloc` return `Unsupported` (Windows cannot leave a range out of a
+//! dump); elsewhere either does. Each builder has its getter:
 //!
 //! ```
 //! use nexus_slab::{LockedSlab, backing::{Locked, Mmap}};

@@ -25,7 +25,8 @@
 //! for made_up in [Key::new_saturating(3), Key::new_saturating(usize::MAX), Key::try_from(1)?] {
 //!     assert_eq!(slab.get(made_up), None);
 //!     assert!(slab.remove(made_up).is_none());
-//!     assert!(matches!(slab.get_disjoint_mut([made_up]), Err(KeyError::Vacant { .. } | KeyError::OutOfRange { .. })));
+//!     let refused = slab.get_disjoint_mut([made_up]).err();
+//!     assert!(matches!(refused, Some(KeyError::Vacant { .. } | KeyError::OutOfRange { .. })));
 //! }
 //! assert_eq!(slab.len(), 1); // nothing changed
 //!
@@ -126,8 +127,8 @@
 //!     slab.insert(Bomb(armed))?;
 //! }
 //! assert!(catch_unwind(AssertUnwindSafe(|| slab.clear())).is_err());
-//! assert_eq!(slab.len(), slab.iter().count()); // consistent: the value after the panic is still in
-//! assert_eq!(slab.len(), 1);
+//! assert_eq!(slab.len(), slab.iter().count()); // consistent...
+//! assert_eq!(slab.len(), 1);                   // ...and the value after the panicking one is still in
 //! slab.insert(Bomb(false))?; // and it works
 //! # Ok(())
 //! # }

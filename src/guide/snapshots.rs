@@ -218,7 +218,8 @@
 //! let mut de = postcard::Deserializer::from_bytes(&bytes);
 //! match Slab::<u8, Heap>::restore_in(Heap::new(), RestoreLimits::new(), &mut de) {
 //!     Err(e @ SnapshotError::Corrupt { .. }) => {
-//!         assert_eq!(e.to_string(), "the snapshot is corrupt: 3 slots in use in a slab of 2 slots");
+//!         let why = "the snapshot is corrupt: 3 slots in use in a slab of 2 slots";
+//!         assert_eq!(e.to_string(), why);
 //!     }
 //!     other => panic!("{other:?}"),
 //! }

@@ -41,8 +41,9 @@
 //! # }
 //! ```
 //!
-//! (The `?` after `lend` is for brevity here: 100,000 slots cannot run out for 10,000 orders.
-//! A program whose consumer can fall behind handles [back-pressure](#back-pressure-lend-returns-full).)
+//! (The `?` after `lend` is for brevity here: 100,000 slots cannot run out for 10,000 orders. A
+//! program whose consumer can fall behind handles
+//! [back-pressure](#back-pressure-lend-returns-full).)
 //!
 //! # The pieces
 //!
@@ -50,7 +51,8 @@
 //!   [`Lent<T>`](crate::split::Lent): `Send` when `T` is, `Deref`/`DerefMut` to the value.
 //!   Dropping it drops the value on the dropping thread and hands the slot back (also when the
 //!   value's `Drop` panics); so does [`RemoteFree::free`](crate::split::RemoteFree::free).
-//!   [`RemoteFree::take`](crate::split::RemoteFree::take) moves the value out instead.
+//!   [`RemoteFree::take`](crate::split::RemoteFree::take) (and
+//!   [`FreeBatch::take`](crate::split::FreeBatch::take)) moves the value out instead.
 //! - [`RemoteFree::batch`](crate::split::RemoteFree::batch) makes a
 //!   [`FreeBatch`](crate::split::FreeBatch), which links returned slots together with plain
 //!   stores and hands them all back with one compare-and-swap on
@@ -95,9 +97,9 @@
 //!
 //! # Back-pressure: `lend` returns `Full`
 //!
-//! `lend` fails with [`Full`](crate::Full) when every slot is out — lent, or handed back into a
-//! batch that has not been flushed — and it has already taken back whatever was returned, so
-//! calling `reclaim()` first adds nothing. The value comes back with the error
+//! `lend` fails with [`Full`](crate::Full) when no slot is free — each holds one of the owner's
+//! values, is lent, or was handed back into a batch not flushed yet — and it has already taken
+//! back whatever was returned, so calling `reclaim()` first adds nothing. The value comes back with the error
 //! ([`Full::into_inner`](crate::Full::into_inner)); what to do with it is the program's choice:
 //!
 //! - **wait** for the consumer: retry, spinning (`std::hint::spin_loop()`) or yielding
@@ -107,9 +109,9 @@
 //!   spinning is too expensive;
 //! - **drop** the value and count it — shedding load, for data that is worthless late (market
 //!   data superseded by the next tick);
-//! - **size** the slab so it cannot happen: with a bounded channel of `n` messages and a consumer
-//!   that flushes every `b` slots, at most `n + b + 3` slots are out at once (the channel, the
-//!   batch, one value in each thread's hands and the one being lent).
+//! - **size** the slab so it cannot happen: for the most values that can be out at once — what
+//!   a bounded channel holds, what the consumer keeps, its unflushed batch, one value in each
+//!   thread's hands.
 //!
 //! Here a gateway waits (with a bounded spin, then yields) on a slab far smaller than the stream
 //! of orders:
