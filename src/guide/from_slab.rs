@@ -18,6 +18,7 @@
 //! | `remove(k)` panics on a vacant key; `try_remove(k)` | `remove(k) -> Option<T>` | never panics |
 //! | `usize` keys | [`Key`](crate::Key) (4 bytes): `Key::try_from(usize)`, `key.index()` | compact links; or typed keys |
 //! | `vacant_entry() -> VacantEntry` | `vacant_entry() -> Result<VacantEntry, Full>` | a full slab has no vacant entry |
+//! | `drain()` yields values | `drain()` yields `(Key, value)` | the keys, to put the values back ([growing](#growing-a-slab)) |
 //! | `get_disjoint_mut` → `Result<_, GetDisjointMutError>` | → `Result<_, KeyError>` | says which key and why (out of range, vacant, stale, duplicate) |
 //! | `key_of(&v)` panics for a foreign reference | `key_of(&v) -> Option<K>` | never panics |
 //! | `FromIterator<(usize, T)>` | `FromIterator<(K, T)>` | keys are keys |
@@ -182,15 +183,15 @@
 //! between its making and its drop (`mmap`, the `madvise` that prefaults, `munmap`), one on
 //! [`Heap`](crate::backing::Heap) (the prefault's `madvise`). A structure of a few entries pays
 //! that in full. `examples/small_slabs.rs` in the repository makes a slab, inserts one `u64`
-//! and drops it, 10,000 times over, and keeps 10,000 such slabs alive to see what each holds;
-//! three runs on the machine of the [performance guide](super::performance), with other work
-//! running on it:
+//! and drops it, 10,000 times over, and keeps 10,000 such slabs alive to see what each holds.
+//! Six runs on the machine of the [performance guide](super::performance), while it was busy with
+//! other work (a load average of 3 to 6 on its 2 vCPUs), so read the times as rough:
 //!
 //! | one-entry slab | make, insert, drop | memory held per live slab | `memory_size()` |
 //! |---|---:|---:|---:|
-//! | `Slab<u64>` (`Mmap`) | 13.2–15.6 µs | 4 270 B | 4 096 B |
-//! | `HeapSlab<u64>` | 1.42–1.49 µs | 8 304–8 310 B | 4 096 B |
-//! | `slab::Slab<u64>` | 0.01–0.02 µs | 123–124 B | 64 B (its `Vec`) |
+//! | `Slab<u64>` (`Mmap`) | 9.5–15.6 µs | 4 268–4 271 B | 4 096 B |
+//! | `HeapSlab<u64>` | 0.76–1.49 µs | 8 304–8 310 B | 4 096 B |
+//! | `slab::Slab<u64>` | 0.01–0.02 µs | 123–126 B | 64 B (its `Vec`) |
 //!
 //! (The heap slab holds about two pages: a block of one page aligned to a page costs the global
 //! allocator, glibc's here, about twice that.) So:
