@@ -41,16 +41,16 @@
 //! # }
 //! ```
 //!
-//! Any key value is safe to use with any slab — stale, from another slab, or made up: lookups
-//! answer `None` or `false`, never undefined behaviour and never a panic (only `slab[key]`
-//! panics, with "invalid key", as `Index` does everywhere). See the [safety guide](super::safety).
+//! Any key value is safe to use with any slab — stale, from another slab, or made up: it finds a
+//! value or nothing, never undefined behaviour and never a panic (only `slab[key]` panics, with
+//! "invalid key", as `Index` does everywhere). See the [safety guide](super::safety).
 //!
 //! ## From a `usize`: `Key::try_from` or `Key::new_saturating`
 //!
 //! A slab holds at most [`Key::MAX_INDEX`](crate::Key::MAX_INDEX) slots (2³² − 2), so not every
 //! `usize` is a key. Two ways to make one, for two situations:
 //!
-//! - `Key::try_from(index)` refuses an index no slab can have, with
+//! - `Key::try_from(index)` refuses an index beyond `Key::MAX_INDEX`, with
 //!   [`KeyError::OutOfRange`](crate::KeyError::OutOfRange): for an index read from outside (a
 //!   file, a message, another structure's `usize`) when you want to know it was bad.
 //! - [`Key::new_saturating(index)`](crate::Key::new_saturating) maps such an index to
