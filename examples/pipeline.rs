@@ -626,6 +626,33 @@ fn single_thread(rows: &mut Vec<Row>, n: usize, cpu: usize, timer: f64, run: usi
             );
         }
     }
+    // The lend itself, with no other thread: `PER` lends from a slab whose slots are all in
+    // this core's cache (timed), then their values handed back and taken back (untimed).
+    let (mut owner, remote) = Slab::<Order>::with_capacity(SLOTS).unwrap().split();
+    let per = PER.load(Ordering::Relaxed);
+    let mut ticks = vec![0u64; n];
+    let mut lent: Vec<Lent<Order>> = Vec::with_capacity(64);
+    let mut orders = [Order::new(0); 64];
+    for (i, t) in ticks.iter_mut().enumerate() {
+        for (j, o) in orders[..per].iter_mut().enumerate() {
+            *o = Order::new((i + j) as u64);
+        }
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let t0 = clock::start();
+        for o in &orders[..per] {
+            lent.push(lend(&mut owner, *o));
+        }
+        *t = clock::end() - t0;
+        remote.free_all(lent.drain(..));
+    }
+    record(
+        rows,
+        "nexus-slab Owner, alone",
+        "lend",
+        stats(&ticks, timer),
+        0,
+        0,
+    );
     realtime(false);
 }
 
@@ -752,7 +779,7 @@ fn main() {
             median(r.p99.clone()),
             median(r.p999.clone()),
         );
-        let pipe = !r.name.ends_with("Slab") && !r.name.ends_with("Owner");
+        let pipe = !r.name.ends_with("Slab") && !r.name.contains("Owner");
         let (faults, allocs) = if pipe && (r.op == "lend" || r.op == "insert") {
             (r.faults.to_string(), r.allocs.to_string())
         } else {

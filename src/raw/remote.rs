@@ -237,6 +237,15 @@ fn count_op(op: Op) {
     let _ = op;
 }
 
+/// The link (index + 1) of the slot whose value pointer is `value`, in a slot array of `T`s
+/// that starts at address `base`. (Addresses only: no pointer is made from them.)
+#[inline]
+pub(crate) fn link_at<T>(base: usize, value: NonNull<T>) -> u32 {
+    let offset = value.as_ptr() as usize - base;
+    // A slot index below `MAX_CAPACITY`, so + 1 fits.
+    (offset / core::mem::size_of::<super::Slot<T>>()) as u32 + 1
+}
+
 /// Writes the free-list link `next` into the out slot whose value pointer is `value`.
 ///
 /// # Safety
@@ -298,11 +307,35 @@ impl<T, K: RawKey> RawSlab<T, K> {
 
     /// Stores `value` in a vacant slot, as `insert` would choose it, but leaves the slot
     /// vacant in the owner's view (bit clear, generation even and unchanged, `len` unchanged)
-    /// and off the free list: the slot is out. Returns the value's pointer and the slot's link.
+    /// and off the free list: the slot is out. Returns the value's pointer. When no slot is
+    /// free, calls `refill` once, out of line (as [`insert_or`](RawSlab::insert_or) does), and
+    /// tries again if it says it put slots on the free list.
     #[inline]
-    pub(crate) fn lend(&mut self, value: T) -> Result<(NonNull<T>, u32), T> {
+    pub(crate) fn lend_or(
+        &mut self,
+        value: T,
+        refill: impl FnOnce(&mut Self) -> bool,
+    ) -> Result<NonNull<T>, T> {
         debug_assert!(self.split);
-        let i = if self.free != NIL {
+        let i = match self.claim_out() {
+            Some(i) => i,
+            None => match self.claim_out_after(refill) {
+                Some(i) => i,
+                None => return Err(value),
+            },
+        };
+        // SAFETY: `i < cap`, inside the slot array (`value` is at offset 0 of a slot).
+        let p = unsafe { self.value_nn(i) };
+        // SAFETY: the slot is vacant and now off every list: nothing else reads or writes it.
+        unsafe { p.as_ptr().write(value) };
+        Ok(p)
+    }
+
+    /// Takes the slot the next lend uses off the free list (or, generational keys, past the
+    /// high-water mark), leaving it vacant in the owner's view: its index.
+    #[inline(always)]
+    fn claim_out(&mut self) -> Option<usize> {
+        if self.free != NIL {
             let i = slot_of_link(self.free);
             // SAFETY: slots on the free list are vacant slots below `hwm <= cap` whose `next`
             // field was written when they were freed.
@@ -319,7 +352,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
                     *g = (*g).max(2);
                 }
             }
-            i
+            Some(i)
         } else if self.hwm < self.cap {
             // Generational keys only (plain ones have no never-used slots once split). The
             // slot goes out at generation 2 (vacant, and no key had generation 1 here): only a
@@ -329,15 +362,21 @@ impl<T, K: RawKey> RawSlab<T, K> {
             self.hwm += 1;
             // SAFETY: `i < cap`, generational keys.
             unsafe { *self.gen_ptr(i) = 2 };
-            i
+            Some(i)
         } else {
-            return Err(value);
-        };
-        // SAFETY: `i < cap`, inside the slot array (`value` is at offset 0 of a slot).
-        let p = unsafe { self.value_nn(i) };
-        // SAFETY: the slot is vacant and now off every list: nothing else reads or writes it.
-        unsafe { p.as_ptr().write(value) };
-        Ok((p, link_of(i)))
+            None
+        }
+    }
+
+    /// [`claim_out`](RawSlab::claim_out) after `refill`, if it put slots on the free list.
+    #[cold]
+    #[inline(never)]
+    fn claim_out_after(&mut self, refill: impl FnOnce(&mut Self) -> bool) -> Option<usize> {
+        if refill(self) {
+            self.claim_out()
+        } else {
+            None
+        }
     }
 
     /// Puts a chain of `count` returned slots, from the slot linked `top` down to one linked
