@@ -496,11 +496,37 @@ impl<T, K: RawKey> RawSlab<T, K> {
     ) -> Result<K, T> {
         let (i, n) = match self.claim() {
             Some(slot) => slot,
+            // A value that travels in registers is handed over whole, so that the fast path
+            // ends in a jump to the slow one and saves no registers for it.
+            None if core::mem::size_of::<T>() <= 2 * core::mem::size_of::<usize>() => {
+                return self.insert_after(value, refill);
+            }
             None => match self.claim_after(refill) {
                 Some(slot) => slot,
                 None => return Err(value),
             },
         };
+        // SAFETY: `claim` took slot `i` (numbered `n`), vacant.
+        Ok(unsafe { self.fill(i, n, value) })
+    }
+
+    /// The rest of [`insert_or`](RawSlab::insert_or) for values that travel in registers.
+    #[cold]
+    #[inline(never)]
+    fn insert_after(&mut self, value: T, refill: impl FnOnce(&mut Self) -> bool) -> Result<K, T> {
+        match self.claim_after(refill) {
+            // SAFETY: `claim_after` took slot `i` (numbered `n`), vacant.
+            Some((i, n)) => Ok(unsafe { self.fill(i, n, value) }),
+            None => Err(value),
+        }
+    }
+
+    /// Stores `value` in slot `i` (numbered `n`), just taken by `claim`, and counts it: its key.
+    ///
+    /// # Safety
+    /// `claim` (or `claim_after`) just returned `(i, n)`.
+    #[inline(always)]
+    unsafe fn fill(&mut self, i: usize, n: u32, value: T) -> K {
         // SAFETY: `i < cap` and slot `i` is vacant, so writing does not overwrite a live value.
         unsafe { self.value_ptr(i).write(value) };
         self.len += 1;
@@ -516,7 +542,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
             0
         };
         // SAFETY: `n = i + 1` with `i < cap <= MAX_CAPACITY`.
-        Ok(unsafe { K::from_ordinal(n, gen) })
+        unsafe { K::from_ordinal(n, gen) }
     }
 
     /// Takes the slot the next insert uses off the free list, or past the high-water mark,

@@ -353,11 +353,10 @@ impl<T, K: RawKey> RawSlab<T, K> {
                 }
             }
             Some(i)
-        } else if self.hwm < self.cap {
+        } else if K::GENERATIONAL && self.hwm < self.cap {
             // Generational keys only (plain ones have no never-used slots once split). The
             // slot goes out at generation 2 (vacant, and no key had generation 1 here): only a
             // retired slot is vacant at 0 below the high-water mark.
-            debug_assert!(K::GENERATIONAL);
             let i = self.hwm;
             self.hwm += 1;
             // SAFETY: `i < cap`, generational keys.
