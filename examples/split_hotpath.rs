@@ -123,7 +123,7 @@ fn main() {
     sp_batch_free(&mut batch, sp_owner_lend(&mut owner, 4).unwrap());
     sp_batch_flush(&mut batch);
     drop(batch);
-    assert_eq!(owner.collect(), 2);
+    assert_eq!(owner.reclaim(), 2);
 
     let gen: Slab<u64, nexus_slab::Mmap, GenKey> = Slab::with_capacity(64).unwrap();
     let (mut owner, remote) = gen.split();
@@ -131,6 +131,6 @@ fn main() {
     assert_eq!(sp_gen_owner_get(&owner, k), Some(&5));
     assert_eq!(sp_gen_owner_remove(&mut owner, k), Some(5));
     remote.free(sp_gen_owner_lend(&mut owner, 6).unwrap());
-    black_box(owner.collect());
+    black_box(owner.reclaim());
     println!("ok");
 }

@@ -179,6 +179,7 @@ impl BitCursor {
 /// assert_eq!(all, [(Key::new(0), &'a'), (Key::new(2), &'c')]);
 /// assert_eq!(slab.iter().rev().next(), Some((Key::new(2), &'c')));
 /// ```
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Iter<'a, T, K: SlabKey = Key> {
     raw: &'a RawSlab<T, K::Raw>,
     cursor: BitCursor,
@@ -275,6 +276,7 @@ impl<T, K: SlabKey> fmt::Debug for Iter<'_, T, K> {
 /// }
 /// assert_eq!(slab.iter().map(|(_, v)| *v).sum::<u32>(), 60);
 /// ```
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct IterMut<'a, T, K: SlabKey = Key> {
     raw: &'a RawSlab<T, K::Raw>,
     cursor: BitCursor,
@@ -367,6 +369,7 @@ impl<T, K: SlabKey> fmt::Debug for IterMut<'_, T, K> {
 /// let v: Vec<(Key, String)> = slab.into_iter().collect();
 /// assert_eq!(v, [(Key::new(0), "a".to_string()), (Key::new(1), "b".to_string())]);
 /// ```
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct IntoIter<T, B: Backing, K: SlabKey = Key> {
     slab: Slab<T, B, K>,
     cursor: BitCursor,
@@ -444,6 +447,7 @@ impl<T, B: Backing, K: SlabKey> fmt::Debug for IntoIter<T, B, K> {
 /// assert_eq!(first, Some((Key::new(0), 7)));
 /// assert!(slab.is_empty());
 /// ```
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Drain<'a, T, K: SlabKey = Key> {
     raw: &'a mut RawSlab<T, K::Raw>,
     cursor: BitCursor,
@@ -523,6 +527,7 @@ impl<T, K: SlabKey> fmt::Debug for Drain<'_, T, K> {
 macro_rules! part_iter {
     ($(#[$doc:meta])* $name:ident, $inner:ident, $item:ty, |$k:ident, $v:ident| $part:expr) => {
         $(#[$doc])*
+        #[must_use = "iterators are lazy and do nothing unless consumed"]
         pub struct $name<'a, T, K: SlabKey = Key>($inner<'a, T, K>);
 
         impl<'a, T, K: SlabKey> $name<'a, T, K> {

@@ -316,7 +316,7 @@
 //! }
 //! drop(tx);
 //! matcher.join().unwrap();
-//! gateway.collect();                         // one swap takes every returned slot back
+//! gateway.reclaim();                         // one swap takes every returned slot back
 //! assert_eq!(gateway.lent(), 0);
 //! # Ok(())
 //! # }
@@ -375,30 +375,16 @@ pub use split::{FreeBatch, Lent, Owner, RemoteFree};
 #[doc(hidden)]
 pub use typed::__private;
 
-/// A slab on anonymous mmap memory (the default backing, spelled out). The key type is an
-/// optional last parameter, as on every alias (`MmapSlab<Order, OrderKey>`).
-///
-/// ```
-/// let slab: nexus_slab::MmapSlab<u64> = nexus_slab::MmapSlab::with_capacity(10).unwrap();
-/// assert!(slab.capacity() >= 10);
-/// ```
-pub type MmapSlab<T, K = Key> = Slab<T, Mmap, K>;
+// The aliases name a backing and take the key type second, as `Slab<T, B, K>` takes it last:
+// `LockedSlab<Order, OrderKey>` is `Slab<Order, Locked<Mmap>, OrderKey>`. A plain `Slab<T>` is
+// on `Mmap`, the default backing.
 
-/// A slab on hugetlb pages (2 MiB by default; `Slab::new_in(HugeTlb::new(HugePageSize::SIZE_1G))`
-/// for 1 GiB pages).
+/// A slab on anonymous mmap memory locked in RAM for its whole life: `Slab<T, Locked<Mmap>, K>`.
 ///
 /// ```
-/// let slab: nexus_slab::HugeSlab<u64> = nexus_slab::HugeSlab::new();
-/// assert_eq!(slab.capacity(), 0); // allocating needs reserved pages: see `HugeTlb`
-/// ```
-pub type HugeSlab<T, K = Key> = Slab<T, HugeTlb, K>;
-
-/// A slab on anonymous mmap memory locked in RAM for its whole life.
+/// use nexus_slab::{new_key_type, Key, LockedSlab};
 ///
-/// ```
-/// use nexus_slab::{new_key_type, LockedSlab};
-///
-/// new_key_type! { pub struct OrderKey; }
+/// new_key_type! { pub struct OrderKey(Key); }
 ///
 /// let slab: LockedSlab<u64> = LockedSlab::new();
 /// assert_eq!(slab.capacity(), 0);
@@ -407,8 +393,29 @@ pub type HugeSlab<T, K = Key> = Slab<T, HugeTlb, K>;
 /// ```
 pub type LockedSlab<T, K = Key> = Slab<T, Locked<Mmap>, K>;
 
-/// A slab whose keys detect reuse: a [`GenKey`] kept after its value was removed is never found
-/// again, even once the slot holds another value. On any backing (`GenSlab<T, HugeTlb>` ...).
+/// A slab on hugetlb pages, 2 MiB by default: `Slab<T, HugeTlb, K>` (for other sizes,
+/// `Slab::new_in(HugeTlb::new(HugePageSize::SIZE_1G))`).
+///
+/// ```
+/// let slab: nexus_slab::HugeSlab<u64> = nexus_slab::HugeSlab::new();
+/// assert_eq!(slab.capacity(), 0); // allocating needs reserved pages: see `HugeTlb`
+/// ```
+pub type HugeSlab<T, K = Key> = Slab<T, HugeTlb, K>;
+
+/// A slab on memory from the global allocator: `Slab<T, Heap, K>` (for another allocator,
+/// `Slab<T, Heap<A>, K>`). The backing to choose for many small slabs: no system call, no
+/// whole page per slab.
+///
+/// ```
+/// let slab: nexus_slab::HeapSlab<u64> = nexus_slab::HeapSlab::with_capacity(10).unwrap();
+/// assert!(slab.capacity() >= 10);
+/// ```
+pub type HeapSlab<T, K = Key> = Slab<T, Heap, K>;
+
+/// A slab on the default backing whose keys detect reuse: `Slab<T, Mmap, GenKey>`. A
+/// [`GenKey`] kept after its value was removed is never found again, even once the slot holds
+/// another value. (On another backing: `Slab<T, B, GenKey>`, or an alias with `GenKey` second,
+/// `LockedSlab<T, GenKey>`.)
 ///
 /// ```
 /// use nexus_slab::GenSlab;
@@ -419,12 +426,4 @@ pub type LockedSlab<T, K = Key> = Slab<T, Locked<Mmap>, K>;
 /// slab.insert("order 2").unwrap();
 /// assert!(!slab.contains(k));
 /// ```
-pub type GenSlab<T, B = Mmap> = Slab<T, B, GenKey>;
-
-/// A slab on memory from an allocator-api2 allocator (the global one by default).
-///
-/// ```
-/// let slab: nexus_slab::HeapSlab<u64> = nexus_slab::HeapSlab::with_capacity(10).unwrap();
-/// assert!(slab.capacity() >= 10);
-/// ```
-pub type HeapSlab<T, A = allocator_api2::alloc::Global, K = Key> = Slab<T, Heap<A>, K>;
+pub type GenSlab<T> = Slab<T, Mmap, GenKey>;

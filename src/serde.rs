@@ -300,16 +300,16 @@ impl RestoreLimits {
     /// `bytes`.
     ///
     /// ```
-    /// use nexus_slab::{GenSlab, Heap, RestoreLimits, Slab};
+    /// use nexus_slab::{GenKey, Heap, RestoreLimits, Slab};
     ///
     /// let limits = RestoreLimits::new().with_max_bytes(1 << 30); // slabs up to 1 GiB
     /// assert_eq!(limits.max_bytes(), 1 << 30);
     ///
-    /// let mut slab: GenSlab<u32, Heap> = Slab::new_in(Heap::new());
+    /// let mut slab: Slab<u32, Heap, GenKey> = Slab::new_in(Heap::new());
     /// slab.alloc(10).unwrap();
     /// let bytes = postcard::to_allocvec(&slab).unwrap();
     /// let mut de = postcard::Deserializer::from_bytes(&bytes);
-    /// let back: GenSlab<u32, Heap> = Slab::deserialize_in(Heap::new(), limits, &mut de).unwrap();
+    /// let back: Slab<u32, Heap, GenKey> = Slab::deserialize_in(Heap::new(), limits, &mut de).unwrap();
     /// assert_eq!(back.capacity(), slab.capacity());
     /// ```
     #[must_use]

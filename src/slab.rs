@@ -98,6 +98,82 @@ impl<T, B: Backing + Default, K: SlabKey> Slab<T, B, K> {
     }
 }
 
+impl<T: Clone, B: CloneBacking, K: SlabKey> Clone for Slab<T, B, K> {
+    /// As [`try_clone`](Slab::try_clone), panicking where it would return an error (as std's
+    /// collections do when memory runs out).
+    ///
+    /// # Panics
+    ///
+    /// With the error's message when the copy's memory cannot be allocated.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<String> = Slab::with_capacity(4).unwrap();
+    /// let k = slab.insert("a".into()).unwrap();
+    /// let copy = slab.clone();
+    /// assert_eq!(copy[k], "a");
+    /// ```
+    fn clone(&self) -> Self {
+        match self.try_clone() {
+            Ok(copy) => copy,
+            Err(e) => panic!("cloning a slab: {e}"),
+        }
+    }
+}
+
+impl<T, B: Backing + Default, K: SlabKey> FromIterator<(K, T)> for Slab<T, B, K> {
+    /// A slab holding each value at its key, with room for the highest key (at least one
+    /// slot), on a default backing: what rebuilding from saved `(key, value)` pairs takes, in
+    /// any order (O(n) whatever the order). When a slot appears more than once, the latest
+    /// key wins: the last pair for plain keys, the highest generation for [`GenKey`]s.
+    ///
+    /// For a chosen capacity, backing or error handling, the same in three lines:
+    /// `let mut s = Slab::new_in(backing); s.alloc(capacity)?;` then `s.insert_at(key, value)`
+    /// for each pair.
+    ///
+    /// # Panics
+    ///
+    /// When the memory cannot be allocated (with the error's message).
+    ///
+    /// [`GenKey`]: crate::GenKey
+    ///
+    /// ```
+    /// use nexus_slab::{Key, Slab};
+    ///
+    /// let saved = [(Key::new(7), "h"), (Key::new(2), "c"), (Key::new(2), "C")];
+    /// let slab: Slab<&str> = saved.into_iter().collect();
+    /// assert_eq!((slab[Key::new(7)], slab[Key::new(2)]), ("h", "C"));
+    /// assert_eq!(slab.len(), 2);
+    /// assert!(slab.capacity() >= 8);
+    /// ```
+    fn from_iter<I: IntoIterator<Item = (K, T)>>(entries: I) -> Self {
+        let entries: Vec<(K::Raw, T)> = entries
+            .into_iter()
+            .map(|(k, v)| (k.into_raw(), v))
+            .collect();
+        let cap = entries.iter().map(|(k, _)| k.slot() + 1).max().unwrap_or(1);
+        let mut slab = Slab::new_in(B::default());
+        if let Err(e) = slab.alloc(cap) {
+            panic!("collecting into a slab of {cap} slots: {e}");
+        }
+        for (key, value) in entries {
+            if let Err((value, _)) = slab.raw.insert_at(key, value) {
+                // The slot is taken by an earlier pair (keys within the capacity always fit):
+                // the later key wins.
+                if let Some(old) = slab.raw.get_mut(key) {
+                    *old = value; // the same key again
+                } else if let Some(i) = slab.raw.occupant_older_than(key) {
+                    // SAFETY: `occupant_older_than` found slot `i` occupied.
+                    drop(unsafe { slab.raw.take(i) });
+                    let _ = slab.raw.insert_at(key, value);
+                }
+            }
+        }
+        slab
+    }
+}
+
 impl<T, B: Backing + Default, K: SlabKey> Default for Slab<T, B, K> {
     /// Same as [`Slab::new`].
     fn default() -> Self {
@@ -277,6 +353,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// assert_eq!(slab.get(Key::new(99_999)), None);
     /// ```
     #[inline]
+    #[must_use]
     pub fn get(&self, key: K) -> Option<&T> {
         self.raw.get(key.into_raw())
     }
@@ -376,6 +453,44 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         // SAFETY: `disjoint` checked the slots occupied and pairwise distinct, so the
         // references are to initialised values and never alias; `&mut self` covers them all.
         Ok(ptrs.map(|p| unsafe { &mut *p }))
+    }
+
+    /// Mutable references to `N` values at once, without checking that the keys name values
+    /// or that they are distinct.
+    ///
+    /// # Safety
+    ///
+    /// Every key must name a value in this slab (`self.contains(key)`), and no two keys may
+    /// name the same slot. [`get_disjoint_mut`](Slab::get_disjoint_mut) checks both.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let mut slab: Slab<u32> = Slab::with_capacity(4).unwrap();
+    /// let a = slab.insert(1).unwrap();
+    /// let b = slab.insert(2).unwrap();
+    /// // SAFETY: both were just inserted, in two slots.
+    /// let [x, y] = unsafe { slab.get_disjoint_unchecked_mut([a, b]) };
+    /// std::mem::swap(x, y);
+    /// assert_eq!((slab[a], slab[b]), (2, 1));
+    /// ```
+    pub unsafe fn get_disjoint_unchecked_mut<const N: usize>(
+        &mut self,
+        keys: [K; N],
+    ) -> [&mut T; N] {
+        let slots = keys.map(|k| k.into_raw().slot());
+        debug_assert!(
+            keys.iter().all(|&k| self.contains(k)),
+            "get_disjoint_unchecked_mut on a vacant key"
+        );
+        debug_assert!(
+            (0..N).all(|i| !slots[..i].contains(&slots[i])),
+            "get_disjoint_unchecked_mut on one slot twice"
+        );
+        // SAFETY: per the contract (and `K`'s, an `unsafe trait`), each raw key names an
+        // occupied slot, so below the capacity and initialised; the slots are distinct, so the
+        // references never alias; `&mut self` covers them all.
+        slots.map(|i| unsafe { &mut *self.raw.value_ptr(i) })
     }
 
     /// Puts `value` at exactly `key`, for restoring keys kept elsewhere — in hash maps, queues,
@@ -541,6 +656,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// assert!(!slab.contains(Key::new(usize::MAX)));
     /// ```
     #[inline]
+    #[must_use]
     pub fn contains(&self, key: K) -> bool {
         self.raw.find(key.into_raw()).is_some()
     }
@@ -555,6 +671,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// assert_eq!(slab.len(), 1);
     /// ```
     #[inline]
+    #[must_use]
     pub fn len(&self) -> usize {
         self.raw.len()
     }
@@ -568,6 +685,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// assert!(slab.is_empty());
     /// ```
     #[inline]
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.raw.len() == 0
     }
@@ -583,6 +701,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// assert!(slab.capacity() >= 100);
     /// ```
     #[inline]
+    #[must_use]
     pub fn capacity(&self) -> usize {
         self.raw.capacity()
     }
@@ -619,6 +738,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// assert!(slab.insert(0).is_err());
     /// ```
     #[inline]
+    #[must_use]
     pub fn is_full(&self) -> bool {
         !self.raw.has_vacant()
     }
@@ -667,6 +787,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// assert_eq!(slab.memory_size(), nexus_slab::SystemInfo::probe().base_page_size); // one page
     /// ```
     #[inline]
+    #[must_use]
     pub fn memory_size(&self) -> usize {
         self.region.as_ref().map_or(0, Region::len)
     }
@@ -679,6 +800,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// let slab: Slab<u64> = Slab::new();
     /// assert!(slab.backing().prefaults());
     /// ```
+    #[must_use]
     pub fn backing(&self) -> &B {
         &self.backing
     }
@@ -790,6 +912,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// let copy = v.clone();
     /// assert_eq!(slab.key_of(&copy), None);
     /// ```
+    #[must_use]
     pub fn key_of(&self, value: &T) -> Option<K> {
         self.raw.slot_of(value).map(|i| {
             // SAFETY: `slot_of` returns only occupied slots, so `i < cap`.
@@ -809,6 +932,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// assert_eq!(Slab::<u8>::new().vacant_key(), None);
     /// ```
     #[inline]
+    #[must_use]
     pub fn vacant_key(&self) -> Option<K> {
         self.raw.next_key().map(K::from_raw)
     }
@@ -824,6 +948,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// assert!(slab.is_allocated());
     /// ```
     #[inline]
+    #[must_use]
     pub fn is_allocated(&self) -> bool {
         self.region.is_some()
     }

@@ -19,7 +19,7 @@ use core::ptr::{self, NonNull};
 
 use crate::backing::{Backing, CloneBacking, Mmap};
 use crate::entry::VacantEntry;
-use crate::iter::{Drain, Iter, IterMut, ValuesMut};
+use crate::iter::{Drain, Iter, IterMut, Keys, Values, ValuesMut};
 use crate::key::SlabKey;
 use crate::raw::remote::{write_link, Pushed, Refs, RemoteHead};
 use crate::{Error, Full, InsertAtError, Key, Slab};
@@ -207,9 +207,10 @@ impl<T, B: Backing + Send + 'static, K: SlabKey + 'static> Slab<T, B, K> {
     ///     remote.free(order); // dropped here, slot handed back
     /// });
     /// retire.join().unwrap();
-    /// assert_eq!(owner.collect(), 1);
+    /// assert_eq!(owner.reclaim(), 1);
     /// assert_eq!(owner.lent(), 0);
     /// ```
+    #[must_use = "the owner and the handle are the slab now: dropping them frees it"]
     pub fn split(mut self) -> (Owner<T, B, K>, RemoteFree<T>) {
         self.raw_mut().begin_split();
         let shared = Box::new(Shared::<T, B, K> {
@@ -239,15 +240,24 @@ impl<T, B: Backing + Send + 'static, K: SlabKey + 'static> Slab<T, B, K> {
 }
 
 /// The owning side of a split slab: the slab's whole single-thread API, plus
-/// [`lend`](Owner::lend) and [`collect`](Owner::collect). Made by [`Slab::split`].
+/// [`lend`](Owner::lend) and [`reclaim`](Owner::reclaim). Made by [`Slab::split`].
 ///
-/// Reading goes through `Deref<Target = Slab>` (`get`, `iter`, `len`, `capacity`,
-/// `memory_size`, ...); every method that changes the slab is here, with the same code as on
-/// [`Slab`]. [`insert`](Owner::insert) and `lend` take back the returned slots by themselves
-/// (one swap) when no slot is free.
+/// Every method has the name and the code of [`Slab`]'s (no `Deref`: an owner is not a slab,
+/// and its `insert`, `vacant_entry` and `is_full` also see the slots handed back);
+/// [`as_slab`](Owner::as_slab) reads the rest. [`insert`](Owner::insert) and `lend` take back
+/// the returned slots by themselves (one swap) when no slot is free.
+///
+/// An owner is not a slab: no `&Slab` can be taken from it implicitly (a `Slab` method would
+/// not see the lent slots), only through [`as_slab`](Owner::as_slab):
+///
+/// ```compile_fail,E0308
+/// use nexus_slab::Slab;
+/// let (owner, _remote) = Slab::<u64>::with_capacity(8).unwrap().split();
+/// let slab: &Slab<u64> = &owner;
+/// ```
 ///
 /// Lent slots are out of the owner's sight: `get`, `iter`, `drain`, `retain`, `clear` and
-/// drop skip them, [`len`](Slab::len) does not count them (see [`lent`](Owner::lent)), and a
+/// drop skip them, [`len`](Owner::len) does not count them (see [`lent`](Owner::lent)), and a
 /// [`GenKey`](crate::GenKey) that named the slot before stays stale. When the owner is dropped
 /// it drops its own values; values still lent stay valid, and the memory goes back to the
 /// backing when the last of them is dropped.
@@ -344,7 +354,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// assert!(owner.is_empty());
     /// drop(a); // hands the slot back
     /// assert_eq!(owner.lent(), 1); // until taken back
-    /// assert_eq!(owner.collect(), 1);
+    /// assert_eq!(owner.reclaim(), 1);
     /// ```
     #[inline]
     pub fn lend(&mut self, value: T) -> Result<Lent<T>, Full<T>> {
@@ -410,15 +420,15 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     ///
     /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
     /// let lent = [owner.lend(1).unwrap(), owner.lend(2).unwrap()];
-    /// assert_eq!(owner.collect(), 0);
+    /// assert_eq!(owner.reclaim(), 0);
     /// remote.free_all(lent);
-    /// assert_eq!(owner.collect(), 2);
+    /// assert_eq!(owner.reclaim(), 2);
     /// ```
-    pub fn collect(&mut self) -> usize {
+    pub fn reclaim(&mut self) -> usize {
         take_back(self.header, self.slab.raw_mut(), &mut self.lent)
     }
 
-    /// Slots out on loan: lent and not yet taken back by [`collect`](Owner::collect) (so
+    /// Slots out on loan: lent and not yet taken back by [`reclaim`](Owner::reclaim) (so
     /// including those returned since the last one).
     ///
     /// ```
@@ -429,10 +439,11 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// assert_eq!(owner.lent(), 1);
     /// drop(a);
     /// assert_eq!(owner.lent(), 1);
-    /// owner.collect();
+    /// owner.reclaim();
     /// assert_eq!(owner.lent(), 0);
     /// ```
     #[inline]
+    #[must_use]
     pub fn lent(&self) -> usize {
         self.lent
     }
@@ -446,7 +457,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// drop(remote);
     /// let again = owner.remote();
     /// again.free(owner.lend(1).unwrap());
-    /// assert_eq!(owner.collect(), 1);
+    /// assert_eq!(owner.reclaim(), 1);
     /// ```
     pub fn remote(&self) -> RemoteFree<T> {
         self.refs().add(1);
@@ -474,8 +485,9 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
         !self.slab.raw().has_vacant() && self.head().is_empty()
     }
 
-    /// The key the next [`insert`](Owner::insert) will return, taking back the returned
-    /// slots first if none is free; `None` when the slab is full.
+    /// The key the next [`insert`](Owner::insert) will return when a slot is free now;
+    /// `None` when none is — though slots handed back and not yet reclaimed may then be taken
+    /// by that insert ([`reclaim`](Owner::reclaim) first to see their keys here). Reads only.
     ///
     /// ```
     /// use nexus_slab::{Key, Slab};
@@ -484,11 +496,258 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// let next = owner.vacant_key().unwrap();
     /// assert_eq!(owner.insert(1).unwrap(), next);
     /// ```
-    pub fn vacant_key(&mut self) -> Option<K> {
-        if !self.slab.raw().has_vacant() {
-            self.collect();
-        }
+    #[must_use]
+    pub fn vacant_key(&self) -> Option<K> {
         self.slab.vacant_key()
+    }
+
+    /// The slab, to read what the owner's own methods do not cover. Its [`Slab::try_clone`]
+    /// is [`Owner::try_clone`] (the slots out on loan are free in the copy).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// owner.insert(1).unwrap();
+    /// let _lent = owner.lend(2).unwrap();
+    /// assert_eq!(owner.as_slab().len(), 1);
+    /// assert_eq!(owner.as_slab().try_clone().unwrap().len(), 1);
+    /// ```
+    #[must_use]
+    pub fn as_slab(&self) -> &Slab<T, B, K> {
+        &self.slab
+    }
+
+    /// As [`Slab::get`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert(1).unwrap();
+    /// assert_eq!(owner.get(k), Some(&1));
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn get(&self, key: K) -> Option<&T> {
+        self.slab.get(key)
+    }
+
+    /// As [`Slab::get_unchecked`].
+    ///
+    /// # Safety
+    ///
+    /// `key` must name a value in this slab (`self.contains(key)`).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert(1).unwrap();
+    /// // SAFETY: `k` was just inserted.
+    /// assert_eq!(unsafe { owner.get_unchecked(k) }, &1);
+    /// ```
+    #[inline]
+    pub unsafe fn get_unchecked(&self, key: K) -> &T {
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.slab.get_unchecked(key) }
+    }
+
+    /// As [`Slab::contains`]: a lent value is not in the owner's slab.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert(1).unwrap();
+    /// assert!(owner.contains(k));
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn contains(&self, key: K) -> bool {
+        self.slab.contains(key)
+    }
+
+    /// Values in the owner's slab (not counting the [`lent`](Owner::lent) ones).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// owner.insert(1).unwrap();
+    /// let _out = owner.lend(2).unwrap();
+    /// assert_eq!((owner.len(), owner.lent()), (1, 1));
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    /// Whether the owner's slab holds no value (lent ones are not in it).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let _out = owner.lend(2).unwrap();
+    /// assert!(owner.is_empty());
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.slab.is_empty()
+    }
+
+    /// As [`Slab::capacity`]: every slot, lent or not.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// assert!(owner.capacity() >= 8);
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.slab.capacity()
+    }
+
+    /// As [`Slab::iter`]: the owner's values, not the lent ones.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// owner.insert(1).unwrap();
+    /// let _out = owner.lend(2).unwrap();
+    /// assert_eq!(owner.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [1]);
+    /// ```
+    pub fn iter(&self) -> Iter<'_, T, K> {
+        self.slab.iter()
+    }
+
+    /// As [`Slab::keys`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert(1).unwrap();
+    /// assert_eq!(owner.keys().collect::<Vec<_>>(), [k]);
+    /// ```
+    pub fn keys(&self) -> Keys<'_, T, K> {
+        self.slab.keys()
+    }
+
+    /// As [`Slab::values`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// owner.insert(1).unwrap();
+    /// assert_eq!(owner.values().sum::<u8>(), 1);
+    /// ```
+    pub fn values(&self) -> Values<'_, T, K> {
+        self.slab.values()
+    }
+
+    /// As [`Slab::key_of`]: the key of a value in the owner's slab (a lent value has none).
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let k = owner.insert(1).unwrap();
+    /// assert_eq!(owner.key_of(&owner[k]), Some(k));
+    /// ```
+    #[must_use]
+    pub fn key_of(&self, value: &T) -> Option<K> {
+        self.slab.key_of(value)
+    }
+
+    /// As [`Slab::memory_size`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// assert!(owner.memory_size() > 0);
+    /// ```
+    #[must_use]
+    pub fn memory_size(&self) -> usize {
+        self.slab.memory_size()
+    }
+
+    /// As [`Slab::backing`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// assert!(owner.backing().prefaults());
+    /// ```
+    #[must_use]
+    pub fn backing(&self) -> &B {
+        self.slab.backing()
+    }
+
+    /// As [`Slab::locked_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Slab::locked_bytes`].
+    ///
+    /// ```
+    /// use nexus_slab::LockedSlab;
+    ///
+    /// let mut slab: LockedSlab<u8> = LockedSlab::new();
+    /// if slab.alloc(8).is_ok() {
+    ///     let (owner, _remote) = slab.split();
+    ///     if let Ok(locked) = owner.locked_bytes() {
+    ///         assert_eq!(locked, owner.memory_size());
+    ///     }
+    /// }
+    /// ```
+    pub fn locked_bytes(&self) -> Result<usize, Error> {
+        self.slab.locked_bytes()
+    }
+
+    /// As [`Slab::huge_page_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Slab::huge_page_bytes`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// if let Ok(huge) = owner.huge_page_bytes() {
+    ///     assert!(huge <= owner.memory_size());
+    /// }
+    /// ```
+    pub fn huge_page_bytes(&self) -> Result<usize, Error> {
+        self.slab.huge_page_bytes()
+    }
+
+    /// As [`Slab::numa_bytes`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Slab::numa_bytes`].
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// if let Ok(placed) = owner.numa_bytes() {
+    ///     assert!(placed.resident() <= owner.memory_size());
+    /// }
+    /// ```
+    pub fn numa_bytes(&self) -> Result<crate::NumaBytes, Error> {
+        self.slab.numa_bytes()
     }
 
     /// A handle to the next vacant slot, as [`Slab::vacant_entry`]; takes back the returned
@@ -509,7 +768,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     pub fn vacant_entry(&mut self) -> Result<VacantEntry<'_, T, B, K>, Error> {
         if !self.slab.raw().has_vacant() {
-            self.collect();
+            self.reclaim();
         }
         self.slab.vacant_entry()
     }
@@ -707,7 +966,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
         T: Clone,
         B: CloneBacking,
     {
-        // The same copy as `Slab::try_clone` through `Deref`, which frees the out slots in it.
+        // The same copy as `Slab::try_clone` through `as_slab`, which frees the out slots in it.
         self.slab.try_clone()
     }
 
@@ -763,16 +1022,6 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     pub fn try_collapse(&mut self) -> Result<usize, Error> {
         self.slab.try_collapse()
-    }
-}
-
-impl<T, B: Backing, K: SlabKey> Deref for Owner<T, B, K> {
-    type Target = Slab<T, B, K>;
-
-    /// The slab, to read: `get`, `iter`, `len`, `capacity`, the memory figures.
-    #[inline]
-    fn deref(&self) -> &Slab<T, B, K> {
-        &self.slab
     }
 }
 
@@ -1024,7 +1273,7 @@ impl<T: fmt::Debug> fmt::Debug for Lent<T> {
 /// }
 /// drop(tx);
 /// matcher.join().unwrap();
-/// gateway.collect();
+/// gateway.reclaim();
 /// assert_eq!(gateway.lent(), 0);
 /// ```
 pub struct RemoteFree<T> {
@@ -1050,7 +1299,7 @@ impl<T> RemoteFree<T> {
     ///
     /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
     /// remote.free(owner.lend("x".into()).unwrap());
-    /// assert_eq!(owner.collect(), 1);
+    /// assert_eq!(owner.reclaim(), 1);
     /// ```
     #[inline]
     pub fn free(&self, lent: Lent<T>) {
@@ -1065,7 +1314,7 @@ impl<T> RemoteFree<T> {
     /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
     /// let lent = owner.lend("x".into()).unwrap();
     /// assert_eq!(remote.take(lent), "x");
-    /// assert_eq!(owner.collect(), 1);
+    /// assert_eq!(owner.reclaim(), 1);
     /// ```
     #[inline]
     pub fn take(&self, lent: Lent<T>) -> T {
@@ -1086,7 +1335,7 @@ impl<T> RemoteFree<T> {
     /// }
     /// assert_eq!(batch.len(), 10);
     /// batch.flush();
-    /// assert_eq!(owner.collect(), 10);
+    /// assert_eq!(owner.reclaim(), 10);
     /// ```
     pub fn batch(&self) -> FreeBatch<'_, T> {
         FreeBatch {
@@ -1106,7 +1355,7 @@ impl<T> RemoteFree<T> {
     /// let (mut owner, remote) = Slab::<u32>::with_capacity(64).unwrap().split();
     /// let lent: Vec<_> = (0..10).map(|v| owner.lend(v).unwrap()).collect();
     /// remote.free_all(lent);
-    /// assert_eq!(owner.collect(), 10);
+    /// assert_eq!(owner.reclaim(), 10);
     /// ```
     pub fn free_all<I: IntoIterator<Item = Lent<T>>>(&self, lents: I) {
         let mut batch = self.batch();
@@ -1162,7 +1411,7 @@ impl<T> fmt::Debug for RemoteFree<T> {
 /// }
 /// drop(batch); // the last 8
 /// assert_eq!(sum, (0..40).sum::<u64>());
-/// assert_eq!(owner.collect(), 40);
+/// assert_eq!(owner.reclaim(), 40);
 /// ```
 pub struct FreeBatch<'a, T> {
     remote: &'a RemoteFree<T>,
@@ -1187,9 +1436,9 @@ impl<T> FreeBatch<'_, T> {
     /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
     /// let mut batch = remote.batch();
     /// batch.free(owner.lend("a".into()).unwrap());
-    /// assert_eq!(owner.collect(), 0); // not flushed yet
+    /// assert_eq!(owner.reclaim(), 0); // not flushed yet
     /// drop(batch);
-    /// assert_eq!(owner.collect(), 1);
+    /// assert_eq!(owner.reclaim(), 1);
     /// ```
     #[inline]
     pub fn free(&mut self, lent: Lent<T>) {
@@ -1222,7 +1471,7 @@ impl<T> FreeBatch<'_, T> {
     /// let mut batch = remote.batch();
     /// assert_eq!(batch.take(owner.lend("a".into()).unwrap()), "a");
     /// batch.flush();
-    /// assert_eq!(owner.collect(), 1);
+    /// assert_eq!(owner.reclaim(), 1);
     /// ```
     #[inline]
     pub fn take(&mut self, lent: Lent<T>) -> T {
@@ -1298,7 +1547,7 @@ impl<T> FreeBatch<'_, T> {
     /// batch.free(owner.lend(2).unwrap());
     /// batch.flush();
     /// assert!(batch.is_empty());
-    /// assert_eq!(owner.collect(), 2);
+    /// assert_eq!(owner.reclaim(), 2);
     /// ```
     #[inline]
     pub fn flush(&mut self) {
@@ -1398,7 +1647,7 @@ mod tests {
             "the owner's fast paths are plain loads and stores"
         );
         assert_eq!(lents.len(), 4);
-        let ((loads, rmws), ()) = ops(|| assert_eq!(owner.collect(), 0));
+        let ((loads, rmws), ()) = ops(|| assert_eq!(owner.reclaim(), 0));
         assert_eq!(
             (loads, rmws),
             (1, 0),
@@ -1417,7 +1666,7 @@ mod tests {
         let ((loads, rmws), v) = ops(|| remote.take(lent));
         assert_eq!((loads, rmws, v.as_str()), (1, 1, "y"));
         // The owner takes both back with one swap.
-        let ((loads, rmws), n) = ops(|| owner.collect());
+        let ((loads, rmws), n) = ops(|| owner.reclaim());
         assert_eq!((loads, rmws, n), (1, 1, 2));
         check_accounts(&owner);
     }
@@ -1434,7 +1683,7 @@ mod tests {
         let ((loads, rmws), ()) = ops(|| batch.flush());
         assert_eq!((loads, rmws), (0, 0), "an empty batch costs nothing");
         assert_eq!(owner.lent(), 32);
-        assert_eq!(owner.collect(), 32);
+        assert_eq!(owner.reclaim(), 32);
         assert_eq!(owner.lent(), 0);
         check_accounts(&owner);
     }
@@ -1533,7 +1782,7 @@ mod tests {
         let lent = owner.lend(2).unwrap(); // the same slot
         assert!(owner.get(old).is_none());
         remote.free(lent);
-        owner.collect();
+        owner.reclaim();
         let new = owner.insert(3).unwrap();
         assert_eq!(new.index(), old.index());
         assert!(new.generation() > old.generation());
@@ -1543,7 +1792,7 @@ mod tests {
         // after the loan has generation 3.
         let fresh = owner.lend(4).unwrap();
         remote.free(fresh);
-        owner.collect();
+        owner.reclaim();
         let k = owner.insert(5).unwrap();
         assert_eq!((k.index(), k.generation()), (1, 3));
     }
@@ -1552,7 +1801,7 @@ mod tests {
 #[cfg(all(test, loom))]
 mod loom_tests {
     //! Loom runs the real split code: a `Slab<_, Heap<LoomAlloc>, _>` split into an owner,
-    //! `RemoteFree` handles and `Lent`s, with `lend`, `give_back`, `FreeBatch`, `collect`
+    //! `RemoteFree` handles and `Lent`s, with `lend`, `give_back`, `FreeBatch`, `reclaim`
     //! (`adopt`), `Owner::drop`, `release` and the block's `destroy` as they are (their
     //! atomics are loom's, see `crate::sync`). Each scenario explores every interleaving of
     //! its threads (no preemption bound: they are small enough) and checks that:
@@ -1722,7 +1971,7 @@ mod loom_tests {
         );
     }
 
-    /// The owner collects while one thread returns a slot and another a batch of two: it gets
+    /// The owner reclaims while one thread returns a slot and another a batch of two: it gets
     /// all three back (`adopt` follows the links pushed), and every slot takes a value again.
     #[test]
     fn loom_collect_against_pushes() {
@@ -1737,7 +1986,7 @@ mod loom_tests {
             let batch = thread::spawn(move || more.free_all([b, c]));
             let mut got = 0;
             while owner.lent() > 0 {
-                got += owner.collect();
+                got += owner.reclaim();
                 thread::yield_now();
             }
             assert_eq!(got, 3);

@@ -10,8 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{DropLog, Rng, Tracked};
 use nexus_slab::{
-    new_key_type, Backing, CloneBacking, Error, GenKey, GenSlab, Heap, Key, Locked, LockedSlab,
-    Mmap, Slab,
+    new_key_type, Backing, CloneBacking, Error, GenKey, Heap, Key, Locked, LockedSlab, Mmap, Slab,
 };
 
 common::backing_tests!(
@@ -136,7 +135,7 @@ fn typed_keys_work_through_every_alias_and_method() {
         copy.iter().collect::<Vec<_>>(),
         book.iter().collect::<Vec<_>>()
     );
-    let mut conns: GenSlab<&str, Heap> = Slab::new_in(Heap::new());
+    let mut conns: Slab<&str, Heap, GenKey> = Slab::new_in(Heap::new());
     conns.alloc(4).unwrap();
     let mut typed: Slab<&str, Heap, ConnKey> = Slab::new_in(Heap::new());
     typed.alloc(4).unwrap();
@@ -396,4 +395,67 @@ fn locked_copies_are_locked_too() {
         assert_eq!(c.locked_bytes().unwrap(), c.memory_size());
     }
     assert_eq!(c[Key::new(0)], 1);
+}
+
+/// Issue 19: `FromIterator<(K, T)>` rebuilds a slab from saved pairs in any order, the latest
+/// key winning a slot given twice; every value ends up in the slab or dropped, once.
+#[test]
+fn collect_rebuilds_from_pairs_in_any_order() {
+    let log = DropLog::new();
+    let mut rng = Rng::new(19);
+    let mut idx: Vec<usize> = (0..300).map(|i| i * 3).collect();
+    rng.shuffle(&mut idx);
+    let mut pairs: Vec<(Key, Tracked)> = idx
+        .iter()
+        .map(|&i| (Key::new(i), log.item(i as u64)))
+        .collect();
+    // Slot 6 again, later: it wins.
+    pairs.push((Key::new(6), log.item(100_000)));
+    let slab: Slab<Tracked, Heap> = pairs.into_iter().collect();
+    assert!(slab.capacity() >= 898);
+    assert_eq!(slab.len(), 300);
+    assert_eq!(slab[Key::new(6)].id, 100_000);
+    for &i in &idx {
+        if i != 6 {
+            assert_eq!(slab[Key::new(i)].id, i as u64);
+        }
+    }
+    assert_eq!(log.dropped(), vec![6], "the replaced value, once");
+    drop(slab);
+    log.assert_no_double_drop();
+    assert_eq!(log.drops(), 301);
+
+    // Generational keys: the highest generation of a slot wins, whatever the order.
+    let g = |gen: u64, i: u64| GenKey::from_bits(gen << 32 | i).unwrap();
+    let pairs = [
+        (g(5, 1), "five"),
+        (g(3, 1), "three"),
+        (g(7, 1), "seven"),
+        (g(1, 0), "zero"),
+    ];
+    let slab: Slab<&str, Heap, GenKey> = pairs.into_iter().collect();
+    assert_eq!(slab.get(g(7, 1)), Some(&"seven"));
+    assert!(slab.get(g(5, 1)).is_none() && slab.get(g(3, 1)).is_none());
+    assert_eq!(slab.get(g(1, 0)), Some(&"zero"));
+    assert_eq!(slab.len(), 2);
+    // Nothing at all: one slot, empty.
+    let empty: Slab<u8, Heap> = std::iter::empty().collect();
+    assert!(empty.is_empty() && empty.capacity() >= 1);
+}
+
+/// Issue 19: `Clone` is `try_clone`, for slabs whose backing and values can be cloned.
+#[test]
+fn clone_is_try_clone() {
+    let mut slab: Slab<String, Heap, GenKey> = Slab::new_in(Heap::new());
+    slab.alloc(16).unwrap();
+    let a = slab.insert("a".into()).unwrap();
+    let b = slab.insert("b".into()).unwrap();
+    slab.remove(a);
+    let mut copy = slab.clone();
+    assert_eq!(copy[b], "b");
+    assert!(!copy.contains(a));
+    assert_eq!(
+        copy.insert("c".into()).unwrap(),
+        slab.insert("c".into()).unwrap()
+    );
 }

@@ -311,7 +311,7 @@ fn hostile_key_types_on_a_split_slab() {
         attempt(|| owner.vacant_entry().map(|e| e.insert(3)).is_ok());
         remote.free(lent);
         set_mode(Mode::Honest);
-        owner.collect();
+        owner.reclaim();
         assert_eq!(owner.iter().count(), owner.len());
         assert_eq!(owner.lent(), 0);
         let mut n = owner.len();

@@ -8,7 +8,7 @@ mod common;
 
 use common::{DropLog, Rng, Tracked};
 use nexus_slab::{
-    new_key_type, Backing, Error, GenKey, GenSlab, Heap, Key, Mmap, RestoreLimits, Slab, SlabKey,
+    new_key_type, Backing, Error, GenKey, Heap, Key, Mmap, RestoreLimits, Slab, SlabKey,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
@@ -136,7 +136,7 @@ fn an_unallocated_slab_round_trips_unallocated() {
 
 #[test]
 fn the_format_is_as_documented() {
-    let mut s: GenSlab<&str, Heap> = Slab::new_in(Heap::new());
+    let mut s: Slab<&str, Heap, GenKey> = Slab::new_in(Heap::new());
     s.alloc(3).unwrap();
     let cap = s.capacity();
     let a = s.insert("a").unwrap();
@@ -152,8 +152,8 @@ fn the_format_is_as_documented() {
     // Fields in another order mean the same (here: slots 0 and 1 retired).
     let swapped = format!(r#"{{"free":[],"high_water":2,"entries":[],"capacity":{cap}}}"#);
     let ordered = format!(r#"{{"capacity":{cap},"high_water":2,"entries":[],"free":[]}}"#);
-    let mut a: GenSlab<String, Heap> = serde_json::from_str(&swapped).unwrap();
-    let mut b: GenSlab<String, Heap> = serde_json::from_str(&ordered).unwrap();
+    let mut a: Slab<String, Heap, GenKey> = serde_json::from_str(&swapped).unwrap();
+    let mut b: Slab<String, Heap, GenKey> = serde_json::from_str(&ordered).unwrap();
     assert_eq!((a.capacity(), a.len()), (b.capacity(), b.len()));
     assert_eq!(a.insert("x".into()).unwrap(), b.insert("x".into()).unwrap());
     assert_eq!(a.vacant_key().unwrap().index(), 3);
@@ -162,12 +162,12 @@ fn the_format_is_as_documented() {
 #[test]
 fn a_retired_slot_stays_retired_across_a_round_trip() {
     // Slot 0 at the last generation: its next removal retires it.
-    let mut s: GenSlab<u8, Heap> = Slab::new_in(Heap::new());
+    let mut s: Slab<u8, Heap, GenKey> = Slab::new_in(Heap::new());
     s.alloc(4).unwrap();
     let last = GenKey::from_bits(u64::from(u32::MAX) << 32).unwrap();
     s.insert_at(last, 1).unwrap();
     s.remove(last);
-    let mut b: GenSlab<u8, Heap> = post(&s);
+    let mut b: Slab<u8, Heap, GenKey> = post(&s);
     for _ in 0..b.capacity() - 1 {
         assert_ne!(b.insert(0).unwrap().index(), 0, "a retired slot came back");
     }
@@ -182,7 +182,7 @@ fn a_retired_slot_stays_retired_across_a_round_trip() {
 /// Hostile JSON: each must be an error, drop what was restored, and leak nothing.
 #[test]
 fn corrupt_snapshots_are_typed_errors() {
-    type G = GenSlab<String, Heap>;
+    type G = Slab<String, Heap, GenKey>;
     type P = Slab<String, Heap>;
     let cap = {
         let s: P = Slab::new_in(Heap::new()).tap(|s| s.alloc(4).unwrap());
@@ -336,7 +336,7 @@ impl<'de> Deserialize<'de> for Logged {
 /// restored; every single-byte corruption is refused or restores a consistent slab.
 #[test]
 fn truncated_and_corrupted_postcard_never_leaks_or_double_drops() {
-    let mut s: GenSlab<Logged, Heap> = Slab::new_in(Heap::new());
+    let mut s: Slab<Logged, Heap, GenKey> = Slab::new_in(Heap::new());
     s.alloc(16).unwrap();
     let keys: Vec<GenKey> = (0..12)
         .map(|i| s.insert(Logged(LOG.with(|l| l.item(i)))).unwrap())
@@ -349,7 +349,7 @@ fn truncated_and_corrupted_postcard_never_leaks_or_double_drops() {
     let made = || MADE.with(|m| m.get());
     for cut in 0..bytes.len() {
         let (drops, made_before) = (log.drops(), made());
-        let r = postcard::from_bytes::<GenSlab<Logged, Heap>>(&bytes[..cut]);
+        let r = postcard::from_bytes::<Slab<Logged, Heap, GenKey>>(&bytes[..cut]);
         assert!(
             r.is_err(),
             "a snapshot cut at {cut} of {} was accepted",
@@ -361,7 +361,7 @@ fn truncated_and_corrupted_postcard_never_leaks_or_double_drops() {
             "cut {cut}: every value restored before the error is dropped"
         );
     }
-    let whole: GenSlab<Logged, Heap> = postcard::from_bytes(&bytes).unwrap();
+    let whole: Slab<Logged, Heap, GenKey> = postcard::from_bytes(&bytes).unwrap();
     assert!(keys
         .iter()
         .all(|k| whole.get(*k).map(|v| v.0.id) == s.get(*k).map(|v| v.0.id)));
@@ -372,7 +372,7 @@ fn truncated_and_corrupted_postcard_never_leaks_or_double_drops() {
         for flip in [1u8, 0x80, 0xff] {
             let mut bad = bytes.clone();
             bad[at] ^= flip;
-            if let Ok(mut b) = postcard::from_bytes::<GenSlab<Logged, Heap>>(&bad) {
+            if let Ok(mut b) = postcard::from_bytes::<Slab<Logged, Heap, GenKey>>(&bad) {
                 // Accepted: it must be a consistent slab that fills with distinct keys.
                 assert_eq!(b.iter().count(), b.len());
                 let mut got: Vec<GenKey> = b.keys().collect();
@@ -688,15 +688,16 @@ fn duplicate_missing_and_unknown_fields_are_errors() {
         (format!("{{\"x\":1,{c},{h},{e},{f}}}"), "unknown field `x`"),
     ];
     for (text, want) in &cases {
-        let err = serde_json::from_str::<GenSlab<u64, Heap>>(text).unwrap_err();
+        let err = serde_json::from_str::<Slab<u64, Heap, GenKey>>(text).unwrap_err();
         assert!(err.to_string().contains(want), "{text}: {err}");
-        let err = serde_json::from_reader::<_, GenSlab<u64, Heap>>(text.as_bytes()).unwrap_err();
+        let err =
+            serde_json::from_reader::<_, Slab<u64, Heap, GenKey>>(text.as_bytes()).unwrap_err();
         assert!(err.to_string().contains(want), "{text} (reader): {err}");
     }
     let de = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(
         vec![(4u64, serde_json::Value::from(1))].into_iter(),
     );
-    let err = GenSlab::<u64, Heap>::deserialize(de).unwrap_err();
+    let err = Slab::<u64, Heap, GenKey>::deserialize(de).unwrap_err();
     assert!(err.to_string().contains('4'), "{err}");
 }
 

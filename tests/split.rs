@@ -106,7 +106,7 @@ fn pipeline<B: Backing + Send + 'static, K: SlabKey + Send + 'static>(slab: Slab
     drop(tx);
     let sum = consumer.join().unwrap();
     assert_eq!(sum, (0..N).sum::<u64>());
-    assert_eq!(owner.lent(), owner.collect(), "everything came back");
+    assert_eq!(owner.lent(), owner.reclaim(), "everything came back");
     assert_eq!(owner.lent(), 0);
     assert_eq!(owner[k], u64::MAX);
     assert_eq!(owner.len(), 1);
@@ -254,7 +254,7 @@ fn a_panicking_drop_still_hands_the_slot_back() {
     assert!(r.is_err());
     // The third value was still in the iterator: dropped with it as the panic went by.
     assert_eq!(drops.load(Ordering::SeqCst), 5, "each value dropped once");
-    assert_eq!(owner.collect(), 5);
+    assert_eq!(owner.reclaim(), 5);
     assert_eq!(owner.lent(), 0);
 }
 
@@ -267,11 +267,11 @@ fn a_lent_of_another_slab_goes_back_to_its_own() {
     batch.free(a.lend(1).unwrap());
     batch.free(from_b);
     assert_eq!(batch.len(), 1);
-    assert_eq!(b.collect(), 1);
+    assert_eq!(b.reclaim(), 1);
     drop(batch);
-    assert_eq!(a.collect(), 1);
+    assert_eq!(a.reclaim(), 1);
     assert_eq!(remote_a.take(b.lend(3).unwrap()), 3);
-    assert_eq!((a.collect(), b.collect()), (0, 1));
+    assert_eq!((a.reclaim(), b.reclaim()), (0, 1));
 }
 
 #[test]
@@ -308,7 +308,7 @@ fn many_remote_threads_with_one_owner() {
     drop(txs);
     let n: usize = joins.into_iter().map(|j| j.join().unwrap()).sum();
     assert_eq!(n, threads * per);
-    owner.collect();
+    owner.reclaim();
     assert_eq!(owner.lent(), 0);
 }
 
@@ -330,7 +330,7 @@ fn handles_cross_threads_when_the_values_do() {
     .join()
     .unwrap();
     thread::spawn(move || remote.free(lent)).join().unwrap();
-    assert_eq!(owner.collect(), 1);
+    assert_eq!(owner.reclaim(), 1);
 }
 
 #[test]
@@ -363,7 +363,7 @@ fn a_snapshot_of_a_split_slab_restores_with_the_lent_slots_free() {
         let lent = owner.lend(3).unwrap();
         let returned = owner.lend(4).unwrap();
         remote.free(returned);
-        let saved = serde_json::to_string(&*owner).unwrap();
+        let saved = serde_json::to_string(owner.as_slab()).unwrap();
         let mut restored: Slab<u32, Mmap, K> = serde_json::from_str(&saved).unwrap();
         assert_eq!(restored[b], 2);
         assert!(!restored.contains(a));
@@ -489,7 +489,7 @@ fn forged_keys_miss_out_slots<K: SlabKey + std::fmt::Debug + 'static>(
     let values: Vec<&String> = owner.values().collect();
     assert_eq!(values, ["live"]);
     drop(lent);
-    assert_eq!(owner.collect(), 2);
+    assert_eq!(owner.reclaim(), 2);
     // Every slot but the live one takes a value again, each once.
     let mut got: Vec<usize> = Vec::new();
     while let Ok(k) = owner.insert(String::new()) {
@@ -548,7 +548,7 @@ fn retired_slots_stay_out_of_lends_and_collects() {
     assert!(owner.is_full() && owner.vacant_key().is_none());
     remote.free_all(lent);
     assert!(!owner.is_full(), "returned slots are room");
-    assert_eq!(owner.collect(), cap - 1);
+    assert_eq!(owner.reclaim(), cap - 1);
 
     // Insert into every slot there is: again not slot 0, which insert_at refuses.
     let mut keys = Vec::new();
@@ -602,23 +602,23 @@ fn a_lent_slot_skipped_by_insert_at_is_kept_by_copies_and_snapshots() {
     assert_eq!(n, cap, "capacity {cap}, owner's copy holds {n}");
     #[cfg(feature = "serde")]
     {
-        let saved = serde_json::to_string(&*owner).unwrap();
+        let saved = serde_json::to_string(owner.as_slab()).unwrap();
         let restored: Slab<String, Heap, GenKey> = serde_json::from_str(&saved).unwrap();
         let n = fills_to(restored);
         assert_eq!(n, cap, "capacity {cap}, the owner's snapshot holds {n}");
     }
     remote.free(lent);
-    assert_eq!(owner.collect(), 1);
+    assert_eq!(owner.reclaim(), 1);
     let k = owner.insert("again".into()).unwrap();
     assert_eq!((k.index(), k.generation()), (0, 3), "out at 2, back at 3");
     assert_eq!(owner[far], "far");
 }
 
-/// Issue 18: `Slab::try_clone` reached through the owner's `Deref<Target = Slab>` is the same
-/// copy as `Owner::try_clone`: the slots out on loan (lent, or returned and not taken back) are
-/// free in it, for both key kinds.
+/// Issue 18: `Slab::try_clone` reached through the owner (`as_slab`; it was `Deref<Target =
+/// Slab>`) is the same copy as `Owner::try_clone`: the slots out on loan (lent, or returned and
+/// not taken back) are free in it, for both key kinds.
 #[test]
-fn a_copy_through_deref_has_the_lent_slots_free_too() {
+fn a_copy_through_as_slab_has_the_lent_slots_free_too() {
     fn check<K: SlabKey + 'static>() {
         let mut slab: Slab<String, Heap, K> = Slab::new_in(Heap::new());
         slab.alloc(8).unwrap();
@@ -627,19 +627,42 @@ fn a_copy_through_deref_has_the_lent_slots_free_too() {
         let kept = owner.insert("kept".into()).unwrap();
         let lent = owner.lend("lent".into()).unwrap();
         remote.free(owner.lend("returned".into()).unwrap());
-        let through_deref: &Slab<String, Heap, K> = &owner;
+        let through_deref: &Slab<String, Heap, K> = owner.as_slab();
         let copy = through_deref.try_clone().unwrap();
         assert_eq!((copy.len(), copy[kept].as_str()), (1, "kept"));
         let n = fills_to(copy);
         assert_eq!(
             n, cap,
-            "capacity {cap}, the copy made through Deref holds {n}"
+            "capacity {cap}, the copy made through as_slab holds {n}"
         );
         assert_eq!(fills_to(owner.try_clone().unwrap()), cap);
         drop(lent);
     }
     check::<Key>();
     check::<GenKey>();
+}
+
+/// Issue 19: `Owner::vacant_key` reads (`&self`), so a function given `&Owner` can ask for the
+/// next key — through `Deref`, `Slab::vacant_key(&self)` was shadowed by the owner's
+/// `vacant_key(&mut self)` (E0596). It names the key the next insert takes while a slot is
+/// free, and `None` when none is free until the owner reclaims the returned ones.
+#[test]
+fn vacant_key_reads_through_a_shared_owner() {
+    fn peek<T>(o: &Owner<T>) -> Option<Key> {
+        o.vacant_key()
+    }
+    let slab: Slab<u64> = Slab::with_capacity(1).unwrap();
+    let cap = slab.capacity();
+    let (mut owner, remote) = slab.split();
+    let next = peek(&owner).unwrap();
+    assert_eq!(owner.insert(1).unwrap(), next);
+    let lent: Vec<_> = (1..cap as u64).map(|v| owner.lend(v).unwrap()).collect();
+    assert_eq!(peek(&owner), None, "full");
+    remote.free_all(lent);
+    assert_eq!(peek(&owner), None, "returned, not reclaimed");
+    assert_eq!(owner.reclaim(), cap - 1);
+    let next = peek(&owner).unwrap();
+    assert_eq!(owner.insert(2).unwrap(), next);
 }
 
 /// A `Lent` is two pointers (the value's and the shared block's; the slot's link is worked
@@ -663,7 +686,7 @@ fn a_lent_is_two_pointers() {
         assert_eq!(l[0], i as u8);
         remote.free(l);
     }
-    assert_eq!(owner.collect(), cap);
+    assert_eq!(owner.reclaim(), cap);
     let mut seen = std::collections::BTreeSet::new();
     while let Ok(k) = owner.insert([7; 24]) {
         assert!(

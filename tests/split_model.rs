@@ -179,7 +179,7 @@ fn round<K: SlabKey + Send + 'static>(
                 }
             }
             _ => {
-                let n = owner.collect();
+                let n = owner.reclaim();
                 assert!(n <= owner.capacity());
             }
         }
@@ -218,7 +218,7 @@ fn check_quiescent<K: SlabKey, B: Backing>(
     let returned = owner.lent() - lent;
     assert!(returned <= *returned_pending);
     assert_eq!(
-        owner.collect(),
+        owner.reclaim(),
         returned,
         "collect takes back exactly the returned"
     );

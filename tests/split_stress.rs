@@ -70,7 +70,7 @@ fn stress<K: SlabKey + Send + 'static>() {
     }
     drop(tx);
     assert_eq!(consumer.join().unwrap(), (0..LENDS).sum::<u64>());
-    owner.collect();
+    owner.reclaim();
     assert_eq!(owner.lent(), 0);
     assert_eq!(owner.len(), own.len());
     for (k, v) in own {

@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::Rng;
-use nexus_slab::{Error, GenKey, GenSlab, Heap, Key, Mmap, Slab};
+use nexus_slab::{Error, GenKey, Heap, Key, Mmap, Slab};
 
 type S<T> = Slab<T, Heap>;
 
@@ -270,7 +270,7 @@ fn debug_output_shows_sizes_and_entries() {
 
 #[test]
 fn every_pair_and_triple_of_keys_is_disjoint_exactly_when_distinct() {
-    let mut s: GenSlab<usize, Heap> = Slab::new_in(Heap::new());
+    let mut s: Slab<usize, Heap, GenKey> = Slab::new_in(Heap::new());
     s.alloc(32).unwrap();
     for i in 0..20 {
         s.insert(i).unwrap();
@@ -308,7 +308,7 @@ fn drops_happen_exactly_once_with_generational_keys() {
         }
     }
     {
-        let mut s: GenSlab<D, Heap> = Slab::new_in(Heap::new());
+        let mut s: Slab<D, Heap, GenKey> = Slab::new_in(Heap::new());
         s.alloc(1000).unwrap();
         let keys: Vec<GenKey> = (0..1000).map(|_| s.insert(D(&drops)).unwrap()).collect();
         for k in keys.iter().step_by(2) {
@@ -326,7 +326,7 @@ fn drops_happen_exactly_once_with_generational_keys() {
 fn bits_from_outside_round_trip_and_even_generations_are_refused() {
     // slotmap makes an even (vacant) version odd on deserialisation; we refuse it instead, so
     // corrupted input shows up as `None` rather than as a key for some future occupant.
-    let mut s: GenSlab<u8, Heap> = Slab::new_in(Heap::new());
+    let mut s: Slab<u8, Heap, GenKey> = Slab::new_in(Heap::new());
     s.alloc(4).unwrap();
     let k = s.insert(42).unwrap();
     assert_eq!(GenKey::from_bits(k.to_bits()), Some(k));
@@ -403,7 +403,7 @@ fn hands_out_the_same_keys_as_the_slab_crate() {
 fn hands_out_the_same_generations_as_slotmap() {
     use slotmap::{DefaultKey, Key as _, SlotMap};
     let ffi = |k: GenKey| k.to_bits() + 1;
-    let mut ours: GenSlab<u64, Heap> = Slab::new_in(Heap::new());
+    let mut ours: Slab<u64, Heap, GenKey> = Slab::new_in(Heap::new());
     ours.alloc(512).unwrap();
     let mut theirs: SlotMap<DefaultKey, u64> = SlotMap::new();
     let mut live: Vec<(GenKey, DefaultKey)> = Vec::new();

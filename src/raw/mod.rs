@@ -661,6 +661,19 @@ impl<T, K: RawKey> RawSlab<T, K> {
         Ok(())
     }
 
+    /// The occupied slot `key` names when its occupant has an earlier generation than the
+    /// key's (generational keys; `None` for plain keys, and when the slot is vacant or holds
+    /// the key's own or a later generation).
+    pub(crate) fn occupant_older_than(&self, key: K) -> Option<usize> {
+        let i = key.slot();
+        if !K::GENERATIONAL || !self.is_occupied(i) {
+            return None;
+        }
+        // SAFETY: occupied, so `i < hwm <= cap`; generational keys.
+        let g = unsafe { *self.gen_ptr(i) };
+        (g < key.generation_bits()).then_some(i)
+    }
+
     /// Makes vacant slot `i` hold `value` with generation `gen` (generational keys; ignored
     /// for plain ones, whose bit is set instead) and counts it: a restored entry.
     ///
