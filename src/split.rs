@@ -22,6 +22,7 @@ use crate::entry::VacantEntry;
 use crate::iter::{Drain, Iter, IterMut, Keys, Values, ValuesMut};
 use crate::key::SlabKey;
 use crate::raw::remote::{write_link, Pushed, Refs, RemoteHead};
+use crate::raw::RawSlab;
 use crate::{Error, Full, InsertAtError, Key, Slab};
 
 /// What the threads of a split slab share; at offset 0 of [`Shared`], which is what is
@@ -294,7 +295,7 @@ unsafe impl<T, B: Backing, K: SlabKey> Sync for Owner<T, B, K> where Slab<T, B, 
 /// slab, counting them off `lent`: how many.
 fn take_back<T, K: crate::key::sealed::RawKey>(
     h: NonNull<Header>,
-    raw: &mut crate::raw::RawSlab<T, K>,
+    raw: &mut RawSlab<T, K>,
     lent: &mut usize,
 ) -> usize {
     // SAFETY: the owner (the caller) holds a reference to the block until its drop; a whole
@@ -358,24 +359,38 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     #[inline]
     pub fn lend(&mut self, value: T) -> Result<Lent<T>, Full<T>> {
-        let header = self.header;
-        let lent = &mut self.lent;
-        // The value is not passed to the out-of-line path (see `RawSlab::insert_or`).
-        match self
-            .slab
-            .raw_mut()
-            .lend_or(value, |raw| take_back(header, raw, lent) > 0)
-        {
-            Ok(value) => {
-                self.lent += 1;
-                Ok(Lent {
-                    value,
-                    header,
-                    _owns: PhantomData,
-                })
+        // The core's steps written out, so that the out-of-line path returns this result (see
+        // `RawSlab::SMALL`).
+        let i = match self.slab.raw_mut().claim_out() {
+            Some(i) => i,
+            None if RawSlab::<T, K::Raw>::SMALL => return self.lend_slow(value),
+            None => {
+                let (header, lent) = (self.header, &mut self.lent);
+                let refill = move |raw: &mut RawSlab<T, K::Raw>| take_back(header, raw, lent) > 0;
+                match self.slab.raw_mut().claim_out_after(refill) {
+                    Some(i) => i,
+                    None => return Err(Full::new(value, self.slab.capacity())),
+                }
             }
-            Err(value) => Err(Full::new(value, self.slab.capacity())),
+        };
+        // SAFETY: `claim_out` (or `claim_out_after`) just took slot `i`.
+        let value = unsafe { self.slab.raw_mut().put_out(i, value) };
+        self.lent += 1;
+        Ok(Lent {
+            value,
+            header: self.header,
+            _owns: PhantomData,
+        })
+    }
+
+    /// The rest of `lend` when no slot is free (small values): takes the returned ones back.
+    #[cold]
+    #[inline(never)]
+    fn lend_slow(&mut self, value: T) -> Result<Lent<T>, Full<T>> {
+        if self.reclaim() == 0 {
+            return Err(Full::new(value, self.slab.capacity()));
         }
+        self.lend(value)
     }
 
     /// Inserts `value` and returns its key, as [`Slab::insert`] does (same code); when no slot
@@ -398,17 +413,34 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     #[inline]
     pub fn insert(&mut self, value: T) -> Result<K, Full<T>> {
-        let header = self.header;
-        let lent = &mut self.lent;
-        // The value is not passed to the out-of-line path (see `RawSlab::insert_or`).
-        match self
-            .slab
-            .raw_mut()
-            .insert_or(value, |raw| take_back(header, raw, lent) > 0)
-        {
-            Ok(key) => Ok(K::from_raw(key)),
-            Err(value) => Err(Full::new(value, self.slab.capacity())),
+        // The core's steps written out, so that the out-of-line path returns this result (see
+        // `RawSlab::SMALL`).
+        let (i, n) = match self.slab.raw_mut().claim() {
+            Some(slot) => slot,
+            None if RawSlab::<T, K::Raw>::SMALL => return self.insert_slow(value),
+            None => {
+                let (header, lent) = (self.header, &mut self.lent);
+                let refill = move |raw: &mut RawSlab<T, K::Raw>| take_back(header, raw, lent) > 0;
+                match self.slab.raw_mut().claim_after(refill) {
+                    Some(slot) => slot,
+                    None => return Err(Full::new(value, self.slab.capacity())),
+                }
+            }
+        };
+        // SAFETY: `claim` (or `claim_after`) took slot `i` (numbered `n`), vacant.
+        Ok(K::from_raw(unsafe {
+            self.slab.raw_mut().fill(i, n, value)
+        }))
+    }
+
+    /// The rest of `insert` when no slot is free (small values): takes the returned ones back.
+    #[cold]
+    #[inline(never)]
+    fn insert_slow(&mut self, value: T) -> Result<K, Full<T>> {
+        if self.reclaim() == 0 {
+            return Err(Full::new(value, self.slab.capacity()));
         }
+        self.insert(value)
     }
 
     /// Takes back every slot returned so far (one atomic swap; a load only when there is

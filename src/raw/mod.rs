@@ -475,58 +475,38 @@ impl<T, K: RawKey> RawSlab<T, K> {
     }
 
     /// Stores `value` in the most recently freed slot (or the next never-used one).
+    ///
+    /// The façades ([`Slab::insert`](crate::Slab::insert), the split owner's) write the same
+    /// steps out themselves, so that their out-of-line path returns their own result (see
+    /// [`claim`](RawSlab::claim)).
     #[inline]
     pub(crate) fn insert(&mut self, value: T) -> Result<K, T> {
-        self.insert_or(value, |_| false)
-    }
-
-    /// As [`insert`](RawSlab::insert), and when no slot is free (none listed, none never
-    /// used, none loose) calls `refill` once, out of line, which may put slots on the free
-    /// list and returns whether it did (a split slab's owner takes back the returned ones).
-    ///
-    /// The value is not handed to the out-of-line path: only the slot comes back from it.
-    /// (Were it passed along, the value would need a home in memory before the branch: a
-    /// large value would be built on the stack and copied from there, and the copy's loads
-    /// would wait for the stores that built it.)
-    #[inline]
-    pub(crate) fn insert_or(
-        &mut self,
-        value: T,
-        refill: impl FnOnce(&mut Self) -> bool,
-    ) -> Result<K, T> {
         let (i, n) = match self.claim() {
             Some(slot) => slot,
-            // A value that travels in registers is handed over whole, so that the fast path
-            // ends in a jump to the slow one and saves no registers for it.
-            None if core::mem::size_of::<T>() <= 2 * core::mem::size_of::<usize>() => {
-                return self.insert_after(value, refill);
-            }
-            None => match self.claim_after(refill) {
+            None => match self.claim_after(|_| false) {
                 Some(slot) => slot,
                 None => return Err(value),
             },
         };
-        // SAFETY: `claim` took slot `i` (numbered `n`), vacant.
+        // SAFETY: `claim` (or `claim_after`) took slot `i` (numbered `n`), vacant.
         Ok(unsafe { self.fill(i, n, value) })
     }
 
-    /// The rest of [`insert_or`](RawSlab::insert_or) for values that travel in registers.
-    #[cold]
-    #[inline(never)]
-    fn insert_after(&mut self, value: T, refill: impl FnOnce(&mut Self) -> bool) -> Result<K, T> {
-        match self.claim_after(refill) {
-            // SAFETY: `claim_after` took slot `i` (numbered `n`), vacant.
-            Some((i, n)) => Ok(unsafe { self.fill(i, n, value) }),
-            None => Err(value),
-        }
-    }
+    /// Whether a value of type `T` travels in registers (at most two words): such a value
+    /// may be handed whole to an out-of-line path that ends the call (a jump: the fast path
+    /// saves no registers for it). A larger one is not handed over: only the slot comes back
+    /// from the out-of-line path (`claim_after`), and the value is written where it is. (Were
+    /// it passed along, it would need a home in memory before the branch: it would be built
+    /// on the stack and copied from there, and the copy's loads would wait for the stores
+    /// that built it.)
+    pub(crate) const SMALL: bool = core::mem::size_of::<T>() <= 2 * core::mem::size_of::<usize>();
 
     /// Stores `value` in slot `i` (numbered `n`), just taken by `claim`, and counts it: its key.
     ///
     /// # Safety
     /// `claim` (or `claim_after`) just returned `(i, n)`.
     #[inline(always)]
-    unsafe fn fill(&mut self, i: usize, n: u32, value: T) -> K {
+    pub(crate) unsafe fn fill(&mut self, i: usize, n: u32, value: T) -> K {
         // SAFETY: `i < cap` and slot `i` is vacant, so writing does not overwrite a live value.
         unsafe { self.value_ptr(i).write(value) };
         self.len += 1;
@@ -547,9 +527,10 @@ impl<T, K: RawKey> RawSlab<T, K> {
 
     /// Takes the slot the next insert uses off the free list, or past the high-water mark,
     /// and (plain keys) sets its bit: its index and number (index + 1, what a plain key
-    /// stores). `None` when neither has one: the slab is full, or loose slots need settling.
+    /// stores). `None` when neither has one: the slab is full, or loose slots need settling
+    /// ([`claim_after`](RawSlab::claim_after)). [`fill`](RawSlab::fill) then stores the value.
     #[inline(always)]
-    fn claim(&mut self) -> Option<(usize, u32)> {
+    pub(crate) fn claim(&mut self) -> Option<(usize, u32)> {
         // SAFETY (for the bitmap words below): `i < hwm <= cap`, inside the bitmap.
         if self.free != NIL {
             let n = self.free;
@@ -588,7 +569,10 @@ impl<T, K: RawKey> RawSlab<T, K> {
     /// `refill`; `None` when the slab is full.
     #[cold]
     #[inline(never)]
-    fn claim_after(&mut self, refill: impl FnOnce(&mut Self) -> bool) -> Option<(usize, u32)> {
+    pub(crate) fn claim_after(
+        &mut self,
+        refill: impl FnOnce(&mut Self) -> bool,
+    ) -> Option<(usize, u32)> {
         if self.loose {
             self.settle();
             return self.claim();

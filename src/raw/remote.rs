@@ -305,36 +305,26 @@ impl<T, K: RawKey> RawSlab<T, K> {
         self.hwm = self.cap;
     }
 
-    /// Stores `value` in a vacant slot, as `insert` would choose it, but leaves the slot
-    /// vacant in the owner's view (bit clear, generation even and unchanged, `len` unchanged)
-    /// and off the free list: the slot is out. Returns the value's pointer. When no slot is
-    /// free, calls `refill` once, out of line (as [`insert_or`](RawSlab::insert_or) does), and
-    /// tries again if it says it put slots on the free list.
-    #[inline]
-    pub(crate) fn lend_or(
-        &mut self,
-        value: T,
-        refill: impl FnOnce(&mut Self) -> bool,
-    ) -> Result<NonNull<T>, T> {
-        debug_assert!(self.split);
-        let i = match self.claim_out() {
-            Some(i) => i,
-            None => match self.claim_out_after(refill) {
-                Some(i) => i,
-                None => return Err(value),
-            },
-        };
+    /// Stores `value` in slot `i`, just taken by [`claim_out`](RawSlab::claim_out): the slot
+    /// is out (vacant in the owner's view, on no list). Returns the value's pointer.
+    ///
+    /// # Safety
+    /// `claim_out` (or `claim_out_after`) just returned `i`.
+    #[inline(always)]
+    pub(crate) unsafe fn put_out(&mut self, i: usize, value: T) -> NonNull<T> {
         // SAFETY: `i < cap`, inside the slot array (`value` is at offset 0 of a slot).
         let p = unsafe { self.value_nn(i) };
         // SAFETY: the slot is vacant and now off every list: nothing else reads or writes it.
         unsafe { p.as_ptr().write(value) };
-        Ok(p)
+        p
     }
 
     /// Takes the slot the next lend uses off the free list (or, generational keys, past the
-    /// high-water mark), leaving it vacant in the owner's view: its index.
+    /// high-water mark), leaving it vacant in the owner's view (as `insert` would choose it,
+    /// but with the bit clear, the generation even and unchanged, `len` unchanged): its
+    /// index. [`put_out`](RawSlab::put_out) then stores the value.
     #[inline(always)]
-    fn claim_out(&mut self) -> Option<usize> {
+    pub(crate) fn claim_out(&mut self) -> Option<usize> {
         if self.free != NIL {
             let i = slot_of_link(self.free);
             // SAFETY: slots on the free list are vacant slots below `hwm <= cap` whose `next`
@@ -370,7 +360,10 @@ impl<T, K: RawKey> RawSlab<T, K> {
     /// [`claim_out`](RawSlab::claim_out) after `refill`, if it put slots on the free list.
     #[cold]
     #[inline(never)]
-    fn claim_out_after(&mut self, refill: impl FnOnce(&mut Self) -> bool) -> Option<usize> {
+    pub(crate) fn claim_out_after(
+        &mut self,
+        refill: impl FnOnce(&mut Self) -> bool,
+    ) -> Option<usize> {
         if refill(self) {
             self.claim_out()
         } else {
