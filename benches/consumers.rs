@@ -94,7 +94,7 @@ struct SlotMapCrate<V>(SlotMap<DefaultKey, V>);
 impl<V: Val> Store<V> for Plain<V> {
     type K = Key;
     fn make(n: usize) -> Self {
-        Plain(Slab::with_capacity(n).unwrap())
+        Plain(Slab::with_capacity(n))
     }
     #[inline]
     fn put(&mut self, v: V) -> Key {
@@ -117,7 +117,7 @@ impl<V: Val> Store<V> for Plain<V> {
 impl<V: Val> Store<V> for Gen<V> {
     type K = GenKey;
     fn make(n: usize) -> Self {
-        Gen(GenSlab::with_capacity(n).unwrap())
+        Gen(GenSlab::with_capacity(n))
     }
     #[inline]
     fn put(&mut self, v: V) -> GenKey {

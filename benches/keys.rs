@@ -17,8 +17,8 @@ use slotmap::{DefaultKey, SlotMap};
 
 fn main() {
     // Bytes per slot of each layout, for the notes (1Mi u64 values).
-    let plain: Slab<u64> = Slab::with_capacity(1 << 20).unwrap();
-    let gen: Slab<u64, nexus_slab::Mmap, GenKey> = Slab::with_capacity(1 << 20).unwrap();
+    let plain: Slab<u64> = Slab::with_capacity(1 << 20);
+    let gen: Slab<u64, nexus_slab::backing::Mmap, GenKey> = Slab::with_capacity(1 << 20);
     eprintln!(
         "bytes per slot (u64, 1Mi slots, memory_size / capacity): Key {:.3}, GenKey {:.3}",
         plain.memory_size() as f64 / plain.capacity() as f64,
@@ -30,7 +30,7 @@ fn main() {
 /// `nexus_slab::Slab<u64>`: plain keys.
 struct PlainKey(Slab<u64>);
 /// `nexus_slab::GenSlab<u64>`: generational keys.
-struct GenKeyed(Slab<u64, nexus_slab::Mmap, GenKey>);
+struct GenKeyed(Slab<u64, nexus_slab::backing::Mmap, GenKey>);
 /// `slotmap::SlotMap<DefaultKey, u64>`.
 struct SlotMapCrate(SlotMap<DefaultKey, u64>);
 /// `slab::Slab<u64>` (the slab crate, plain keys).
@@ -48,7 +48,7 @@ trait Keyed: Sized {
 impl Keyed for PlainKey {
     type K = Key;
     fn make(n: usize) -> Self {
-        PlainKey(Slab::with_capacity(n).unwrap())
+        PlainKey(Slab::with_capacity(n))
     }
     #[inline]
     fn put(&mut self, v: u64) -> Key {
@@ -67,7 +67,7 @@ impl Keyed for PlainKey {
 impl Keyed for GenKeyed {
     type K = GenKey;
     fn make(n: usize) -> Self {
-        GenKeyed(Slab::with_capacity(n).unwrap())
+        GenKeyed(Slab::with_capacity(n))
     }
     #[inline]
     fn put(&mut self, v: u64) -> GenKey {

@@ -60,9 +60,12 @@ fn indices(order: Order) -> Vec<usize> {
 
 #[divan::bench(args = ORDERS)]
 fn plain_keys(b: Bencher, order: Order) {
-    let keys: Vec<Key> = indices(order).into_iter().map(Key::new).collect();
+    let keys: Vec<Key> = indices(order)
+        .into_iter()
+        .map(Key::new_saturating)
+        .collect();
     b.counter(ItemsCount::new(N))
-        .with_inputs(|| Slab::<u64>::with_capacity(N).unwrap())
+        .with_inputs(|| Slab::<u64>::with_capacity(N))
         .bench_local_values(|mut slab| {
             for &k in &keys {
                 let _ = slab.insert_at(k, k.index() as u64);
@@ -79,7 +82,7 @@ fn generational_keys(b: Bencher, order: Order) {
         .map(|i| GenKey::from_bits(3 << 32 | i as u64).unwrap())
         .collect();
     b.counter(ItemsCount::new(N))
-        .with_inputs(|| Slab::<u64, nexus_slab::Mmap, GenKey>::with_capacity(N).unwrap())
+        .with_inputs(|| Slab::<u64, nexus_slab::backing::Mmap, GenKey>::with_capacity(N))
         .bench_local_values(|mut slab| {
             for &k in &keys {
                 let _ = slab.insert_at(k, k.index() as u64);

@@ -255,10 +255,10 @@ fn replace_main(which: &str) -> u64 {
         };
     }
     each! {
-        "replace-nexus", U, Slab<U>, Slab::<U>::with_capacity(N).unwrap(), hpr_nexus_u64, insert.unwrap(), remove;
-        "replace-nexus-64b", B, Slab<B>, Slab::<B>::with_capacity(N).unwrap(), hpr_nexus_64b, insert.unwrap(), remove;
-        "replace-gen", U, GenSlab<U>, GenSlab::<U>::with_capacity(N).unwrap(), hpr_gen_u64, insert.unwrap(), remove;
-        "replace-gen-64b", B, GenSlab<B>, GenSlab::<B>::with_capacity(N).unwrap(), hpr_gen_64b, insert.unwrap(), remove;
+        "replace-nexus", U, Slab<U>, Slab::<U>::with_capacity(N), hpr_nexus_u64, insert.unwrap(), remove;
+        "replace-nexus-64b", B, Slab<B>, Slab::<B>::with_capacity(N), hpr_nexus_64b, insert.unwrap(), remove;
+        "replace-gen", U, GenSlab<U>, GenSlab::<U>::with_capacity(N), hpr_gen_u64, insert.unwrap(), remove;
+        "replace-gen-64b", B, GenSlab<B>, GenSlab::<B>::with_capacity(N), hpr_gen_64b, insert.unwrap(), remove;
         "replace-slab", U, slab::Slab<U>, slab::Slab::<U>::with_capacity(N), hpr_slab_u64, insert, try_remove;
         "replace-slab-64b", B, slab::Slab<B>, slab::Slab::<B>::with_capacity(N), hpr_slab_64b, insert, try_remove;
         "replace-slotmap", U, SlotMap<DefaultKey, U>, SlotMap::<DefaultKey, U>::with_capacity(N), hpr_slotmap_u64, insert, remove;
@@ -291,7 +291,7 @@ fn main() {
     let mut sum = 0u64;
     match which.as_str() {
         "nexus" => {
-            let mut s: Slab<u64> = Slab::with_capacity(N).expect("allocate");
+            let mut s: Slab<u64> = Slab::try_with_capacity(N).expect("allocate");
             let mut live: Vec<Key> = (0..N as u64)
                 .map(|v| hp_nexus_insert(&mut s, v).expect("room"))
                 .collect();
@@ -302,7 +302,7 @@ fn main() {
             }
         }
         "gen" => {
-            let mut s: GenSlab<u64> = GenSlab::with_capacity(N).expect("allocate");
+            let mut s: GenSlab<u64> = GenSlab::try_with_capacity(N).expect("allocate");
             let mut live: Vec<GenKey> = (0..N as u64)
                 .map(|v| hp_gen_insert(&mut s, v).expect("room"))
                 .collect();

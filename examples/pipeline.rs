@@ -42,7 +42,10 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 
 use hdrhistogram::Histogram;
-use nexus_slab::{Lent, Owner, Slab};
+use nexus_slab::{
+    split::{Lent, Owner},
+    Slab,
+};
 
 #[path = "common/timing.rs"]
 mod timing;
@@ -316,7 +319,7 @@ fn lend(owner: &mut Owner<Order>, mut order: Order) -> Lent<Order> {
 /// A split nexus-slab; the consumer hands slots back in batches of `batch` (1: one by one
 /// with `RemoteFree::free`).
 fn nexus(n: usize, cpus: (usize, usize), batch: usize) -> Run {
-    let slab: Slab<Order> = Slab::with_capacity(SLOTS).unwrap();
+    let slab: Slab<Order> = Slab::with_capacity(SLOTS);
     let (mut owner, remote) = slab.split();
     run(
         n,
@@ -556,7 +559,7 @@ fn insert_ticks<S>(
 ) -> Vec<u64> {
     let per = PER.load(Ordering::Relaxed);
     let mut ticks = vec![0u64; n];
-    let mut keys = [nexus_slab::Key::new(0); 64];
+    let mut keys = [nexus_slab::Key::new_saturating(0); 64];
     for (i, t) in ticks.iter_mut().enumerate() {
         let t0 = clock::start();
         for (j, k) in keys[..per].iter_mut().enumerate() {
@@ -603,7 +606,7 @@ fn single_thread(rows: &mut Vec<Row>, n: usize, cpu: usize, timer: f64, run: usi
     realtime(true);
     for side in [run % 2, 1 - run % 2] {
         if side == 0 {
-            let mut slab: Slab<Order> = Slab::with_capacity(SLOTS).unwrap();
+            let mut slab: Slab<Order> = Slab::with_capacity(SLOTS);
             let ticks = insert_ticks(n, &mut slab, slab_insert, slab_remove);
             record(
                 rows,
@@ -614,7 +617,7 @@ fn single_thread(rows: &mut Vec<Row>, n: usize, cpu: usize, timer: f64, run: usi
                 0,
             );
         } else {
-            let (mut owner, _remote) = Slab::<Order>::with_capacity(SLOTS).unwrap().split();
+            let (mut owner, _remote) = Slab::<Order>::with_capacity(SLOTS).split();
             let ticks = insert_ticks(n, &mut owner, owner_insert, owner_remove);
             record(
                 rows,
@@ -628,7 +631,7 @@ fn single_thread(rows: &mut Vec<Row>, n: usize, cpu: usize, timer: f64, run: usi
     }
     // The lend itself, with no other thread: `PER` lends from a slab whose slots are all in
     // this core's cache (timed), then their values handed back and taken back (untimed).
-    let (mut owner, remote) = Slab::<Order>::with_capacity(SLOTS).unwrap().split();
+    let (mut owner, remote) = Slab::<Order>::with_capacity(SLOTS).split();
     let per = PER.load(Ordering::Relaxed);
     let mut ticks = vec![0u64; n];
     let mut lent: Vec<Lent<Order>> = Vec::with_capacity(64);

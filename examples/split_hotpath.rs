@@ -15,7 +15,10 @@
 
 use std::hint::black_box;
 
-use nexus_slab::{FreeBatch, Full, GenKey, Key, Lent, Owner, RemoteFree, Slab};
+use nexus_slab::{
+    split::{FreeBatch, Lent, Owner, RemoteFree},
+    Full, GenKey, Key, Slab,
+};
 
 #[no_mangle]
 #[inline(never)]
@@ -62,7 +65,7 @@ pub fn sp_owner_lend(o: &mut Owner<u64>, v: u64) -> Result<Lent<u64>, Full<u64>>
 #[no_mangle]
 #[inline(never)]
 pub fn sp_gen_owner_insert(
-    o: &mut Owner<u64, nexus_slab::Mmap, GenKey>,
+    o: &mut Owner<u64, nexus_slab::backing::Mmap, GenKey>,
     v: u64,
 ) -> Result<GenKey, Full<u64>> {
     o.insert(v)
@@ -70,20 +73,26 @@ pub fn sp_gen_owner_insert(
 
 #[no_mangle]
 #[inline(never)]
-pub fn sp_gen_owner_get(o: &Owner<u64, nexus_slab::Mmap, GenKey>, k: GenKey) -> Option<&u64> {
+pub fn sp_gen_owner_get(
+    o: &Owner<u64, nexus_slab::backing::Mmap, GenKey>,
+    k: GenKey,
+) -> Option<&u64> {
     o.get(k)
 }
 
 #[no_mangle]
 #[inline(never)]
-pub fn sp_gen_owner_remove(o: &mut Owner<u64, nexus_slab::Mmap, GenKey>, k: GenKey) -> Option<u64> {
+pub fn sp_gen_owner_remove(
+    o: &mut Owner<u64, nexus_slab::backing::Mmap, GenKey>,
+    k: GenKey,
+) -> Option<u64> {
     o.remove(k)
 }
 
 #[no_mangle]
 #[inline(never)]
 pub fn sp_gen_owner_lend(
-    o: &mut Owner<u64, nexus_slab::Mmap, GenKey>,
+    o: &mut Owner<u64, nexus_slab::backing::Mmap, GenKey>,
     v: u64,
 ) -> Result<Lent<u64>, Full<u64>> {
     o.lend(v)
@@ -108,7 +117,7 @@ pub fn sp_batch_flush(b: &mut FreeBatch<'_, u64>) {
 }
 
 fn main() {
-    let mut slab: Slab<u64> = Slab::with_capacity(64).unwrap();
+    let mut slab: Slab<u64> = Slab::with_capacity(64);
     let k = sp_slab_insert(&mut slab, 1).unwrap();
     assert_eq!(sp_slab_get(&slab, k), Some(&1));
     assert_eq!(sp_slab_remove(&mut slab, k), Some(1));
@@ -125,7 +134,7 @@ fn main() {
     drop(batch);
     assert_eq!(owner.reclaim(), 2);
 
-    let gen: Slab<u64, nexus_slab::Mmap, GenKey> = Slab::with_capacity(64).unwrap();
+    let gen: Slab<u64, nexus_slab::backing::Mmap, GenKey> = Slab::with_capacity(64);
     let (mut owner, remote) = gen.split();
     let k = sp_gen_owner_insert(&mut owner, 5).unwrap();
     assert_eq!(sp_gen_owner_get(&owner, k), Some(&5));

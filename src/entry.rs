@@ -19,7 +19,7 @@ use crate::{Key, Slab};
 ///     data: u32,
 /// }
 ///
-/// let mut slab: Slab<Node> = Slab::with_capacity(16).unwrap();
+/// let mut slab: Slab<Node> = Slab::with_capacity(16);
 /// let entry = slab.vacant_entry().unwrap();
 /// let key = entry.key();
 /// let node = entry.insert(Node { self_key: key, data: 42 });
@@ -41,8 +41,8 @@ impl<'a, T, B: Backing, K: SlabKey> VacantEntry<'a, T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
-    /// assert_eq!(slab.vacant_entry().unwrap().key(), Key::new(0));
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
+    /// assert_eq!(slab.vacant_entry().unwrap().key(), Key::new_saturating(0));
     /// ```
     pub fn key(&self) -> K {
         self.key
@@ -53,7 +53,7 @@ impl<'a, T, B: Backing, K: SlabKey> VacantEntry<'a, T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let e = slab.vacant_entry().unwrap();
     /// let k = e.key();
     /// *e.insert(1) += 1;

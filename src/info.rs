@@ -23,7 +23,7 @@ impl Limit {
     /// Whether `bytes` fit under the limit (`Unknown` is taken as fitting).
     ///
     /// ```
-    /// use nexus_slab::Limit;
+    /// use nexus_slab::system::Limit;
     /// assert!(Limit::Bytes(8 << 20).allows(4 << 20));
     /// assert!(!Limit::Bytes(8 << 20).allows(16 << 20));
     /// assert!(Limit::Unlimited.allows(u64::MAX));
@@ -38,7 +38,7 @@ impl Limit {
 
 impl fmt::Display for Limit {
     /// ```
-    /// use nexus_slab::Limit;
+    /// use nexus_slab::system::Limit;
     /// assert_eq!(Limit::Bytes(8 << 20).to_string(), "8388608 bytes (8 MiB)");
     /// assert_eq!(Limit::Unlimited.to_string(), "unlimited");
     /// ```
@@ -54,7 +54,7 @@ impl fmt::Display for Limit {
 /// The transparent-huge-page mode (`/sys/kernel/mm/transparent_hugepage/enabled`).
 ///
 /// ```
-/// use nexus_slab::{SystemInfo, ThpMode};
+/// use nexus_slab::{system::{SystemInfo, ThpMode}};
 /// if let Some(mode) = SystemInfo::probe().thp_mode {
 ///     println!("THP: {mode}"); // always, madvise or never
 ///     assert_eq!(mode.to_string().is_empty(), false);
@@ -114,7 +114,7 @@ impl HugePagePool {
     /// Pages a new mapping can still get: free and not reserved.
     ///
     /// ```
-    /// if let Some(p) = nexus_slab::HugePagePool::read(2 << 20) {
+    /// if let Some(p) = nexus_slab::system::HugePagePool::read(2 << 20) {
     ///     assert_eq!(p.available(), p.free.saturating_sub(p.reserved));
     /// }
     /// ```
@@ -125,7 +125,7 @@ impl HugePagePool {
     /// The pool of `page_size`-byte pages as the kernel reports it now, if there is one.
     ///
     /// ```
-    /// if let Some(pool) = nexus_slab::HugePagePool::read(2 << 20) {
+    /// if let Some(pool) = nexus_slab::system::HugePagePool::read(2 << 20) {
     ///     assert!(pool.free <= pool.total + pool.surplus);
     /// }
     /// ```
@@ -137,7 +137,7 @@ impl HugePagePool {
 /// What this machine allows, for the memory controls of a slab.
 ///
 /// ```
-/// let info = nexus_slab::SystemInfo::probe();
+/// let info = nexus_slab::system::SystemInfo::probe();
 /// assert!(info.base_page_size.is_power_of_two());
 /// println!("{info}"); // a report with the command that enables each missing feature
 /// ```
@@ -184,7 +184,7 @@ pub struct SystemInfo {
 /// the risk, the risk in one line, and what removes it.
 ///
 /// ```
-/// for item in nexus_slab::SystemInfo::probe().preflight() {
+/// for item in nexus_slab::system::SystemInfo::probe().preflight() {
 ///     if item.at_risk {
 ///         println!("{} = {}: {} (fix: {})", item.setting, item.value, item.risk, item.fix);
 ///     }
@@ -194,7 +194,7 @@ pub struct SystemInfo {
 #[non_exhaustive]
 pub struct Preflight {
     /// The setting: `kernel.numa_balancing`, `vm.compact_unevictable_allowed`, `THP defrag`,
-    /// `NUMA nodes`.
+    /// `NUMA nodes with memory`.
     pub setting: &'static str,
     /// The file the value was read from.
     pub file: &'static str,
@@ -213,7 +213,7 @@ impl SystemInfo {
     /// Reads everything from the kernel now.
     ///
     /// ```
-    /// let info = nexus_slab::SystemInfo::probe();
+    /// let info = nexus_slab::system::SystemInfo::probe();
     /// # let _ = info;
     /// ```
     pub fn probe() -> Self {
@@ -242,7 +242,7 @@ impl SystemInfo {
     /// carries the risk, and what removes it.
     ///
     /// ```
-    /// let info = nexus_slab::SystemInfo::probe();
+    /// let info = nexus_slab::system::SystemInfo::probe();
     /// for item in info.preflight() {
     ///     assert!(!item.risk.is_empty() && !item.fix.is_empty());
     /// }
@@ -251,10 +251,17 @@ impl SystemInfo {
         let mut items = Vec::new();
         if !self.numa_nodes.is_empty() {
             let list: Vec<String> = self.numa_nodes.iter().map(|n| n.id.to_string()).collect();
+            let n = list.len();
             items.push(Preflight {
-                setting: "NUMA nodes",
+                setting: "NUMA nodes with memory",
                 file: "/sys/devices/system/node/has_memory",
-                value: list.join(","),
+                // "1 (node 0)", "2 (nodes 0,1)": a count, then the ids (the ids alone read as
+                // a count: "NUMA nodes = 0" for a machine with node 0).
+                value: format!(
+                    "{n} ({} {})",
+                    if n == 1 { "node" } else { "nodes" },
+                    list.join(",")
+                ),
                 at_risk: self.numa_nodes.len() > 1,
                 risk: "with more than one node, a slab not placed on a node may get pages on \
                        another socket's memory, and every access to them pays remote-memory \
@@ -324,7 +331,7 @@ impl SystemInfo {
     /// The pool of `page_size`-byte huge pages, if the kernel has one.
     ///
     /// ```
-    /// let info = nexus_slab::SystemInfo::probe();
+    /// let info = nexus_slab::system::SystemInfo::probe();
     /// let _two_mib = info.pool(2 << 20);
     /// ```
     pub fn pool(&self, page_size: usize) -> Option<&HugePagePool> {
@@ -336,8 +343,8 @@ impl SystemInfo {
     /// ([`process_locked`](SystemInfo::process_locked), as of the probe).
     ///
     /// ```
-    /// let info = nexus_slab::SystemInfo::probe();
-    /// if let (nexus_slab::Limit::Bytes(limit), Some(locked), Some(false)) =
+    /// let info = nexus_slab::system::SystemInfo::probe();
+    /// if let (nexus_slab::system::Limit::Bytes(limit), Some(locked), Some(false)) =
     ///     (info.memlock_limit, info.process_locked, info.cap_ipc_lock)
     /// {
     ///     let room = (limit as usize).saturating_sub(locked);
@@ -354,7 +361,7 @@ impl SystemInfo {
     /// `sudo tee` so that it works from an unprivileged shell.
     ///
     /// ```
-    /// let info = nexus_slab::SystemInfo::probe();
+    /// let info = nexus_slab::system::SystemInfo::probe();
     /// if let Some(pool) = info.pool(2 << 20) {
     ///     assert_eq!(
     ///         info.reserve_command(2 << 20, 4),

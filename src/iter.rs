@@ -170,14 +170,14 @@ impl BitCursor {
 /// ```
 /// use nexus_slab::{Key, Slab};
 ///
-/// let mut slab: Slab<char> = Slab::with_capacity(8).unwrap();
+/// let mut slab: Slab<char> = Slab::with_capacity(8);
 /// for c in ['a', 'b', 'c'] {
 ///     slab.insert(c).unwrap();
 /// }
-/// slab.remove(Key::new(1));
+/// slab.remove(Key::new_saturating(1));
 /// let all: Vec<_> = slab.iter().collect();
-/// assert_eq!(all, [(Key::new(0), &'a'), (Key::new(2), &'c')]);
-/// assert_eq!(slab.iter().rev().next(), Some((Key::new(2), &'c')));
+/// assert_eq!(all, [(Key::new_saturating(0), &'a'), (Key::new_saturating(2), &'c')]);
+/// assert_eq!(slab.iter().rev().next(), Some((Key::new_saturating(2), &'c')));
 /// ```
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Iter<'a, T, K: SlabKey = Key> {
@@ -267,7 +267,7 @@ impl<T, K: SlabKey> fmt::Debug for Iter<'_, T, K> {
 /// ```
 /// use nexus_slab::Slab;
 ///
-/// let mut slab: Slab<u32> = Slab::with_capacity(8).unwrap();
+/// let mut slab: Slab<u32> = Slab::with_capacity(8);
 /// for v in 1..=3 {
 ///     slab.insert(v).unwrap();
 /// }
@@ -363,11 +363,11 @@ impl<T, K: SlabKey> fmt::Debug for IterMut<'_, T, K> {
 /// ```
 /// use nexus_slab::{Key, Slab};
 ///
-/// let mut slab: Slab<String> = Slab::with_capacity(4).unwrap();
+/// let mut slab: Slab<String> = Slab::with_capacity(4);
 /// slab.insert("a".to_string()).unwrap();
 /// slab.insert("b".to_string()).unwrap();
 /// let v: Vec<(Key, String)> = slab.into_iter().collect();
-/// assert_eq!(v, [(Key::new(0), "a".to_string()), (Key::new(1), "b".to_string())]);
+/// assert_eq!(v, [(Key::new_saturating(0), "a".to_string()), (Key::new_saturating(1), "b".to_string())]);
 /// ```
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct IntoIter<T, B: Backing, K: SlabKey = Key> {
@@ -440,11 +440,11 @@ impl<T, B: Backing, K: SlabKey> fmt::Debug for IntoIter<T, B, K> {
 /// ```
 /// use nexus_slab::{Key, Slab};
 ///
-/// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+/// let mut slab: Slab<u8> = Slab::with_capacity(4);
 /// slab.insert(7).unwrap();
 /// slab.insert(8).unwrap();
 /// let first = slab.drain().next();
-/// assert_eq!(first, Some((Key::new(0), 7)));
+/// assert_eq!(first, Some((Key::new_saturating(0), 7)));
 /// assert!(slab.is_empty());
 /// ```
 #[must_use = "iterators are lazy and do nothing unless consumed"]
@@ -581,11 +581,11 @@ part_iter!(
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let mut slab: Slab<char> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<char> = Slab::with_capacity(4);
     /// slab.insert('a').unwrap();
     /// slab.insert('b').unwrap();
-    /// assert_eq!(slab.keys().collect::<Vec<_>>(), [Key::new(0), Key::new(1)]);
-    /// assert_eq!(slab.keys().rev().next(), Some(Key::new(1)));
+    /// assert_eq!(slab.keys().collect::<Vec<_>>(), [Key::new_saturating(0), Key::new_saturating(1)]);
+    /// assert_eq!(slab.keys().rev().next(), Some(Key::new_saturating(1)));
     /// ```
     Keys, Iter, K, |k, _v| k
 );
@@ -596,7 +596,7 @@ part_iter!(
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u32> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u32> = Slab::with_capacity(4);
     /// slab.insert(1).unwrap();
     /// slab.insert(2).unwrap();
     /// assert_eq!(slab.values().sum::<u32>(), 3);
@@ -611,7 +611,7 @@ part_iter!(
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u32> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u32> = Slab::with_capacity(4);
     /// slab.insert(1).unwrap();
     /// slab.values_mut().for_each(|v| *v *= 10);
     /// assert_eq!(slab.values().next(), Some(&10));
@@ -634,12 +634,12 @@ impl<T, K: SlabKey> Clone for Values<'_, T, K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Heap;
+    use crate::backing::Heap;
 
     type HeapSlab<T> = Slab<T, Heap>;
 
     fn slab_with<T>(n: usize, f: impl Fn(usize) -> T) -> HeapSlab<T> {
-        let mut s = HeapSlab::with_capacity(n).unwrap();
+        let mut s = HeapSlab::with_capacity(n);
         for i in 0..n {
             assert_eq!(s.insert(f(i)).ok().map(Key::index), Some(i));
         }
@@ -749,7 +749,7 @@ mod tests {
     #[test]
     fn iter_mut_references_are_disjoint_and_live_together() {
         let mut s = slab_with(130, |i| i as u64);
-        s.remove(Key::new(64));
+        s.remove(Key::new_saturating(64));
         // Hold every `&mut` at once, then write through each: Miri checks they never alias.
         let refs: Vec<(Key, &mut u64)> = s.iter_mut().collect();
         assert_eq!(refs.len(), 129);
@@ -771,7 +771,7 @@ mod tests {
         *c.1 += 100;
         assert_eq!((a.0.index(), b.0.index(), c.0.index()), (0, 9, 1));
         assert_eq!(it.len(), 7);
-        assert_eq!(s[Key::new(9)], 109);
+        assert_eq!(s[Key::new_saturating(9)], 109);
     }
 
     #[test]
@@ -790,7 +790,7 @@ mod tests {
     fn size_hints_are_exact_at_every_step() {
         let mut s = slab_with(100, |i| i);
         for i in (0..100).step_by(3) {
-            s.remove(Key::new(i));
+            s.remove(Key::new_saturating(i));
         }
         let n = s.len();
         let mut it = s.iter();
@@ -823,7 +823,7 @@ mod tests {
             assert_eq!(d.next_back().map(|(k, _)| k.index()), Some(63));
         } // the other 62 Vecs drop here; Miri reports any leak or double free
         assert!(s.is_empty());
-        assert_eq!(s.insert(vec![]).unwrap(), Key::new(0));
+        assert_eq!(s.insert(vec![]).unwrap(), Key::new_saturating(0));
     }
 
     #[test]
@@ -851,7 +851,7 @@ mod tests {
         assert_eq!(d.next_back().map(|(k, _)| k.index()), Some(4));
         core::mem::forget(d);
         assert_eq!(s.len(), 4);
-        assert_eq!(s.insert("x".into()).unwrap(), Key::new(4));
+        assert_eq!(s.insert("x".into()).unwrap(), Key::new_saturating(4));
         assert_eq!(s.iter().count(), 5);
     }
 

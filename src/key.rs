@@ -74,7 +74,7 @@ use sealed::RawKey;
 /// fn index_of<K: SlabKey>(key: K) -> usize {
 ///     key.index()
 /// }
-/// assert_eq!(index_of(Key::new(3)), 3);
+/// assert_eq!(index_of(Key::new_saturating(3)), 3);
 /// assert_eq!(index_of(GenKey::from_bits(1 << 32 | 7).unwrap()), 7);
 ///
 /// // By hand (what `new_key_type!` writes for you):
@@ -90,8 +90,8 @@ use sealed::RawKey;
 ///         self.0
 ///     }
 /// }
-/// let mut slab: nexus_slab::Slab<&str, nexus_slab::Heap, Ticket> =
-///     nexus_slab::Slab::new_in(nexus_slab::Heap::new());
+/// let mut slab: nexus_slab::Slab<&str, nexus_slab::backing::Heap, Ticket> =
+///     nexus_slab::Slab::new_in(nexus_slab::backing::Heap::new());
 /// slab.alloc(4).unwrap();
 /// let t: Ticket = slab.insert("row 12").unwrap();
 /// assert_eq!(slab[t], "row 12");
@@ -105,7 +105,7 @@ use sealed::RawKey;
 /// struct Evil(Key);
 /// impl SlabKey for Evil {
 ///     type Raw = Key;
-///     fn from_raw(_: Key) -> Self { Evil(Key::new(1_000_000)) }
+///     fn from_raw(_: Key) -> Self { Evil(Key::new_saturating(1_000_000)) }
 ///     fn into_raw(self) -> Key { self.0 }
 /// }
 /// ```
@@ -117,7 +117,7 @@ pub unsafe trait SlabKey: Copy + Eq + Ord + Hash + fmt::Debug {
     ///
     /// ```
     /// use nexus_slab::{Key, SlabKey};
-    /// assert_eq!(<Key as SlabKey>::from_raw(Key::new(2)), Key::new(2));
+    /// assert_eq!(<Key as SlabKey>::from_raw(Key::new_saturating(2)), Key::new_saturating(2));
     /// ```
     fn from_raw(raw: Self::Raw) -> Self;
 
@@ -125,7 +125,7 @@ pub unsafe trait SlabKey: Copy + Eq + Ord + Hash + fmt::Debug {
     ///
     /// ```
     /// use nexus_slab::{Key, SlabKey};
-    /// assert_eq!(Key::new(2).into_raw(), Key::new(2));
+    /// assert_eq!(Key::new_saturating(2).into_raw(), Key::new_saturating(2));
     /// ```
     fn into_raw(self) -> Self::Raw;
 
@@ -133,7 +133,7 @@ pub unsafe trait SlabKey: Copy + Eq + Ord + Hash + fmt::Debug {
     ///
     /// ```
     /// use nexus_slab::{Key, SlabKey};
-    /// assert_eq!(SlabKey::index(Key::new(9)), 9);
+    /// assert_eq!(SlabKey::index(Key::new_saturating(9)), 9);
     /// ```
     #[inline]
     fn index(self) -> usize {
@@ -152,17 +152,17 @@ pub unsafe trait SlabKey: Copy + Eq + Ord + Hash + fmt::Debug {
 /// levels — cost what a `u32` does.
 ///
 /// Any key value at all is *safe* to pass to a slab — stale, from another slab, or
-/// `Key::new(usize::MAX)`: lookups answer `None`/`false`, never undefined behaviour and never a
+/// `Key::new_saturating(usize::MAX)`: lookups answer `None`/`false`, never undefined behaviour and never a
 /// panic (only `slab[key]` panics, as `Index` does everywhere).
 ///
 /// ```
 /// use nexus_slab::{Key, Slab};
 ///
-/// let mut slab: Slab<&str> = Slab::with_capacity(4).unwrap();
+/// let mut slab: Slab<&str> = Slab::with_capacity(4);
 /// let k = slab.insert("a").unwrap();
-/// assert_eq!(k, Key::new(0));
+/// assert_eq!(k, Key::new_saturating(0));
 /// assert_eq!(k.index(), 0);
-/// assert_eq!(slab.get(Key::new(usize::MAX)), None);
+/// assert_eq!(slab.get(Key::new_saturating(usize::MAX)), None);
 /// assert_eq!(std::mem::size_of::<Option<Key>>(), 4);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -179,17 +179,19 @@ impl Key {
     /// ```
     pub const MAX_INDEX: usize = u32::MAX as usize - 1;
 
-    /// The key of slot `index`. Any `usize` is accepted: an index beyond
-    /// [`MAX_INDEX`](Key::MAX_INDEX) becomes `MAX_INDEX`, which no slab has, so such a key is
-    /// simply not found — never another slot.
+    /// The key of slot `index`, saturating: an index beyond [`MAX_INDEX`](Key::MAX_INDEX)
+    /// becomes `MAX_INDEX`, which no slab has, so such a key is simply not found — never
+    /// another slot. For a key that refuses such an index, `Key::try_from(index)`.
     ///
     /// ```
     /// use nexus_slab::Key;
-    /// assert_eq!(Key::new(3).index(), 3);
-    /// assert_eq!(Key::new(usize::MAX).index(), Key::MAX_INDEX);
+    /// assert_eq!(Key::new_saturating(3).index(), 3);
+    /// assert_eq!(Key::new_saturating(usize::MAX).index(), Key::MAX_INDEX);
+    /// assert!(Key::try_from(usize::MAX).is_err());
     /// ```
     #[inline]
-    pub const fn new(index: usize) -> Self {
+    #[must_use]
+    pub const fn new_saturating(index: usize) -> Self {
         let index = if index < Self::MAX_INDEX {
             index
         } else {
@@ -206,7 +208,7 @@ impl Key {
     ///
     /// ```
     /// use nexus_slab::Key;
-    /// assert_eq!(Key::new(42).index(), 42);
+    /// assert_eq!(Key::new_saturating(42).index(), 42);
     /// ```
     #[inline]
     pub const fn index(self) -> usize {
@@ -245,7 +247,9 @@ impl RawKey for Key {
     }
 
     fn from_wire(bits: u64) -> Option<Self> {
-        Some(Key::new(usize::try_from(bits).unwrap_or(usize::MAX)))
+        Some(Key::new_saturating(
+            usize::try_from(bits).unwrap_or(usize::MAX),
+        ))
     }
 }
 
@@ -270,15 +274,29 @@ impl fmt::Debug for Key {
     }
 }
 
-impl From<usize> for Key {
-    /// Same as [`Key::new`].
+impl TryFrom<usize> for Key {
+    type Error = crate::KeyError;
+
+    /// The key of slot `index`, or [`KeyError::OutOfRange`](crate::KeyError::OutOfRange) when
+    /// no slab can have that slot (`index > Key::MAX_INDEX`; its `capacity` is the most slots a
+    /// slab holds). [`Key::new_saturating`] maps such an index to the key no slab has instead.
     ///
     /// ```
-    /// use nexus_slab::Key;
-    /// assert_eq!(Key::from(5), Key::new(5));
+    /// use nexus_slab::{Key, KeyError};
+    ///
+    /// assert_eq!(Key::try_from(5), Ok(Key::new_saturating(5)));
+    /// let err = Key::try_from(1usize << 33).unwrap_err();
+    /// assert!(matches!(err, KeyError::OutOfRange { index, .. } if index == 1 << 33));
     /// ```
-    fn from(index: usize) -> Self {
-        Key::new(index)
+    fn try_from(index: usize) -> Result<Self, Self::Error> {
+        if index <= Key::MAX_INDEX {
+            Ok(Key::new_saturating(index))
+        } else {
+            Err(crate::KeyError::OutOfRange {
+                index,
+                capacity: Key::MAX_INDEX + 1,
+            })
+        }
     }
 }
 
@@ -287,7 +305,7 @@ impl From<Key> for usize {
     ///
     /// ```
     /// use nexus_slab::Key;
-    /// assert_eq!(usize::from(Key::new(5)), 5);
+    /// assert_eq!(usize::from(Key::new_saturating(5)), 5);
     /// ```
     fn from(key: Key) -> Self {
         key.index()
@@ -306,7 +324,7 @@ impl From<Key> for usize {
 /// ```
 /// use nexus_slab::{GenKey, GenSlab};
 ///
-/// let mut slab: GenSlab<&str> = GenSlab::with_capacity(4).unwrap();
+/// let mut slab: GenSlab<&str> = GenSlab::with_capacity(4);
 /// let old = slab.insert("first").unwrap();
 /// slab.remove(old);
 /// let new = slab.insert("second").unwrap();
@@ -326,7 +344,7 @@ impl GenKey {
     ///
     /// ```
     /// use nexus_slab::GenSlab;
-    /// let mut slab: GenSlab<u8> = GenSlab::with_capacity(2).unwrap();
+    /// let mut slab: GenSlab<u8> = GenSlab::with_capacity(2);
     /// assert_eq!(slab.insert(1).unwrap().index(), 0);
     /// ```
     #[inline]
@@ -338,7 +356,7 @@ impl GenKey {
     ///
     /// ```
     /// use nexus_slab::GenSlab;
-    /// let mut slab: GenSlab<u8> = GenSlab::with_capacity(2).unwrap();
+    /// let mut slab: GenSlab<u8> = GenSlab::with_capacity(2);
     /// let a = slab.insert(1).unwrap();
     /// slab.remove(a);
     /// let b = slab.insert(2).unwrap();
@@ -353,7 +371,7 @@ impl GenKey {
     ///
     /// ```
     /// use nexus_slab::{GenKey, GenSlab};
-    /// let mut slab: GenSlab<u8> = GenSlab::with_capacity(2).unwrap();
+    /// let mut slab: GenSlab<u8> = GenSlab::with_capacity(2);
     /// let k = slab.insert(1).unwrap();
     /// assert_eq!(GenKey::from_bits(k.to_bits()), Some(k));
     /// ```

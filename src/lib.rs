@@ -2,12 +2,13 @@
 //!
 //! [`Slab<T, B>`](Slab) stores values of one type in a fixed number of slots and hands out a
 //! [`Key`] for each: insert, get and remove are O(1), the slab never grows, and a value never
-//! moves while it is stored. Its memory comes from a [`Backing`] chosen at the type level —
-//! [`Mmap`] (the default), [`HugeTlb`] (reserved huge pages), [`Locked<B>`](Locked) (pinned for
-//! the slab's life) or [`Heap`] over any allocator — is faulted in up front, and can be pinned in
-//! RAM ([`Slab::mlock`]) and moved onto huge pages ([`Slab::try_collapse`]), with the kernel's
-//! own accounting to check it ([`Slab::locked_bytes`], [`Slab::huge_page_bytes`],
-//! [`SystemInfo`]).
+//! moves while it is stored. Its memory comes from a [`Backing`](backing::Backing) chosen at the
+//! type level — [`Mmap`] (the default), [`HugeTlb`] (reserved huge pages),
+//! [`Locked<B>`](Locked) (pinned for the slab's life) or [`Heap`] over any allocator — is
+//! faulted in up front, and can be pinned in RAM ([`Slab::mlock`]) and moved onto huge pages
+//! ([`Slab::try_collapse`]), with the kernel's own accounting to check it
+//! ([`Slab::locked_bytes`], [`Slab::huge_page_bytes`],
+//! [`SystemInfo`](system::SystemInfo)).
 //!
 //! # Usage
 //!
@@ -88,7 +89,7 @@
 //! ## NUMA placement and isolation (Linux)
 //!
 //! ```
-//! # use nexus_slab::{Error, Locked, Mmap, Slab};
+//! # use nexus_slab::{Error, Slab, backing::{Locked, Mmap}};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // On node 0 only, locked, out of forked children and core dumps.
 //! let backing = Locked::<Mmap>::default().numa_node(0).exclude_from_fork().exclude_from_dumps();
@@ -100,7 +101,7 @@
 //! # }
 //!
 //! // What on this machine adds jitter, and the command that removes it.
-//! for risk in nexus_slab::SystemInfo::probe().preflight().iter().filter(|i| i.at_risk) {
+//! for risk in nexus_slab::system::SystemInfo::probe().preflight().iter().filter(|i| i.at_risk) {
 //!     eprintln!("{}: {} -> {}", risk.setting, risk.risk, risk.fix);
 //! }
 //! # Ok(())
@@ -135,7 +136,7 @@
 //! # use nexus_slab::{Key, Slab};
 //! # struct Node { self_key: Key, data: u32 }
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let mut slab: Slab<Node> = Slab::with_capacity(16)?;
+//! # let mut slab: Slab<Node> = Slab::try_with_capacity(16)?;
 //! let entry = slab.vacant_entry()?;
 //! let key = entry.key();  // Know the key before insert
 //!
@@ -174,7 +175,7 @@
 //! ```
 //! # use nexus_slab::GenSlab;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut slab: GenSlab<&str> = GenSlab::with_capacity(1024)?;
+//! let mut slab: GenSlab<&str> = GenSlab::try_with_capacity(1024)?;
 //! let old = slab.insert("order 1")?;
 //! slab.remove(old);
 //! let new = slab.insert("order 2")?;  // same slot, new generation
@@ -189,9 +190,9 @@
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # use nexus_slab::{new_key_type, GenKey, Heap, Slab};
+//! # use nexus_slab::{new_key_type, GenKey, Key, Slab, backing::Heap};
 //! new_key_type! {
-//!     pub struct OrderKey;             // a plain key, 4 bytes
+//!     pub struct OrderKey(Key);        // a plain key, 4 bytes
 //!     pub struct ConnKey(GenKey);      // a generational key, 8 bytes
 //! }
 //!
@@ -214,7 +215,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # #[cfg(feature = "serde")] {
 //! # use nexus_slab::GenSlab;
-//! let mut book: GenSlab<String> = GenSlab::with_capacity(1024)?;
+//! let mut book: GenSlab<String> = GenSlab::try_with_capacity(1024)?;
 //! let a = book.insert("bid 100".to_string())?;
 //! let b = book.insert("ask 101".to_string())?;
 //! book.remove(a);
@@ -236,9 +237,9 @@
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # #[cfg(feature = "serde")] {
-//! # use nexus_slab::{GenSlab, Mmap, RestoreLimits, Slab};
+//! # use nexus_slab::{GenSlab, Slab, backing::Mmap, snapshot::RestoreLimits};
 //! # let path = std::env::temp_dir().join(format!("nexus-slab-doc-{}.json", std::process::id()));
-//! # std::fs::write(&path, serde_json::to_vec(&GenSlab::<String>::with_capacity(2 << 20)?)?)?;
+//! # std::fs::write(&path, serde_json::to_vec(&GenSlab::<String>::try_with_capacity(2 << 20)?)?)?;
 //! # let file = std::io::BufReader::new(std::fs::File::open(&path)?);
 //! let limits = RestoreLimits::new().with_max_bytes(1 << 30);  // slabs up to 1 GiB
 //! let mut de = serde_json::Deserializer::from_reader(file);
@@ -255,10 +256,10 @@
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # use nexus_slab::{Key, Slab};
-//! let mut slab: Slab<&str> = Slab::with_capacity(1024)?;   // fixed capacity, allocated once
+//! let mut slab: Slab<&str> = Slab::try_with_capacity(1024)?;   // fixed capacity, allocated once
 //! let k: Key = slab.insert("hello")?;                       // a full slab hands the value back
 //! assert_eq!(slab[k], "hello");
-//! assert_eq!(slab.vacant_key(), Some(Key::new(1)));
+//! assert_eq!(slab.vacant_key(), Some(Key::new_saturating(1)));
 //! assert_eq!(slab.remove(k), Some("hello"));                // slab's try_remove
 //! assert_eq!(slab.remove(k), None);                         // slab's remove would panic here
 //! # Ok(())
@@ -267,10 +268,10 @@
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # use nexus_slab::{new_key_type, GenKey, Mmap, Slab};
+//! # use nexus_slab::{new_key_type, GenKey, Slab, backing::Mmap};
 //! new_key_type! { pub struct PlayerKey(GenKey); }
 //!
-//! let mut players: Slab<&str, Mmap, PlayerKey> = Slab::with_capacity(1024)?;
+//! let mut players: Slab<&str, Mmap, PlayerKey> = Slab::try_with_capacity(1024)?;
 //! let ada = players.insert("ada")?;
 //! players.remove(ada);
 //! let bob = players.insert("bob")?;             // same slot, next generation
@@ -282,14 +283,15 @@
 //!
 //! # Objects that cross threads
 //!
-//! [`Slab::split`] turns a slab into an [`Owner`], which keeps the whole single-thread API and
-//! also [`lend`](Owner::lend)s values to other threads, and [`RemoteFree`] handles, with which
+//! [`Slab::split`] turns a slab into an [`Owner`](split::Owner), which keeps the whole
+//! single-thread API and also [`lend`](split::Owner::lend)s values to other threads, and
+//! [`RemoteFree`](split::RemoteFree) handles, with which
 //! any thread hands the slots back. The owner inserts and lends with plain stores; a batch of
 //! returned slots costs one compare-and-swap; the owner takes them all back with one swap.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use nexus_slab::{Lent, LockedSlab};
+//! use nexus_slab::{LockedSlab, split::Lent};
 //! use std::sync::mpsc;
 //!
 //! struct Order { id: u64, price: i64, qty: u32 }
@@ -322,6 +324,20 @@
 //! # }
 //! ```
 //!
+//! # Errors
+//!
+//! One error type per kind of operation: [`Error`] for allocation, the OS and the memory
+//! controls; [`KeyError`] (`Copy`, no allocation) for a key that names no value
+//! ([`Slab::get_disjoint_mut`], and inside [`InsertAtError`] from [`Slab::insert_at`]);
+//! [`Full`] from [`Slab::insert`] and [`Slab::vacant_entry`], with the value handed back;
+//! `SnapshotError` for a refused restore (with the `serde` feature). A failed call leaves the
+//! slab as it was. Every message is one line with the reason and, where something fixes it, the
+//! fix — a complete command (`echo 513 | sudo tee /sys/kernel/mm/hugepages/…`) or the call to
+//! make (`alloc(n)` on a slab with no memory yet) — which `hint()` also returns alone. `Debug`
+//! shows the fields and the message, so `?` in a `main` that returns
+//! `Result<(), Box<dyn std::error::Error>>` prints the fix; an OS error is the `source()`,
+//! never repeated in the message.
+//!
 //! # Safety
 //!
 //! No value of any public key constructor can cause undefined behaviour, a panic (other than
@@ -331,7 +347,7 @@
 //! never-used slot. Key *types* are [`SlabKey`], an `unsafe trait`: the safe API trusts only the
 //! raw key a key type converts to, so no key type — however its conversions lie or panic — can
 //! reach undefined behaviour through it. A plain key does not know its value (a stale one reaches the slot's new
-//! occupant) and no key knows its slab. [`Backing`] is an `unsafe trait`; a backing that keeps
+//! occupant) and no key knows its slab. [`Backing`](backing::Backing) is an `unsafe trait`; a backing that keeps
 //! its contract may return any region at least as long as asked, fail or panic in any method,
 //! and override every memory control: the slab stays consistent and releases each region once,
 //! and a region that visibly breaks the contract is released and reported
@@ -342,36 +358,32 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-mod backing;
+pub mod backing;
 mod entry;
 mod error;
 mod info;
-mod iter;
+pub mod iter;
 mod key;
 mod numa;
 mod raw;
-#[cfg(feature = "serde")]
-pub mod serde;
 mod slab;
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod snapshot;
 #[cfg(target_has_atomic = "64")]
-mod split;
+pub mod split;
 #[cfg(target_has_atomic = "64")]
 mod sync;
 mod sys;
+pub mod system;
 mod typed;
 
-#[cfg(feature = "serde")]
-pub use crate::serde::RestoreLimits;
-pub use backing::{Backing, CloneBacking, Heap, HugePageSize, HugeTlb, Locked, Mmap, Region};
 pub use entry::VacantEntry;
-pub use error::{Error, Full, InsertAtError};
-pub use info::{HugePagePool, Limit, Preflight, SystemInfo, ThpMode};
-pub use iter::{Drain, IntoIter, Iter, IterMut, Keys, Values, ValuesMut};
+pub use error::{Error, Full, InsertAtError, KeyError};
 pub use key::{GenKey, Key, SlabKey};
-pub use numa::{NodeHugePool, NumaBytes, NumaNode, NumaPolicy};
 pub use slab::Slab;
-#[cfg(target_has_atomic = "64")]
-pub use split::{FreeBatch, Lent, Owner, RemoteFree};
+
+use backing::{Heap, HugeTlb, Locked, Mmap};
 #[doc(hidden)]
 pub use typed::__private;
 
@@ -407,7 +419,7 @@ pub type HugeSlab<T, K = Key> = Slab<T, HugeTlb, K>;
 /// whole page per slab.
 ///
 /// ```
-/// let slab: nexus_slab::HeapSlab<u64> = nexus_slab::HeapSlab::with_capacity(10).unwrap();
+/// let slab: nexus_slab::HeapSlab<u64> = nexus_slab::HeapSlab::with_capacity(10);
 /// assert!(slab.capacity() >= 10);
 /// ```
 pub type HeapSlab<T, K = Key> = Slab<T, Heap, K>;
@@ -420,7 +432,7 @@ pub type HeapSlab<T, K = Key> = Slab<T, Heap, K>;
 /// ```
 /// use nexus_slab::GenSlab;
 ///
-/// let mut slab: GenSlab<&str> = GenSlab::with_capacity(8).unwrap();
+/// let mut slab: GenSlab<&str> = GenSlab::with_capacity(8);
 /// let k = slab.insert("order 1").unwrap();
 /// slab.remove(k);
 /// slab.insert("order 2").unwrap();

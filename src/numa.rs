@@ -1,7 +1,7 @@
 //! NUMA vocabulary: where a backing places its pages ([`NumaPolicy`]), where a slab's pages
 //! are ([`NumaBytes`]), and what each node holds ([`NumaNode`], for [`SystemInfo`]).
 //!
-//! [`SystemInfo`]: crate::SystemInfo
+//! [`SystemInfo`]: crate::system::SystemInfo
 
 use core::fmt;
 
@@ -9,14 +9,14 @@ use crate::info::Bytes;
 
 /// Where a backing puts its pages on a machine with several NUMA nodes (sockets).
 ///
-/// Set it with [`Mmap::numa_node`](crate::Mmap::numa_node) (strict) or
-/// [`Mmap::numa_preferred`](crate::Mmap::numa_preferred), and the same on
-/// [`HugeTlb`](crate::HugeTlb). On Linux the policy is applied to the fresh mapping with
+/// Set it with [`Mmap::numa_node`](crate::backing::Mmap::numa_node) (strict) or
+/// [`Mmap::numa_preferred`](crate::backing::Mmap::numa_preferred), and the same on
+/// [`HugeTlb`](crate::backing::HugeTlb). On Linux the policy is applied to the fresh mapping with
 /// `mbind` *before* it is prefaulted: only pages not yet faulted in follow a new policy, so the
 /// backing is the one place that can do it.
 ///
 /// ```
-/// use nexus_slab::{Mmap, NumaPolicy};
+/// use nexus_slab::{backing::Mmap, system::NumaPolicy};
 /// assert_eq!(Mmap::new().numa_node(0).numa(), Some(NumaPolicy::Bind(0)));
 /// assert_eq!(NumaPolicy::Preferred(1).node(), 1);
 /// ```
@@ -34,7 +34,7 @@ impl NumaPolicy {
     /// The node the policy names.
     ///
     /// ```
-    /// assert_eq!(nexus_slab::NumaPolicy::Bind(3).node(), 3);
+    /// assert_eq!(nexus_slab::system::NumaPolicy::Bind(3).node(), 3);
     /// ```
     pub const fn node(self) -> usize {
         match self {
@@ -45,7 +45,7 @@ impl NumaPolicy {
     /// Whether the policy forbids other nodes.
     ///
     /// ```
-    /// use nexus_slab::NumaPolicy;
+    /// use nexus_slab::system::NumaPolicy;
     /// assert!(NumaPolicy::Bind(0).is_strict());
     /// assert!(!NumaPolicy::Preferred(0).is_strict());
     /// ```
@@ -63,7 +63,7 @@ impl NumaPolicy {
 /// ```
 /// use nexus_slab::Slab;
 ///
-/// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+/// let slab: Slab<u64> = Slab::with_capacity(1000);
 /// if let Ok(placed) = slab.numa_bytes() {
 ///     // Prefaulted: every byte is resident somewhere.
 ///     assert_eq!(placed.resident(), slab.memory_size());
@@ -80,7 +80,7 @@ impl NumaBytes {
     /// Builds the report from (node, bytes) pairs in any order; pairs for the same node add up.
     ///
     /// ```
-    /// use nexus_slab::NumaBytes;
+    /// use nexus_slab::system::NumaBytes;
     /// let b = NumaBytes::from_pairs([(1, 4096), (0, 8192), (1, 4096)]);
     /// assert_eq!(b.nodes(), &[(0, 8192), (1, 8192)]);
     /// ```
@@ -101,7 +101,7 @@ impl NumaBytes {
     /// (node, bytes) for every node that holds some of the slab, ascending by node.
     ///
     /// ```
-    /// use nexus_slab::NumaBytes;
+    /// use nexus_slab::system::NumaBytes;
     /// assert!(NumaBytes::default().nodes().is_empty());
     /// ```
     pub fn nodes(&self) -> &[(usize, usize)] {
@@ -111,7 +111,7 @@ impl NumaBytes {
     /// Bytes on `node`.
     ///
     /// ```
-    /// use nexus_slab::NumaBytes;
+    /// use nexus_slab::system::NumaBytes;
     /// let b = NumaBytes::from_pairs([(0, 4096)]);
     /// assert_eq!((b.on_node(0), b.on_node(1)), (4096, 0));
     /// ```
@@ -125,7 +125,7 @@ impl NumaBytes {
     /// Resident bytes in all: the sum over the nodes.
     ///
     /// ```
-    /// use nexus_slab::NumaBytes;
+    /// use nexus_slab::system::NumaBytes;
     /// assert_eq!(NumaBytes::from_pairs([(0, 4096), (1, 4096)]).resident(), 8192);
     /// ```
     pub fn resident(&self) -> usize {
@@ -135,7 +135,7 @@ impl NumaBytes {
 
 impl fmt::Display for NumaBytes {
     /// ```
-    /// use nexus_slab::NumaBytes;
+    /// use nexus_slab::system::NumaBytes;
     /// let b = NumaBytes::from_pairs([(0, 2 << 20), (1, 4096)]);
     /// assert_eq!(b.to_string(), "node 0: 2 MiB, node 1: 4 KiB");
     /// assert_eq!(NumaBytes::default().to_string(), "no resident page");
@@ -158,7 +158,7 @@ impl fmt::Display for NumaBytes {
 /// (`/sys/devices/system/node/node<N>/hugepages/hugepages-<size>kB`).
 ///
 /// The kernel keeps no per-node count of reserved pages: reservations are machine-wide
-/// ([`HugePagePool::reserved`](crate::HugePagePool::reserved)).
+/// ([`HugePagePool::reserved`](crate::system::HugePagePool::reserved)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NodeHugePool {
@@ -176,7 +176,7 @@ pub struct NodeHugePool {
 /// One NUMA node with memory, as the kernel reports it (`/sys/devices/system/node/node<N>`).
 ///
 /// ```
-/// for node in &nexus_slab::SystemInfo::probe().numa_nodes {
+/// for node in &nexus_slab::system::SystemInfo::probe().numa_nodes {
 ///     println!("node {}: {:?} bytes free", node.id, node.memory_free);
 /// }
 /// ```
@@ -197,7 +197,7 @@ impl NumaNode {
     /// The node's pool of `page_size`-byte huge pages, if the kernel has one.
     ///
     /// ```
-    /// let info = nexus_slab::SystemInfo::probe();
+    /// let info = nexus_slab::system::SystemInfo::probe();
     /// if let Some(node) = info.numa_nodes.first() {
     ///     let _two_mib = node.pool(2 << 20);
     /// }
@@ -210,7 +210,7 @@ impl NumaNode {
     /// (`echo N | sudo tee /sys/devices/system/node/node<id>/hugepages/...`).
     ///
     /// ```
-    /// let info = nexus_slab::SystemInfo::probe();
+    /// let info = nexus_slab::system::SystemInfo::probe();
     /// if let Some(node) = info.numa_nodes.first().filter(|n| n.pool(2 << 20).is_some()) {
     ///     let cmd = node.reserve_command(2 << 20, 4);
     ///     assert!(cmd.contains("sudo tee") && cmd.contains(&format!("node{}", node.id)));

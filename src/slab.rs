@@ -4,13 +4,13 @@ use core::alloc::Layout;
 use core::fmt;
 use core::ops::{Index, IndexMut};
 
-use crate::backing::{region_problem, Backing, CloneBacking, Mmap, Region, Releaser};
+use crate::backing::{region_is_broken, Backing, CloneBacking, Mmap, Region, Releaser};
 use crate::entry::VacantEntry;
 use crate::iter::{Drain, IntoIter, Iter, IterMut, Keys, Values, ValuesMut};
 use crate::key::sealed::RawKey;
 use crate::key::SlabKey;
 use crate::raw::{RawSlab, SlotLayout, MAX_CAPACITY};
-use crate::{Error, Full, InsertAtError, Key};
+use crate::{Error, Full, InsertAtError, Key, KeyError};
 
 /// A fixed-capacity store of `T` values addressed by keys `K` ([`Key`] by default, or
 /// [`GenKey`](crate::GenKey) to detect stale keys), with O(1) insert, get and remove, on memory
@@ -79,20 +79,88 @@ impl<T, B: Backing + Default, K: SlabKey> Slab<T, B, K> {
         Self::new_in(B::default())
     }
 
-    /// A slab allocated for at least `capacity` values.
+    /// A slab allocated for at least `capacity` values, on a default backing.
+    ///
+    /// # Panics
+    ///
+    /// Where [`try_with_capacity`](Slab::try_with_capacity) returns an error (as std's
+    /// collections panic when memory runs out), with the error's message and its fix. Memory
+    /// control can fail where a plain allocation would not (a locked slab over the memlock
+    /// limit, a huge-page pool too small): handle it with `try_with_capacity`.
+    ///
+    /// ```
+    /// use nexus_slab::Slab;
+    ///
+    /// let slab: Slab<u64> = Slab::with_capacity(1000);
+    /// assert!(slab.capacity() >= 1000);
+    /// ```
+    #[must_use]
+    #[track_caller]
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self::with_capacity_in(capacity, B::default())
+    }
+
+    /// A slab allocated for at least `capacity` values, on a default backing, or the error.
     ///
     /// # Errors
     ///
     /// As for [`alloc`](Slab::alloc).
     ///
     /// ```
-    /// use nexus_slab::Slab;
+    /// use nexus_slab::{LockedSlab, Slab};
     ///
-    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// let slab: Slab<u64> = Slab::try_with_capacity(1000).unwrap();
     /// assert!(slab.capacity() >= 1000);
+    /// match LockedSlab::<[u8; 64]>::try_with_capacity(1 << 20) {
+    ///     Ok(locked) => assert!(locked.capacity() >= 1 << 20),
+    ///     Err(e) => eprintln!("{e}"), // over the memlock limit: the message says how to raise it
+    /// }
     /// ```
-    pub fn with_capacity(capacity: usize) -> Result<Self, Error> {
-        let mut slab = Self::new();
+    pub fn try_with_capacity(capacity: usize) -> Result<Self, Error> {
+        Self::try_with_capacity_in(capacity, B::default())
+    }
+}
+
+impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
+    /// A slab allocated for at least `capacity` values on `backing` (`new_in` then `alloc`).
+    ///
+    /// # Panics
+    ///
+    /// Where [`try_with_capacity_in`](Slab::try_with_capacity_in) returns an error, with the
+    /// error's message and its fix.
+    ///
+    /// ```
+    /// use nexus_slab::{backing::Heap, Slab};
+    ///
+    /// let slab: Slab<u64, Heap> = Slab::with_capacity_in(100, Heap::new());
+    /// assert!(slab.capacity() >= 100);
+    /// ```
+    #[must_use]
+    #[track_caller]
+    pub fn with_capacity_in(capacity: usize, backing: B) -> Self {
+        match Self::try_with_capacity_in(capacity, backing) {
+            Ok(slab) => slab,
+            Err(e) => panic!("allocating a slab of {capacity} slots: {e}"),
+        }
+    }
+
+    /// A slab allocated for at least `capacity` values on `backing`, or the error.
+    ///
+    /// # Errors
+    ///
+    /// As for [`alloc`](Slab::alloc).
+    ///
+    /// ```
+    /// use nexus_slab::{backing::{Locked, Mmap}, Slab};
+    ///
+    /// let backing = Locked::new(Mmap::new().exclude_from_dumps());
+    /// match Slab::<u64, _>::try_with_capacity_in(10_000, backing) {
+    ///     Ok(slab) => assert!(slab.capacity() >= 10_000),
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// ```
+    pub fn try_with_capacity_in(capacity: usize, backing: B) -> Result<Self, Error> {
+        let mut slab = Self::new_in(backing);
         slab.alloc(capacity)?;
         Ok(slab)
     }
@@ -109,7 +177,7 @@ impl<T: Clone, B: CloneBacking, K: SlabKey> Clone for Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<String> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<String> = Slab::with_capacity(4);
     /// let k = slab.insert("a".into()).unwrap();
     /// let copy = slab.clone();
     /// assert_eq!(copy[k], "a");
@@ -141,9 +209,9 @@ impl<T, B: Backing + Default, K: SlabKey> FromIterator<(K, T)> for Slab<T, B, K>
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let saved = [(Key::new(7), "h"), (Key::new(2), "c"), (Key::new(2), "C")];
+    /// let saved = [(Key::new_saturating(7), "h"), (Key::new_saturating(2), "c"), (Key::new_saturating(2), "C")];
     /// let slab: Slab<&str> = saved.into_iter().collect();
-    /// assert_eq!((slab[Key::new(7)], slab[Key::new(2)]), ("h", "C"));
+    /// assert_eq!((slab[Key::new_saturating(7)], slab[Key::new_saturating(2)]), ("h", "C"));
     /// assert_eq!(slab.len(), 2);
     /// assert!(slab.capacity() >= 8);
     /// ```
@@ -185,7 +253,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// An empty slab that will take its memory from `backing`.
     ///
     /// ```
-    /// use nexus_slab::{Heap, Slab};
+    /// use nexus_slab::{Slab, backing::Heap};
     ///
     /// let mut slab: Slab<u32, Heap> = Slab::new_in(Heap::new());
     /// slab.alloc(8).unwrap();
@@ -293,13 +361,12 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
         let region = self.backing.allocate(layout)?;
         // The backing is trusted for soundness (`unsafe trait`), but a region that visibly
         // breaks the contract is handed back untouched rather than written to.
-        if let Some(problem) = region_problem(&region, layout) {
+        if region_is_broken(&region, layout) {
             let err = Error::BrokenBacking {
                 size: layout.size(),
                 align: layout.align(),
                 addr: region.as_ptr() as usize,
                 len: region.len(),
-                problem,
             };
             // SAFETY: the region came from this backing's `allocate` for `layout` and nothing
             // used it; `release` is told the very layout it was asked for.
@@ -325,14 +392,15 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// [`Full`] with the value when no slot is vacant (or the slab has no memory yet).
+    /// [`Full`] with the value when no slot is vacant, or when the slab has no memory yet
+    /// (capacity 0: its message says to call [`alloc`](Slab::alloc) first).
     ///
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let mut slab: Slab<&str> = Slab::with_capacity(4).unwrap();
-    /// assert_eq!(slab.insert("a").unwrap(), Key::new(0));
-    /// assert_eq!(slab.insert("b").unwrap(), Key::new(1));
+    /// let mut slab: Slab<&str> = Slab::with_capacity(4);
+    /// assert_eq!(slab.insert("a").unwrap(), Key::new_saturating(0));
+    /// assert_eq!(slab.insert("b").unwrap(), Key::new_saturating(1));
     /// ```
     #[inline]
     pub fn insert(&mut self, value: T) -> Result<K, Full<T>> {
@@ -365,10 +433,10 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let k = slab.insert(3).unwrap();
     /// assert_eq!(slab.get(k), Some(&3));
-    /// assert_eq!(slab.get(Key::new(99_999)), None);
+    /// assert_eq!(slab.get(Key::new_saturating(99_999)), None);
     /// ```
     #[inline]
     #[must_use]
@@ -381,7 +449,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let k = slab.insert(3).unwrap();
     /// *slab.get_mut(k).unwrap() += 1;
     /// assert_eq!(slab[k], 4);
@@ -400,7 +468,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let k = slab.insert(3).unwrap();
     /// // SAFETY: `k` was just inserted.
     /// assert_eq!(unsafe { slab.get_unchecked(k) }, &3);
@@ -427,7 +495,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let k = slab.insert(3).unwrap();
     /// // SAFETY: `k` was just inserted.
     /// unsafe { *slab.get_unchecked_mut(k) = 9 };
@@ -448,25 +516,28 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// For the first bad key: [`Error::KeyOutOfRange`]; [`Error::StaleKey`] for a [`GenKey`]
-    /// whose value was removed (whether or not its slot holds a later value now);
-    /// [`Error::VacantKey`] for any other key that names no value; [`Error::DuplicateKey`].
+    /// A [`KeyError`] for the first bad key: [`KeyError::OutOfRange`]; [`KeyError::Stale`] for a
+    /// [`GenKey`] whose value was removed (whether or not its slot holds a later value now);
+    /// [`KeyError::Vacant`] for any other key that names no value; [`KeyError::Duplicate`].
     /// Never a panic.
     ///
     /// [`GenKey`]: crate::GenKey
     ///
     /// ```
-    /// use nexus_slab::Slab;
+    /// use nexus_slab::{KeyError, Slab};
     ///
-    /// let mut slab: Slab<u32> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u32> = Slab::with_capacity(4);
     /// let a = slab.insert(1).unwrap();
     /// let b = slab.insert(2).unwrap();
     /// let [x, y] = slab.get_disjoint_mut([a, b]).unwrap();
     /// std::mem::swap(x, y);
     /// assert_eq!((slab[a], slab[b]), (2, 1));
-    /// assert!(slab.get_disjoint_mut([a, a]).is_err());
+    /// assert!(matches!(slab.get_disjoint_mut([a, a]), Err(KeyError::Duplicate { index: 0, .. })));
     /// ```
-    pub fn get_disjoint_mut<const N: usize>(&mut self, keys: [K; N]) -> Result<[&mut T; N], Error> {
+    pub fn get_disjoint_mut<const N: usize>(
+        &mut self,
+        keys: [K; N],
+    ) -> Result<[&mut T; N], KeyError> {
         let ptrs = self.raw.disjoint(keys.map(K::into_raw))?;
         // SAFETY: `disjoint` checked the slots occupied and pairwise distinct, so the
         // references are to initialised values and never alias; `&mut self` covers them all.
@@ -484,7 +555,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u32> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u32> = Slab::with_capacity(4);
     /// let a = slab.insert(1).unwrap();
     /// let b = slab.insert(2).unwrap();
     /// // SAFETY: both were just inserted, in two slots.
@@ -533,21 +604,22 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// With the value handed back, and the slab unchanged: [`Error::NotAllocated`],
-    /// [`Error::KeyOutOfRange`], [`Error::Occupied`], [`Error::StaleKey`] (generational keys:
-    /// not later than the slot's history, or a retired slot).
+    /// [`InsertAtError`], with the value handed back and the slab unchanged, and as its
+    /// [`KeyError`]: [`KeyError::OutOfRange`] (capacity 0: the slab has no memory yet),
+    /// [`KeyError::Occupied`], [`KeyError::Stale`] (generational keys: not later than the slot's
+    /// history, or a retired slot).
     ///
     /// ```
     /// use nexus_slab::{GenKey, GenSlab, Key, Slab};
     ///
     /// // Plain keys: any vacant slot.
-    /// let mut slab: Slab<&str> = Slab::with_capacity(16).unwrap();
-    /// slab.insert_at(Key::new(7), "seven").unwrap();
-    /// assert_eq!(slab[Key::new(7)], "seven");
-    /// assert_eq!(slab.insert("zero").unwrap(), Key::new(0)); // skipped slots fill in order
+    /// let mut slab: Slab<&str> = Slab::with_capacity(16);
+    /// slab.insert_at(Key::new_saturating(7), "seven").unwrap();
+    /// assert_eq!(slab[Key::new_saturating(7)], "seven");
+    /// assert_eq!(slab.insert("zero").unwrap(), Key::new_saturating(0)); // skipped slots fill in order
     ///
     /// // Generational keys: the exact generation comes back, and stale keys stay stale.
-    /// let mut conns: GenSlab<&str> = GenSlab::with_capacity(16).unwrap();
+    /// let mut conns: GenSlab<&str> = GenSlab::with_capacity(16);
     /// let saved = GenKey::from_bits(5 << 32 | 3).unwrap(); // slot 3, generation 5
     /// conns.insert_at(saved, "restored").unwrap();
     /// assert_eq!(conns[saved], "restored");
@@ -557,9 +629,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// assert!(conns.insert_at(older, "revived?").is_err()); // generation 3 < 6: stale
     /// ```
     pub fn insert_at(&mut self, key: K, value: T) -> Result<(), InsertAtError<T>> {
-        if self.region.is_none() {
-            return Err(InsertAtError::new(value, Error::NotAllocated));
-        }
+        // A slab with no memory has capacity 0: every key is out of range.
         self.raw
             .insert_at(key.into_raw(), value)
             .map_err(|(value, error)| InsertAtError::new(value, error))
@@ -569,10 +639,10 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ([`CloneBacking`]): the same capacity, the same keys for the same (cloned) values, and
     /// the same keys for the next inserts. An unallocated slab gives an unallocated copy.
     ///
-    /// Locks taken with [`mlock`](Slab::mlock) are not copied (a [`Locked`](crate::Locked)
+    /// Locks taken with [`mlock`](Slab::mlock) are not copied (a [`Locked`](crate::backing::Locked)
     /// backing locks the copy, as it locks every region it makes). The slab of an
-    /// [`Owner`](crate::Owner) (reached through its `Deref`) is copied as
-    /// [`Owner::try_clone`](crate::Owner::try_clone) copies it: the slots out on loan are free
+    /// [`Owner`](crate::split::Owner) (reached through its `Deref`) is copied as
+    /// [`Owner::try_clone`](crate::split::Owner::try_clone) copies it: the slots out on loan are free
     /// in the copy.
     ///
     /// # Errors
@@ -583,7 +653,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let mut slab: Slab<String> = Slab::with_capacity(8).unwrap();
+    /// let mut slab: Slab<String> = Slab::with_capacity(8);
     /// let a = slab.insert("a".into()).unwrap();
     /// let b = slab.insert("b".into()).unwrap();
     /// slab.remove(a);
@@ -653,7 +723,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let k = slab.insert(3).unwrap();
     /// assert_eq!(slab.remove(k), Some(3));
     /// assert_eq!(slab.remove(k), None);
@@ -668,10 +738,10 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let k = slab.insert(3).unwrap();
     /// assert!(slab.contains(k));
-    /// assert!(!slab.contains(Key::new(usize::MAX)));
+    /// assert!(!slab.contains(Key::new_saturating(usize::MAX)));
     /// ```
     #[inline]
     #[must_use]
@@ -684,7 +754,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// slab.insert(1).unwrap();
     /// assert_eq!(slab.len(), 1);
     /// ```
@@ -699,7 +769,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let slab: Slab<u8> = Slab::with_capacity(4);
     /// assert!(slab.is_empty());
     /// ```
     #[inline]
@@ -715,7 +785,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let slab: Slab<u64> = Slab::with_capacity(100).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(100);
     /// assert!(slab.capacity() >= 100);
     /// ```
     #[inline]
@@ -732,7 +802,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u64> = Slab::with_capacity(1).unwrap();
+    /// let mut slab: Slab<u64> = Slab::with_capacity(1);
     /// while !slab.is_full() {
     ///     slab.insert(0).unwrap();
     /// }
@@ -744,7 +814,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{GenKey, GenSlab};
     ///
-    /// let mut slab: GenSlab<u64> = GenSlab::with_capacity(1).unwrap();
+    /// let mut slab: GenSlab<u64> = GenSlab::with_capacity(1);
     /// let cap = slab.capacity();
     /// let last = GenKey::from_bits(u64::from(u32::MAX) << 32).unwrap(); // slot 0, last generation
     /// slab.insert_at(last, 7).unwrap();
@@ -774,15 +844,15 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{GenSlab, Key, Slab};
     ///
-    /// let mut slab: Slab<String> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<String> = Slab::with_capacity(4);
     /// let k = slab.insert("x".into()).unwrap();
     /// slab.insert("y".into()).unwrap();
     /// slab.clear();
     /// assert!(slab.is_empty());
     /// assert!(!slab.contains(k));
-    /// assert_eq!(slab.insert("z".into()).unwrap(), Key::new(0));
+    /// assert_eq!(slab.insert("z".into()).unwrap(), Key::new_saturating(0));
     ///
-    /// let mut gens: GenSlab<&str> = GenSlab::with_capacity(4).unwrap();
+    /// let mut gens: GenSlab<&str> = GenSlab::with_capacity(4);
     /// let a = gens.insert("a").unwrap();
     /// let b = gens.insert("b").unwrap();
     /// gens.clear();
@@ -801,8 +871,8 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let slab: Slab<u64> = Slab::with_capacity(1).unwrap();
-    /// assert_eq!(slab.memory_size(), nexus_slab::SystemInfo::probe().base_page_size); // one page
+    /// let slab: Slab<u64> = Slab::with_capacity(1);
+    /// assert_eq!(slab.memory_size(), nexus_slab::system::SystemInfo::probe().base_page_size); // one page
     /// ```
     #[inline]
     #[must_use]
@@ -828,29 +898,26 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllocated`] before the slab is allocated; [`Error::Full`] when no slot is
-    /// vacant.
+    /// [`Full`] (without a value) when no slot is vacant, or when the slab has no memory yet
+    /// (capacity 0: its message says to call [`alloc`](Slab::alloc) first).
     ///
     /// ```
-    /// use nexus_slab::{Error, Key, Slab};
+    /// use nexus_slab::{Key, Slab};
     ///
     /// let mut empty: Slab<u8> = Slab::new();
-    /// assert!(matches!(empty.vacant_entry(), Err(Error::NotAllocated)));
+    /// assert_eq!(empty.vacant_entry().unwrap_err().capacity(), 0);
     ///
     /// struct Node { me: Key }
-    /// let mut slab: Slab<Node> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<Node> = Slab::with_capacity(4);
     /// let entry = slab.vacant_entry().unwrap();
     /// let key = entry.key();
     /// entry.insert(Node { me: key });
     /// assert_eq!(slab[key].me, key);
     /// ```
-    pub fn vacant_entry(&mut self) -> Result<VacantEntry<'_, T, B, K>, Error> {
+    pub fn vacant_entry(&mut self) -> Result<VacantEntry<'_, T, B, K>, Full> {
         match self.raw.next_key() {
             Some(key) => Ok(VacantEntry::new(self, K::from_raw(key))),
-            None if self.region.is_none() => Err(Error::NotAllocated),
-            None => Err(Error::Full {
-                capacity: self.capacity(),
-            }),
+            None => Err(Full::new((), self.capacity())),
         }
     }
 
@@ -859,7 +926,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// slab.insert(1).unwrap();
     /// slab.insert(2).unwrap();
     /// assert_eq!(slab.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [1, 2]);
@@ -873,12 +940,12 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// for v in 0..3 {
     ///     slab.insert(v).unwrap();
     /// }
-    /// slab.remove(Key::new(1));
-    /// assert_eq!(slab.keys().collect::<Vec<_>>(), [Key::new(0), Key::new(2)]);
+    /// slab.remove(Key::new_saturating(1));
+    /// assert_eq!(slab.keys().collect::<Vec<_>>(), [Key::new_saturating(0), Key::new_saturating(2)]);
     /// assert_eq!(slab.keys().len(), 2);
     /// ```
     pub fn keys(&self) -> Keys<'_, T, K> {
@@ -890,7 +957,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// slab.insert(5).unwrap();
     /// slab.insert(7).unwrap();
     /// assert_eq!(slab.values().copied().collect::<Vec<_>>(), [5, 7]);
@@ -905,7 +972,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let k = slab.insert(5).unwrap();
     /// for v in slab.values_mut() {
     ///     *v += 1;
@@ -923,7 +990,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<String> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<String> = Slab::with_capacity(4);
     /// let k = slab.insert("order".to_string()).unwrap();
     /// let v: &String = &slab[k];
     /// assert_eq!(slab.key_of(v), Some(k));
@@ -944,7 +1011,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// let next = slab.vacant_key().unwrap();
     /// assert_eq!(slab.insert(1).unwrap(), next);
     /// assert_eq!(Slab::<u8>::new().vacant_key(), None);
@@ -976,7 +1043,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// slab.insert(1).unwrap();
     /// slab.iter_mut().for_each(|(_, v)| *v += 1);
     /// assert_eq!(slab.iter().next().map(|(_, v)| *v), Some(2));
@@ -991,7 +1058,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u8> = Slab::with_capacity(4).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(4);
     /// slab.insert(1).unwrap();
     /// slab.insert(2).unwrap();
     /// let values: Vec<u8> = slab.drain().map(|(_, v)| v).collect();
@@ -1009,7 +1076,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u32> = Slab::with_capacity(8).unwrap();
+    /// let mut slab: Slab<u32> = Slab::with_capacity(8);
     /// for v in 0..6 {
     ///     slab.insert(v).unwrap();
     /// }
@@ -1043,14 +1110,14 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// # Errors
     ///
     /// [`Error::NotAllocated`]; [`Error::MemlockLimit`] when `RLIMIT_MEMLOCK` is too low (the
-    /// message says how to raise it); [`Error::MapCountLimit`] when the process has as many
-    /// mappings as `vm.max_map_count` allows; [`Error::Unsupported`] where the platform cannot
-    /// lock. See [`Backing::lock`].
+    /// message, and [`Error::hint`], say how to raise it); [`Error::MapCountLimit`] when the
+    /// process has as many mappings as `vm.max_map_count` allows; [`Error::Unsupported`] where
+    /// the platform cannot lock. See [`Backing::lock`].
     ///
     /// ```
     /// use nexus_slab::{Error, Slab};
     ///
-    /// let mut slab: Slab<u64> = Slab::with_capacity(512).unwrap();
+    /// let mut slab: Slab<u64> = Slab::with_capacity(512);
     /// match slab.mlock() {
     ///     Ok(()) => slab.munlock().unwrap(),
     ///     Err(e) => eprintln!("cannot lock here: {e}"),
@@ -1089,17 +1156,18 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllocated`]; [`Error::Unsupported`] when the slab or the system cannot
-    /// collapse, with the cause found: a slab holding no 2 MiB-aligned 2 MiB stretch (checked
-    /// first), a kernel before 6.1, THP `never`, THP disabled for the process by `prctl`, the
-    /// range advised `MADV_NOHUGEPAGE`; [`Error::Os`] when the kernel tried and found no free
-    /// huge page. An error is never a disguised success: nexus-slab 0.1.2 took `EINVAL` for
-    /// "done".
+    /// [`Error::NotAllocated`]; [`Error::ThpDisabled`] when transparent huge pages are off
+    /// (THP `never`, or disabled for the process by `prctl`), with the command that turns them
+    /// on; [`Error::Unsupported`] when the slab or the system cannot collapse, with the cause
+    /// found: a slab holding no 2 MiB-aligned 2 MiB stretch (checked first), a kernel before
+    /// 6.1, the range advised `MADV_NOHUGEPAGE`; [`Error::Os`] when the kernel tried and found
+    /// no free huge page (with the command that compacts memory). An error is never a
+    /// disguised success: nexus-slab 0.1.2 took `EINVAL` for "done".
     ///
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u64> = Slab::with_capacity(4 << 20).unwrap();
+    /// let mut slab: Slab<u64> = Slab::with_capacity(4 << 20);
     /// match slab.try_collapse() {
     ///     Ok(huge) => println!("{huge} of {} bytes on huge pages", slab.memory_size()),
     ///     Err(e) => eprintln!("no huge pages: {e}"),
@@ -1122,7 +1190,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(1000);
     /// if let Ok(huge) = slab.huge_page_bytes() {
     ///     assert_eq!(huge, 0); // 8 KiB cannot hold a 2 MiB page
     /// }
@@ -1144,7 +1212,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let mut slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// let mut slab: Slab<u64> = Slab::with_capacity(1000);
     /// if slab.mlock().is_ok() {
     ///     assert_eq!(slab.locked_bytes().ok(), Some(slab.memory_size()));
     /// }
@@ -1165,12 +1233,12 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(1000);
     /// if let Ok(placed) = slab.numa_bytes() {
     ///     assert_eq!(placed.resident(), slab.memory_size());
     /// }
     /// ```
-    pub fn numa_bytes(&self) -> Result<crate::NumaBytes, Error> {
+    pub fn numa_bytes(&self) -> Result<crate::system::NumaBytes, Error> {
         let region = self.region.as_ref().ok_or(Error::NotAllocated)?;
         self.backing.numa_bytes(region)
     }

@@ -23,7 +23,7 @@ use crate::iter::{Drain, Iter, IterMut, Keys, Values, ValuesMut};
 use crate::key::SlabKey;
 use crate::raw::remote::{write_link, Pushed, Refs, RemoteHead};
 use crate::raw::RawSlab;
-use crate::{Error, Full, InsertAtError, Key, Slab};
+use crate::{Error, Full, InsertAtError, Key, KeyError, Slab};
 
 /// What the threads of a split slab share; at offset 0 of [`Shared`], which is what is
 /// allocated (so a pointer to it is one to the whole block).
@@ -200,7 +200,7 @@ impl<T, B: Backing + Send + 'static, K: SlabKey + 'static> Slab<T, B, K> {
     /// ```
     /// use nexus_slab::{LockedSlab, Slab};
     ///
-    /// let slab: Slab<String> = Slab::with_capacity(1024).unwrap();
+    /// let slab: Slab<String> = Slab::with_capacity(1024);
     /// let (mut owner, remote) = slab.split();
     /// let order = owner.lend("buy 100".to_string()).unwrap();
     /// let retire = std::thread::spawn(move || {
@@ -253,7 +253,7 @@ impl<T, B: Backing + Send + 'static, K: SlabKey + 'static> Slab<T, B, K> {
 ///
 /// ```compile_fail,E0308
 /// use nexus_slab::Slab;
-/// let (owner, _remote) = Slab::<u64>::with_capacity(8).unwrap().split();
+/// let (owner, _remote) = Slab::<u64>::with_capacity(8).split();
 /// let slab: &Slab<u64> = &owner;
 /// ```
 ///
@@ -266,7 +266,7 @@ impl<T, B: Backing + Send + 'static, K: SlabKey + 'static> Slab<T, B, K> {
 /// ```
 /// use nexus_slab::{GenSlab, Slab};
 ///
-/// let (mut owner, remote) = GenSlab::<u32>::with_capacity(4).unwrap().split();
+/// let (mut owner, remote) = GenSlab::<u32>::with_capacity(4).split();
 /// let k = owner.insert(1).unwrap();
 /// let lent = owner.lend(2).unwrap();
 /// assert_eq!((owner.len(), owner.lent()), (1, 1));
@@ -348,7 +348,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u64>::with_capacity(2).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u64>::with_capacity(2).split();
     /// let mut a = owner.lend(1).unwrap();
     /// *a += 10;
     /// assert_eq!(*a, 11);
@@ -403,7 +403,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let slab: Slab<u64> = Slab::with_capacity(1).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(1);
     /// let cap = slab.capacity();
     /// let (mut owner, remote) = slab.split();
     /// let lent: Vec<_> = (0..cap as u64).map(|v| owner.lend(v).unwrap()).collect();
@@ -450,7 +450,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).split();
     /// let lent = [owner.lend(1).unwrap(), owner.lend(2).unwrap()];
     /// assert_eq!(owner.reclaim(), 0);
     /// remote.free_all(lent);
@@ -466,7 +466,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let a = owner.lend(1).unwrap();
     /// assert_eq!(owner.lent(), 1);
     /// drop(a);
@@ -485,7 +485,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).split();
     /// drop(remote);
     /// let again = owner.remote();
     /// again.free(owner.lend(1).unwrap());
@@ -504,7 +504,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let slab: Slab<u64> = Slab::with_capacity(1).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(1);
     /// let cap = slab.capacity();
     /// let (mut owner, remote) = slab.split();
     /// let mut lent: Vec<_> = (0..cap as u64).map(|v| owner.lend(v).unwrap()).collect();
@@ -524,7 +524,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let next = owner.vacant_key().unwrap();
     /// assert_eq!(owner.insert(1).unwrap(), next);
     /// ```
@@ -539,7 +539,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// owner.insert(1).unwrap();
     /// let _lent = owner.lend(2).unwrap();
     /// assert_eq!(owner.as_slab().len(), 1);
@@ -555,7 +555,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// assert_eq!(owner.get(k), Some(&1));
     /// ```
@@ -574,7 +574,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// // SAFETY: `k` was just inserted.
     /// assert_eq!(unsafe { owner.get_unchecked(k) }, &1);
@@ -590,7 +590,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// assert!(owner.contains(k));
     /// ```
@@ -605,7 +605,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// owner.insert(1).unwrap();
     /// let _out = owner.lend(2).unwrap();
     /// assert_eq!((owner.len(), owner.lent()), (1, 1));
@@ -621,7 +621,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let _out = owner.lend(2).unwrap();
     /// assert!(owner.is_empty());
     /// ```
@@ -636,7 +636,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// assert!(owner.capacity() >= 8);
     /// ```
     #[inline]
@@ -650,7 +650,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// owner.insert(1).unwrap();
     /// let _out = owner.lend(2).unwrap();
     /// assert_eq!(owner.iter().map(|(_, v)| *v).collect::<Vec<_>>(), [1]);
@@ -664,7 +664,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// assert_eq!(owner.keys().collect::<Vec<_>>(), [k]);
     /// ```
@@ -677,7 +677,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// owner.insert(1).unwrap();
     /// assert_eq!(owner.values().sum::<u8>(), 1);
     /// ```
@@ -690,7 +690,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// assert_eq!(owner.key_of(&owner[k]), Some(k));
     /// ```
@@ -704,7 +704,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// assert!(owner.memory_size() > 0);
     /// ```
     #[must_use]
@@ -717,7 +717,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// assert!(owner.backing().prefaults());
     /// ```
     #[must_use]
@@ -755,7 +755,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// if let Ok(huge) = owner.huge_page_bytes() {
     ///     assert!(huge <= owner.memory_size());
     /// }
@@ -773,12 +773,12 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// if let Ok(placed) = owner.numa_bytes() {
     ///     assert!(placed.resident() <= owner.memory_size());
     /// }
     /// ```
-    pub fn numa_bytes(&self) -> Result<crate::NumaBytes, Error> {
+    pub fn numa_bytes(&self) -> Result<crate::system::NumaBytes, Error> {
         self.slab.numa_bytes()
     }
 
@@ -787,18 +787,18 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllocated`] or [`Error::Full`].
+    /// [`Full`] (without a value) when every slot holds a value or is lent (and not returned).
     ///
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let (mut owner, _remote) = Slab::<(Key, u8)>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<(Key, u8)>::with_capacity(8).split();
     /// let entry = owner.vacant_entry().unwrap();
     /// let key = entry.key();
     /// entry.insert((key, 1));
     /// assert_eq!(owner[key].0, key);
     /// ```
-    pub fn vacant_entry(&mut self) -> Result<VacantEntry<'_, T, B, K>, Error> {
+    pub fn vacant_entry(&mut self) -> Result<VacantEntry<'_, T, B, K>, Full> {
         if !self.slab.raw().has_vacant() {
             self.reclaim();
         }
@@ -810,7 +810,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// *owner.get_mut(k).unwrap() += 1;
     /// assert_eq!(owner[k], 2);
@@ -829,7 +829,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// // SAFETY: `k` was just inserted.
     /// unsafe { *owner.get_unchecked_mut(k) = 5 };
@@ -850,14 +850,17 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let a = owner.insert(1).unwrap();
     /// let b = owner.insert(2).unwrap();
     /// let [x, y] = owner.get_disjoint_mut([a, b]).unwrap();
     /// std::mem::swap(x, y);
     /// assert_eq!((owner[a], owner[b]), (2, 1));
     /// ```
-    pub fn get_disjoint_mut<const N: usize>(&mut self, keys: [K; N]) -> Result<[&mut T; N], Error> {
+    pub fn get_disjoint_mut<const N: usize>(
+        &mut self,
+        keys: [K; N],
+    ) -> Result<[&mut T; N], KeyError> {
         self.slab.get_disjoint_mut(keys)
     }
 
@@ -866,7 +869,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// assert_eq!(owner.remove(k), Some(1));
     /// assert_eq!(owner.remove(k), None);
@@ -885,9 +888,9 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::{Key, Slab};
     ///
-    /// let (mut owner, _remote) = Slab::<&str>::with_capacity(8).unwrap().split();
-    /// owner.insert_at(Key::new(3), "three").unwrap();
-    /// assert_eq!(owner[Key::new(3)], "three");
+    /// let (mut owner, _remote) = Slab::<&str>::with_capacity(8).split();
+    /// owner.insert_at(Key::new_saturating(3), "three").unwrap();
+    /// assert_eq!(owner[Key::new_saturating(3)], "three");
     /// ```
     pub fn insert_at(&mut self, key: K, value: T) -> Result<(), InsertAtError<T>> {
         self.slab.insert_at(key, value)
@@ -898,7 +901,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// owner.iter_mut().for_each(|(_, v)| *v += 1);
     /// assert_eq!(owner[k], 2);
@@ -912,7 +915,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// let k = owner.insert(1).unwrap();
     /// owner.values_mut().for_each(|v| *v *= 3);
     /// assert_eq!(owner[k], 3);
@@ -927,7 +930,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// owner.insert(1).unwrap();
     /// let lent = owner.lend(2).unwrap();
     /// assert_eq!(owner.drain().map(|(_, v)| v).collect::<Vec<_>>(), [1]);
@@ -942,7 +945,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     /// for v in 0..4 {
     ///     owner.insert(v).unwrap();
     /// }
@@ -960,7 +963,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<String>::with_capacity(8).split();
     /// let k = owner.insert("a".into()).unwrap();
     /// let lent = owner.lend("b".into()).unwrap();
     /// owner.clear();
@@ -981,7 +984,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<String>::with_capacity(8).split();
     /// let k = owner.insert("kept".into()).unwrap();
     /// let _lent = owner.lend("lent".into()).unwrap();
     /// let mut copy = owner.try_clone().unwrap();
@@ -1011,7 +1014,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u64>::with_capacity(512).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u64>::with_capacity(512).split();
     /// match owner.mlock() {
     ///     Ok(()) => owner.munlock().unwrap(),
     ///     Err(e) => eprintln!("cannot lock here: {e}"),
@@ -1046,7 +1049,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, _remote) = Slab::<u64>::with_capacity(4 << 20).unwrap().split();
+    /// let (mut owner, _remote) = Slab::<u64>::with_capacity(4 << 20).split();
     /// match owner.try_collapse() {
     ///     Ok(huge) => println!("{huge} bytes on huge pages"),
     ///     Err(e) => eprintln!("no huge pages: {e}"),
@@ -1170,9 +1173,9 @@ impl<T, B: Backing, K: SlabKey> Drop for Owner<T, B, K> {
 /// A `Lent` keeps the slab's memory alive, even past the owner.
 ///
 /// ```
-/// use nexus_slab::{Lent, Slab};
+/// use nexus_slab::{Slab, split::Lent};
 ///
-/// let (mut owner, _remote) = Slab::<Vec<u8>>::with_capacity(8).unwrap().split();
+/// let (mut owner, _remote) = Slab::<Vec<u8>>::with_capacity(8).split();
 /// let mut msg: Lent<Vec<u8>> = owner.lend(vec![1, 2]).unwrap();
 /// msg.push(3);
 /// let len = std::thread::spawn(move || msg.len()).join().unwrap(); // dropped there
@@ -1184,7 +1187,7 @@ impl<T, B: Backing, K: SlabKey> Drop for Owner<T, B, K> {
 ///
 /// ```compile_fail
 /// fn send<S: Send>(_: S) {}
-/// let slab = nexus_slab::Slab::<std::rc::Rc<u8>>::with_capacity(1).unwrap();
+/// let slab = nexus_slab::Slab::<std::rc::Rc<u8>>::with_capacity(1);
 /// let (mut owner, _remote) = slab.split();
 /// send(owner.lend(std::rc::Rc::new(1)).unwrap());
 /// ```
@@ -1274,11 +1277,11 @@ impl<T: fmt::Debug> fmt::Debug for Lent<T> {
 /// returns many slots with one compare-and-swap. Handles keep the slab's memory alive.
 ///
 /// ```
-/// use nexus_slab::{Lent, LockedSlab, Slab};
+/// use nexus_slab::{LockedSlab, Slab, split::Lent};
 /// use std::sync::mpsc;
 ///
 /// // A gateway thread creates orders, a matching thread retires them.
-/// let slab: Slab<[u64; 4]> = Slab::with_capacity(1024).unwrap();
+/// let slab: Slab<[u64; 4]> = Slab::with_capacity(1024);
 /// let (mut gateway, remote) = slab.split();
 /// let (tx, rx) = mpsc::channel::<Lent<[u64; 4]>>();
 /// let matcher = std::thread::spawn(move || {
@@ -1329,7 +1332,7 @@ impl<T> RemoteFree<T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).split();
     /// remote.free(owner.lend("x".into()).unwrap());
     /// assert_eq!(owner.reclaim(), 1);
     /// ```
@@ -1343,7 +1346,7 @@ impl<T> RemoteFree<T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).split();
     /// let lent = owner.lend("x".into()).unwrap();
     /// assert_eq!(remote.take(lent), "x");
     /// assert_eq!(owner.reclaim(), 1);
@@ -1359,7 +1362,7 @@ impl<T> RemoteFree<T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<u32>::with_capacity(64).unwrap().split();
+    /// let (mut owner, remote) = Slab::<u32>::with_capacity(64).split();
     /// let lent: Vec<_> = (0..10).map(|v| owner.lend(v).unwrap()).collect();
     /// let mut batch = remote.batch();
     /// for l in lent {
@@ -1384,7 +1387,7 @@ impl<T> RemoteFree<T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<u32>::with_capacity(64).unwrap().split();
+    /// let (mut owner, remote) = Slab::<u32>::with_capacity(64).split();
     /// let lent: Vec<_> = (0..10).map(|v| owner.lend(v).unwrap()).collect();
     /// remote.free_all(lent);
     /// assert_eq!(owner.reclaim(), 10);
@@ -1431,7 +1434,7 @@ impl<T> fmt::Debug for RemoteFree<T> {
 /// ```
 /// use nexus_slab::Slab;
 ///
-/// let (mut owner, remote) = Slab::<u64>::with_capacity(64).unwrap().split();
+/// let (mut owner, remote) = Slab::<u64>::with_capacity(64).split();
 /// let lent: Vec<_> = (0..40).map(|v| owner.lend(v).unwrap()).collect();
 /// let mut batch = remote.batch();
 /// let mut sum = 0;
@@ -1465,7 +1468,7 @@ impl<T> FreeBatch<'_, T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).split();
     /// let mut batch = remote.batch();
     /// batch.free(owner.lend("a".into()).unwrap());
     /// assert_eq!(owner.reclaim(), 0); // not flushed yet
@@ -1499,7 +1502,7 @@ impl<T> FreeBatch<'_, T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    /// let (mut owner, remote) = Slab::<String>::with_capacity(8).split();
     /// let mut batch = remote.batch();
     /// assert_eq!(batch.take(owner.lend("a".into()).unwrap()), "a");
     /// batch.flush();
@@ -1543,7 +1546,7 @@ impl<T> FreeBatch<'_, T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).split();
     /// let mut batch = remote.batch();
     /// assert!(batch.is_empty());
     /// batch.free(owner.lend(1).unwrap());
@@ -1559,7 +1562,7 @@ impl<T> FreeBatch<'_, T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (_owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (_owner, remote) = Slab::<u8>::with_capacity(8).split();
     /// assert!(remote.batch().is_empty());
     /// ```
     #[inline]
@@ -1573,7 +1576,7 @@ impl<T> FreeBatch<'_, T> {
     /// ```
     /// use nexus_slab::Slab;
     ///
-    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    /// let (mut owner, remote) = Slab::<u8>::with_capacity(8).split();
     /// let mut batch = remote.batch();
     /// batch.free(owner.lend(1).unwrap());
     /// batch.free(owner.lend(2).unwrap());
@@ -1632,7 +1635,7 @@ mod tests {
 
     use super::*;
     use crate::raw::remote::OPS;
-    use crate::{GenKey, Heap};
+    use crate::{backing::Heap, GenKey};
 
     /// Runs `f` and returns the atomic (loads, read-modify-writes) it made on this thread.
     fn ops<R>(f: impl FnOnce() -> R) -> ((u32, u32), R) {
@@ -1765,8 +1768,8 @@ mod tests {
             for v in 0..10 {
                 s.insert(v).unwrap();
             }
-            s.remove(Key::new(3));
-            s.remove(Key::new(7));
+            s.remove(Key::new_saturating(3));
+            s.remove(Key::new_saturating(7));
         }
         let (mut owner, _remote) = twin.split();
         check_accounts(&owner);
@@ -1786,22 +1789,22 @@ mod tests {
         check_accounts(&owner);
         assert_eq!((owner.len(), owner.lent()), (2, 1));
         // The lent slot is slot 1: no key reaches it, iteration skips it.
-        assert_eq!((a, b), (Key::new(0), Key::new(2)));
-        assert_eq!(owner.get(Key::new(1)), None);
+        assert_eq!((a, b), (Key::new_saturating(0), Key::new_saturating(2)));
+        assert_eq!(owner.get(Key::new_saturating(1)), None);
         assert_eq!(owner.keys().collect::<Vec<_>>(), [a, b]);
         // Not vacant for insert_at either.
-        assert!(owner.insert_at(Key::new(1), 9).is_err());
+        assert!(owner.insert_at(Key::new_saturating(1), 9).is_err());
         // clear and drain never make a lent slot free.
         owner.clear();
         check_accounts(&owner);
         for _ in 0..owner.capacity() - 1 {
             let k = owner.insert(0).unwrap();
-            assert_ne!(k, Key::new(1));
+            assert_ne!(k, Key::new_saturating(1));
         }
         assert!(owner.insert(0).is_err());
         assert_eq!(*lent, 2);
         remote.free(lent);
-        assert_eq!(owner.insert(5), Ok(Key::new(1)));
+        assert_eq!(owner.insert(5), Ok(Key::new_saturating(1)));
         owner.drain().for_each(drop);
         check_accounts(&owner);
     }
@@ -1846,7 +1849,7 @@ mod loom_tests {
 
     use super::*;
     use crate::sync::check::{model, LoomAlloc};
-    use crate::{GenKey, Heap};
+    use crate::{backing::Heap, GenKey};
     use loom::thread;
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
     use std::sync::Arc;

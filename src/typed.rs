@@ -10,8 +10,10 @@ use crate::SlabKey;
 /// [`GenKey`](crate::GenKey), so that a key of one slab does not type-check as the key of
 /// another.
 ///
-/// `struct Name;` declares a plain key (like `Key`), `struct Name(GenKey);` a generational one
-/// (like `GenKey`). Several declarations may share one invocation; attributes and doc comments
+/// `struct Name(Key);` declares a plain key, `struct Name(GenKey);` a generational one; the
+/// kind is always written out (slotmap's `new_key_type! { struct K; }` is generational, so a
+/// unit form here would silently lose stale-key detection in code copied from it, and does not
+/// compile). Several declarations may share one invocation; attributes and doc comments
 /// go on each as usual. A typed key is the slab's third type parameter —
 /// `Slab<Order, Locked<Mmap>, OrderKey>`, or `LockedSlab<Order, OrderKey>` with the aliases —
 /// and then that slab takes and returns only that key type.
@@ -29,11 +31,11 @@ use crate::SlabKey;
 /// other crates in the build turn on.
 ///
 /// ```
-/// use nexus_slab::{new_key_type, GenKey, Key, Slab, Heap};
+/// use nexus_slab::{new_key_type, GenKey, Key, Slab, backing::Heap};
 ///
 /// new_key_type! {
 ///     /// Orders in the book.
-///     pub struct OrderKey;
+///     pub struct OrderKey(Key);
 ///     /// Connections; generational, because they outlive their sessions.
 ///     pub struct ConnKey(GenKey);
 /// }
@@ -43,7 +45,7 @@ use crate::SlabKey;
 /// let o: OrderKey = orders.insert(100).unwrap();
 /// assert_eq!(orders[o], 100);
 /// assert_eq!(o.index(), 0);
-/// assert_eq!(Key::from(o), Key::new(0));
+/// assert_eq!(Key::from(o), Key::new_saturating(0));
 /// assert_eq!(format!("{o:?}"), "OrderKey(0)");
 ///
 /// let mut conns: Slab<&str, Heap, ConnKey> = Slab::new_in(Heap::new());
@@ -56,20 +58,33 @@ use crate::SlabKey;
 ///
 /// A key of one type is refused by a slab of another at compile time:
 ///
-/// ```compile_fail
-/// use nexus_slab::{new_key_type, Slab};
-/// new_key_type! { struct OrderKey; struct LevelKey; }
-/// let mut orders: Slab<u64, nexus_slab::Mmap, OrderKey> = Slab::with_capacity(4).unwrap();
-/// let levels: Slab<u64, nexus_slab::Mmap, LevelKey> = Slab::with_capacity(4).unwrap();
+/// ```compile_fail,E0308
+/// use nexus_slab::{new_key_type, Key, Slab};
+/// new_key_type! { struct OrderKey(Key); struct LevelKey(Key); }
+/// let mut orders: Slab<u64, nexus_slab::backing::Mmap, OrderKey> = Slab::with_capacity(4);
+/// let levels: Slab<u64, nexus_slab::backing::Mmap, LevelKey> = Slab::with_capacity(4);
 /// let o = orders.insert(1).unwrap();
 /// let _ = levels.get(o); // expected `LevelKey`, found `OrderKey`
+/// ```
+///
+/// The kind must be written out:
+///
+/// ```compile_fail
+/// nexus_slab::new_key_type! { struct OrderKey; } // `struct OrderKey(Key);` or `(GenKey)`
 /// ```
 #[macro_export]
 macro_rules! new_key_type {
     () => {};
     ($(#[$attr:meta])* $vis:vis struct $name:ident; $($rest:tt)*) => {
-        $crate::new_key_type!(@declare [$(#[$attr])*] $vis $name $crate::Key);
-        $crate::new_key_type!($($rest)*);
+        ::core::compile_error!(::core::concat!(
+            "new_key_type!: say which key `",
+            ::core::stringify!($name),
+            "` stands for: `struct ",
+            ::core::stringify!($name),
+            "(Key);` (plain) or `struct ",
+            ::core::stringify!($name),
+            "(GenKey);` (generational)"
+        ));
     };
     ($(#[$attr:meta])* $vis:vis struct $name:ident($raw:ty); $($rest:tt)*) => {
         $crate::new_key_type!(@declare [$(#[$attr])*] $vis $name $raw);

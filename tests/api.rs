@@ -10,13 +10,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{DropLog, Rng, Tracked};
 use nexus_slab::{
-    new_key_type, Backing, CloneBacking, Error, GenKey, Heap, Key, Locked, LockedSlab, Mmap, Slab,
+    backing::{Backing, CloneBacking, Heap, Locked, Mmap},
+    new_key_type, Error, GenKey, Key, KeyError, LockedSlab, Slab,
 };
 
 common::backing_tests!(
-    mmap => nexus_slab::Mmap,
-    heap => nexus_slab::Heap,
-    locked => nexus_slab::Locked<nexus_slab::Mmap> | "Miri does not model mlock";
+    mmap => nexus_slab::backing::Mmap,
+    heap => nexus_slab::backing::Heap,
+    locked => nexus_slab::backing::Locked<nexus_slab::backing::Mmap> | "Miri does not model mlock";
     [
     try_clone_keeps_keys_values_and_next_keys,
     try_clone_survives_a_panicking_clone,
@@ -28,10 +29,10 @@ common::backing_tests!(
 
 new_key_type! {
     /// Orders.
-    pub struct OrderKey;
+    pub struct OrderKey(Key);
     /// Price levels.
-    pub(crate) struct LevelKey;
-    struct Private;
+    pub(crate) struct LevelKey(Key);
+    struct Private(Key);
     /// Connections.
     pub struct ConnKey(GenKey);
 }
@@ -77,13 +78,22 @@ fn key_new_takes_any_usize_and_never_names_another_slot() {
         u32::MAX as usize,
         u32::MAX as usize + 1,
         usize::MAX,
+        1 << 33,
         1 << 40,
     ];
     probes.extend((0..1000).map(|_| rng.next() as usize));
     for i in probes {
-        let key = Key::new(i);
+        let key = Key::new_saturating(i);
         assert_eq!(key.index(), i.min(Key::MAX_INDEX));
-        assert_eq!(Key::from(i), key);
+        // Issue 19: the checked conversion refuses what the saturating one clamps
+        // (`Key::from(1 << 33)` used to be `Key(4294967294)`).
+        match Key::try_from(i) {
+            Ok(k) => assert!(i <= Key::MAX_INDEX && k == key),
+            Err(e) => assert!(
+                i > Key::MAX_INDEX
+                    && matches!(e, KeyError::OutOfRange { index, capacity, .. } if index == i && capacity == Key::MAX_INDEX + 1)
+            ),
+        }
         assert_eq!(usize::from(key), key.index());
         if i != 0 {
             assert_eq!(s.get(key), None, "{i}");
@@ -91,23 +101,28 @@ fn key_new_takes_any_usize_and_never_names_another_slot() {
     }
     assert_eq!(s[k], 1);
     // Ordering and equality follow the index.
-    assert!(Key::new(1) < Key::new(2));
-    assert_eq!(Key::new(usize::MAX), Key::new(Key::MAX_INDEX));
+    assert!(Key::new_saturating(1) < Key::new_saturating(2));
+    assert_eq!(
+        Key::new_saturating(usize::MAX),
+        Key::new_saturating(Key::MAX_INDEX)
+    );
 }
 
 #[test]
 fn typed_keys_convert_print_and_hash_like_their_key() {
     use std::collections::HashSet;
-    let o = OrderKey::from(Key::new(3));
-    assert_eq!(Key::from(o), Key::new(3));
+    let o = OrderKey::from(Key::new_saturating(3));
+    assert_eq!(Key::from(o), Key::new_saturating(3));
     assert_eq!(o.index(), 3);
     assert_eq!(format!("{o:?}"), "OrderKey(3)");
     let c = ConnKey::from(GenKey::from_bits(5 << 32 | 2).unwrap());
     assert_eq!(format!("{c:?}"), "ConnKey(2v5)");
     assert_eq!(GenKey::from(c).generation(), 5);
-    let set: HashSet<OrderKey> = [o, o, OrderKey::from(Key::new(4))].into_iter().collect();
+    let set: HashSet<OrderKey> = [o, o, OrderKey::from(Key::new_saturating(4))]
+        .into_iter()
+        .collect();
     assert_eq!(set.len(), 2);
-    assert!(OrderKey::from(Key::new(1)) < o);
+    assert!(OrderKey::from(Key::new_saturating(1)) < o);
 }
 
 #[test]
@@ -115,7 +130,7 @@ fn typed_keys_work_through_every_alias_and_method() {
     #[cfg(miri)]
     return; // Miri does not model mlock; the same calls run on a Heap slab in other tests
     #[allow(unreachable_code)]
-    let mut book: LockedSlab<u64, OrderKey> = match LockedSlab::with_capacity(64) {
+    let mut book: LockedSlab<u64, OrderKey> = match LockedSlab::try_with_capacity(64) {
         Ok(s) => s,
         Err(e @ Error::MemlockLimit { .. }) => panic!("root holds CAP_IPC_LOCK here: {e}"),
         Err(e) => panic!("{e}"),
@@ -125,7 +140,10 @@ fn typed_keys_work_through_every_alias_and_method() {
     assert_eq!(book[a] + book[b], 30);
     assert_eq!(book.keys().collect::<Vec<_>>(), [a, b]);
     assert_eq!(book.key_of(&book[b]), Some(b));
-    assert_eq!(book.vacant_key(), Some(OrderKey::from(Key::new(2))));
+    assert_eq!(
+        book.vacant_key(),
+        Some(OrderKey::from(Key::new_saturating(2)))
+    );
     let [x, y] = book.get_disjoint_mut([b, a]).unwrap();
     std::mem::swap(x, y);
     assert_eq!(book.remove(a), Some(20));
@@ -164,12 +182,12 @@ fn the_macro_expands_in_a_scope_with_clashing_names() {
         struct Key;
         struct GenKey;
         nexus_slab::new_key_type! {
-            pub struct A;
+            pub struct A(nexus_slab::Key);
             pub struct B(nexus_slab::GenKey);
         }
         pub fn make() -> (A, B) {
             (
-                A::from(nexus_slab::Key::new(0)),
+                A::from(nexus_slab::Key::new_saturating(0)),
                 B::from(nexus_slab::GenKey::from_bits(1 << 32).unwrap()),
             )
         }
@@ -185,7 +203,7 @@ fn iterators_over_parts_go_both_ways_with_exact_lengths() {
     for v in 0..150 {
         s.insert(v).unwrap();
     }
-    for k in (0..150).step_by(4).map(Key::new) {
+    for k in (0..150).step_by(4).map(Key::new_saturating) {
         s.remove(k);
     }
     let keys: Vec<Key> = s.iter().map(|(k, _)| k).collect();
@@ -226,7 +244,7 @@ fn try_clone_keeps_keys_values_and_next_keys<B: Backing + Default + CloneBacking
             V(self.0.sibling(self.0.id + 1000), self.1)
         }
     }
-    let mut s: Slab<V, B, GenKey> = Slab::with_capacity(100).unwrap();
+    let mut s: Slab<V, B, GenKey> = Slab::with_capacity(100);
     let keys: Vec<GenKey> = (0..80)
         .map(|i| s.insert(V(log.item(i), i)).unwrap())
         .collect();
@@ -275,11 +293,11 @@ fn try_clone_survives_a_panicking_clone<B: Backing + Default + CloneBacking>() {
             V(self.0.sibling(self.0.id + 100))
         }
     }
-    let mut s: Slab<V, B> = Slab::with_capacity(20).unwrap();
+    let mut s: Slab<V, B> = Slab::with_capacity(20);
     for i in 0..12 {
         s.insert(V(log.item(i))).unwrap();
     }
-    s.remove(Key::new(3));
+    s.remove(Key::new_saturating(3));
     let before = log.drops();
     CLONES.with(|c| c.set(0));
     let r = catch_unwind(AssertUnwindSafe(|| s.try_clone()));
@@ -293,8 +311,8 @@ fn try_clone_survives_a_panicking_clone<B: Backing + Default + CloneBacking>() {
 }
 
 fn key_of_finds_exactly_the_values_in_the_slab<B: Backing + Default>() {
-    let mut a: Slab<[u64; 3], B> = Slab::with_capacity(16).unwrap();
-    let mut b: Slab<[u64; 3], B> = Slab::with_capacity(16).unwrap();
+    let mut a: Slab<[u64; 3], B> = Slab::with_capacity(16);
+    let mut b: Slab<[u64; 3], B> = Slab::with_capacity(16);
     let ka: Vec<Key> = (0..10).map(|i| a.insert([i; 3]).unwrap()).collect();
     let kb = b.insert([7; 3]).unwrap();
     for &k in &ka {
@@ -311,7 +329,7 @@ fn key_of_finds_exactly_the_values_in_the_slab<B: Backing + Default>() {
     let removed = a.remove(ka[4]).unwrap();
     assert_eq!(a.key_of(&removed), None);
     // Zero-sized values still have one address per slot.
-    let mut z: Slab<(), B> = Slab::with_capacity(4).unwrap();
+    let mut z: Slab<(), B> = Slab::with_capacity(4);
     let k0 = z.insert(()).unwrap();
     let k1 = z.insert(()).unwrap();
     assert_eq!(z.key_of(&z[k0]), Some(k0));
@@ -324,19 +342,19 @@ fn key_of_finds_exactly_the_values_in_the_slab<B: Backing + Default>() {
 fn insert_at_restores_a_key_map_and_keeps_insert_order<B: Backing + Default>() {
     // Keys saved by another process: restore each value at its key.
     let saved: Vec<(usize, &str)> = vec![(5, "e"), (0, "a"), (9, "i"), (2, "c")];
-    let mut s: Slab<&str, B> = Slab::with_capacity(16).unwrap();
+    let mut s: Slab<&str, B> = Slab::with_capacity(16);
     for (i, v) in &saved {
-        s.insert_at(Key::new(*i), v).unwrap();
+        s.insert_at(Key::new_saturating(*i), v).unwrap();
     }
     for (i, v) in &saved {
-        assert_eq!(s[Key::new(*i)], *v);
+        assert_eq!(s[Key::new_saturating(*i)], *v);
     }
     assert_eq!(s.len(), 4);
     // Slots skipped by insert_at are handed out lowest first, before the never-used ones.
     let next: Vec<usize> = (0..7).map(|_| s.insert("x").unwrap().index()).collect();
     assert_eq!(next, [1, 3, 4, 6, 7, 8, 10]);
     // Generational: the same generation comes back; older ones stay stale.
-    let mut g: Slab<u8, B, GenKey> = Slab::with_capacity(8).unwrap();
+    let mut g: Slab<u8, B, GenKey> = Slab::with_capacity(8);
     let k = GenKey::from_bits(7 << 32 | 3).unwrap();
     g.insert_at(k, 1).unwrap();
     assert_eq!(g[k], 1);
@@ -351,7 +369,7 @@ fn insert_at_restores_a_key_map_and_keeps_insert_order<B: Backing + Default>() {
 
 fn insert_at_refuses_and_changes_nothing<B: Backing + Default>() {
     let log = DropLog::new();
-    let mut s: Slab<Tracked, B, GenKey> = Slab::with_capacity(8).unwrap();
+    let mut s: Slab<Tracked, B, GenKey> = Slab::with_capacity(8);
     let cap = s.capacity();
     let a = s.insert(log.item(0)).unwrap();
     let b = s.insert(log.item(1)).unwrap();
@@ -367,34 +385,46 @@ fn insert_at_refuses_and_changes_nothing<B: Backing + Default>() {
         let err = s.insert_at(key, log.item(100 + n as u64)).unwrap_err();
         let ok = matches!(
             (err.error(), what.split(':').next().unwrap()),
-            (Error::Occupied { .. }, "occupied")
-                | (Error::StaleKey { .. }, "stale")
-                | (Error::KeyOutOfRange { .. }, "out of range")
+            (KeyError::Occupied { .. }, "occupied")
+                | (KeyError::Stale { .. }, "stale")
+                | (KeyError::OutOfRange { .. }, "out of range")
         );
         assert!(ok, "{what}: {:?}", err.error());
-        assert!(err.to_string().contains("handed back"));
+        // The message is the KeyError's, once: no source repeats it.
+        assert_eq!(err.to_string(), err.error().to_string());
+        assert!(std::error::Error::source(&err).is_none());
         assert_eq!(err.into_inner().id, 100 + n as u64, "the value comes back");
     }
     assert_eq!(s.len(), 1);
     assert_eq!(s[b].id, 1);
     assert_eq!(s.vacant_key(), Some(g(3, 0)), "the free list is unchanged");
     let mut unallocated: Slab<u8, B> = Slab::new();
-    let e = unallocated.insert_at(Key::new(0), 1).unwrap_err();
-    assert!(matches!(e.error(), Error::NotAllocated));
-    let as_error: Error = e.into();
-    assert!(matches!(as_error, Error::NotAllocated));
+    let e = unallocated
+        .insert_at(Key::new_saturating(0), 1)
+        .unwrap_err();
+    assert!(matches!(
+        e.error(),
+        KeyError::OutOfRange {
+            index: 0,
+            capacity: 0,
+            ..
+        }
+    ));
+    assert!(e.to_string().contains("no memory yet"), "{e}");
+    let as_key_error: KeyError = e.into();
+    assert!(as_key_error.hint().unwrap().contains("alloc(n)"));
 }
 
 #[test]
 #[cfg_attr(miri, ignore = "Miri does not model mlock")]
 fn locked_copies_are_locked_too() {
-    let mut s: Slab<u64, Locked<Mmap>> = Slab::with_capacity(1 << 12).unwrap();
+    let mut s: Slab<u64, Locked<Mmap>> = Slab::with_capacity(1 << 12);
     s.insert(1).unwrap();
     let c = s.try_clone().unwrap();
     if cfg!(target_os = "linux") && !cfg!(miri) {
         assert_eq!(c.locked_bytes().unwrap(), c.memory_size());
     }
-    assert_eq!(c[Key::new(0)], 1);
+    assert_eq!(c[Key::new_saturating(0)], 1);
 }
 
 /// Issue 19: `FromIterator<(K, T)>` rebuilds a slab from saved pairs in any order, the latest
@@ -407,17 +437,17 @@ fn collect_rebuilds_from_pairs_in_any_order() {
     rng.shuffle(&mut idx);
     let mut pairs: Vec<(Key, Tracked)> = idx
         .iter()
-        .map(|&i| (Key::new(i), log.item(i as u64)))
+        .map(|&i| (Key::new_saturating(i), log.item(i as u64)))
         .collect();
     // Slot 6 again, later: it wins.
-    pairs.push((Key::new(6), log.item(100_000)));
+    pairs.push((Key::new_saturating(6), log.item(100_000)));
     let slab: Slab<Tracked, Heap> = pairs.into_iter().collect();
     assert!(slab.capacity() >= 898);
     assert_eq!(slab.len(), 300);
-    assert_eq!(slab[Key::new(6)].id, 100_000);
+    assert_eq!(slab[Key::new_saturating(6)].id, 100_000);
     for &i in &idx {
         if i != 6 {
-            assert_eq!(slab[Key::new(i)].id, i as u64);
+            assert_eq!(slab[Key::new_saturating(i)].id, i as u64);
         }
     }
     assert_eq!(log.dropped(), vec![6], "the replaced value, once");

@@ -6,7 +6,10 @@ mod common;
 use std::collections::HashMap;
 
 use common::Rng;
-use nexus_slab::{Backing, Error, Heap, Key, Mmap, Slab};
+use nexus_slab::{
+    backing::{Backing, Heap, Mmap},
+    Error, Full, Key, KeyError, Slab,
+};
 
 common::on_every_backing!(
     freed_keys_are_reused_last_in_first_out,
@@ -34,22 +37,22 @@ const fn scaled(native: usize, miri: usize) -> usize {
 }
 
 fn slab<T, B: Backing + Default>(n: usize) -> Slab<T, B> {
-    Slab::with_capacity(n).expect("allocation")
+    Slab::try_with_capacity(n).expect("allocation")
 }
 
 fn freed_keys_are_reused_last_in_first_out<B: Backing + Default>() {
     let mut s: Slab<u32, B> = slab(16);
     for v in 0..6 {
-        assert_eq!(s.insert(v).unwrap(), Key::new(v as usize));
+        assert_eq!(s.insert(v).unwrap(), Key::new_saturating(v as usize));
     }
     for k in [1, 4, 2] {
-        s.remove(Key::new(k)).unwrap();
+        s.remove(Key::new_saturating(k)).unwrap();
     }
-    assert_eq!(s.insert(20).unwrap(), Key::new(2));
-    assert_eq!(s.insert(40).unwrap(), Key::new(4));
-    assert_eq!(s.insert(10).unwrap(), Key::new(1));
+    assert_eq!(s.insert(20).unwrap(), Key::new_saturating(2));
+    assert_eq!(s.insert(40).unwrap(), Key::new_saturating(4));
+    assert_eq!(s.insert(10).unwrap(), Key::new_saturating(1));
     // Free list empty: back to the never-used slots, in order.
-    assert_eq!(s.insert(60).unwrap(), Key::new(6));
+    assert_eq!(s.insert(60).unwrap(), Key::new_saturating(6));
 }
 
 /// 150k random operations (1500 under Miri) against a `HashMap` model that also predicts
@@ -93,7 +96,7 @@ fn model_check_against_a_hashmap<B: Backing + Default>() {
                 free.push(k.index());
             }
             8 => {
-                let k = Key::new(rng.below(cap + 10));
+                let k = Key::new_saturating(rng.below(cap + 10));
                 assert_eq!(s.get(k), model.get(&k));
                 assert_eq!(s.contains(k), model.contains_key(&k));
                 if let Some(v) = s.get_mut(k) {
@@ -102,7 +105,7 @@ fn model_check_against_a_hashmap<B: Backing + Default>() {
                 }
             }
             _ => {
-                let k = Key::new(rng.below(cap + 10));
+                let k = Key::new_saturating(rng.below(cap + 10));
                 let was = model.remove(&k);
                 assert_eq!(s.remove(k), was);
                 if was.is_some() {
@@ -129,7 +132,7 @@ fn values_never_move<B: Backing + Default>() {
         addr.insert(k, s.get(k).unwrap() as *const String);
     }
     for i in (0..n).step_by(2) {
-        let k = Key::new(i);
+        let k = Key::new_saturating(i);
         s.remove(k).unwrap();
         addr.remove(&k);
     }
@@ -162,7 +165,7 @@ fn clear_invalidates_every_key<B: Backing + Default>() {
     }
     assert_eq!(s.iter().count(), 0);
     // Numbering starts afresh, and the old keys see only what is new.
-    assert_eq!(s.insert("fresh".into()).unwrap(), Key::new(0));
+    assert_eq!(s.insert("fresh".into()).unwrap(), Key::new_saturating(0));
     assert_eq!(s.get(keys[1]), None);
 }
 
@@ -177,16 +180,16 @@ fn foreign_and_out_of_range_keys_are_never_found<B: Backing + Default>() {
         for i in 0..=far as u64 {
             big.insert(i).unwrap();
         }
-        Key::new(far)
+        Key::new_saturating(far)
     };
     assert!(foreign.index() >= small.capacity());
     for k in [
         foreign,
-        Key::new(small.capacity()),
-        Key::new(usize::MAX),
-        Key::new(usize::MAX - 63),
-        Key::new(u32::MAX as usize),
-        Key::new(u32::MAX as usize + 1),
+        Key::new_saturating(small.capacity()),
+        Key::new_saturating(usize::MAX),
+        Key::new_saturating(usize::MAX - 63),
+        Key::new_saturating(u32::MAX as usize),
+        Key::new_saturating(u32::MAX as usize + 1),
     ] {
         assert_eq!(small.get(k), None);
         assert_eq!(small.get_mut(k), None);
@@ -194,13 +197,13 @@ fn foreign_and_out_of_range_keys_are_never_found<B: Backing + Default>() {
         assert_eq!(small.remove(k), None);
         assert!(matches!(
             small.get_disjoint_mut([k]),
-            Err(Error::KeyOutOfRange { .. })
+            Err(KeyError::OutOfRange { .. })
         ));
     }
     // An unallocated slab finds nothing either.
     let empty: Slab<u64, B> = Slab::new();
-    assert_eq!(empty.get(Key::new(0)), None);
-    assert!(!empty.contains(Key::new(usize::MAX)));
+    assert_eq!(empty.get(Key::new_saturating(0)), None);
+    assert!(!empty.contains(Key::new_saturating(usize::MAX)));
 }
 
 fn zero_sized_values<B: Backing + Default>() {
@@ -240,7 +243,7 @@ fn page_aligned_values<B: Backing + Default>() {
         let k = s.insert(Page(i)).unwrap();
         assert_eq!(s.get(k).unwrap() as *const Page as usize % 4096, 0);
     }
-    assert_eq!(s[Key::new(4)], Page(4));
+    assert_eq!(s[Key::new_saturating(4)], Page(4));
 }
 
 fn values_larger_than_a_page<B: Backing + Default>() {
@@ -277,7 +280,7 @@ fn iteration_is_in_key_order_from_both_ends<B: Backing + Default>() {
     }
     let mut rng = Rng::new(7);
     for _ in 0..700 {
-        s.remove(Key::new(rng.below(1000)));
+        s.remove(Key::new_saturating(rng.below(1000)));
     }
     let keys: Vec<usize> = s.iter().map(|(k, _)| k.index()).collect();
     assert!(keys.windows(2).all(|w| w[0] < w[1]), "ascending");
@@ -313,7 +316,7 @@ fn iteration_is_in_key_order_from_both_ends<B: Backing + Default>() {
 
 fn failed_calls_leave_the_slab_as_it_was<B: Backing + Default>() {
     let mut s: Slab<u64, B> = Slab::new();
-    assert!(matches!(s.alloc(0), Err(Error::ZeroCapacity)));
+    assert!(matches!(s.alloc(0), Err(Error::ZeroCapacity { .. })));
     assert!(matches!(
         s.alloc(usize::MAX),
         Err(Error::CapacityOverflow { .. })
@@ -353,14 +356,19 @@ fn unused_vacant_entry_changes_nothing<B: Backing + Default>() {
     while !s.is_full() {
         s.insert(0).unwrap();
     }
-    assert!(matches!(s.vacant_entry(), Err(Error::Full { .. })));
+    let full = s.vacant_entry().unwrap_err();
+    assert_eq!(full.capacity(), s.capacity());
+    assert_eq!(
+        full.to_string(),
+        format!("the slab is full ({} slots)", s.capacity())
+    );
 }
 
 #[test]
 fn memory_per_slot_is_at_most_the_slab_crates() {
     // The slab crate's `Entry<T>`: a tag word plus the value (or a `usize` link).
     fn check<T>(slab_entry: usize) {
-        let s: Slab<T> = Slab::with_capacity(1 << 20).unwrap();
+        let s: Slab<T> = Slab::with_capacity(1 << 20);
         let per_slot = s.memory_size() as f64 / s.capacity() as f64;
         assert!(
             per_slot <= slab_entry as f64,
@@ -385,28 +393,28 @@ fn slabs_are_send_and_sync_when_their_values_are() {
     sync::<Slab<String>>();
     send::<Slab<u8, Heap>>();
     sync::<Slab<u8, Heap>>();
-    send::<nexus_slab::IterMut<'static, u8>>();
-    send::<nexus_slab::Drain<'static, u8>>();
-    send::<nexus_slab::IntoIter<u8, Mmap>>();
+    send::<nexus_slab::iter::IterMut<'static, u8>>();
+    send::<nexus_slab::iter::Drain<'static, u8>>();
+    send::<nexus_slab::iter::IntoIter<u8, Mmap>>();
 }
 
 #[test]
 #[should_panic(expected = "invalid key")]
 fn index_panics_on_a_vacant_key() {
-    let s: Slab<u8> = Slab::with_capacity(4).unwrap();
-    let _ = s[Key::new(0)];
+    let s: Slab<u8> = Slab::with_capacity(4);
+    let _ = s[Key::new_saturating(0)];
 }
 
 #[test]
 #[should_panic(expected = "invalid key")]
 fn index_mut_panics_on_an_out_of_range_key() {
-    let mut s: Slab<u8> = Slab::with_capacity(4).unwrap();
-    s[Key::new(usize::MAX)] = 1;
+    let mut s: Slab<u8> = Slab::with_capacity(4);
+    s[Key::new_saturating(usize::MAX)] = 1;
 }
 
 #[test]
 fn get_disjoint_mut_rejects_bad_keys_with_their_cause() {
-    let mut s: Slab<u32> = Slab::with_capacity(8).unwrap();
+    let mut s: Slab<u32> = Slab::with_capacity(8);
     let a = s.insert(1).unwrap();
     let b = s.insert(2).unwrap();
     let c = s.insert(3).unwrap();
@@ -416,15 +424,15 @@ fn get_disjoint_mut_rejects_bad_keys_with_their_cause() {
     assert_eq!((s[a], s[b]), (2, 1));
     assert!(matches!(
         s.get_disjoint_mut([a, b, a]),
-        Err(Error::DuplicateKey { index: 0 })
+        Err(KeyError::Duplicate { index: 0, .. })
     ));
     assert!(matches!(
         s.get_disjoint_mut([a, c]),
-        Err(Error::VacantKey { index: 2 })
+        Err(KeyError::Vacant { index: 2, .. })
     ));
     assert!(matches!(
-        s.get_disjoint_mut([Key::new(usize::MAX), a]),
-        Err(Error::KeyOutOfRange { .. })
+        s.get_disjoint_mut([Key::new_saturating(usize::MAX), a]),
+        Err(KeyError::OutOfRange { .. })
     ));
     assert_eq!(s.get_disjoint_mut::<0>([]).unwrap().len(), 0);
 }
@@ -432,7 +440,7 @@ fn get_disjoint_mut_rejects_bad_keys_with_their_cause() {
 #[test]
 fn full_works_for_values_without_debug() {
     struct Opaque(#[allow(dead_code)] u8);
-    let mut s: Slab<Opaque> = Slab::with_capacity(1).unwrap();
+    let mut s: Slab<Opaque> = Slab::with_capacity(1);
     while !s.is_full() {
         s.insert(Opaque(0)).unwrap(); // `unwrap` needs `Full<Opaque>: Debug`
     }
@@ -440,26 +448,32 @@ fn full_works_for_values_without_debug() {
     let cap = s.capacity();
     assert_eq!(
         format!("{err:?}"),
-        format!("Full {{ capacity: {cap}, .. }}")
+        format!("Full {{ capacity: {cap}, .. }}: the slab is full ({cap} slots)")
     );
-    assert!(err.to_string().contains(&format!("capacity {cap}")));
-    // An error for every value type: `?` into `Box<dyn Error>` and into `nexus_slab::Error`.
+    assert_eq!(err.to_string(), format!("the slab is full ({cap} slots)"));
+    // An error for every value type: `?` into `Box<dyn Error>`, and (without the value) into
+    // one that is `Send + Sync` whatever the value.
     fn boxed(s: &mut Slab<Opaque>) -> Result<Key, Box<dyn std::error::Error>> {
         Ok(s.insert(Opaque(1))?)
     }
-    fn typed(s: &mut Slab<Opaque>) -> Result<Key, Error> {
-        Ok(s.insert(Opaque(1))?)
+    fn sendable(
+        s: &mut Slab<std::rc::Rc<u8>>,
+    ) -> Result<Key, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(s.insert(std::rc::Rc::new(1)).map_err(Full::without_value)?)
     }
     assert!(boxed(&mut s).is_err());
-    assert!(matches!(typed(&mut s), Err(Error::Full { capacity }) if capacity == cap));
-    let mut unallocated: Slab<Opaque> = Slab::new();
-    assert!(matches!(typed(&mut unallocated), Err(Error::NotAllocated)));
-    assert_eq!(err.into_inner().0, 9);
+    let mut unallocated: Slab<std::rc::Rc<u8>> = Slab::new();
+    let err = sendable(&mut unallocated).unwrap_err();
+    assert!(err
+        .to_string()
+        .starts_with("the slab has no memory yet: call `alloc(n)`"));
+    let full = s.insert(Opaque(9)).unwrap_err();
+    assert_eq!(full.into_inner().0, 9);
 }
 
 #[test]
 fn debug_shows_sizes_or_entries() {
-    let mut s: Slab<u8> = Slab::with_capacity(2).unwrap();
+    let mut s: Slab<u8> = Slab::with_capacity(2);
     s.insert(7).unwrap();
     let plain = format!("{s:?}");
     assert!(
@@ -476,9 +490,9 @@ fn unallocated_slab_refuses_everything_politely() {
     assert_eq!((s.len(), s.capacity(), s.memory_size()), (0, 0, 0));
     assert!(s.is_full() && s.is_empty());
     assert_eq!(s.insert("x".into()).unwrap_err().into_inner(), "x");
-    assert!(matches!(s.vacant_entry(), Err(Error::NotAllocated)));
-    assert!(matches!(s.mlock(), Err(Error::NotAllocated)));
-    assert!(matches!(s.try_collapse(), Err(Error::NotAllocated)));
+    assert_eq!(s.vacant_entry().unwrap_err().capacity(), 0);
+    assert!(matches!(s.mlock(), Err(Error::NotAllocated { .. })));
+    assert!(matches!(s.try_collapse(), Err(Error::NotAllocated { .. })));
     assert_eq!(s.drain().count(), 0);
     s.clear();
     s.retain(|_, _| false);
@@ -594,13 +608,13 @@ fn fold_sees_exactly_what_next_would_from_any_position() {
         (130, 50),
         (64, 100),
     ] {
-        let mut s: Slab<u32> = Slab::with_capacity(n).unwrap();
+        let mut s: Slab<u32> = Slab::with_capacity(n);
         for v in 0..n as u32 {
             s.insert(v).unwrap();
         }
         for i in 0..n {
             if rng.below(100) >= density {
-                s.remove(Key::new(i));
+                s.remove(Key::new_saturating(i));
             }
         }
         let all: Vec<usize> = s.iter().map(|(k, _)| k.index()).collect();

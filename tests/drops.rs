@@ -6,7 +6,7 @@ mod common;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{DropLog, Tracked};
-use nexus_slab::{Backing, Key, Slab};
+use nexus_slab::{backing::Backing, Key, Slab};
 
 common::on_every_backing!(
     remove_drops_nothing_itself,
@@ -26,7 +26,7 @@ common::on_every_backing!(
 
 /// A slab holding `n` tracked values with ids 0..n (key i holds id i).
 fn filled<B: Backing + Default>(log: &DropLog, n: u64) -> Slab<Tracked, B> {
-    let mut s: Slab<Tracked, B> = Slab::with_capacity(n as usize).unwrap();
+    let mut s: Slab<Tracked, B> = Slab::with_capacity(n as usize);
     for id in 0..n {
         assert_eq!(s.insert(log.item(id)).unwrap().index(), id as usize);
     }
@@ -40,7 +40,7 @@ fn silently<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
 fn remove_drops_nothing_itself<B: Backing + Default>() {
     let log = DropLog::new();
     let mut s: Slab<Tracked, B> = filled(&log, 10);
-    let v = s.remove(Key::new(3)).unwrap();
+    let v = s.remove(Key::new_saturating(3)).unwrap();
     assert_eq!(log.drops(), 0, "remove hands the value out");
     drop(v);
     assert_eq!(log.dropped(), [3]);
@@ -52,7 +52,7 @@ fn remove_drops_nothing_itself<B: Backing + Default>() {
 fn clear_drops_each_once<B: Backing + Default>() {
     let log = DropLog::new();
     let mut s: Slab<Tracked, B> = filled(&log, 100);
-    s.remove(Key::new(50));
+    s.remove(Key::new_saturating(50));
     s.clear();
     assert_eq!(log.drops(), 100);
     drop(s);
@@ -72,7 +72,7 @@ fn drain_drops_each_once_even_partly_consumed<B: Backing + Default>() {
     } // the rest drop here
     assert!(s.is_empty());
     assert_eq!(log.drops(), 100);
-    assert_eq!(s.insert(log.item(1000)).unwrap(), Key::new(0));
+    assert_eq!(s.insert(log.item(1000)).unwrap(), Key::new_saturating(0));
     drop(s);
     assert_eq!(log.drops(), 101);
     log.assert_no_double_drop();
@@ -83,7 +83,7 @@ fn into_iter_drops_each_once_even_partly_consumed<B: Backing + Default>() {
     let s: Slab<Tracked, B> = filled(&log, 100);
     let mut it = s.into_iter();
     let taken: Vec<(Key, Tracked)> = it.by_ref().take(10).collect();
-    assert_eq!(taken.last().unwrap().0, Key::new(9));
+    assert_eq!(taken.last().unwrap().0, Key::new_saturating(9));
     assert_eq!(log.drops(), 0);
     drop(it);
     assert_eq!(log.drops(), 90);
@@ -106,7 +106,7 @@ fn retain_drops_exactly_the_rejected<B: Backing + Default>() {
     dropped.sort_unstable();
     assert_eq!(dropped, (0..100).filter(|i| i % 3 != 0).collect::<Vec<_>>());
     // Removed keys go back on the free list, last removed first.
-    assert_eq!(s.insert(log.item(500)).unwrap(), Key::new(98));
+    assert_eq!(s.insert(log.item(500)).unwrap(), Key::new_saturating(98));
     drop(s);
     assert_eq!(log.drops(), 101);
     log.assert_no_double_drop();
@@ -131,7 +131,7 @@ fn panic_in_clear_leaves_the_slab_consistent<B: Backing + Default>() {
         s.iter().map(|(_, v)| v.id).collect::<Vec<_>>(),
         [4, 5, 6, 7, 8, 9]
     );
-    assert!(!s.contains(Key::new(3)));
+    assert!(!s.contains(Key::new_saturating(3)));
     let k = s.insert(log.item(77)).unwrap();
     assert_eq!(s[k].id, 77);
     s.clear();
@@ -182,7 +182,7 @@ fn panic_in_retain_closure_leaves_the_slab_consistent<B: Backing + Default>() {
         s.iter().map(|(k, _)| k.index()).collect::<Vec<_>>(),
         [0, 2, 4, 6, 7, 8, 9]
     );
-    assert_eq!(s.insert(log.item(70)).unwrap(), Key::new(5));
+    assert_eq!(s.insert(log.item(70)).unwrap(), Key::new_saturating(5));
     drop(s);
     assert_eq!(log.drops(), 11);
     log.assert_no_double_drop();
@@ -218,9 +218,9 @@ fn leaked_drain_leaves_the_rest_in_place<B: Backing + Default>() {
     drop(d.next());
     std::mem::forget(d);
     assert_eq!(s.len(), 9);
-    assert!(!s.contains(Key::new(0)));
-    assert!(s.contains(Key::new(1)));
-    assert_eq!(s.insert(log.item(80)).unwrap(), Key::new(0));
+    assert!(!s.contains(Key::new_saturating(0)));
+    assert!(s.contains(Key::new_saturating(1)));
+    assert_eq!(s.insert(log.item(80)).unwrap(), Key::new_saturating(0));
     drop(s);
     assert_eq!(log.drops(), 11);
     log.assert_no_double_drop();

@@ -16,12 +16,12 @@ use std::hash::Hash;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{DropLog, Rng, Tracked};
-use nexus_slab::{Backing, Error, GenKey, Key, Slab, SlabKey};
+use nexus_slab::{backing::Backing, GenKey, Key, KeyError, Slab, SlabKey};
 
 common::backing_tests!(
-    mmap => nexus_slab::Mmap,
-    heap => nexus_slab::Heap,
-    locked => nexus_slab::Locked<nexus_slab::Mmap> | "Miri does not model mlock";
+    mmap => nexus_slab::backing::Mmap,
+    heap => nexus_slab::backing::Heap,
+    locked => nexus_slab::backing::Locked<nexus_slab::backing::Mmap> | "Miri does not model mlock";
     [
     plain_keys_from_anywhere_in_usize,
     gen_keys_from_any_bits,
@@ -40,7 +40,10 @@ trait Forge: SlabKey + Hash {
 impl Forge for Key {
     fn forged(index: u64, _: &[Self], _: &mut Rng) -> Vec<Self> {
         match usize::try_from(index) {
-            Ok(i) => vec![Key::new(i), Key::from(i)],
+            Ok(i) => Key::try_from(i)
+                .into_iter()
+                .chain([Key::new_saturating(i)])
+                .collect(),
             Err(_) => vec![],
         }
     }
@@ -105,7 +108,7 @@ impl<K: Forge, B: Backing + Default> Scene<K, B> {
         let slab = if n == 0 {
             Slab::new()
         } else {
-            Slab::with_capacity(n).unwrap()
+            Slab::with_capacity(n)
         };
         Scene {
             name,
@@ -246,7 +249,7 @@ impl<K: Forge, B: Backing + Default> Scene<K, B> {
                 assert_eq!(s.get_disjoint_mut([k]).unwrap()[0].id, id);
                 assert!(matches!(
                     s.get_disjoint_mut([k, k]),
-                    Err(Error::DuplicateKey { .. })
+                    Err(KeyError::Duplicate { .. })
                 ));
             }
             // Unwinding is slow under Miri: there, every 16th missing key checks `Index`.
@@ -263,9 +266,9 @@ impl<K: Forge, B: Backing + Default> Scene<K, B> {
                     matches!(
                         err,
                         Some(
-                            Error::VacantKey { .. }
-                                | Error::StaleKey { .. }
-                                | Error::KeyOutOfRange { .. }
+                            KeyError::Vacant { .. }
+                                | KeyError::Stale { .. }
+                                | KeyError::OutOfRange { .. }
                         )
                     ),
                     "{name}: get_disjoint_mut({k:?}) gave {err:?}"

@@ -6,12 +6,12 @@ mod common;
 use std::collections::HashMap;
 
 use common::Rng;
-use nexus_slab::{Backing, Error, GenKey, GenSlab, Key, Slab};
+use nexus_slab::{backing::Backing, GenKey, GenSlab, Key, KeyError, Slab};
 
 common::backing_tests!(
-    mmap => nexus_slab::Mmap,
-    heap => nexus_slab::Heap,
-    locked => nexus_slab::Locked<nexus_slab::Mmap> | "Miri does not model mlock";
+    mmap => nexus_slab::backing::Mmap,
+    heap => nexus_slab::backing::Heap,
+    locked => nexus_slab::backing::Locked<nexus_slab::backing::Mmap> | "Miri does not model mlock";
     [
     model_check_keeps_every_key_and_probes_the_stale_ones,
     keys_go_stale_on_every_path_that_frees_a_slot,
@@ -20,7 +20,7 @@ common::backing_tests!(
 );
 
 fn slab<T, B: Backing + Default>(n: usize) -> Slab<T, B, GenKey> {
-    Slab::with_capacity(n).expect("allocation")
+    Slab::try_with_capacity(n).expect("allocation")
 }
 
 /// Asserts that `key` is found nowhere.
@@ -101,7 +101,7 @@ fn keys_go_stale_on_every_path_that_frees_a_slot<B: Backing + Default>() {
     assert_stale(&mut s, removed);
     assert!(matches!(
         s.get_disjoint_mut([removed]),
-        Err(Error::StaleKey { .. })
+        Err(KeyError::Stale { .. })
     ));
 
     let cleared: Vec<GenKey> = (0..10).map(|i| s.insert(i.to_string()).unwrap()).collect();
@@ -160,7 +160,7 @@ fn the_whole_api_speaks_genkey<B: Backing + Default>() {
 #[test]
 #[should_panic(expected = "invalid key")]
 fn index_panics_on_a_stale_key() {
-    let mut s: GenSlab<u8> = GenSlab::with_capacity(4).unwrap();
+    let mut s: GenSlab<u8> = GenSlab::with_capacity(4);
     let k = s.insert(1).unwrap();
     s.remove(k);
     s.insert(2).unwrap();
@@ -175,7 +175,7 @@ fn genkey_is_eight_bytes_and_so_is_its_option() {
 
 #[test]
 fn made_up_genkeys_are_safe() {
-    let mut s: GenSlab<u8> = GenSlab::with_capacity(4).unwrap();
+    let mut s: GenSlab<u8> = GenSlab::with_capacity(4);
     s.insert(1).unwrap();
     // The live key is slot 0, generation 1; none of these is it.
     for bits in [u64::MAX, 3 << 32, (1 << 32) | 1, (1 << 32) | 0xffff_ffff] {
@@ -194,7 +194,7 @@ fn made_up_genkeys_are_safe() {
 /// dropped value, `remove` dropped it again, `len()` wrapped and two inserts shared a slot.
 #[test]
 fn a_forged_even_generation_never_reaches_a_vacant_slot() {
-    let mut s: GenSlab<String> = GenSlab::with_capacity(4).unwrap();
+    let mut s: GenSlab<String> = GenSlab::with_capacity(4);
     let k = s.insert("dropped on remove".to_string()).unwrap();
     assert_eq!((k.index(), k.generation()), (0, 1));
     assert_eq!(s.remove(k).as_deref(), Some("dropped on remove"));
@@ -223,35 +223,35 @@ fn a_forged_even_generation_never_reaches_a_vacant_slot() {
 /// a key no slab handed out (a future generation, a never-used slot) gives `VacantKey`.
 #[test]
 fn stale_keys_are_stale_before_and_after_reuse() {
-    let mut s: GenSlab<u8> = GenSlab::with_capacity(4).unwrap();
+    let mut s: GenSlab<u8> = GenSlab::with_capacity(4);
     let old = s.insert(1).unwrap();
     s.remove(old);
     assert!(matches!(
         s.get_disjoint_mut([old]),
-        Err(Error::StaleKey { index: 0 })
+        Err(KeyError::Stale { index: 0, .. })
     ));
     let new = s.insert(2).unwrap();
     assert_eq!(new.index(), old.index());
     assert!(matches!(
         s.get_disjoint_mut([old]),
-        Err(Error::StaleKey { index: 0 })
+        Err(KeyError::Stale { index: 0, .. })
     ));
     let future = GenKey::from_bits(u64::from(new.generation() + 2) << 32).unwrap();
     assert!(matches!(
         s.get_disjoint_mut([future]),
-        Err(Error::VacantKey { index: 0 })
+        Err(KeyError::Vacant { index: 0, .. })
     ));
     let never_used = GenKey::from_bits(1 << 32 | 3).unwrap();
     assert!(matches!(
         s.get_disjoint_mut([never_used]),
-        Err(Error::VacantKey { index: 3 })
+        Err(KeyError::Vacant { index: 3, .. })
     ));
 }
 
 #[test]
 fn genkey_slots_cost_at_most_four_bytes_more() {
     fn per_slot<K: nexus_slab::SlabKey, T>() -> f64 {
-        let s: Slab<T, nexus_slab::Mmap, K> = Slab::with_capacity(1 << 20).unwrap();
+        let s: Slab<T, nexus_slab::backing::Mmap, K> = Slab::with_capacity(1 << 20);
         s.memory_size() as f64 / s.capacity() as f64
     }
     for (plain, gen) in [

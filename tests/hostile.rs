@@ -16,7 +16,10 @@ use std::ptr::NonNull;
 
 use allocator_api2::alloc::{AllocError, Allocator, Global};
 use common::DropLog;
-use nexus_slab::{Backing, Error, Heap, Key, Mmap, Region, Slab};
+use nexus_slab::{
+    backing::{Backing, Heap, Mmap, Region},
+    Error, Key, KeyError, Slab,
+};
 
 common::on_every_backing!(
     absurd_capacities_are_typed_errors,
@@ -29,8 +32,8 @@ common::on_every_backing!(
 );
 
 common::backing_tests!(
-    mmap_native => nexus_slab::Mmap | "needs the machine's RAM size, which Miri's stub lacks",
-    heap_native => nexus_slab::Heap | "needs the machine's RAM size, which Miri's stub lacks";
+    mmap_native => nexus_slab::backing::Mmap | "needs the machine's RAM size, which Miri's stub lacks",
+    heap_native => nexus_slab::backing::Heap | "needs the machine's RAM size, which Miri's stub lacks";
     [
     alloc_bytes_usize_max_is_refused_for_huge_values,
     alloc_of_more_than_any_ram_is_refused,
@@ -66,10 +69,10 @@ fn absurd_capacities_are_typed_errors<B: Backing + Default>() {
     let mut s: Slab<u64, B> = Slab::new();
     let err = s.alloc(usize::MAX).unwrap_err();
     assert!(
-        matches!(err, Error::CapacityOverflow { requested: usize::MAX, max } if max == Key::MAX_INDEX),
+        matches!(err, Error::CapacityOverflow { requested: usize::MAX, max, .. } if max == Key::MAX_INDEX),
         "{err:?}"
     );
-    assert!(matches!(s.alloc(0), Err(Error::ZeroCapacity)));
+    assert!(matches!(s.alloc(0), Err(Error::ZeroCapacity { .. })));
     still_allocates(s);
 
     // n × size overflows usize: refused before any backing is asked.
@@ -77,7 +80,7 @@ fn absurd_capacities_are_typed_errors<B: Backing + Default>() {
     for n in [1usize << 24, 1 << 30, Key::MAX_INDEX] {
         let err = s.alloc(n).unwrap_err();
         assert!(
-            matches!(err, Error::SizeOverflow { requested, slot_size } if requested == n && slot_size == 1 << 40),
+            matches!(err, Error::SizeOverflow { requested, slot_size, .. } if requested == n && slot_size == 1 << 40),
             "{n}: {err:?}"
         );
     }
@@ -100,7 +103,7 @@ fn capacities_beyond_the_key_space_overflow<B: Backing + Default>() {
     ] {
         let err = s.alloc(n).unwrap_err();
         assert!(
-            matches!(err, Error::CapacityOverflow { requested, max } if requested == n && max == Key::MAX_INDEX),
+            matches!(err, Error::CapacityOverflow { requested, max, .. } if requested == n && max == Key::MAX_INDEX),
             "{n}: {err:?}"
         );
         assert!(err.to_string().contains("at most"), "{err}");
@@ -120,7 +123,7 @@ fn budgets_below_one_slot_are_too_small<B: Backing + Default>() {
         let mut s: Slab<u64, B> = Slab::new();
         let err = s.alloc_bytes(budget).unwrap_err();
         assert!(
-            matches!(err, Error::BudgetTooSmall { budget: b, minimum, granularity } if b == budget && minimum == page && granularity == page),
+            matches!(err, Error::BudgetTooSmall { budget: b, minimum, granularity, .. } if b == budget && minimum == page && granularity == page),
             "{budget}: {err:?}"
         );
         still_allocates(s);
@@ -160,7 +163,7 @@ fn alloc_bytes_usize_max_is_refused_for_huge_values<B: Backing + Default>() {
                 })
                 .unwrap_err();
             assert!(
-                matches!(err, Error::ExceedsMemory { bytes, physical } if bytes > physical && physical > 0),
+                matches!(err, Error::ExceedsMemory { bytes, physical, .. } if bytes > physical && physical > 0),
                 "{}: {err:?}",
                 std::any::type_name::<T>()
             );
@@ -207,7 +210,7 @@ fn allocation_after_every_kind_of_failure_works<B: Backing + Default>() {
         s.munlock().unwrap_err(),
         s.try_collapse().unwrap_err(),
     ];
-    assert!(matches!(errors[5], Error::NotAllocated));
+    assert!(matches!(errors[5], Error::NotAllocated { .. }));
     assert!(is_pristine(&s), "{errors:?}");
     s.alloc(2).unwrap();
     assert!(s.capacity() >= 2);
@@ -244,7 +247,7 @@ fn extreme_keys(cap: usize) -> Vec<Key> {
         cap.next_multiple_of(64),
     ]
     .into_iter()
-    .map(Key::new)
+    .map(Key::new_saturating)
     .collect();
     keys.sort();
     keys.dedup();
@@ -253,11 +256,11 @@ fn extreme_keys(cap: usize) -> Vec<Key> {
 
 fn extreme_keys_miss_everywhere<B: Backing + Default>() {
     let log = DropLog::new();
-    let mut s: Slab<common::Tracked, B> = Slab::with_capacity(100).unwrap();
+    let mut s: Slab<common::Tracked, B> = Slab::with_capacity(100);
     let cap = s.capacity();
     let live: Vec<Key> = (0..50).map(|i| s.insert(log.item(i)).unwrap()).collect();
     s.remove(live[10]).unwrap(); // key 10 vacant, on the free list
-    let vacant_in_range = Key::new(cap - 1); // beyond the high-water mark
+    let vacant_in_range = Key::new_saturating(cap - 1); // beyond the high-water mark
     let mut keys = extreme_keys(cap);
     keys.push(vacant_in_range);
     keys.push(live[10]);
@@ -269,12 +272,12 @@ fn extreme_keys_miss_everywhere<B: Backing + Default>() {
         let err = s.get_disjoint_mut([k]).unwrap_err();
         if k.index() >= cap {
             assert!(
-                matches!(err, Error::KeyOutOfRange { index, capacity } if index == k.index() && capacity == cap),
+                matches!(err, KeyError::OutOfRange { index, capacity, .. } if index == k.index() && capacity == cap),
                 "{k:?}: {err:?}"
             );
         } else {
             assert!(
-                matches!(err, Error::VacantKey { index } if index == k.index()),
+                matches!(err, KeyError::Vacant { index, .. } if index == k.index()),
                 "{k:?}: {err:?}"
             );
         }
@@ -294,7 +297,7 @@ fn extreme_keys_miss_everywhere<B: Backing + Default>() {
         }
     }
     assert_eq!(s.insert(log.item(99)).unwrap(), live[10]);
-    assert_eq!(s.insert(log.item(98)).unwrap(), Key::new(50));
+    assert_eq!(s.insert(log.item(98)).unwrap(), Key::new_saturating(50));
     drop(s);
     assert_eq!(log.drops(), 52);
     log.assert_no_double_drop();
@@ -303,7 +306,7 @@ fn extreme_keys_miss_everywhere<B: Backing + Default>() {
 fn extreme_keys_on_an_unallocated_slab<B: Backing + Default>() {
     let mut s: Slab<String, B> = Slab::new();
     let mut keys = extreme_keys(0);
-    keys.push(Key::new(0));
+    keys.push(Key::new_saturating(0));
     for &k in &keys {
         assert_eq!(s.get(k), None);
         assert_eq!(s.get_mut(k), None);
@@ -311,7 +314,7 @@ fn extreme_keys_on_an_unallocated_slab<B: Backing + Default>() {
         assert_eq!(s.remove(k), None);
         assert!(matches!(
             s.get_disjoint_mut([k]),
-            Err(Error::KeyOutOfRange { capacity: 0, .. })
+            Err(KeyError::OutOfRange { capacity: 0, .. })
         ));
         assert!(catch_unwind(AssertUnwindSafe(|| s[k].len())).is_err());
     }
@@ -319,13 +322,13 @@ fn extreme_keys_on_an_unallocated_slab<B: Backing + Default>() {
 }
 
 fn get_disjoint_mut_rejects_every_bad_request<B: Backing + Default>() {
-    let mut s: Slab<u32, B> = Slab::with_capacity(64).unwrap();
+    let mut s: Slab<u32, B> = Slab::with_capacity(64);
     let cap = s.capacity();
     let keys: Vec<Key> = (0..64).map(|v| s.insert(v).unwrap()).collect();
     s.remove(keys[5]).unwrap();
     let (a, b, c, vac) = (keys[0], keys[1], keys[2], keys[5]);
-    let far = Key::new(usize::MAX);
-    let beyond = Key::new(cap);
+    let far = Key::new_saturating(usize::MAX);
+    let beyond = Key::new_saturating(cap);
 
     // Duplicates, wherever they are, with the index of the repeated key.
     for req in [[a, a, b], [a, b, a], [b, a, a], [c, c, c]] {
@@ -335,33 +338,33 @@ fn get_disjoint_mut_rejects_every_bad_request<B: Backing + Default>() {
             req[1]
         };
         assert!(
-            matches!(s.get_disjoint_mut(req), Err(Error::DuplicateKey { index }) if index == dup.index()),
+            matches!(s.get_disjoint_mut(req), Err(KeyError::Duplicate { index, .. }) if index == dup.index()),
             "{req:?}"
         );
     }
     // The first problem in key order wins: a bad key before a duplicate is reported as such.
     assert!(matches!(
         s.get_disjoint_mut([vac, a, a]),
-        Err(Error::VacantKey { index: 5 })
+        Err(KeyError::Vacant { index: 5, .. })
     ));
     assert!(matches!(
         s.get_disjoint_mut([a, a, far]),
-        Err(Error::DuplicateKey { index: 0 })
+        Err(KeyError::Duplicate { index: 0, .. })
     ));
     assert!(matches!(
         s.get_disjoint_mut([a, far, vac]),
-        Err(Error::KeyOutOfRange {
+        Err(KeyError::OutOfRange {
             index: Key::MAX_INDEX,
             ..
         })
     ));
     assert!(matches!(
         s.get_disjoint_mut([beyond, beyond]),
-        Err(Error::KeyOutOfRange { .. })
+        Err(KeyError::OutOfRange { .. })
     ));
     assert!(matches!(
         s.get_disjoint_mut([vac, vac]),
-        Err(Error::VacantKey { index: 5 })
+        Err(KeyError::Vacant { index: 5, .. })
     ));
     // Nothing changed by the failures.
     assert_eq!(s.len(), 63);
@@ -369,7 +372,7 @@ fn get_disjoint_mut_rejects_every_bad_request<B: Backing + Default>() {
 
     // Empty and very wide requests work.
     assert_eq!(s.get_disjoint_mut::<0>([]).unwrap().len(), 0);
-    let mut wide = [Key::new(0); 63];
+    let mut wide = [Key::new_saturating(0); 63];
     for (slot, k) in wide.iter_mut().zip(keys.iter().filter(|&&k| k != vac)) {
         *slot = *k;
     }
@@ -381,13 +384,13 @@ fn get_disjoint_mut_rejects_every_bad_request<B: Backing + Default>() {
     wide[62] = wide[0];
     assert!(matches!(
         s.get_disjoint_mut(wide),
-        Err(Error::DuplicateKey { .. })
+        Err(KeyError::Duplicate { .. })
     ));
 }
 
 fn full_slab_loses_nothing<B: Backing + Default>() {
     let log = DropLog::new();
-    let mut s: Slab<common::Tracked, B> = Slab::with_capacity(1).unwrap();
+    let mut s: Slab<common::Tracked, B> = Slab::with_capacity(1);
     let cap = s.capacity() as u64;
     for i in 0..cap {
         s.insert(log.item(i)).unwrap();
@@ -395,9 +398,7 @@ fn full_slab_loses_nothing<B: Backing + Default>() {
     for i in 0..10 {
         let back = s.insert(log.item(1000 + i)).unwrap_err().into_inner();
         assert_eq!(back.id, 1000 + i);
-        assert!(
-            matches!(s.vacant_entry(), Err(Error::Full { capacity }) if capacity as u64 == cap)
-        );
+        assert!(matches!(s.vacant_entry(), Err(full) if full.capacity() as u64 == cap));
     }
     assert_eq!(
         log.drops(),
@@ -452,7 +453,7 @@ fn absurd_requests_never_reach_the_allocator() {
             "no absurd allocation was attempted (largest request {} bytes; the RAM size this \
              process reads: {:?}; {:?})",
             counting.largest.get(),
-            nexus_slab::SystemInfo::probe().physical_memory,
+            nexus_slab::system::SystemInfo::probe().physical_memory,
             e.alloc(1)
         );
         s.alloc(3).unwrap();

@@ -10,7 +10,7 @@
 //! lying key.
 //!
 //! A *safe* `impl SlabKey` no longer compiles (the `compile_fail` doc test on `SlabKey`); the
-//! safe impl from the review (`from_raw` returning `Key::new(1_000_000)`) wrote a million
+//! safe impl from the review (`from_raw` returning `Key::new_saturating(1_000_000)`) wrote a million
 //! slots past the region through `VacantEntry::insert` (SIGSEGV in a release build, an
 //! out-of-bounds assertion under Miri) before the fix.
 
@@ -20,7 +20,7 @@ use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::DropLog;
-use nexus_slab::{GenKey, Heap, Key, Slab, SlabKey};
+use nexus_slab::{backing::Heap, GenKey, Key, Slab, SlabKey};
 
 /// How the hostile keys of this thread behave.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -81,7 +81,7 @@ trait Forge: Copy {
 impl Forge for Key {
     fn forge(n: u64) -> Self {
         // In range, just past it, and far beyond.
-        Key::new(match n % 4 {
+        Key::new_saturating(match n % 4 {
             0 => (n / 4 % 8) as usize,
             1 => 1_000_000,
             2 => Key::MAX_INDEX,
@@ -150,7 +150,7 @@ fn attempt<R>(f: impl FnOnce() -> R) -> Option<R> {
 fn assert_consistent<R, B>(slab: &mut Slab<common::Tracked, B, Hostile<R>>, log: &DropLog)
 where
     Hostile<R>: SlabKey,
-    B: nexus_slab::Backing,
+    B: nexus_slab::backing::Backing,
 {
     set_mode(Mode::Honest);
     let n = slab.len();
@@ -181,7 +181,7 @@ fn drive<R: Forge + std::fmt::Debug, B>(
     log: &DropLog,
 ) where
     Hostile<R>: SlabKey,
-    B: nexus_slab::Backing,
+    B: nexus_slab::backing::Backing,
 {
     let m = mode();
     let item = || log.item(fresh_id());
@@ -276,11 +276,14 @@ fn vacant_entry_writes_where_the_slab_says_whatever_the_key_type_says() {
     set_mode(Mode::FarFromRaw);
     let e = slab.vacant_entry().unwrap();
     let lie = e.key();
-    assert_ne!(lie.0, Key::new(0), "the key type lied");
+    assert_ne!(lie.0, Key::new_saturating(0), "the key type lied");
     let id = fresh_id();
     assert_eq!(e.insert(log.item(id)).id, id);
     set_mode(Mode::Honest);
-    assert_eq!(slab.get(Hostile(Key::new(0))).map(|v| v.id), Some(id));
+    assert_eq!(
+        slab.get(Hostile(Key::new_saturating(0))).map(|v| v.id),
+        Some(id)
+    );
     assert_eq!(slab.len(), 1);
     // The lie names a slot the slab does not have: nothing.
     assert!(slab.get(lie).is_none() || lie.0.index() < slab.capacity());

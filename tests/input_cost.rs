@@ -10,7 +10,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use nexus_slab::{GenKey, Heap, Key, Slab};
+use nexus_slab::{backing::Heap, GenKey, Key, Slab};
 
 struct Counting;
 
@@ -68,7 +68,7 @@ fn forged_keys_allocate_nothing_and_change_nothing() {
             gen.remove(k);
         }
     }
-    plain.remove(Key::new(4));
+    plain.remove(Key::new_saturating(4));
     let before_plain: Vec<(Key, u64)> = plain.iter().map(|(k, v)| (k, *v)).collect();
     let before_gen: Vec<(GenKey, u64)> = gen.iter().map(|(k, v)| (k, *v)).collect();
     let live_plain: Vec<Key> = before_plain.iter().map(|p| p.0).collect();
@@ -78,8 +78,8 @@ fn forged_keys_allocate_nothing_and_change_nothing() {
     let mut calls = 0u64;
     let ((n, bytes), ()) = allocations(|| {
         for &i in &forged {
-            let k = Key::new(usize::try_from(i).unwrap_or(usize::MAX));
-            let _ = usize::try_from(i).map(Key::from);
+            let k = Key::new_saturating(usize::try_from(i).unwrap_or(usize::MAX));
+            let _ = usize::try_from(i).map(Key::try_from);
             calls += 2;
             let _ = plain.get(k);
             let _ = plain.get_mut(k);

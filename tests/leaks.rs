@@ -28,7 +28,10 @@ mod common;
 
 use std::fs;
 
-use nexus_slab::{Backing, GenKey, Heap, HugeTlb, Locked, Mmap, Slab, SlabKey};
+use nexus_slab::{
+    backing::{Backing, Heap, HugeTlb, Locked, Mmap},
+    GenKey, Slab, SlabKey,
+};
 
 const ROUNDS: usize = 10_000;
 const RSS_TOLERANCE_KB: i64 = 4 * 1024;

@@ -1,8 +1,11 @@
 //! The RLIMIT_MEMLOCK path, exercised for real: this test re-runs itself in a child process
 //! without CAP_IPC_LOCK (dropped from the bounding set before exec, so even root loses it) and
 //! with RLIMIT_MEMLOCK at 8 MiB, and checks there that locking over the limit is a typed,
-//! actionable error that leaves nothing mapped or locked. (`harness = false`: it has its own
-//! `main`, so the child can be this very binary.)
+//! actionable error that leaves nothing mapped or locked. A second child runs the `main` of
+//! `examples/first_program.rs` (a `main` returning `Result<(), Box<dyn Error>>`, reported as
+//! Rust reports any `main`'s error) and the parent checks what reaches its stderr: the reason
+//! and the command that fixes it. (`harness = false`: it has its own `main`, so the children
+//! can be this very binary.)
 
 #[cfg(all(target_os = "linux", not(miri)))]
 #[path = "common/kernel.rs"]
@@ -20,13 +23,27 @@ fn main() {
     skip::cannot_run("under Miri: it runs a child process and locks memory, which Miri cannot");
 }
 
+/// The example, whose `main` the second child runs.
 #[cfg(all(target_os = "linux", not(miri)))]
-fn main() {
-    if std::env::var_os(CHILD).is_some() {
-        child();
-        println!("{CHILD_OK}");
-    } else {
-        parent();
+#[path = "../examples/first_program.rs"]
+mod first_program;
+
+#[cfg(all(target_os = "linux", not(miri)))]
+fn main() -> std::process::ExitCode {
+    use std::process::{ExitCode, Termination};
+    match std::env::var(CHILD).as_deref() {
+        // What Rust does with the `Result` a `main` returns: `Error: {err:?}` on stderr, and
+        // exit code 1.
+        Ok(FIRST_PROGRAM) => first_program::main().report(),
+        Ok(_) => {
+            child();
+            println!("{CHILD_OK}");
+            ExitCode::SUCCESS
+        }
+        Err(_) => {
+            parent();
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -39,34 +56,43 @@ const CHILD_OK: &str = "memlock child: all checks passed";
 #[cfg(target_os = "linux")]
 #[cfg_attr(miri, allow(dead_code))] // the child process does not run under Miri
 const LIMIT: u64 = 8 << 20;
+/// The value of [`CHILD`] that makes the child run `examples/first_program.rs`.
+#[cfg(target_os = "linux")]
+#[cfg_attr(miri, allow(dead_code))] // the child process does not run under Miri
+const FIRST_PROGRAM: &str = "first_program";
 
 #[cfg(all(target_os = "linux", not(miri)))]
 fn parent() {
     use std::os::unix::process::CommandExt;
     use std::process::Command;
 
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new(exe);
-    cmd.env(CHILD, "1");
-    // SAFETY: between fork and exec the closure makes only async-signal-safe system calls
-    // (prctl, setrlimit) and allocates nothing.
-    unsafe {
-        cmd.pre_exec(|| {
-            const CAP_IPC_LOCK: libc::c_ulong = 14;
-            // Without CAP_SETPCAP (not root) this fails, and the process has no
-            // CAP_IPC_LOCK to lose anyway; the child checks which it got.
-            libc::prctl(libc::PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0);
-            let lim = libc::rlimit {
-                rlim_cur: LIMIT,
-                rlim_max: LIMIT,
-            };
-            if libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
+    // This binary again, without CAP_IPC_LOCK and with RLIMIT_MEMLOCK at 8 MiB.
+    let unprivileged = |mode: &str| {
+        let exe = std::env::current_exe().unwrap();
+        let mut cmd = Command::new(exe);
+        cmd.env(CHILD, mode);
+        // SAFETY: between fork and exec the closure makes only async-signal-safe system calls
+        // (prctl, setrlimit) and allocates nothing.
+        unsafe {
+            cmd.pre_exec(|| {
+                const CAP_IPC_LOCK: libc::c_ulong = 14;
+                // Without CAP_SETPCAP (not root) this fails, and the process has no
+                // CAP_IPC_LOCK to lose anyway; the child checks which it got.
+                libc::prctl(libc::PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0);
+                let lim = libc::rlimit {
+                    rlim_cur: LIMIT,
+                    rlim_max: LIMIT,
+                };
+                if libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            })
+        };
+        cmd.output().expect("spawn the child")
     };
-    let out = cmd.output().expect("spawn the child");
+
+    let out = unprivileged("checks");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     print!("{stdout}");
@@ -76,12 +102,40 @@ fn parent() {
         stdout.contains(CHILD_OK),
         "the child did not run its checks"
     );
+
+    // A first program: `main() -> Result<(), Box<dyn Error>>` and `?`. What the user sees is
+    // the error's Debug on stderr: it must carry the reason and the command that fixes it.
+    let out = unprivileged(FIRST_PROGRAM);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("examples/first_program.rs, unprivileged ({}):", out.status);
+    println!("{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let expected = format!(
+        "Error: MemlockLimit {{ needed: 8425472, limit: Bytes({LIMIT}), locked: 0 }}: \
+         mlock of 8.04 MiB exceeds RLIMIT_MEMLOCK (8 MiB): \
+         run `sudo prlimit --memlock=unlimited --pid $$` in the shell that starts the program\n"
+    );
+    // On 4 KiB pages the bytes are exact (2^18 slots of 32 bytes, and a bitmap of 36 KiB).
+    if kernel::page_size() == 4096 {
+        assert_eq!(stderr, expected);
+    }
+    for must in [
+        "Error: MemlockLimit {",
+        "exceeds RLIMIT_MEMLOCK (8 MiB)",
+        "`sudo prlimit --memlock=unlimited --pid $$`",
+    ] {
+        assert!(stderr.contains(must), "stderr lacks {must:?}: {stderr}");
+    }
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     println!("memlock_limit: ok");
 }
 
 #[cfg(all(target_os = "linux", not(miri)))]
 fn child() {
-    use nexus_slab::{Error, Limit, LockedSlab, Slab, SystemInfo};
+    use nexus_slab::{
+        system::{Limit, SystemInfo},
+        Error, LockedSlab, Slab,
+    };
 
     let info = SystemInfo::probe();
     assert_eq!(
@@ -99,30 +153,37 @@ fn child() {
     let maps0 = kernel::maps_count();
     let lck0 = kernel::status_bytes("VmLck");
     let rss0 = kernel::status_bytes("VmRSS");
-    let err = LockedSlab::<[u8; 64]>::with_capacity(1 << 20).unwrap_err();
+    let err = LockedSlab::<[u8; 64]>::try_with_capacity(1 << 20).unwrap_err();
     let msg = err.to_string();
     println!("child: {msg}");
     match &err {
-        Error::MemlockLimit { needed, limit } => {
+        Error::MemlockLimit {
+            needed,
+            limit,
+            locked,
+            ..
+        } => {
             // 2^20 slots of 64 bytes and a bitmap of 2^20 + 1 bits (slot bits and a
             // sentinel), in whole pages.
             // SAFETY: sysconf has no preconditions.
             let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
             let bitmap: usize = ((1 << 20) / 64 + 1) * 8;
             assert_eq!(*needed, ((1 << 20) * 64 + bitmap).next_multiple_of(page));
-            assert!(limit.contains(&LIMIT.to_string()), "{limit}");
+            assert_eq!(*limit, Limit::Bytes(LIMIT));
+            assert_eq!(*locked, lck0);
         }
         other => panic!("expected MemlockLimit, got {other:?}"),
     }
-    for must in [
-        "RLIMIT_MEMLOCK",
-        "ulimit -l",
-        "limits.conf",
-        "CAP_IPC_LOCK",
-        "8388608",
-    ] {
-        assert!(msg.contains(must), "the message lacks {must:?}: {msg}");
-    }
+    // The reason and the command that lifts the limit, in the message, the hint and Debug.
+    let fix =
+        "run `sudo prlimit --memlock=unlimited --pid $$` in the shell that starts the program";
+    assert_eq!(err.hint().as_deref(), Some(fix));
+    assert!(msg.starts_with("mlock of 64."), "{msg}");
+    assert!(
+        msg.ends_with(&format!("exceeds RLIMIT_MEMLOCK (8 MiB): {fix}")),
+        "{msg}"
+    );
+    assert!(format!("{err:?}").ends_with(&msg));
     assert_eq!(kernel::maps_count(), maps0, "nothing stays mapped");
     assert_eq!(kernel::status_bytes("VmLck"), lck0, "nothing stays locked");
     assert!(
@@ -131,7 +192,7 @@ fn child() {
     );
 
     // mlock on a plain slab over the limit: the same error, and the slab is untouched.
-    let mut slab: Slab<u64> = Slab::with_capacity(2 << 20).unwrap();
+    let mut slab: Slab<u64> = Slab::with_capacity(2 << 20);
     let k = slab.insert(42).unwrap();
     assert!(matches!(slab.mlock(), Err(Error::MemlockLimit { .. })));
     assert_eq!(slab[k], 42);
@@ -154,14 +215,27 @@ fn child() {
     let mut six: Slab<u8> = Slab::new();
     six.alloc_bytes(6 << 20).unwrap();
     match six.mlock() {
-        Err(Error::MemlockLimit { needed, limit }) => {
-            println!("child: 6 MiB beside 4 MiB locked: limit {limit}");
+        Err(
+            ref e @ Error::MemlockLimit {
+                needed,
+                limit,
+                locked,
+                ..
+            },
+        ) => {
+            println!("child: 6 MiB beside 4 MiB locked: {e}");
             assert_eq!(needed, 6 << 20);
-            assert!(limit.contains(&LIMIT.to_string()), "{limit}");
-            assert!(
-                limit.contains(&format!("already has {held} bytes locked")),
-                "{limit}"
-            );
+            assert_eq!(limit, Limit::Bytes(LIMIT));
+            assert_eq!(locked, held);
+            if held == 4 << 20 {
+                assert!(
+                    e.to_string().starts_with(
+                        "mlock of 6 MiB beside 4 MiB already locked exceeds RLIMIT_MEMLOCK \
+                         (8 MiB): run `sudo prlimit"
+                    ),
+                    "{e}"
+                );
+            }
         }
         other => panic!("expected MemlockLimit, got {other:?}"),
     }
@@ -171,10 +245,10 @@ fn child() {
     // Under the limit, a range with a hole is not blamed on the limit.
     let page = kernel::page_size();
     let p = kernel::mapping_with_a_hole(3);
-    let region = nexus_slab::Region::new(p, 3 * page, page);
+    let region = nexus_slab::backing::Region::new(p, 3 * page, page);
     {
-        use nexus_slab::Backing;
-        let err = nexus_slab::Mmap::new().lock(&region).unwrap_err();
+        use nexus_slab::backing::Backing;
+        let err = nexus_slab::backing::Mmap::new().lock(&region).unwrap_err();
         println!("child: mlock over a hole: {err}");
         assert!(matches!(err, Error::Os { op: "mlock", .. }), "{err:?}");
         assert!(err.to_string().contains("not mapped"), "{err}");
@@ -184,7 +258,7 @@ fn child() {
     assert_eq!(kernel::status_bytes("VmLck"), lck0);
 
     // Under the limit, locking works without the capability.
-    let small: LockedSlab<u64> = LockedSlab::with_capacity(100_000).unwrap();
+    let small: LockedSlab<u64> = LockedSlab::with_capacity(100_000);
     let size = small.memory_size();
     assert!(size as u64 <= LIMIT);
     assert_eq!(kernel::status_bytes("VmLck") - lck0, size);

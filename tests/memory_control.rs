@@ -13,7 +13,8 @@ use std::sync::{Mutex, MutexGuard};
 use common::kernel::*;
 use common::skip::{cannot_run, have_huge_pages, have_huge_pages_for, not_run};
 use nexus_slab::{
-    Backing, Error, Heap, HugePageSize, HugeSlab, HugeTlb, Locked, LockedSlab, Mmap, Slab,
+    backing::{Backing, Heap, HugePageSize, HugeTlb, Locked, Mmap},
+    Error, HugeSlab, LockedSlab, Slab,
 };
 
 const MIB: usize = 1 << 20;
@@ -96,7 +97,7 @@ fn locked_slab_is_locked_for_its_whole_life() {
 fn locked_heap_unlocks_before_the_allocator_keeps_its_pages() {
     let _g = serial();
     let before = vmlck();
-    let slab: Slab<u32, Locked<Heap>> = Slab::with_capacity(1 << 20).unwrap();
+    let slab: Slab<u32, Locked<Heap>> = Slab::with_capacity(1 << 20);
     assert_eq!(vmlck() - before, slab.memory_size());
     drop(slab);
     assert_eq!(vmlck(), before);
@@ -322,7 +323,7 @@ fn locked_hugetlb_slab_works() {
     }
     let free = || huge_free_rsvd(HUGE_2M).unwrap().0;
     let free0 = free();
-    let slab: Slab<u64, Locked<HugeTlb>> = Slab::with_capacity(100).unwrap();
+    let slab: Slab<u64, Locked<HugeTlb>> = Slab::with_capacity(100);
     assert_eq!(slab.memory_size(), HUGE_2M);
     assert_eq!(free0 - free(), 1);
     drop(slab);
@@ -348,7 +349,8 @@ fn too_many_huge_pages_is_an_error_that_leaks_nothing() {
         other => panic!("expected HugePagesUnavailable, got {other:?}"),
     }
     assert!(
-        msg.contains("huge pages of 2 MiB") && msg.contains(&format!("{want_pages} needed")),
+        msg.contains("not enough 2 MiB huge pages")
+            && msg.contains(&format!("{want_pages} needed")),
         "{msg}"
     );
     // Three pages more than the pool has now, in the 2 MiB pool's own file (not
@@ -358,9 +360,10 @@ fn too_many_huge_pages_is_an_error_that_leaks_nothing() {
         .trim()
         .parse()
         .unwrap();
-    let fix = format!("echo {} | sudo tee {POOL_2M}/nr_hugepages", total + 3);
+    let fix = format!("run `echo {} | sudo tee {POOL_2M}/nr_hugepages`", total + 3);
+    assert_eq!(err.hint().as_deref(), Some(fix.as_str()));
     assert!(
-        msg.contains(&fix),
+        msg.ends_with(&fix),
         "the message names the 2 MiB pool: {msg}"
     );
     assert_eq!(hugetlb_mappings(), maps0, "nothing stays mapped");
@@ -384,7 +387,7 @@ fn one_gib_pages_without_a_pool_are_a_clear_error() {
 
 #[test]
 fn system_info_agrees_with_the_kernel() {
-    let info = nexus_slab::SystemInfo::probe();
+    let info = nexus_slab::system::SystemInfo::probe();
     // SAFETY: sysconf has no preconditions.
     assert_eq!(info.base_page_size as i64, unsafe {
         libc::sysconf(libc::_SC_PAGESIZE)
@@ -420,7 +423,7 @@ fn region_start<T, B: Backing>(slab: &mut Slab<T, B>, value: T) -> usize {
 fn locked_bytes_counts_pages_shared_with_a_forked_child_in_full() {
     let _g = serial();
     let lck0 = vmlck();
-    let mut slab: LockedSlab<u64> = LockedSlab::with_capacity(60_000).unwrap();
+    let mut slab: LockedSlab<u64> = LockedSlab::with_capacity(60_000);
     let size = slab.memory_size();
     let addr = region_start(&mut slab, 1);
     assert_eq!(slab.locked_bytes().unwrap(), size);
@@ -480,7 +483,10 @@ unsafe impl Backing for SharedMemfd {
         page_size()
     }
 
-    fn allocate(&mut self, layout: std::alloc::Layout) -> Result<nexus_slab::Region, Error> {
+    fn allocate(
+        &mut self,
+        layout: std::alloc::Layout,
+    ) -> Result<nexus_slab::backing::Region, Error> {
         use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
         let page = page_size();
         assert!(self.fd.is_none() && layout.align() <= page);
@@ -510,10 +516,10 @@ unsafe impl Backing for SharedMemfd {
         assert_ne!(p, libc::MAP_FAILED);
         self.fd = Some(fd);
         let ptr = std::ptr::NonNull::new(p.cast::<u8>()).unwrap();
-        Ok(nexus_slab::Region::new(ptr, len, page))
+        Ok(nexus_slab::backing::Region::new(ptr, len, page))
     }
 
-    unsafe fn release(&mut self, region: nexus_slab::Region, _: std::alloc::Layout) {
+    unsafe fn release(&mut self, region: nexus_slab::backing::Region, _: std::alloc::Layout) {
         // SAFETY: the caller hands back the mapping `allocate` made, used by nothing.
         assert_eq!(
             unsafe { libc::munmap(region.as_ptr().cast(), region.len()) },
@@ -761,10 +767,13 @@ unsafe impl Backing for Custom {
         page_size()
     }
 
-    fn allocate(&mut self, layout: std::alloc::Layout) -> Result<nexus_slab::Region, Error> {
+    fn allocate(
+        &mut self,
+        layout: std::alloc::Layout,
+    ) -> Result<nexus_slab::backing::Region, Error> {
         let page = page_size();
         let len = layout.size().next_multiple_of(page);
-        let region = nexus_slab::Region::new(fresh_mapping(len), len, page);
+        let region = nexus_slab::backing::Region::new(fresh_mapping(len), len, page);
         if self.prefault {
             // SAFETY: the mapping is fresh and ours alone.
             unsafe { region.prefault() }?;
@@ -772,7 +781,7 @@ unsafe impl Backing for Custom {
         Ok(region)
     }
 
-    unsafe fn release(&mut self, region: nexus_slab::Region, _: std::alloc::Layout) {
+    unsafe fn release(&mut self, region: nexus_slab::backing::Region, _: std::alloc::Layout) {
         // SAFETY: the caller hands back the mapping `allocate` made.
         unsafe { libc::munmap(region.as_ptr().cast(), region.len()) };
     }
@@ -824,7 +833,7 @@ fn region_prefault_touches_one_byte_per_reported_page() {
         let off = map.as_ptr().align_offset(HUGE_2M);
         // SAFETY: `off < 2 MiB`, so `off + 4 MiB` is inside the mapping.
         let start = unsafe { map.add(off) };
-        let region = nexus_slab::Region::new(start, 4 * MIB - 64, page);
+        let region = nexus_slab::backing::Region::new(start, 4 * MIB - 64, page);
         let faults0 = thread_minflt();
         // SAFETY: the mapping is ours alone.
         unsafe { region.prefault() }.unwrap();
@@ -879,13 +888,16 @@ fn can_tell_collapse_causes_apart() -> bool {
     true
 }
 
-/// The reason of an `Unsupported` error from `try_collapse`.
+/// The message of an `Unsupported` (or `ThpDisabled`) error from `try_collapse`.
 fn collapse_refusal<B: Backing>(slab: &mut Slab<u64, B>) -> String {
     match slab.try_collapse() {
-        Err(Error::Unsupported { what, reason }) => {
-            assert_eq!(what, "MADV_COLLAPSE");
-            reason
-        }
+        Err(
+            e @ Error::Unsupported {
+                what: "MADV_COLLAPSE",
+                ..
+            },
+        ) => e.to_string(),
+        Err(e @ Error::ThpDisabled { .. }) => e.to_string(),
         other => panic!("expected Unsupported, got {other:?}"),
     }
 }
@@ -898,7 +910,7 @@ fn try_collapse_on_a_small_slab_names_the_size_not_the_kernel() {
     if !can_tell_collapse_causes_apart() {
         return;
     }
-    let mut mmap: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    let mut mmap: Slab<u64> = Slab::with_capacity(1000);
     let mut heap: Slab<u64, Heap> = Slab::new_in(Heap::new());
     heap.alloc_bytes(MIB).unwrap();
     for (name, reason, size) in [
@@ -908,7 +920,7 @@ fn try_collapse_on_a_small_slab_names_the_size_not_the_kernel() {
         eprintln!("{name}, {size} bytes: {reason}");
         assert!(!reason.contains("6.1"), "{reason}");
         assert!(
-            reason.contains(&size.to_string()),
+            reason.contains(&format!("({size} bytes at")),
             "names the size: {reason}"
         );
         assert!(
@@ -977,10 +989,18 @@ fn try_collapse_with_thp_disabled_by_prctl_names_the_prctl() {
     );
     let mut slab: Slab<u64> = Slab::new();
     slab.alloc_bytes(4 * MIB).unwrap();
-    let reason = collapse_refusal(&mut slab);
-    eprintln!("4 MiB slab, THP disabled by prctl: {reason}");
-    assert!(!reason.contains("6.1"), "{reason}");
-    assert!(reason.contains("PR_SET_THP_DISABLE"), "{reason}");
+    let err = slab.try_collapse().unwrap_err();
+    eprintln!("4 MiB slab, THP disabled by prctl: {err}");
+    assert!(
+        matches!(err, Error::ThpDisabled { process: true, .. }),
+        "{err:?}"
+    );
+    let fix = "call `prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0)` first";
+    assert_eq!(err.hint().as_deref(), Some(fix));
+    assert_eq!(
+        err.to_string(),
+        format!("transparent huge pages are disabled for this process (PR_SET_THP_DISABLE): {fix}")
+    );
 }
 
 /// Regression (issue 9): mlock's ENOMEM was always `MemlockLimit`, though it also means part of
@@ -988,7 +1008,7 @@ fn try_collapse_with_thp_disabled_by_prctl_names_the_prctl() {
 #[test]
 fn mlock_of_an_unmapped_range_is_not_blamed_on_the_limit() {
     let _g = serial();
-    let info = nexus_slab::SystemInfo::probe();
+    let info = nexus_slab::system::SystemInfo::probe();
     if info.cap_ipc_lock != Some(true) {
         not_run(
             "needs CAP_IPC_LOCK, so that the limit cannot be the cause",
@@ -999,7 +1019,7 @@ fn mlock_of_an_unmapped_range_is_not_blamed_on_the_limit() {
     let page = page_size();
     let map = mapping_with_a_hole(3);
     let lck0 = vmlck();
-    let region = nexus_slab::Region::new(map, 3 * page, page);
+    let region = nexus_slab::backing::Region::new(map, 3 * page, page);
     let err = Mmap::new().lock(&region).unwrap_err();
     let msg = err.to_string();
     eprintln!("mlock over a hole: {msg}");
@@ -1085,7 +1105,7 @@ fn mlock_at_the_mapping_limit_names_vm_max_map_count() {
          mlock: {msg}"
     );
     assert!(
-        matches!(err, Error::MapCountLimit { op: "mlock", max: m, .. } if m == max),
+        matches!(err, Error::MapCountLimit { max: m, .. } if m == max),
         "{err:?}"
     );
     assert!(

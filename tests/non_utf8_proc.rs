@@ -14,7 +14,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::sync::{Mutex, MutexGuard};
 
 use common::kernel::{pagemap_present, smaps_vmas, status_bytes};
-use nexus_slab::{Slab, SystemInfo};
+use nexus_slab::{system::SystemInfo, Slab};
 
 /// The tests change what the whole process reports: one at a time.
 fn serial() -> MutexGuard<'static, ()> {
@@ -80,7 +80,7 @@ fn locked_bytes_reads_smaps_past_a_non_utf8_path() {
     let _g = serial();
     let _odd = OddMapping::new();
     let lck0 = status_bytes("VmLck");
-    let mut slab: Slab<u64> = Slab::with_capacity(10_000).unwrap();
+    let mut slab: Slab<u64> = Slab::with_capacity(10_000);
     let size = slab.memory_size();
     assert_eq!(slab.locked_bytes().unwrap(), 0);
     slab.mlock().unwrap();

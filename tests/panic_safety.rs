@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{DropLog, Tracked};
-use nexus_slab::{Backing, GenKey, Key, Slab, SlabKey};
+use nexus_slab::{backing::Backing, GenKey, Key, Slab, SlabKey};
 
 common::on_every_backing!(
     panicking_drop_in_clear,
@@ -106,7 +106,7 @@ struct Case<B: Backing, K: Kind> {
 impl<B: Backing + Default, K: Kind> Case<B, K> {
     fn new() -> Self {
         let log = DropLog::new();
-        let mut slab: Slab<Tracked, B, K> = Slab::with_capacity(N as usize).unwrap();
+        let mut slab: Slab<Tracked, B, K> = Slab::with_capacity(N as usize);
         for id in 0..N {
             assert_eq!(slab.insert(log.item(id)).unwrap().index(), id as usize);
         }

@@ -4,7 +4,9 @@
 //! kernel-side proofs are in tests/placement.rs (Linux).
 
 use nexus_slab::{
-    CloneBacking, Error, HugePageSize, HugeTlb, Locked, Mmap, NumaBytes, NumaPolicy, Slab,
+    backing::{CloneBacking, HugePageSize, HugeTlb, Locked, Mmap},
+    system::{NumaBytes, NumaPolicy},
+    Error, Slab,
 };
 
 #[test]
@@ -93,7 +95,7 @@ fn unsupported_options_fail_at_alloc_and_leave_the_slab_unchanged() {
                 let k = slab.insert(7).unwrap();
                 assert_eq!(slab[k], 7);
             }
-            Err(Error::Unsupported { what, reason }) => {
+            Err(Error::Unsupported { what, reason, .. }) => {
                 assert!(!works_here, "{name}: {what}: {reason}");
                 assert!(!reason.is_empty());
                 assert_eq!((slab.capacity(), slab.memory_size()), (0, 0));
@@ -107,5 +109,5 @@ fn unsupported_options_fail_at_alloc_and_leave_the_slab_unchanged() {
 #[test]
 fn numa_bytes_of_an_unallocated_slab_is_not_allocated() {
     let slab: Slab<u64> = Slab::new();
-    assert!(matches!(slab.numa_bytes(), Err(Error::NotAllocated)));
+    assert!(matches!(slab.numa_bytes(), Err(Error::NotAllocated { .. })));
 }

@@ -16,7 +16,10 @@ mod model;
 use std::cell::Cell;
 
 use model::{KeySel, ModelKey, Op};
-use nexus_slab::{Backing, CloneBacking, GenKey, Heap, HugeSlab, HugeTlb, Key, Locked, Mmap};
+use nexus_slab::{
+    backing::{Backing, CloneBacking, Heap, HugeTlb, Locked, Mmap},
+    GenKey, HugeSlab, Key,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 
@@ -195,7 +198,7 @@ fn model_on_locked_backings() {
 #[cfg_attr(miri, ignore = "Miri does not model hugetlb mappings")]
 fn model_on_hugetlb() {
     // Each case's slab takes one 2 MiB page.
-    if let Err(e) = HugeSlab::<u64>::with_capacity(1) {
+    if let Err(e) = HugeSlab::<u64>::try_with_capacity(1) {
         if !cfg!(target_os = "linux") {
             common::skip::cannot_run(&format!("a hugetlb slab cannot be allocated here: {e}"));
         } else if common::skip::have_huge_pages(2 << 20, 1) {

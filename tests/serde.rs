@@ -8,7 +8,10 @@ mod common;
 
 use common::{DropLog, Rng, Tracked};
 use nexus_slab::{
-    new_key_type, Backing, Error, GenKey, Heap, Key, Mmap, RestoreLimits, Slab, SlabKey,
+    backing::{Backing, Heap, Mmap},
+    new_key_type,
+    snapshot::{RestoreLimits, SnapshotError},
+    Error, GenKey, Key, Slab, SlabKey,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
@@ -16,7 +19,7 @@ new_key_type! {
     /// A typed plain key, saved as the key it stands for (serde opted into per type).
     #[derive(Serialize, Deserialize)]
     #[serde(transparent)]
-    pub struct OrderKey;
+    pub struct OrderKey(Key);
     /// A typed generational key.
     #[derive(Serialize, Deserialize)]
     #[serde(transparent)]
@@ -33,7 +36,7 @@ fn post<T: Serialize + DeserializeOwned>(v: &T) -> T {
 
 #[test]
 fn keys_are_integers() {
-    assert_eq!(serde_json::to_string(&Key::new(7)).unwrap(), "7");
+    assert_eq!(serde_json::to_string(&Key::new_saturating(7)).unwrap(), "7");
     let g = GenKey::from_bits(3 << 32 | 9).unwrap();
     assert_eq!(
         serde_json::to_string(&g).unwrap(),
@@ -41,15 +44,18 @@ fn keys_are_integers() {
     );
     assert_eq!(json(&g), g);
     assert_eq!(post(&g), g);
-    assert_eq!(post(&Key::new(123_456)), Key::new(123_456));
+    assert_eq!(
+        post(&Key::new_saturating(123_456)),
+        Key::new_saturating(123_456)
+    );
     // Any integer is a Key (too large ones are the key no slab has); even generations are not
     // GenKeys.
     let k: Key = serde_json::from_str("18446744073709551615").unwrap();
-    assert_eq!(k, Key::new(usize::MAX));
+    assert_eq!(k, Key::new_saturating(usize::MAX));
     assert!(serde_json::from_str::<GenKey>(&(2u64 << 32).to_string()).is_err());
     assert!(serde_json::from_str::<GenKey>("5").is_err());
     // Typed keys: exactly as their underlying key.
-    let o = OrderKey::from(Key::new(4));
+    let o = OrderKey::from(Key::new_saturating(4));
     assert_eq!(serde_json::to_string(&o).unwrap(), "4");
     assert_eq!(json(&o), o);
     let c = ConnKey::from(g);
@@ -72,7 +78,7 @@ where
     B: Backing + Default,
 {
     let mut rng = Rng::new(seed);
-    let mut a: Slab<u64, B, K> = Slab::with_capacity(300).unwrap();
+    let mut a: Slab<u64, B, K> = Slab::with_capacity(300);
     let mut keys: Vec<K> = Vec::new();
     let rounds = if cfg!(miri) { 2 } else { 20 };
     for round in 0..rounds {
@@ -407,7 +413,7 @@ impl<T> Tap for T {}
 #[cfg_attr(miri, ignore = "1Mi entries is too slow under Miri")]
 fn bytes_per_entry_of_a_large_slab() {
     fn measure<K: SlabKey>(label: &str) {
-        let mut s: Slab<u64, Mmap, K> = Slab::with_capacity(1 << 20).unwrap();
+        let mut s: Slab<u64, Mmap, K> = Slab::with_capacity(1 << 20);
         let mut rng = Rng::new(9);
         while s.len() < 1 << 20 {
             s.insert(rng.next()).unwrap();
@@ -715,11 +721,14 @@ unsafe impl Backing for Counting {
     fn granularity(&self) -> usize {
         self.0.granularity()
     }
-    fn allocate(&mut self, layout: std::alloc::Layout) -> Result<nexus_slab::Region, Error> {
+    fn allocate(
+        &mut self,
+        layout: std::alloc::Layout,
+    ) -> Result<nexus_slab::backing::Region, Error> {
         ASKED.with(|a| a.set(a.get() + layout.size()));
         self.0.allocate(layout)
     }
-    unsafe fn release(&mut self, region: nexus_slab::Region, layout: std::alloc::Layout) {
+    unsafe fn release(&mut self, region: nexus_slab::backing::Region, layout: std::alloc::Layout) {
         // SAFETY: forwarded from our caller: the region came from `self.0`.
         unsafe { self.0.release(region, layout) }
     }
@@ -758,19 +767,30 @@ fn snapshots_over_the_limit_are_refused_before_the_backing_is_asked() {
         let (at, over) = (probe.capacity(), probe.capacity() + 1);
         let mut larger: Slab<u64, Heap, K> = Slab::new_in(Heap::new());
         larger.alloc(over).unwrap();
-        let want = Error::SnapshotTooLarge {
-            capacity: over,
-            bytes: larger.memory_size(),
-            limit,
-            available: None,
-        };
-        assert!(want.to_string().contains(&format!(
-            "Slab::deserialize_in(backing, RestoreLimits::new().with_max_bytes({}), deserializer)",
-            larger.memory_size()
-        )));
         let limits = RestoreLimits::new().with_max_bytes(limit);
         asked();
         let text = empty_json(over, 0);
+        let mut de = serde_json::Deserializer::from_str(&text);
+        let want =
+            Slab::<u64, Counting, K>::restore_in(Counting::default(), limits, &mut de).unwrap_err();
+        assert_eq!(asked(), 0, "the backing was asked before the refusal");
+        match &want {
+            SnapshotError::TooLarge {
+                capacity,
+                bytes,
+                limit: l,
+                available: None,
+                ..
+            } => assert_eq!((*capacity, *bytes, *l), (over, larger.memory_size(), limit)),
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        assert_eq!(
+            want.hint().unwrap(),
+            format!(
+                "if you trust it, pass `RestoreLimits::new().with_max_bytes({})`",
+                larger.memory_size()
+            )
+        );
         let mut de = serde_json::Deserializer::from_str(&text);
         let err = Slab::<u64, Counting, K>::deserialize_in(Counting::default(), limits, &mut de)
             .unwrap_err();
@@ -822,7 +842,7 @@ fn snapshots_over_the_limit_are_refused_before_the_backing_is_asked() {
             assert_eq!(asked(), 0);
             assert!(
                 err.to_string()
-                    .contains(&format!("over the restore limit of {default} bytes")),
+                    .contains("over the restore limit of 32 MiB: if you trust it"),
                 "{err}"
             );
         }
@@ -944,8 +964,8 @@ fn restores_beyond_the_memory_available_are_refused() {
         assert_eq!(asked(), 0, "the backing was asked");
         assert!(err.contains("of memory available now"), "{err}");
         let mut de = serde_json::Deserializer::from_str(&text);
-        let err = Slab::<Page, nexus_slab::HugeTlb>::deserialize_in(
-            nexus_slab::HugeTlb::default(),
+        let err = Slab::<Page, nexus_slab::backing::HugeTlb>::deserialize_in(
+            nexus_slab::backing::HugeTlb::default(),
             RestoreLimits::unlimited(),
             &mut de,
         )
@@ -955,7 +975,7 @@ fn restores_beyond_the_memory_available_are_refused() {
         // the machine's RAM.
         assert!(
             !err.contains("available now")
-                && (err.contains("huge pages") || err.contains("bytes of RAM")),
+                && (err.contains("huge pages") || err.contains("of RAM")),
             "{err}"
         );
     }

@@ -29,7 +29,9 @@ use std::time::Instant;
 use common::kernel::status_bytes;
 use common::skip;
 use nexus_slab::{
-    Backing, Error, GenKey, Heap, HugeTlb, Key, Locked, Mmap, Region, RestoreLimits, Slab, SlabKey,
+    backing::{Backing, Heap, HugeTlb, Locked, Mmap, Region},
+    snapshot::RestoreLimits,
+    Error, GenKey, Key, Slab, SlabKey,
 };
 
 /// The environment variable that makes this binary a child running one case.
@@ -471,7 +473,8 @@ fn hostile_snapshots_cost_at_most_the_restore_limit() {
                             assert!(
                                 seen.message.starts_with("the snapshot declares a slab of ")
                                     && seen.message.contains(&format!(
-                                        "over the restore limit of {limit} bytes"
+                                        "over the restore limit of {} MiB",
+                                        limit >> 20
                                     ))
                                     && seen
                                         .message

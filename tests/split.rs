@@ -10,8 +10,10 @@ use std::thread;
 
 use allocator_api2::alloc::{AllocError, Allocator, Global};
 use nexus_slab::{
-    new_key_type, Backing, Error, GenKey, Heap, Key, Lent, LockedSlab, Mmap, Owner, RemoteFree,
-    Slab, SlabKey,
+    backing::{Backing, Heap, Mmap},
+    new_key_type,
+    split::{Lent, Owner, RemoteFree},
+    GenKey, Key, KeyError, LockedSlab, Slab, SlabKey,
 };
 
 /// The global allocator, counting the blocks it has out.
@@ -129,17 +131,17 @@ fn a_pipeline_on_the_heap_with_both_key_kinds() {
 #[test]
 fn a_pipeline_on_mmap_with_typed_keys() {
     new_key_type! {
-        struct OrderKey;
+        struct OrderKey(Key);
         struct ConnKey(GenKey);
     }
-    pipeline(Slab::<u64, Mmap, OrderKey>::with_capacity(64).unwrap());
-    pipeline(Slab::<u64, Mmap, ConnKey>::with_capacity(64).unwrap());
+    pipeline(Slab::<u64, Mmap, OrderKey>::with_capacity(64));
+    pipeline(Slab::<u64, Mmap, ConnKey>::with_capacity(64));
 }
 
 #[test]
 #[cfg_attr(miri, ignore)] // mlock is not modelled by Miri
 fn a_locked_slab_split_across_threads() {
-    let slab: LockedSlab<u64> = match LockedSlab::with_capacity(4096) {
+    let slab: LockedSlab<u64> = match LockedSlab::try_with_capacity(4096) {
         Ok(slab) => slab,
         Err(e) => return eprintln!("no locked memory here: {e}"),
     };
@@ -147,7 +149,7 @@ fn a_locked_slab_split_across_threads() {
     #[cfg(target_os = "linux")]
     assert_eq!(slab.locked_bytes().ok(), Some(slab.memory_size()));
     pipeline(slab);
-    let gen: LockedSlab<u64, GenKey> = LockedSlab::with_capacity(4096).unwrap();
+    let gen: LockedSlab<u64, GenKey> = LockedSlab::with_capacity(4096);
     pipeline(gen);
 }
 
@@ -237,7 +239,7 @@ fn a_panicking_drop_still_hands_the_slot_back() {
         drops: drops.clone(),
         panics,
     };
-    let (mut owner, remote) = Slab::<Noisy>::with_capacity(8).unwrap().split();
+    let (mut owner, remote) = Slab::<Noisy>::with_capacity(8).split();
     let lent = owner.lend(noisy(true)).unwrap();
     let r = thread::spawn(move || catch_unwind(AssertUnwindSafe(|| drop(lent))).is_err())
         .join()
@@ -260,8 +262,8 @@ fn a_panicking_drop_still_hands_the_slot_back() {
 
 #[test]
 fn a_lent_of_another_slab_goes_back_to_its_own() {
-    let (mut a, remote_a) = Slab::<u8>::with_capacity(8).unwrap().split();
-    let (mut b, _remote_b) = Slab::<u8>::with_capacity(8).unwrap().split();
+    let (mut a, remote_a) = Slab::<u8>::with_capacity(8).split();
+    let (mut b, _remote_b) = Slab::<u8>::with_capacity(8).split();
     let from_b = b.lend(2).unwrap();
     let mut batch = remote_a.batch();
     batch.free(a.lend(1).unwrap());
@@ -278,7 +280,7 @@ fn a_lent_of_another_slab_goes_back_to_its_own() {
 fn many_remote_threads_with_one_owner() {
     let threads = if cfg!(miri) { 2 } else { 4 };
     let per = if cfg!(miri) { 20 } else { 5_000 };
-    let (mut owner, remote) = Slab::<(usize, u64)>::with_capacity(64).unwrap().split();
+    let (mut owner, remote) = Slab::<(usize, u64)>::with_capacity(64).split();
     let mut txs = Vec::new();
     let mut joins = Vec::new();
     for t in 0..threads {
@@ -316,7 +318,7 @@ fn many_remote_threads_with_one_owner() {
 fn handles_cross_threads_when_the_values_do() {
     fn send_sync_clone<H: Send + Sync + Clone>(_: &H) {}
     fn send<H: Send>(_: &H) {}
-    let (mut owner, remote) = Slab::<String>::with_capacity(8).unwrap().split();
+    let (mut owner, remote) = Slab::<String>::with_capacity(8).split();
     send_sync_clone(&remote);
     send(&owner);
     let lent = owner.lend("x".to_string()).unwrap();
@@ -335,7 +337,7 @@ fn handles_cross_threads_when_the_values_do() {
 
 #[test]
 fn owner_debug_and_iteration() {
-    let (mut owner, _remote) = Slab::<u8>::with_capacity(8).unwrap().split();
+    let (mut owner, _remote) = Slab::<u8>::with_capacity(8).split();
     let k = owner.insert(1).unwrap();
     let lent = owner.lend(2).unwrap();
     assert_eq!(format!("{lent:?}"), "Lent(2)");
@@ -355,7 +357,7 @@ fn owner_debug_and_iteration() {
 #[test]
 fn a_snapshot_of_a_split_slab_restores_with_the_lent_slots_free() {
     fn check<K: SlabKey + 'static>(generational: bool) {
-        let (mut owner, remote) = Slab::<u32, Mmap, K>::with_capacity(8).unwrap().split();
+        let (mut owner, remote) = Slab::<u32, Mmap, K>::with_capacity(8).split();
         let cap = owner.capacity();
         let a = owner.insert(1).unwrap();
         let b = owner.insert(2).unwrap();
@@ -459,7 +461,7 @@ fn an_owner_dropped_through_a_panic_still_lets_go() {
 fn forged_keys_miss_out_slots<K: SlabKey + std::fmt::Debug + 'static>(
     forge: impl Fn(usize) -> Vec<K>,
 ) {
-    let slab: Slab<String, Mmap, K> = Slab::with_capacity(8).unwrap();
+    let slab: Slab<String, Mmap, K> = Slab::with_capacity(8);
     let cap = slab.capacity();
     let (mut owner, remote) = slab.split();
     owner.insert("live".to_string()).unwrap();
@@ -502,7 +504,12 @@ fn forged_keys_miss_out_slots<K: SlabKey + std::fmt::Debug + 'static>(
 
 #[test]
 fn forged_plain_keys_never_reach_a_lent_or_returned_slot() {
-    forged_keys_miss_out_slots::<Key>(|i| vec![Key::new(i), Key::from(i)]);
+    forged_keys_miss_out_slots::<Key>(|i| {
+        Key::try_from(i)
+            .into_iter()
+            .chain([Key::new_saturating(i)])
+            .collect()
+    });
 }
 
 #[test]
@@ -533,7 +540,7 @@ fn forged_generational_keys_never_reach_a_lent_or_returned_slot() {
 #[test]
 fn retired_slots_stay_out_of_lends_and_collects() {
     let last = |i: usize| GenKey::from_bits(u64::from(u32::MAX) << 32 | i as u64).unwrap();
-    let mut slab: Slab<String, Mmap, GenKey> = Slab::with_capacity(4).unwrap();
+    let mut slab: Slab<String, Mmap, GenKey> = Slab::with_capacity(4);
     let cap = slab.capacity();
     slab.insert_at(last(0), "last".to_string()).unwrap();
     assert_eq!(slab.remove(last(0)).as_deref(), Some("last"));
@@ -559,7 +566,7 @@ fn retired_slots_stay_out_of_lends_and_collects() {
     assert!(keys.iter().all(|k| k.index() != 0), "{keys:?}");
     assert!(owner.is_full() && owner.len() == cap - 1);
     let back = owner.insert_at(last(0), "again".to_string()).unwrap_err();
-    assert!(matches!(back.error(), Error::StaleKey { index: 0 }));
+    assert!(matches!(back.error(), KeyError::Stale { index: 0, .. }));
 
     // Retire a second slot through the owner: full with two values fewer than slots.
     let k = keys[0];
@@ -651,7 +658,7 @@ fn vacant_key_reads_through_a_shared_owner() {
     fn peek<T>(o: &Owner<T>) -> Option<Key> {
         o.vacant_key()
     }
-    let slab: Slab<u64> = Slab::with_capacity(1).unwrap();
+    let slab: Slab<u64> = Slab::with_capacity(1);
     let cap = slab.capacity();
     let (mut owner, remote) = slab.split();
     let next = peek(&owner).unwrap();
@@ -676,7 +683,7 @@ fn a_lent_is_two_pointers() {
     assert_eq!(size_of::<Lent<String>>(), 2 * size_of::<usize>());
     // Handed back from 24-byte slots (no power of two), the links still name the right
     // slots: every slot comes back exactly once.
-    let (mut owner, remote) = Slab::<[u8; 24]>::with_capacity(100).unwrap().split();
+    let (mut owner, remote) = Slab::<[u8; 24]>::with_capacity(100).split();
     let cap = owner.capacity();
     let lent: Vec<_> = (0..cap)
         .map(|v| owner.lend([v as u8; 24]).unwrap())

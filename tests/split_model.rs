@@ -17,7 +17,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 
-use nexus_slab::{Backing, GenKey, Heap, Key, Lent, Owner, RemoteFree, Slab, SlabKey};
+use nexus_slab::{
+    backing::{Backing, Heap},
+    split::{Lent, Owner, RemoteFree},
+    GenKey, Key, Slab, SlabKey,
+};
 
 /// xorshift64*: a small seeded generator, so a failing schedule can be replayed.
 struct Rng(u64);

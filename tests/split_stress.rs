@@ -10,7 +10,7 @@
 use std::sync::mpsc;
 use std::thread;
 
-use nexus_slab::{GenKey, Heap, Key, Lent, Slab, SlabKey};
+use nexus_slab::{backing::Heap, split::Lent, GenKey, Key, Slab, SlabKey};
 
 const LENDS: u64 = if cfg!(miri) { 48 } else { 100_000 };
 

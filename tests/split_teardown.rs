@@ -22,7 +22,11 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use allocator_api2::alloc::{AllocError, Allocator, Global};
-use nexus_slab::{GenKey, Heap, Key, Owner, RemoteFree, Slab, SlabKey};
+use nexus_slab::{
+    backing::Heap,
+    split::{Owner, RemoteFree},
+    GenKey, Key, Slab, SlabKey,
+};
 
 /// Rounds per scenario: each is another schedule (Miri: another seeded interleaving).
 const ROUNDS: usize = if cfg!(miri) { 2 } else { 2_000 };

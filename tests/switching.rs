@@ -12,7 +12,10 @@ use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::Rng;
-use nexus_slab::{Error, GenKey, Heap, Key, Mmap, Slab};
+use nexus_slab::{
+    backing::{Heap, Mmap},
+    GenKey, Key, KeyError, Slab,
+};
 
 type S<T> = Slab<T, Heap>;
 
@@ -51,11 +54,11 @@ fn keys_are_dense_from_zero_like_the_slab_crate() {
     let mut s = slab(10);
     for i in 0..10 {
         let k = s.insert(i + 10).unwrap();
-        assert_eq!(k, Key::new(i));
+        assert_eq!(k, Key::new_saturating(i));
         assert_eq!(s[k], i + 10);
     }
     for i in 0..10 {
-        assert_eq!(s[Key::new(i)], i + 10);
+        assert_eq!(s[Key::new_saturating(i)], i + 10);
     }
 }
 
@@ -98,7 +101,7 @@ fn index_with_an_invalid_key_panics_like_the_slab_crate() {
     };
     assert_eq!(
         msg(catch_unwind(AssertUnwindSafe(|| {
-            let _ = s[Key::new(0)];
+            let _ = s[Key::new_saturating(0)];
         }))),
         "invalid key"
     );
@@ -117,8 +120,8 @@ fn remove_of_a_vacant_key_is_none_not_a_panic() {
     let k = s.insert(1).unwrap();
     assert_eq!(s.remove(k), Some(1));
     assert_eq!(s.remove(k), None);
-    assert_eq!(s.remove(Key::new(3)), None);
-    assert_eq!(s.remove(Key::new(usize::MAX)), None);
+    assert_eq!(s.remove(Key::new_saturating(3)), None);
+    assert_eq!(s.remove(Key::new_saturating(usize::MAX)), None);
     assert_eq!(s.len(), 0);
 }
 
@@ -130,7 +133,7 @@ fn get_mut_changes_the_value_in_place() {
     assert_eq!(s[k], 2);
     s[k] += 3;
     assert_eq!(s.get(k), Some(&5));
-    assert_eq!(s.get_mut(Key::new(1)), None);
+    assert_eq!(s.get_mut(Key::new_saturating(1)), None);
 }
 
 #[test]
@@ -146,7 +149,7 @@ fn retain_keeps_keys_and_frees_the_rest_for_reuse() {
         assert_eq!(s.get(*k).copied(), (i % 2 == 0).then_some(i));
     }
     // The last slot retain freed (9) is reused first.
-    assert_eq!(s.insert(100).unwrap(), Key::new(9));
+    assert_eq!(s.insert(100).unwrap(), Key::new_saturating(9));
     s.retain(|_, _| false);
     assert!(s.is_empty());
     s.retain(|_, _| true);
@@ -159,7 +162,7 @@ fn every_iterator_goes_in_key_order_from_both_ends() {
     for i in 0..6 {
         s.insert(i * 10).unwrap();
     }
-    s.remove(Key::new(2));
+    s.remove(Key::new_saturating(2));
     let want: Vec<(usize, usize)> = vec![(0, 0), (1, 10), (3, 30), (4, 40), (5, 50)];
     let got: Vec<(usize, usize)> = s.iter().map(|(k, v)| (k.index(), *v)).collect();
     assert_eq!(got, want);
@@ -175,7 +178,7 @@ fn every_iterator_goes_in_key_order_from_both_ends() {
     }
     assert!(s.iter().all(|(_, v)| *v == 0));
     let owned: Vec<Key> = s.into_iter().rev().map(|(k, _)| k).collect();
-    assert_eq!(owned, [5, 4, 3, 1, 0].map(Key::new));
+    assert_eq!(owned, [5, 4, 3, 1, 0].map(Key::new_saturating));
 }
 
 #[test]
@@ -191,12 +194,12 @@ fn clear_drops_everything_and_numbering_restarts() {
     for _ in 0..5 {
         s.insert(D(&drops)).unwrap();
     }
-    s.remove(Key::new(1));
+    s.remove(Key::new_saturating(1));
     assert_eq!(drops.get(), 1);
     s.clear();
     assert_eq!(drops.get(), 5);
     assert!(s.is_empty() && s.iter().next().is_none());
-    assert_eq!(s.insert(D(&drops)).unwrap(), Key::new(0));
+    assert_eq!(s.insert(D(&drops)).unwrap(), Key::new_saturating(0));
 }
 
 #[test]
@@ -211,7 +214,7 @@ fn drain_empties_the_slab_consumed_or_not() {
     for i in 0..5 {
         s.insert(i).unwrap();
     }
-    assert_eq!(s.drain().next(), Some((Key::new(0), 0)));
+    assert_eq!(s.drain().next(), Some((Key::new_saturating(0), 0)));
     assert!(
         s.is_empty(),
         "a partly consumed drain still empties the slab"
@@ -221,7 +224,7 @@ fn drain_empties_the_slab_consumed_or_not() {
     }
     let rev: Vec<usize> = s.drain().rev().map(|(_, v)| v).collect();
     assert_eq!(rev, [2, 1, 0]);
-    assert_eq!(s.insert(9).unwrap(), Key::new(0));
+    assert_eq!(s.insert(9).unwrap(), Key::new_saturating(0));
 }
 
 #[test]
@@ -230,7 +233,7 @@ fn an_empty_slab_can_be_built_in_a_const_context() {
     let mut s = EMPTY;
     assert_eq!(s.capacity(), 0);
     s.alloc(1).unwrap();
-    assert_eq!(s.insert(5).unwrap(), Key::new(0));
+    assert_eq!(s.insert(5).unwrap(), Key::new_saturating(0));
 }
 
 #[test]
@@ -244,16 +247,16 @@ fn get_disjoint_mut_gives_distinct_references_or_a_typed_error() {
     assert_eq!((s[a], s[b], s[c]), (2, 3, 1));
     assert!(matches!(
         s.get_disjoint_mut([a, a]),
-        Err(Error::DuplicateKey { index: 0 })
+        Err(KeyError::Duplicate { index: 0, .. })
     ));
     assert!(matches!(
-        s.get_disjoint_mut([a, Key::new(s.capacity())]),
-        Err(Error::KeyOutOfRange { .. })
+        s.get_disjoint_mut([a, Key::new_saturating(s.capacity())]),
+        Err(KeyError::OutOfRange { .. })
     ));
     s.remove(b);
     assert!(matches!(
         s.get_disjoint_mut([a, b]),
-        Err(Error::VacantKey { index: 1 })
+        Err(KeyError::Vacant { index: 1, .. })
     ));
     assert!(s.get_disjoint_mut::<0>([]).is_ok());
 }
@@ -287,7 +290,7 @@ fn every_pair_and_triple_of_keys_is_disjoint_exactly_when_distinct() {
                 }
                 Err(e) => {
                     assert_eq!(i, j);
-                    assert!(matches!(e, Error::DuplicateKey { .. }));
+                    assert!(matches!(e, KeyError::Duplicate { .. }));
                 }
             }
             for (l, &c) in keys.iter().enumerate().step_by(3) {
@@ -353,14 +356,14 @@ fn hands_out_the_same_keys_as_the_slab_crate() {
             0..=89 => {
                 let k = rng.below(450);
                 assert_eq!(
-                    ours.remove(Key::new(k)),
+                    ours.remove(Key::new_saturating(k)),
                     theirs.try_remove(k),
                     "step {step}"
                 );
             }
             90..=93 => {
                 let k = rng.below(450);
-                assert_eq!(ours.get(Key::new(k)), theirs.get(k));
+                assert_eq!(ours.get(Key::new_saturating(k)), theirs.get(k));
             }
             94 => {
                 let m = rng.below(5) + 2;

@@ -7,20 +7,20 @@
 //! implementations) — as any crate would once another crate in its build enabled the feature.
 #![cfg(feature = "serde")]
 
-use nexus_slab::{new_key_type, GenKey, Heap, Key, Slab};
+use nexus_slab::{backing::Heap, new_key_type, GenKey, Key, Slab};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 new_key_type! {
     /// Saved exactly as the key it stands for: opted in with serde's own derive.
     #[derive(Serialize, Deserialize)]
     #[serde(transparent)]
-    pub struct OrderKey;
+    pub struct OrderKey(Key);
     /// The same, generational.
     #[derive(Serialize, Deserialize)]
     #[serde(transparent)]
     pub struct ConnKey(GenKey);
     /// Serialised by hand, in a format of the user's choosing ("T-<index>").
-    pub struct TicketKey;
+    pub struct TicketKey(Key);
 }
 
 impl Serialize for TicketKey {
@@ -36,7 +36,7 @@ impl<'de> Deserialize<'de> for TicketKey {
             .strip_prefix("T-")
             .and_then(|n| n.parse::<usize>().ok())
             .ok_or_else(|| serde::de::Error::custom("not a ticket"))?;
-        Ok(TicketKey::from(Key::new(n)))
+        Ok(TicketKey::from(Key::new_saturating(n)))
     }
 }
 
@@ -54,10 +54,10 @@ fn a_key_type_with_its_own_serde_impls_compiles_and_uses_them() {
 
 #[test]
 fn derived_typed_keys_are_saved_as_their_key() {
-    let o = OrderKey::from(Key::new(41));
+    let o = OrderKey::from(Key::new_saturating(41));
     assert_eq!(
         serde_json::to_string(&o).unwrap(),
-        serde_json::to_string(&Key::new(41)).unwrap()
+        serde_json::to_string(&Key::new_saturating(41)).unwrap()
     );
     assert_eq!(serde_json::from_str::<OrderKey>("41").unwrap(), o);
 

@@ -12,7 +12,7 @@
 
 use std::hint::black_box;
 
-use nexus_slab::{Backing, Key};
+use nexus_slab::{backing::Backing, Key};
 
 /// Runs `$mac!` with the list of every implementation measured: the one place to add one.
 ///
@@ -22,11 +22,11 @@ macro_rules! for_each_impl {
     ($mac:ident ! ( $($args:tt)* )) => {
         $mac! {
             [
-                nexus_slab::Mmap,
-                nexus_slab::Heap,
-                nexus_slab::HugeTlb,
+                nexus_slab::backing::Mmap,
+                nexus_slab::backing::Heap,
+                nexus_slab::backing::HugeTlb,
                 $crate::common::HugeTlb1G,
-                nexus_slab::Locked,
+                nexus_slab::backing::Locked,
                 $crate::common::SlabCrate,
                 $crate::common::Nexus012
             ]
@@ -82,7 +82,7 @@ impl<B: Backing + Default> Impl for B {
 
 impl<T, B: Backing + Default> SlabLike<T> for nexus_slab::Slab<T, B> {
     fn with_capacity(n: usize) -> Option<Self> {
-        match nexus_slab::Slab::with_capacity(n) {
+        match nexus_slab::Slab::try_with_capacity(n) {
             Ok(s) => Some(s),
             Err(e) => {
                 eprintln!("{} unavailable: {e}", B::name());
@@ -99,15 +99,15 @@ impl<T, B: Backing + Default> SlabLike<T> for nexus_slab::Slab<T, B> {
     }
     #[inline]
     fn get(&self, key: usize) -> Option<&T> {
-        nexus_slab::Slab::get(self, Key::new(key))
+        nexus_slab::Slab::get(self, Key::new_saturating(key))
     }
     #[inline]
     fn get_mut(&mut self, key: usize) -> Option<&mut T> {
-        nexus_slab::Slab::get_mut(self, Key::new(key))
+        nexus_slab::Slab::get_mut(self, Key::new_saturating(key))
     }
     #[inline]
     fn remove(&mut self, key: usize) -> Option<T> {
-        nexus_slab::Slab::remove(self, Key::new(key))
+        nexus_slab::Slab::remove(self, Key::new_saturating(key))
     }
     #[inline]
     fn for_each(&self, mut f: impl FnMut(&T)) {
@@ -129,11 +129,13 @@ impl<T, B: Backing + Default> SlabLike<T> for nexus_slab::Slab<T, B> {
 /// the list beside the others. Needs 1 GiB pages reserved in
 /// `/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages`; unavailable otherwise.
 #[derive(Debug)]
-pub struct HugeTlb1G(nexus_slab::HugeTlb);
+pub struct HugeTlb1G(nexus_slab::backing::HugeTlb);
 
 impl Default for HugeTlb1G {
     fn default() -> Self {
-        HugeTlb1G(nexus_slab::HugeTlb::new(nexus_slab::HugePageSize::SIZE_1G))
+        HugeTlb1G(nexus_slab::backing::HugeTlb::new(
+            nexus_slab::backing::HugePageSize::SIZE_1G,
+        ))
     }
 }
 
@@ -145,20 +147,20 @@ unsafe impl Backing for HugeTlb1G {
     fn allocate(
         &mut self,
         layout: std::alloc::Layout,
-    ) -> Result<nexus_slab::Region, nexus_slab::Error> {
+    ) -> Result<nexus_slab::backing::Region, nexus_slab::Error> {
         self.0.allocate(layout)
     }
-    unsafe fn release(&mut self, region: nexus_slab::Region, layout: std::alloc::Layout) {
+    unsafe fn release(&mut self, region: nexus_slab::backing::Region, layout: std::alloc::Layout) {
         // SAFETY: forwarded: the region came from `self.0.allocate`.
         unsafe { self.0.release(region, layout) }
     }
-    fn lock(&mut self, region: &nexus_slab::Region) -> Result<(), nexus_slab::Error> {
+    fn lock(&mut self, region: &nexus_slab::backing::Region) -> Result<(), nexus_slab::Error> {
         self.0.lock(region)
     }
-    fn unlock(&mut self, region: &nexus_slab::Region) -> Result<(), nexus_slab::Error> {
+    fn unlock(&mut self, region: &nexus_slab::backing::Region) -> Result<(), nexus_slab::Error> {
         self.0.unlock(region)
     }
-    fn collapse(&mut self, region: &nexus_slab::Region) -> Result<(), nexus_slab::Error> {
+    fn collapse(&mut self, region: &nexus_slab::backing::Region) -> Result<(), nexus_slab::Error> {
         self.0.collapse(region)
     }
 }
@@ -187,7 +189,7 @@ fn gen_key(key: usize) -> nexus_slab::GenKey {
 
 impl<T> SlabLike<T> for nexus_slab::GenSlab<T> {
     fn with_capacity(n: usize) -> Option<Self> {
-        match nexus_slab::GenSlab::with_capacity(n) {
+        match nexus_slab::GenSlab::try_with_capacity(n) {
             Ok(s) => Some(s),
             Err(e) => {
                 eprintln!("{} unavailable: {e}", GenMmap::name());

@@ -24,7 +24,7 @@ use std::alloc::Layout;
 use std::cell::Cell;
 
 use libfuzzer_sys::fuzz_target;
-use nexus_slab::{Backing, Error, GenKey, Heap, Key, Region, RestoreLimits, Slab, SlabKey};
+use nexus_slab::{Error, GenKey, Key, Slab, SlabKey, backing::{Backing, Heap, Region}, snapshot::RestoreLimits};
 
 /// The limit `deserialize_in` is given here.
 const LIMIT: usize = 1 << 20;
@@ -53,10 +53,7 @@ unsafe impl Backing for Small {
             layout.size()
         );
         if layout.size() > LIMIT {
-            return Err(Error::Unsupported {
-                what: "regions over 1 MiB",
-                reason: "the fuzzer's backing is small".into(),
-            });
+            return Err(Error::other("the fuzzer's backing has no region over 1 MiB"));
         }
         self.0.allocate(layout)
     }

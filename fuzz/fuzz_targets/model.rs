@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nexus_slab::{GenKey, Heap, Locked, Mmap};
+use nexus_slab::{GenKey, backing::{Heap, Locked, Mmap}};
 
 #[path = "../../tests/model/mod.rs"]
 mod model;

@@ -21,7 +21,7 @@ use crate::{sys, Error};
 /// it releases; a caller driving the backing by hand unlocks what it locked the same way.
 ///
 /// ```
-/// use nexus_slab::{Heap, HeapSlab, Slab};
+/// use nexus_slab::{HeapSlab, Slab, backing::Heap};
 ///
 /// let mut slab: HeapSlab<u32> = Slab::new_in(Heap::new());
 /// slab.alloc(10).unwrap();
@@ -36,7 +36,7 @@ impl Heap<Global> {
     /// A backing over the global allocator.
     ///
     /// ```
-    /// let h = nexus_slab::Heap::new();
+    /// let h = nexus_slab::backing::Heap::new();
     /// # let _ = h;
     /// ```
     pub const fn new() -> Self {
@@ -50,7 +50,7 @@ impl<A: Allocator> Heap<A> {
     ///
     /// ```
     /// use allocator_api2::alloc::Global;
-    /// use nexus_slab::{Heap, Slab};
+    /// use nexus_slab::{Slab, backing::Heap};
     ///
     /// let mut slab: Slab<u8, Heap<&Global>> = Slab::new_in(Heap::new_in(&Global));
     /// slab.alloc(1).unwrap();
@@ -63,7 +63,7 @@ impl<A: Allocator> Heap<A> {
     /// The allocator.
     ///
     /// ```
-    /// let h = nexus_slab::Heap::new();
+    /// let h = nexus_slab::backing::Heap::new();
     /// let _global: &allocator_api2::alloc::Global = h.allocator();
     /// ```
     pub fn allocator(&self) -> &A {

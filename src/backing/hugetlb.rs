@@ -2,21 +2,21 @@
 
 use core::alloc::Layout;
 use core::fmt;
-use core::num::NonZeroUsize;
+use core::num::NonZeroU8;
 
 use super::options::{finish_whole, MapOptions};
 use super::{region_len, Backing, CloneBacking, Region};
-use crate::{sys, Error, NumaPolicy};
+use crate::{sys, system::NumaPolicy, Error};
 
 /// The size of a huge page: a power of two, in bytes.
 ///
 /// The sizes a machine offers are the directories under `/sys/kernel/mm/hugepages/`
-/// ([`SystemInfo::huge_pools`](crate::SystemInfo::huge_pools) lists them): 2 MiB and
+/// ([`SystemInfo::huge_pools`](crate::system::SystemInfo::huge_pools) lists them): 2 MiB and
 /// 1 GiB on x86-64; on arm64 also 64 KiB, 32 MiB, 512 MiB and 16 GiB, depending on the base page
 /// size. The default is 2 MiB.
 ///
 /// ```
-/// use nexus_slab::HugePageSize;
+/// use nexus_slab::backing::HugePageSize;
 ///
 /// assert_eq!(HugePageSize::SIZE_2M.bytes(), 2 << 20);
 /// assert_eq!(HugePageSize::new(512 << 20).map(HugePageSize::bytes), Some(512 << 20));
@@ -24,7 +24,9 @@ use crate::{sys, Error, NumaPolicy};
 /// assert_eq!(format!("{:?}", HugePageSize::SIZE_1G), "HugePageSize(1 GiB)");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct HugePageSize(NonZeroUsize);
+// The exponent: one byte, so that the errors that name a page size stay small (it orders as
+// the size does).
+pub struct HugePageSize(NonZeroU8);
 
 impl HugePageSize {
     /// 2 MiB pages (the PMD level on x86-64 and on arm64 with 4 KiB pages): the pool in
@@ -39,7 +41,7 @@ impl HugePageSize {
     /// machine has such pages is for `alloc` to find out (with the command that reserves them).
     ///
     /// ```
-    /// use nexus_slab::HugePageSize;
+    /// use nexus_slab::backing::HugePageSize;
     /// assert_eq!(HugePageSize::new(2 << 20), Some(HugePageSize::SIZE_2M));
     /// assert_eq!(HugePageSize::new(64 << 10).map(|s| s.bytes()), Some(65536));
     /// assert_eq!(HugePageSize::new(4096), None);
@@ -52,22 +54,23 @@ impl HugePageSize {
         }
     }
 
+    /// `bytes`, a power of two of at least 8 KiB.
     const fn known(bytes: usize) -> Self {
-        match NonZeroUsize::new(bytes) {
-            Some(n) => HugePageSize(n),
-            None => panic!("a huge page size is not zero"),
+        match NonZeroU8::new(bytes.trailing_zeros() as u8) {
+            Some(shift) => HugePageSize(shift),
+            None => panic!("a huge page size is not 1"),
         }
     }
 
     /// Bytes per page.
     ///
     /// ```
-    /// use nexus_slab::HugePageSize;
+    /// use nexus_slab::backing::HugePageSize;
     /// assert_eq!(HugePageSize::SIZE_1G.bytes(), 1 << 30);
     /// ```
     #[must_use]
     pub const fn bytes(self) -> usize {
-        self.0.get()
+        1 << self.0.get()
     }
 }
 
@@ -101,7 +104,7 @@ impl fmt::Debug for HugePageSize {
 /// let mut slab: HugeSlab<u64> = HugeSlab::new();
 /// match slab.alloc(1 << 20) {
 ///     Ok(()) => assert_eq!(slab.memory_size() % (2 << 20), 0),
-///     Err(Error::HugePagesUnavailable { fix, .. }) => eprintln!("reserve pages first: {fix}"),
+///     Err(e @ Error::HugePagesUnavailable { .. }) => eprintln!("{}", e.hint().unwrap()),
 ///     Err(e) => eprintln!("no huge pages here: {e}"),
 /// }
 /// ```
@@ -115,7 +118,7 @@ impl HugeTlb {
     /// A backing on pages of `size`.
     ///
     /// ```
-    /// use nexus_slab::{HugePageSize, HugeTlb};
+    /// use nexus_slab::{backing::{HugePageSize, HugeTlb}};
     /// assert_eq!(HugeTlb::new(HugePageSize::SIZE_1G).huge_page_size(), HugePageSize::SIZE_1G);
     /// ```
     pub const fn new(size: HugePageSize) -> Self {
@@ -135,10 +138,10 @@ impl HugeTlb {
     /// older kernels get [`Error::Unsupported`] for strict hugetlb binding). Either way a short
     /// node is [`Error::NodeHugePagesUnavailable`], with the command that reserves pages on
     /// that node, and nothing stays mapped. A node that does not exist is
-    /// [`Error::NumaNode`]. See [`Mmap::numa_node`](crate::Mmap::numa_node) for the rest.
+    /// [`Error::NodeUnavailable`]. See [`Mmap::numa_node`](crate::backing::Mmap::numa_node) for the rest.
     ///
     /// ```
-    /// use nexus_slab::{Error, HugeTlb, HugePageSize, Slab};
+    /// use nexus_slab::{Error, Slab, backing::{HugeTlb, HugePageSize}};
     ///
     /// let mut slab: Slab<u64, HugeTlb> =
     ///     Slab::new_in(HugeTlb::new(HugePageSize::SIZE_2M).numa_node(0));
@@ -161,7 +164,7 @@ impl HugeTlb {
     /// this never faults for want of one.
     ///
     /// ```
-    /// use nexus_slab::{HugeTlb, NumaPolicy};
+    /// use nexus_slab::{backing::HugeTlb, system::NumaPolicy};
     /// assert_eq!(HugeTlb::default().numa_preferred(1).numa(), Some(NumaPolicy::Preferred(1)));
     /// ```
     #[must_use]
@@ -171,12 +174,12 @@ impl HugeTlb {
     }
 
     /// Leaves the region out of forked children (`MADV_DONTFORK`); see
-    /// [`Mmap::exclude_from_fork`](crate::Mmap::exclude_from_fork). For hugetlb it matters more: after a fork,
+    /// [`Mmap::exclude_from_fork`](crate::backing::Mmap::exclude_from_fork). For hugetlb it matters more: after a fork,
     /// the parent's first write to a shared huge page copies all of it into a new huge page,
     /// and when the pool has none left the kernel takes the page away from the child.
     ///
     /// ```
-    /// assert!(nexus_slab::HugeTlb::default().exclude_from_fork().excluded_from_fork());
+    /// assert!(nexus_slab::backing::HugeTlb::default().exclude_from_fork().excluded_from_fork());
     /// ```
     #[must_use]
     pub fn exclude_from_fork(mut self) -> Self {
@@ -185,10 +188,10 @@ impl HugeTlb {
     }
 
     /// Leaves the region out of core dumps (`MADV_DONTDUMP`); see
-    /// [`Mmap::exclude_from_dumps`](crate::Mmap::exclude_from_dumps).
+    /// [`Mmap::exclude_from_dumps`](crate::backing::Mmap::exclude_from_dumps).
     ///
     /// ```
-    /// assert!(nexus_slab::HugeTlb::default().exclude_from_dumps().excluded_from_dumps());
+    /// assert!(nexus_slab::backing::HugeTlb::default().exclude_from_dumps().excluded_from_dumps());
     /// ```
     #[must_use]
     pub fn exclude_from_dumps(mut self) -> Self {
@@ -199,7 +202,7 @@ impl HugeTlb {
     /// The NUMA placement asked for, if any.
     ///
     /// ```
-    /// use nexus_slab::{HugeTlb, NumaPolicy};
+    /// use nexus_slab::{backing::HugeTlb, system::NumaPolicy};
     /// assert_eq!(HugeTlb::default().numa_node(0).numa(), Some(NumaPolicy::Bind(0)));
     /// ```
     pub const fn numa(&self) -> Option<NumaPolicy> {
@@ -209,7 +212,7 @@ impl HugeTlb {
     /// Whether the region is left out of forked children.
     ///
     /// ```
-    /// assert!(!nexus_slab::HugeTlb::default().excluded_from_fork());
+    /// assert!(!nexus_slab::backing::HugeTlb::default().excluded_from_fork());
     /// ```
     pub const fn excluded_from_fork(&self) -> bool {
         self.options.dont_fork
@@ -218,7 +221,7 @@ impl HugeTlb {
     /// Whether the region is left out of core dumps.
     ///
     /// ```
-    /// assert!(!nexus_slab::HugeTlb::default().excluded_from_dumps());
+    /// assert!(!nexus_slab::backing::HugeTlb::default().excluded_from_dumps());
     /// ```
     pub const fn excluded_from_dumps(&self) -> bool {
         self.options.dont_dump
@@ -227,7 +230,7 @@ impl HugeTlb {
     /// The page size this backing maps.
     ///
     /// ```
-    /// use nexus_slab::{HugePageSize, HugeTlb};
+    /// use nexus_slab::{backing::{HugePageSize, HugeTlb}};
     /// assert_eq!(HugeTlb::default().huge_page_size(), HugePageSize::SIZE_2M);
     /// ```
     pub const fn huge_page_size(&self) -> HugePageSize {
@@ -255,10 +258,13 @@ pub(crate) fn allocate_huge(
 ) -> Result<Region, Error> {
     let page = size.bytes();
     if layout.align() > page {
-        return Err(Error::Unsupported {
-            what: "values aligned beyond the huge page size",
-            reason: format!("alignment {} > {page}", layout.align()),
-        });
+        return Err(Error::unsupported(
+            "values aligned beyond the huge page size",
+            format!(
+                "alignment {} is more than the page's {page} bytes",
+                layout.align()
+            ),
+        ));
     }
     let len = region_len(layout, page)?;
     options.check(len, Some(page))?;

@@ -3,7 +3,7 @@
 use core::alloc::Layout;
 
 use super::{Backing, CloneBacking, HugeTlb, Mmap, Region, Releaser};
-use crate::{Error, NumaBytes};
+use crate::{system::NumaBytes, Error};
 
 /// Wraps a backing so that its region is locked in RAM (`mlock`) right after it is allocated
 /// and prefaulted, and unlocked when it is released.
@@ -28,7 +28,7 @@ use crate::{Error, NumaBytes};
 /// ```
 /// use nexus_slab::{Error, LockedSlab};
 ///
-/// match LockedSlab::<u64>::with_capacity(1 << 16) {
+/// match LockedSlab::<u64>::try_with_capacity(1 << 16) {
 ///     Ok(slab) => assert!(slab.capacity() >= 1 << 16),
 ///     Err(e @ Error::MemlockLimit { .. }) => eprintln!("{e}"),
 ///     Err(e) => panic!("{e}"),
@@ -43,7 +43,7 @@ impl<B: Backing> Locked<B> {
     /// Locks the regions of `inner`.
     ///
     /// ```
-    /// use nexus_slab::{HugeTlb, Locked, Slab};
+    /// use nexus_slab::{Slab, backing::{HugeTlb, Locked}};
     /// let slab: Slab<u64, Locked<HugeTlb>> = Slab::new_in(Locked::new(HugeTlb::default()));
     /// # let _ = slab;
     /// ```
@@ -54,7 +54,7 @@ impl<B: Backing> Locked<B> {
     /// The wrapped backing.
     ///
     /// ```
-    /// use nexus_slab::{Locked, Mmap};
+    /// use nexus_slab::{backing::{Locked, Mmap}};
     /// assert!(Locked::new(Mmap::new()).inner().prefaults());
     /// ```
     pub const fn inner(&self) -> &B {
@@ -123,7 +123,8 @@ macro_rules! locked_options {
             #[doc = concat!("[`", stringify!($inner), "::numa_node`]).")]
             ///
             /// ```
-            /// use nexus_slab::*;
+            /// use nexus_slab::backing::*;
+            /// use nexus_slab::system::NumaPolicy;
             #[doc = concat!("let b = Locked::new(", $make, ").numa_node(0);")]
             /// assert_eq!(b.inner().numa(), Some(NumaPolicy::Bind(0)));
             /// ```
@@ -136,7 +137,8 @@ macro_rules! locked_options {
             #[doc = concat!("[`", stringify!($inner), "::numa_preferred`]).")]
             ///
             /// ```
-            /// use nexus_slab::*;
+            /// use nexus_slab::backing::*;
+            /// use nexus_slab::system::NumaPolicy;
             #[doc = concat!("let b = Locked::new(", $make, ").numa_preferred(0);")]
             /// assert_eq!(b.inner().numa(), Some(NumaPolicy::Preferred(0)));
             /// ```
@@ -149,7 +151,8 @@ macro_rules! locked_options {
             #[doc = concat!("[`", stringify!($inner), "::exclude_from_fork`]).")]
             ///
             /// ```
-            /// use nexus_slab::*;
+            /// use nexus_slab::backing::*;
+            /// use nexus_slab::system::NumaPolicy;
             #[doc = concat!("let b = Locked::new(", $make, ").exclude_from_fork();")]
             /// assert!(b.inner().excluded_from_fork());
             /// ```
@@ -162,7 +165,8 @@ macro_rules! locked_options {
             #[doc = concat!("[`", stringify!($inner), "::exclude_from_dumps`]).")]
             ///
             /// ```
-            /// use nexus_slab::*;
+            /// use nexus_slab::backing::*;
+            /// use nexus_slab::system::NumaPolicy;
             #[doc = concat!("let b = Locked::new(", $make, ").exclude_from_dumps();")]
             /// assert!(b.inner().excluded_from_dumps());
             /// ```

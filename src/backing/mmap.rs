@@ -6,7 +6,7 @@ use core::ptr::NonNull;
 
 use super::options::{finish_whole, MapOptions};
 use super::{region_len, Backing, CloneBacking, Region};
-use crate::{sys, Error, NumaPolicy};
+use crate::{sys, system::NumaPolicy, Error};
 
 /// The transparent huge page size (the PMD size: 2 MiB on x86-64, 512 MiB on arm64 with 64 KiB
 /// base pages), read from the kernel once; `None` without THP. Regions at least this long are
@@ -26,7 +26,7 @@ fn thp_size() -> Option<usize> {
 /// `madvise` or `always` mode they start out on huge pages.
 ///
 /// ```
-/// use nexus_slab::{Mmap, Slab};
+/// use nexus_slab::{Slab, backing::Mmap};
 ///
 /// let mut slab: Slab<u64, Mmap> = Slab::new_in(Mmap::new());
 /// slab.alloc(1000).unwrap();
@@ -52,7 +52,7 @@ impl Mmap {
     /// A backing that prefaults its region.
     ///
     /// ```
-    /// let m = nexus_slab::Mmap::new();
+    /// let m = nexus_slab::backing::Mmap::new();
     /// assert!(m.prefaults());
     /// ```
     pub const fn new() -> Self {
@@ -67,7 +67,7 @@ impl Mmap {
     /// to be faulted in on first touch (`false`: cheaper start-up, page faults later).
     ///
     /// ```
-    /// let m = nexus_slab::Mmap::new().prefault(false);
+    /// let m = nexus_slab::backing::Mmap::new().prefault(false);
     /// assert!(!m.prefaults());
     /// ```
     #[must_use]
@@ -79,7 +79,7 @@ impl Mmap {
     /// Whether `allocate` makes every page resident.
     ///
     /// ```
-    /// assert!(nexus_slab::Mmap::default().prefaults());
+    /// assert!(nexus_slab::backing::Mmap::default().prefaults());
     /// ```
     pub const fn prefaults(&self) -> bool {
         self.prefault
@@ -89,8 +89,8 @@ impl Mmap {
     /// prefault): every page comes from that node or `alloc` fails.
     ///
     /// Checked at `alloc`: a node that does not exist (or has no memory, or is outside the
-    /// process's cpuset) is [`Error::NumaNode`], naming the nodes there are; a slab larger than
-    /// the node is [`Error::NodeMemory`]; a hugetlb slab the node's pool cannot fill is
+    /// process's cpuset) is [`Error::NodeUnavailable`], naming the nodes there are; a slab
+    /// larger than the node is [`Error::NodeMemory`]; a hugetlb slab the node's pool cannot fill is
     /// [`Error::NodeHugePagesUnavailable`], with the command that reserves pages on the node.
     /// Nothing stays mapped after an error. Linux only (Windows places by preference only:
     /// use [`numa_preferred`](Mmap::numa_preferred) there); elsewhere `alloc` returns
@@ -99,7 +99,7 @@ impl Mmap {
     /// [`Slab::numa_bytes`](crate::Slab::numa_bytes) reads back where the pages are.
     ///
     /// ```
-    /// use nexus_slab::{Error, Mmap, Slab};
+    /// use nexus_slab::{Error, Slab, backing::Mmap};
     ///
     /// let mut slab: Slab<u64, Mmap> = Slab::new_in(Mmap::new().numa_node(0));
     /// match slab.alloc(100_000) {
@@ -114,7 +114,7 @@ impl Mmap {
     /// let mut far: Slab<u64, Mmap> = Slab::new_in(Mmap::new().numa_node(4000));
     /// assert!(matches!(
     ///     far.alloc(10),
-    ///     Err(Error::NumaNode { node: 4000, .. } | Error::Unsupported { .. })
+    ///     Err(Error::NodeUnavailable { node: 4000, .. } | Error::Unsupported { .. })
     /// ));
     /// assert_eq!(far.capacity(), 0);
     /// ```
@@ -126,10 +126,10 @@ impl Mmap {
 
     /// Places the region on NUMA node `node` while the node has room, and on other nodes after
     /// that (`mbind(MPOL_PREFERRED)` on Linux, `VirtualAllocExNuma` on Windows). Only a node
-    /// that does not exist is an error ([`Error::NumaNode`], at `alloc`).
+    /// that does not exist is an error ([`Error::NodeUnavailable`], at `alloc`).
     ///
     /// ```
-    /// use nexus_slab::{Mmap, NumaPolicy};
+    /// use nexus_slab::{backing::Mmap, system::NumaPolicy};
     /// let m = Mmap::new().numa_preferred(0);
     /// assert_eq!(m.numa(), Some(NumaPolicy::Preferred(0)));
     /// ```
@@ -145,12 +145,12 @@ impl Mmap {
     /// be a segmentation fault). `fork` + `exec` is unaffected. Linux only (on Windows, which
     /// has no `fork`, it changes nothing); elsewhere `alloc` returns [`Error::Unsupported`].
     ///
-    /// Not set by default, by [`Locked`](crate::Locked) either: a program that forks a child
+    /// Not set by default, by [`Locked`](crate::backing::Locked) either: a program that forks a child
     /// which reads the slab (a snapshot writer) would crash, where without it it only pays the
     /// faults. Set it when the process forks and no child uses the slab.
     ///
     /// ```
-    /// use nexus_slab::{Locked, LockedSlab, Mmap};
+    /// use nexus_slab::{LockedSlab, backing::{Locked, Mmap}};
     ///
     /// let backing = Locked::new(Mmap::new().exclude_from_fork());
     /// assert!(backing.inner().excluded_from_fork());
@@ -169,7 +169,7 @@ impl Mmap {
     /// [`Error::Unsupported`].
     ///
     /// ```
-    /// let m = nexus_slab::Mmap::new().exclude_from_dumps();
+    /// let m = nexus_slab::backing::Mmap::new().exclude_from_dumps();
     /// assert!(m.excluded_from_dumps() && !m.excluded_from_fork());
     /// ```
     #[must_use]
@@ -181,7 +181,7 @@ impl Mmap {
     /// The NUMA placement asked for, if any.
     ///
     /// ```
-    /// assert_eq!(nexus_slab::Mmap::new().numa(), None);
+    /// assert_eq!(nexus_slab::backing::Mmap::new().numa(), None);
     /// ```
     pub const fn numa(&self) -> Option<NumaPolicy> {
         self.options.numa
@@ -190,7 +190,7 @@ impl Mmap {
     /// Whether the region is left out of forked children ([`exclude_from_fork`](Mmap::exclude_from_fork)).
     ///
     /// ```
-    /// assert!(nexus_slab::Mmap::new().exclude_from_fork().excluded_from_fork());
+    /// assert!(nexus_slab::backing::Mmap::new().exclude_from_fork().excluded_from_fork());
     /// ```
     pub const fn excluded_from_fork(&self) -> bool {
         self.options.dont_fork
@@ -199,7 +199,7 @@ impl Mmap {
     /// Whether the region is left out of core dumps ([`exclude_from_dumps`](Mmap::exclude_from_dumps)).
     ///
     /// ```
-    /// assert!(!nexus_slab::Mmap::new().excluded_from_dumps());
+    /// assert!(!nexus_slab::backing::Mmap::new().excluded_from_dumps());
     /// ```
     pub const fn excluded_from_dumps(&self) -> bool {
         self.options.dont_dump
@@ -286,10 +286,10 @@ unsafe impl Backing for Mmap {
 
     fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
         if self.map.is_some() {
-            return Err(Error::Unsupported {
-                what: "a second region from one Mmap backing",
-                reason: "a slab allocates once; give each slab its own backing".to_string(),
-            });
+            return Err(Error::unsupported(
+                "a second region from one Mmap backing",
+                "a slab allocates once: give each slab its own backing",
+            ));
         }
         self.allocate_pages(layout)
     }

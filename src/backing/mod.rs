@@ -19,7 +19,7 @@ pub use mmap::Mmap;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use crate::{sys, Error, NumaBytes};
+use crate::{sys, system::NumaBytes, Error};
 
 /// One contiguous block of memory a [`Backing`] hands to a slab.
 ///
@@ -28,7 +28,7 @@ use crate::{sys, Error, NumaBytes};
 ///
 /// ```
 /// use std::ptr::NonNull;
-/// use nexus_slab::Region;
+/// use nexus_slab::backing::Region;
 ///
 /// let mut buf = [0u8; 64];
 /// let r = Region::new(NonNull::from(&mut buf).cast(), 64, 4096);
@@ -53,7 +53,7 @@ impl Region {
     ///
     /// ```
     /// use std::ptr::NonNull;
-    /// use nexus_slab::Region;
+    /// use nexus_slab::backing::Region;
     /// let mut b = [0u8; 8];
     /// assert_eq!(Region::new(NonNull::from(&mut b).cast(), 8, 4096).len(), 8);
     /// ```
@@ -69,7 +69,7 @@ impl Region {
     ///
     /// ```
     /// use std::ptr::NonNull;
-    /// use nexus_slab::Region;
+    /// use nexus_slab::backing::Region;
     /// let mut b = [0u8; 8];
     /// let p = NonNull::from(&mut b).cast::<u8>();
     /// assert_eq!(Region::new(p, 8, 4096).as_non_null(), p);
@@ -82,7 +82,7 @@ impl Region {
     ///
     /// ```
     /// use std::ptr::NonNull;
-    /// use nexus_slab::Region;
+    /// use nexus_slab::backing::Region;
     /// let mut b = [0u8; 8];
     /// let p = NonNull::from(&mut b).cast::<u8>();
     /// assert_eq!(Region::new(p, 8, 4096).as_ptr(), p.as_ptr());
@@ -95,7 +95,7 @@ impl Region {
     ///
     /// ```
     /// use std::ptr::NonNull;
-    /// use nexus_slab::Region;
+    /// use nexus_slab::backing::Region;
     /// let mut b = [0u8; 8];
     /// assert_eq!(Region::new(NonNull::from(&mut b).cast(), 8, 4096).len(), 8);
     /// ```
@@ -115,7 +115,7 @@ impl Region {
     ///
     /// ```
     /// use std::ptr::NonNull;
-    /// use nexus_slab::Region;
+    /// use nexus_slab::backing::Region;
     /// let mut b = [0u8; 8];
     /// assert_eq!(Region::new(NonNull::from(&mut b).cast(), 8, 1 << 21).page_size(), 1 << 21);
     /// ```
@@ -151,7 +151,7 @@ impl Region {
     ///
     /// ```
     /// use std::ptr::NonNull;
-    /// use nexus_slab::Region;
+    /// use nexus_slab::backing::Region;
     ///
     /// let mut buf = vec![7u8; 3 * 4096];
     /// let region = Region::new(NonNull::new(buf.as_mut_ptr()).unwrap(), buf.len(), 4096);
@@ -223,7 +223,7 @@ impl Region {
 /// ```
 /// use std::alloc::Layout;
 /// use std::ptr::NonNull;
-/// use nexus_slab::{Backing, Error, Region, Slab};
+/// use nexus_slab::{Error, Slab, backing::{Backing, Region}};
 ///
 /// /// Hands out one caller-provided, page-aligned buffer.
 /// struct Static<'a> {
@@ -239,19 +239,13 @@ impl Region {
 ///         4096
 ///     }
 ///     fn allocate(&mut self, layout: Layout) -> Result<Region, Error> {
-///         let buf = self.buf.take().ok_or(Error::Unsupported {
-///             what: "a second allocation",
-///             reason: "the buffer is in use".into(),
-///         })?;
+///         let buf = self.buf.take().ok_or_else(|| Error::other("the buffer is in use"))?;
 ///         // As the trait advises: the size asked, rounded up to the granularity, no more.
 ///         let len = layout.size().next_multiple_of(4096);
 ///         let ptr = NonNull::from(&mut *buf).cast::<u8>();
 ///         if buf.len() < len || ptr.as_ptr() as usize % layout.align() != 0 {
 ///             self.buf = Some(buf);
-///             return Err(Error::Unsupported {
-///                 what: "this layout",
-///                 reason: "the buffer is too small or misaligned".into(),
-///             });
+///             return Err(Error::other("the buffer is too small or misaligned"));
 ///         }
 ///         let region = Region::new(ptr, len, 4096);
 ///         // SAFETY: the buffer is ours alone, readable and writable.
@@ -304,7 +298,7 @@ pub unsafe trait Backing {
     /// the budget would buy (never more).
     ///
     /// ```
-    /// use nexus_slab::{Backing, HugeTlb, Mmap, SystemInfo};
+    /// use nexus_slab::{backing::{Backing, HugeTlb, Mmap}, system::SystemInfo};
     /// // The base page size: 4 KiB on x86-64, 4, 16 or 64 KiB on ARM.
     /// assert_eq!(Mmap::new().granularity(), SystemInfo::probe().base_page_size);
     /// assert_eq!(HugeTlb::default().granularity(), 2 << 20);
@@ -320,11 +314,12 @@ pub unsafe trait Backing {
     ///
     /// # Errors
     ///
-    /// Whatever the memory source reports, as a typed [`Error`].
+    /// Whatever the memory source reports, as a typed [`Error`]; a custom backing wraps its own
+    /// failures with [`Error::other`].
     ///
     /// ```
     /// use std::alloc::Layout;
-    /// use nexus_slab::{Backing, Heap};
+    /// use nexus_slab::{backing::{Backing, Heap}};
     ///
     /// let mut heap = Heap::new();
     /// let layout = Layout::from_size_align(100, 8).unwrap();
@@ -348,7 +343,7 @@ pub unsafe trait Backing {
     ///
     /// ```
     /// use std::alloc::Layout;
-    /// use nexus_slab::{Backing, Mmap};
+    /// use nexus_slab::{backing::{Backing, Mmap}};
     ///
     /// let mut mmap = Mmap::new();
     /// let layout = Layout::from_size_align(5000, 8).unwrap();
@@ -374,7 +369,7 @@ pub unsafe trait Backing {
     ///
     /// ```
     /// use std::alloc::Layout;
-    /// use nexus_slab::{Backing, Mmap};
+    /// use nexus_slab::{backing::{Backing, Mmap}};
     ///
     /// let mut mmap = Mmap::new();
     /// let layout = Layout::from_size_align(4096, 8).unwrap();
@@ -397,7 +392,7 @@ pub unsafe trait Backing {
     ///
     /// ```
     /// use nexus_slab::Slab;
-    /// let mut slab: Slab<u8> = Slab::with_capacity(10).unwrap();
+    /// let mut slab: Slab<u8> = Slab::with_capacity(10);
     /// if slab.mlock().is_ok() {
     ///     slab.munlock().unwrap(); // calls Backing::unlock on the slab's region
     /// }
@@ -416,7 +411,7 @@ pub unsafe trait Backing {
     ///
     /// ```
     /// use nexus_slab::Slab;
-    /// let mut slab: Slab<u64> = Slab::with_capacity(1 << 20).unwrap();
+    /// let mut slab: Slab<u64> = Slab::with_capacity(1 << 20);
     /// let _ = slab.try_collapse(); // calls Backing::collapse on the slab's region
     /// ```
     fn collapse(&mut self, region: &Region) -> Result<(), Error> {
@@ -432,7 +427,7 @@ pub unsafe trait Backing {
     ///
     /// ```
     /// use nexus_slab::Slab;
-    /// let slab: Slab<u64> = Slab::with_capacity(1 << 20).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(1 << 20);
     /// if let Ok(huge) = slab.huge_page_bytes() {
     ///     assert!(huge <= slab.memory_size());
     /// }
@@ -454,7 +449,7 @@ pub unsafe trait Backing {
     ///
     /// ```
     /// use nexus_slab::Slab;
-    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(1000);
     /// if let Ok(locked) = slab.locked_bytes() {
     ///     assert_eq!(locked, 0); // not locked yet
     /// }
@@ -475,7 +470,7 @@ pub unsafe trait Backing {
     ///
     /// ```
     /// use nexus_slab::Slab;
-    /// let slab: Slab<u64> = Slab::with_capacity(1000).unwrap();
+    /// let slab: Slab<u64> = Slab::with_capacity(1000);
     /// if let Ok(placed) = slab.numa_bytes() {
     ///     assert_eq!(placed.resident(), slab.memory_size()); // prefaulted: all resident
     /// }
@@ -492,7 +487,7 @@ pub unsafe trait Backing {
 /// are); implement it for a custom backing that can.
 ///
 /// ```
-/// use nexus_slab::{CloneBacking, HugePageSize, HugeTlb, Locked, Mmap};
+/// use nexus_slab::{backing::{CloneBacking, HugePageSize, HugeTlb, Locked, Mmap}};
 ///
 /// let lazy = Mmap::new().prefault(false).clone_backing();
 /// assert!(!lazy.prefaults());
@@ -568,21 +563,14 @@ impl<B: Backing> Drop for Releaser<'_, B> {
     }
 }
 
-/// What is wrong with a region that a backing returned for `layout`, if anything: the
-/// promises of [`Backing`] the slab can check before it writes a byte.
-pub(crate) fn region_problem(region: &Region, layout: Layout) -> Option<&'static str> {
+/// Whether a region that a backing returned for `layout` breaks a promise of [`Backing`] the
+/// slab can check before it writes a byte (`Error::BrokenBacking` names which).
+pub(crate) fn region_is_broken(region: &Region, layout: Layout) -> bool {
     let addr = region.as_ptr() as usize;
-    if region.len() < layout.size() {
-        Some("shorter than asked")
-    } else if addr % layout.align() != 0 {
-        Some("not aligned as asked")
-    } else if addr.checked_add(region.len()).is_none() {
-        Some("running past the end of the address space")
-    } else if Layout::from_size_align(region.len(), layout.align()).is_err() {
-        Some("longer than isize::MAX bytes")
-    } else {
-        None
-    }
+    region.len() < layout.size()
+        || addr % layout.align() != 0
+        || addr.checked_add(region.len()).is_none()
+        || Layout::from_size_align(region.len(), layout.align()).is_err()
 }
 
 /// The length of a region for `layout` on pages of `page` bytes, refused (before anything is
@@ -611,15 +599,15 @@ fn require_pages(region: &Region, what: &'static str) -> Result<(), Error> {
     if region.is_page_aligned() {
         Ok(())
     } else {
-        Err(Error::Unsupported {
+        Err(Error::unsupported(
             what,
-            reason: format!(
+            format!(
                 "the region at {:p} ({} bytes) is not whole pages of {} bytes, so the call \
-                 would act on memory outside it; use a page-aligned backing",
+                 would act on memory outside it: use a page-aligned backing",
                 region.as_ptr(),
                 region.len(),
                 sys::page_size()
             ),
-        })
+        ))
     }
 }

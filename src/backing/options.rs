@@ -8,7 +8,7 @@
 use core::ptr::NonNull;
 
 use super::Region;
-use crate::numa::{node_pool_command, NumaPolicy};
+use crate::numa::NumaPolicy;
 use crate::{sys, Error};
 
 /// The placement and isolation settings of a backing. Copied by `clone_backing`.
@@ -36,13 +36,13 @@ impl MapOptions {
         };
         let node = policy.node();
         let Some(nodes) = sys::numa_nodes_usable() else {
-            return Err(Error::Unsupported {
-                what: "NUMA placement",
-                reason: no_numa_reason(),
-            });
+            return Err(Error::unsupported("NUMA placement", no_numa_reason()));
         };
         if !nodes.contains(&node) {
-            return Err(Error::NumaNode { node, nodes });
+            return Err(Error::NodeUnavailable {
+                node,
+                nodes: nodes.into(),
+            });
         }
         if !policy.is_strict() {
             return Ok(());
@@ -139,14 +139,11 @@ pub(crate) fn populate_bound_huge(region: &Region, node: usize) -> Result<(), Er
                     Err(node_short(node, page, needed, free, pool.total))
                 }
                 _ => match e {
-                    Error::Unsupported { .. } => Err(Error::Unsupported {
-                        what: "binding hugetlb pages to a NUMA node",
-                        reason: "prefaulting them safely needs MADV_POPULATE_WRITE (Linux \
-                                 5.14+), which reports a node short of pages as an error; \
-                                 touching them would be a SIGBUS: use numa_preferred(node), \
-                                 whose pages the mapping's reservation covers"
-                            .to_string(),
-                    }),
+                    Error::Unsupported { .. } => Err(Error::unsupported(
+                        "binding hugetlb pages to a NUMA node",
+                        "prefaulting them safely needs MADV_POPULATE_WRITE (Linux 5.14+): use \
+                         numa_preferred(node), whose pages the mapping's reservation covers",
+                    )),
                     other => Err(other),
                 },
             }
@@ -171,20 +168,20 @@ fn node_short(node: usize, page: usize, needed: usize, free: usize, total: usize
         node,
         needed,
         free,
-        page_kib: page / 1024,
-        fix: node_pool_command(node, page, total + needed.saturating_sub(free)),
+        total,
+        page_size: crate::backing::HugePageSize::new(page).expect("a pool's page size"),
     }
 }
 
-fn no_numa_reason() -> String {
+fn no_numa_reason() -> Box<str> {
     if cfg!(target_os = "linux") {
-        "this kernel reports no NUMA nodes (no /sys/devices/system/node): it was built without \
-         CONFIG_NUMA, and all memory is one node"
-            .to_string()
+        "this kernel has no NUMA nodes (no /sys/devices/system/node): it was built without \
+         CONFIG_NUMA"
+            .into()
     } else {
         match sys::bind(core::ptr::null_mut(), 0, NumaPolicy::Preferred(0)) {
             Err(Error::Unsupported { reason, .. }) => reason,
-            _ => "the platform reports no NUMA nodes".to_string(),
+            _ => "the platform reports no NUMA nodes".into(),
         }
     }
 }
@@ -202,13 +199,13 @@ pub(crate) fn finish_whole(
 ) -> Result<Region, Error> {
     let result = (|| {
         if region.as_ptr() as usize % align != 0 {
-            return Err(Error::Unsupported {
-                what: "values aligned this much with NUMA placement",
-                reason: format!(
+            return Err(Error::unsupported(
+                "values aligned this much with NUMA placement",
+                format!(
                     "the system's allocation at {:p} is not aligned to {align}",
                     region.as_ptr()
                 ),
-            });
+            ));
         }
         options.apply(&region, placed)?;
         match (prefault, huge, options.strict_node()) {
@@ -287,15 +284,12 @@ mod tests {
         let err = result.unwrap_err();
         eprintln!("{pages} pages with {} free: {err}", pool.free);
         match err {
-            Error::NodeHugePagesUnavailable {
-                node,
-                needed,
-                free,
-                fix,
-                ..
+            ref e @ Error::NodeHugePagesUnavailable {
+                node, needed, free, ..
             } => {
                 assert_eq!((node, needed, free), (0, pages, pool.free));
-                assert!(fix.starts_with(&format!("echo {} | sudo tee ", pool.total + 2)));
+                let fix = e.hint().unwrap();
+                assert!(fix.starts_with(&format!("run `echo {} | sudo tee ", pool.total + 2)));
             }
             // A kernel without NUMA sysfs has no node pool to name.
             Error::Os { source, .. } if sys::node_huge_pool(0, page).is_none() => {

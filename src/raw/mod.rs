@@ -597,19 +597,19 @@ impl<T, K: RawKey> RawSlab<T, K> {
     /// slot settles the loose ones onto the list, lowest first (O(high-water mark), once). A
     /// split slab keeps its list exact (its lent slots look vacant): there another vacated
     /// slot is unlinked by walking the list, O(free-list length).
-    pub(crate) fn insert_at(&mut self, key: K, value: T) -> Result<(), (T, crate::Error)> {
+    pub(crate) fn insert_at(&mut self, key: K, value: T) -> Result<(), (T, crate::KeyError)> {
         let i = key.slot();
         if i >= self.cap {
             return Err((
                 value,
-                crate::Error::KeyOutOfRange {
+                crate::KeyError::OutOfRange {
                     index: i,
                     capacity: self.cap,
                 },
             ));
         }
         if self.is_occupied(i) {
-            return Err((value, crate::Error::Occupied { index: i }));
+            return Err((value, crate::KeyError::Occupied { index: i }));
         }
         let want = key.generation_bits();
         if K::GENERATIONAL {
@@ -622,7 +622,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
                 0
             };
             if want & 1 == 0 || want <= g || self.is_retired(i) {
-                return Err((value, crate::Error::StaleKey { index: i }));
+                return Err((value, crate::KeyError::Stale { index: i }));
             }
         }
         if i >= self.hwm {
@@ -633,7 +633,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
         } else if self.split {
             if !self.unlink(i) {
                 // Vacant below the high-water mark but on no list: lent (or retired).
-                return Err((value, crate::Error::StaleKey { index: i }));
+                return Err((value, crate::KeyError::Stale { index: i }));
             }
         } else {
             // Vacant, below the high-water mark, not retired and not out: listed or loose.
@@ -965,7 +965,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
     pub(crate) fn disjoint<const N: usize>(
         &mut self,
         keys: [K; N],
-    ) -> Result<[*mut T; N], crate::Error> {
+    ) -> Result<[*mut T; N], crate::KeyError> {
         let mut slots = [0usize; N];
         for (n, key) in keys.iter().enumerate() {
             let i = key.slot();
@@ -973,7 +973,7 @@ impl<T, K: RawKey> RawSlab<T, K> {
                 return Err(self.miss_reason(*key));
             }
             if slots[..n].contains(&i) {
-                return Err(crate::Error::DuplicateKey { index: i });
+                return Err(crate::KeyError::Duplicate { index: i });
             }
             slots[n] = i;
         }
@@ -983,12 +983,12 @@ impl<T, K: RawKey> RawSlab<T, K> {
 
     /// Why `key` finds no value: out of range; stale (generational keys: the slot has moved on
     /// to a later generation — the key's value was removed, whether or not the slot holds
-    /// another value now); or vacant (no value, and no sign the key ever had one; a retired
-    /// slot, generation 0, also answers vacant).
-    pub(crate) fn miss_reason(&self, key: K) -> crate::Error {
+    /// another value now — or the slot is retired, so every key to it is); or vacant (no
+    /// value, and no sign the key ever had one).
+    pub(crate) fn miss_reason(&self, key: K) -> crate::KeyError {
         let i = key.slot();
         if i >= self.cap {
-            return crate::Error::KeyOutOfRange {
+            return crate::KeyError::OutOfRange {
                 index: i,
                 capacity: self.cap,
             };
@@ -996,11 +996,11 @@ impl<T, K: RawKey> RawSlab<T, K> {
         if K::GENERATIONAL && i < self.hwm {
             // SAFETY: `i < hwm <= cap`, and the keys are generational.
             let g = unsafe { *self.gen_ptr(i) };
-            if key.generation_bits() < g {
-                return crate::Error::StaleKey { index: i };
+            if key.generation_bits() < g || self.is_retired(i) {
+                return crate::KeyError::Stale { index: i };
             }
         }
-        crate::Error::VacantKey { index: i }
+        crate::KeyError::Vacant { index: i }
     }
 
     /// Starts restoring a saved state into this fresh core: slots `0..hwm` become "not yet
@@ -1012,15 +1012,19 @@ impl<T, K: RawKey> RawSlab<T, K> {
     /// [`restore_free`]: RawSlab::restore_free
     /// [`finish_restore`]: RawSlab::finish_restore
     #[cfg(feature = "serde")]
-    pub(crate) fn begin_restore(&mut self, hwm: usize) -> Result<Restoring, crate::Error> {
+    pub(crate) fn begin_restore(
+        &mut self,
+        hwm: usize,
+    ) -> Result<Restoring, crate::snapshot::SnapshotError> {
         assert!(
             self.hwm == 0 && self.len == 0 && self.free == NIL,
             "a fresh core"
         );
         if hwm > self.cap {
-            return Err(crate::Error::Corrupt {
-                what: format!("{hwm} slots in use in a slab of {} slots", self.cap),
-            });
+            return Err(crate::snapshot::SnapshotError::corrupt(format!(
+                "{hwm} slots in use in a slab of {} slots",
+                self.cap
+            )));
         }
         for i in 0..hwm {
             // SAFETY: `i < hwm <= cap`, a vacant slot of this fresh core.
@@ -1033,25 +1037,30 @@ impl<T, K: RawKey> RawSlab<T, K> {
     /// Puts a saved value back at exactly `key` (below the high-water mark, not yet
     /// restored; generational keys carry an odd generation).
     #[cfg(feature = "serde")]
-    pub(crate) fn restore_entry(&mut self, key: K, value: T) -> Result<(), crate::Error> {
+    pub(crate) fn restore_entry(
+        &mut self,
+        key: K,
+        value: T,
+    ) -> Result<(), crate::snapshot::SnapshotError> {
         let i = key.slot();
         if i >= self.hwm {
-            return Err(crate::Error::Corrupt {
-                what: format!("an entry at slot {i}, beyond the {} slots in use", self.hwm),
-            });
+            return Err(crate::snapshot::SnapshotError::corrupt(format!(
+                "an entry at slot {i}, beyond the {} slots in use",
+                self.hwm
+            )));
         }
         // SAFETY: `i < hwm <= cap`: the slot exists.
         let unaccounted = unsafe { (*self.slots.as_ptr().add(i)).next } == UNACCOUNTED;
         if self.is_occupied(i) || !unaccounted {
-            return Err(crate::Error::Corrupt {
-                what: format!("slot {i} appears twice"),
-            });
+            return Err(crate::snapshot::SnapshotError::corrupt(format!(
+                "slot {i} appears twice"
+            )));
         }
         let want = key.generation_bits();
         if K::GENERATIONAL && want & 1 == 0 {
-            return Err(crate::Error::Corrupt {
-                what: format!("the entry at slot {i} has an even generation {want}"),
-            });
+            return Err(crate::snapshot::SnapshotError::corrupt(format!(
+                "the entry at slot {i} has an even generation {want}"
+            )));
         }
         // SAFETY: `i < hwm <= cap`, and the slot is vacant and on no list: it is still marked
         // unaccounted (checked above).
@@ -1067,24 +1076,25 @@ impl<T, K: RawKey> RawSlab<T, K> {
         r: &mut Restoring,
         i: usize,
         generation: u32,
-    ) -> Result<(), crate::Error> {
+    ) -> Result<(), crate::snapshot::SnapshotError> {
         if i >= self.hwm {
-            return Err(crate::Error::Corrupt {
-                what: format!("free slot {i} is beyond the {} slots in use", self.hwm),
-            });
+            return Err(crate::snapshot::SnapshotError::corrupt(format!(
+                "free slot {i} is beyond the {} slots in use",
+                self.hwm
+            )));
         }
         // SAFETY: `i < hwm <= cap`.
         let unaccounted = unsafe { (*self.slots.as_ptr().add(i)).next } == UNACCOUNTED;
         if self.is_occupied(i) || !unaccounted {
-            return Err(crate::Error::Corrupt {
-                what: format!("free slot {i} is also occupied or listed twice"),
-            });
+            return Err(crate::snapshot::SnapshotError::corrupt(format!(
+                "free slot {i} is also occupied or listed twice"
+            )));
         }
         if K::GENERATIONAL {
             if generation & 1 == 1 {
-                return Err(crate::Error::Corrupt {
-                    what: format!("free slot {i} has an odd (occupied) generation {generation}"),
-                });
+                return Err(crate::snapshot::SnapshotError::corrupt(format!(
+                    "free slot {i} has an odd (occupied) generation {generation}"
+                )));
             }
             // SAFETY: `i < cap`, generational keys.
             unsafe { *self.gen_ptr(i) = generation };
@@ -1107,7 +1117,10 @@ impl<T, K: RawKey> RawSlab<T, K> {
     /// each is occupied or free; with generational ones the rest are retired (generation 0,
     /// never found, never reused).
     #[cfg(feature = "serde")]
-    pub(crate) fn finish_restore(&mut self, r: Restoring) -> Result<(), crate::Error> {
+    pub(crate) fn finish_restore(
+        &mut self,
+        r: Restoring,
+    ) -> Result<(), crate::snapshot::SnapshotError> {
         let accounted = self.len + r.free;
         if K::GENERATIONAL {
             // The slots not accounted for keep generation 0 (a fresh core's, never written
@@ -1116,12 +1129,10 @@ impl<T, K: RawKey> RawSlab<T, K> {
             self.retired = self.hwm - accounted;
             Ok(())
         } else if accounted != self.hwm {
-            Err(crate::Error::Corrupt {
-                what: format!(
-                    "{} values and {} free slots do not account for the {} slots in use",
-                    self.len, r.free, self.hwm
-                ),
-            })
+            Err(crate::snapshot::SnapshotError::corrupt(format!(
+                "{} values and {} free slots do not account for the {} slots in use",
+                self.len, r.free, self.hwm
+            )))
         } else {
             Ok(())
         }
@@ -1143,7 +1154,7 @@ mod tests {
     use std::alloc::{alloc, dealloc, Layout};
 
     fn k(i: usize) -> Key {
-        Key::new(i)
+        Key::new_saturating(i)
     }
 
     /// A core over plain heap memory, freed on drop (values are dropped first).
@@ -1298,15 +1309,15 @@ mod tests {
         assert!(m.raw.disjoint([a, b]).is_ok());
         assert!(matches!(
             m.raw.disjoint([a, a]),
-            Err(crate::Error::DuplicateKey { index: 0 })
+            Err(crate::KeyError::Duplicate { index: 0 })
         ));
         assert!(matches!(
             m.raw.disjoint([a, k(5)]),
-            Err(crate::Error::VacantKey { index: 5 })
+            Err(crate::KeyError::Vacant { index: 5 })
         ));
         assert!(matches!(
             m.raw.disjoint([k(usize::MAX)]),
-            Err(crate::Error::KeyOutOfRange { .. })
+            Err(crate::KeyError::OutOfRange { .. })
         ));
     }
 
@@ -1334,7 +1345,7 @@ mod tests {
         assert_eq!(m.raw.get(b), Some(&2));
         assert!(matches!(
             m.raw.disjoint([a]),
-            Err(crate::Error::StaleKey { index: 0 })
+            Err(crate::KeyError::Stale { index: 0 })
         ));
     }
 

@@ -13,35 +13,32 @@ use crate::Error;
 /// multiple of `page`, so the whole mapping can be unmapped again (memmap2 #156).
 pub(crate) fn map_huge(len: usize, page: usize) -> Result<NonNull<u8>, Error> {
     let Some(pool) = huge_pool(page) else {
-        return Err(Error::Unsupported {
-            what: "hugetlb pages of this size",
-            reason: format!(
-                "the kernel has no pool of {} KiB pages (no {}); sizes offered: {:?} KiB{}",
-                page / 1024,
-                pool_dir(page),
-                huge_page_sizes()
-                    .iter()
-                    .map(|s| s / 1024)
-                    .collect::<Vec<_>>(),
+        let offered = huge_page_sizes()
+            .iter()
+            .map(|&s| crate::error::Size(s).to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(Error::unsupported(
+            "hugetlb pages of this size",
+            format!(
+                "the kernel has no pool of {} pages (sizes offered: {}){}",
+                crate::error::Size(page),
+                if offered.is_empty() { "none" } else { &offered },
                 if page == 1 << 30 {
-                    " (1 GiB pages need a CPU with pdpe1gb)"
+                    "; 1 GiB pages need a CPU with pdpe1gb"
                 } else {
                     ""
                 }
             ),
-        });
+        ));
     };
     map_huge_raw(len, page).map_err(|e| match e.raw_os_error() {
-        Some(libc::ENOMEM) => {
-            let needed = len / page;
-            let available = pool.free.saturating_sub(pool.reserved);
-            Error::HugePagesUnavailable {
-                needed,
-                free: available,
-                page_kib: page / 1024,
-                fix: huge_pool_fix(page, pool.total + needed.saturating_sub(available)),
-            }
-        }
+        Some(libc::ENOMEM) => Error::HugePagesUnavailable {
+            needed: len / page,
+            free: pool.free.saturating_sub(pool.reserved),
+            total: pool.total,
+            page_size: crate::backing::HugePageSize::new(page).expect("a pool's page size"),
+        },
         _ => Error::os("mmap(MAP_HUGETLB)", len, e),
     })
 }
@@ -103,13 +100,7 @@ pub(crate) fn collapse(ptr: *mut u8, len: usize) -> Result<(), Error> {
     let err = io::Error::last_os_error();
     match err.raw_os_error() {
         Some(libc::EINVAL) => Err(super::procfs::collapse_refused(ptr, len)),
-        Some(libc::EAGAIN) | Some(libc::ENOMEM) => Err(Error::Os {
-            op: "madvise(MADV_COLLAPSE)",
-            bytes: len,
-            source: err,
-            hint: "; the kernel found no free huge page: retry, or compact memory first \
-                   (`echo 1 | sudo tee /proc/sys/vm/compact_memory`)",
-        }),
+        // EAGAIN, ENOMEM: no free huge page; the message says how to compact memory.
         _ => Err(Error::os("madvise(MADV_COLLAPSE)", len, err)),
     }
 }
@@ -122,10 +113,10 @@ pub(crate) fn populate(ptr: *mut u8, len: usize) -> Result<(), Error> {
     }
     let err = io::Error::last_os_error();
     match err.raw_os_error() {
-        Some(libc::EINVAL) => Err(Error::Unsupported {
-            what: "MADV_POPULATE_WRITE",
-            reason: "needs Linux 5.14+".to_string(),
-        }),
+        Some(libc::EINVAL) => Err(Error::unsupported(
+            "MADV_POPULATE_WRITE",
+            "it needs Linux 5.14 or later",
+        )),
         _ => Err(Error::os("madvise(MADV_POPULATE_WRITE)", len, err)),
     }
 }
@@ -187,7 +178,7 @@ pub(crate) fn page_sizes_in(dir: &str) -> Vec<usize> {
 /// with `default_hugepagesz=1G`. And it pipes into `sudo tee`, since in `sudo echo N > file`
 /// the redirection runs without privilege.
 pub(crate) fn huge_pool_fix(page: usize, total: usize) -> String {
-    format!("echo {total} | sudo tee {}/nr_hugepages", pool_dir(page))
+    crate::error::pool_command(None, page, total)
 }
 
 /// A `kB` field of /proc/meminfo (`field` with its colon, e.g. `"MemAvailable:"`), in bytes.

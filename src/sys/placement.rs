@@ -126,22 +126,17 @@ pub(crate) fn map_on_node(
 /// Why a NUMA system call was refused, for the calls every NUMA kernel has.
 fn numa_call_error(op: &'static str, len: usize, err: io::Error) -> Error {
     match err.raw_os_error() {
-        Some(libc::ENOSYS) => Error::Unsupported {
-            what: "NUMA placement",
-            reason: format!(
-                "{op} is not implemented by this kernel (ENOSYS): it was built without \
-                 CONFIG_NUMA"
+        Some(libc::ENOSYS) => Error::unsupported(
+            "NUMA placement",
+            format!("this kernel has no {op} (ENOSYS): it was built without CONFIG_NUMA"),
+        ),
+        Some(libc::EPERM) => Error::unsupported(
+            "NUMA placement",
+            format!(
+                "a seccomp filter refuses {op} (EPERM): Docker allows the NUMA calls with \
+                 `docker run --cap-add SYS_NICE`"
             ),
-        },
-        Some(libc::EPERM) => Error::Unsupported {
-            what: "NUMA placement",
-            reason: format!(
-                "{op} was refused (EPERM): a seccomp filter forbids it — Docker's default \
-                 profile allows the NUMA calls only with CAP_SYS_NICE (`docker run --cap-add \
-                 SYS_NICE`), or run under a profile that allows mbind, get_mempolicy and \
-                 move_pages"
-            ),
-        },
+        ),
         _ => Error::os(op, len, err),
     }
 }
@@ -178,9 +173,9 @@ pub(crate) fn bind(ptr: *mut u8, len: usize, policy: NumaPolicy) -> Result<(), E
     let err = io::Error::last_os_error();
     match err.raw_os_error() {
         // The node is outside the nodes with memory, or outside the cpuset.
-        Some(libc::EINVAL) => Err(Error::NumaNode {
+        Some(libc::EINVAL) => Err(Error::NodeUnavailable {
             node,
-            nodes: numa_nodes_usable().unwrap_or_default(),
+            nodes: numa_nodes_usable().unwrap_or_default().into(),
         }),
         _ => Err(numa_call_error("mbind", len, err)),
     }

@@ -199,13 +199,11 @@ pub(crate) fn mlock_enomem(ptr: *mut u8, len: usize, err: io::Error) -> Error {
     };
     let limit_error = || Error::MemlockLimit {
         needed: len,
-        limit: match locked {
-            Some(b) => format!("{limit}; this process already has {b} bytes locked"),
-            None => limit.to_string(),
-        },
+        limit,
+        locked: locked.unwrap_or(0),
     };
     if cap != Some(true) {
-        if let crate::Limit::Bytes(l) = limit {
+        if let crate::system::Limit::Bytes(l) = limit {
             if over_limit(l) {
                 return limit_error();
             }
@@ -223,14 +221,8 @@ pub(crate) fn mlock_enomem(ptr: *mut u8, len: usize, err: io::Error) -> Error {
             }
         }
         if mapped < end - start {
-            return Error::Os {
-                op: "mlock",
-                bytes: len,
-                source: err,
-                hint: "; part of the range is not mapped in this process, so it is not memory \
-                       the process can lock: the region did not come from a working backing \
-                       (a Backing that broke its contract, or a Region made up by hand)",
-            };
+            // The message of an `mlock` ENOMEM says so.
+            return Error::os("mlock", len, err);
         }
         let max = fs::read("/proc/sys/vm/max_map_count")
             .ok()
@@ -238,7 +230,6 @@ pub(crate) fn mlock_enomem(ptr: *mut u8, len: usize, err: io::Error) -> Error {
         if let Some(max) = max {
             if count + 2 > max {
                 return Error::MapCountLimit {
-                    op: "mlock",
                     mappings: count,
                     max,
                 };
@@ -264,19 +255,16 @@ pub(crate) fn collapse_check(ptr: *mut u8, len: usize) -> Result<(), Error> {
     let (start, end) = range(ptr, len);
     match start.checked_next_multiple_of(pmd) {
         Some(first) if first.saturating_add(pmd) <= end => Ok(()),
-        _ => Err(Error::Unsupported {
-            what: "MADV_COLLAPSE",
-            reason: format!(
-                "the region ({len} bytes at {ptr:p}) holds no {} stretch aligned to {}, and only \
-                 such stretches can be moved onto transparent huge pages (the PMD size, \
-                 /sys/kernel/mm/transparent_hugepage/hpage_pmd_size); allocate at least {} with \
-                 Mmap, which aligns regions that large, or twice that from an allocator that \
-                 does not align",
+        _ => Err(Error::unsupported(
+            "MADV_COLLAPSE",
+            format!(
+                "the region ({len} bytes at {ptr:p}) holds no {} stretch aligned to {}: allocate \
+                 {} or more with Mmap, which aligns it",
                 Bytes(pmd),
                 Bytes(pmd),
                 Bytes(pmd),
             ),
-        }),
+        )),
     }
 }
 
@@ -300,36 +288,25 @@ pub(crate) fn collapse_refused(ptr: *mut u8, len: usize) -> Error {
     // SAFETY: PR_GET_THP_DISABLE reads a process flag; no pointer is passed.
     let thp_disabled = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) } > 0;
     let reason = if version.is_some_and(|v| v < (6, 1)) {
-        format!("MADV_COLLAPSE needs Linux 6.1 or later, and this kernel is {release}")
+        format!("it needs Linux 6.1 or later, and this kernel is {release}")
     } else if mode.as_deref() == Some("never") {
-        "transparent huge pages are off (`never` in \
-         /sys/kernel/mm/transparent_hugepage/enabled): turn them on with \
-         `echo madvise | sudo tee /sys/kernel/mm/transparent_hugepage/enabled`"
-            .to_string()
+        return Error::ThpDisabled { process: false };
     } else if thp_disabled {
-        "transparent huge pages are disabled for this process with \
-         prctl(PR_SET_THP_DISABLE), set by the program or inherited from the process that \
-         started it: clear it with prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0)"
-            .to_string()
+        return Error::ThpDisabled { process: true };
     } else if vmas.iter().any(|v| v.has(b"nh")) {
-        "the region is advised MADV_NOHUGEPAGE (`nh` in its VmFlags in /proc/self/smaps), \
-         which MADV_COLLAPSE respects: advise it MADV_HUGEPAGE, or drop the \
-         MADV_NOHUGEPAGE call"
+        "the region is advised MADV_NOHUGEPAGE (`nh` in its VmFlags), which MADV_COLLAPSE \
+         respects"
             .to_string()
     } else if vmas.iter().any(|v| v.has(b"ht")) {
         "the region is on hugetlb pages, which are huge already".to_string()
     } else {
         format!(
             "the kernel refused it (EINVAL) for {len} bytes at {ptr:p} on Linux {release} with \
-             transparent huge pages `{}`; the mapping may be of a kind transparent huge pages do \
-             not cover (they cover anonymous memory, shmem and regular files)",
+             THP `{}`: transparent huge pages cover anonymous memory, shmem and files only",
             mode.as_deref().unwrap_or("unknown")
         )
     };
-    Error::Unsupported {
-        what: "MADV_COLLAPSE",
-        reason,
-    }
+    Error::unsupported("MADV_COLLAPSE", reason)
 }
 
 #[cfg(test)]

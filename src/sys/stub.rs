@@ -10,33 +10,28 @@ use crate::numa::{NodeHugePool, NumaBytes, NumaNode, NumaPolicy};
 use crate::Error;
 
 #[cfg(miri)]
-const WHY: &str = "Miri does not model mlock/madvise; run the memory-control tests natively";
+const WHY: &str = "Miri does not model mlock or madvise: run the memory-control tests natively";
 #[cfg(all(not(miri), windows))]
-const WHY: &str = "enable the `unstable-windows` cargo feature for VirtualLock and large pages";
+const WHY: &str = "VirtualLock and large pages need the `unstable-windows` cargo feature of \
+     nexus-slab";
 #[cfg(all(not(miri), unix))]
 const WHY: &str = "huge pages (hugetlb, transparent huge pages) are Linux features";
 #[cfg(all(not(miri), not(windows), not(unix)))]
-const WHY: &str = "this platform has no memory-control support in nexus-slab";
+const WHY: &str = "nexus-slab has no memory control on this platform";
 
 /// Why NUMA placement and fork/dump isolation are missing here.
 #[cfg(all(not(miri), unix))]
-const WHY_PLACEMENT: &str = "NUMA placement (mbind, move_pages) and MADV_DONTFORK/MADV_DONTDUMP \
-     are Linux calls, which nexus-slab implements on Linux only";
+const WHY_PLACEMENT: &str = "nexus-slab places memory on NUMA nodes and excludes it from forks \
+     and dumps on Linux only";
 #[cfg(any(miri, not(unix)))]
 const WHY_PLACEMENT: &str = WHY;
 
 fn unsupported_placement(what: &'static str) -> Error {
-    Error::Unsupported {
-        what,
-        reason: WHY_PLACEMENT.to_string(),
-    }
+    Error::unsupported(what, WHY_PLACEMENT)
 }
 
 fn unsupported(what: &'static str) -> Error {
-    Error::Unsupported {
-        what,
-        reason: WHY.to_string(),
-    }
+    Error::unsupported(what, WHY)
 }
 
 pub(crate) fn page_size() -> usize {
@@ -52,8 +47,8 @@ pub(crate) fn available_memory() -> Option<usize> {
     None
 }
 
-pub(crate) fn hint_for(_: &io::Error) -> &'static str {
-    ""
+pub(crate) fn os_advice(_: &str, _: &io::Error) -> (Option<&'static str>, Option<&'static str>) {
+    (None, None)
 }
 
 pub(crate) fn memlock_limit() -> Limit {

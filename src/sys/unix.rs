@@ -32,7 +32,8 @@ pub(crate) use placement::{
 fn mlock_enomem(_: *mut u8, len: usize, _: io::Error) -> Error {
     Error::MemlockLimit {
         needed: len,
-        limit: memlock_limit().to_string(),
+        limit: memlock_limit(),
+        locked: 0,
     }
 }
 
@@ -79,16 +80,28 @@ pub(crate) fn read_physical_memory() -> Option<usize> {
     (pages > 0).then(|| (pages as usize).saturating_mul(page_size()))
 }
 
-/// What to add to an OS error's message.
-pub(crate) fn hint_for(err: &io::Error) -> &'static str {
-    match err.raw_os_error() {
-        Some(libc::ENOMEM) => {
-            "; not enough memory or address space: check free memory, `ulimit -v`, \
-             vm.overcommit_memory (/proc/sys/vm/overcommit_memory), and the process's mappings \
-             (lines of /proc/<pid>/maps) against vm.max_map_count"
-        }
-        Some(libc::EPERM) | Some(libc::EACCES) => "; the process lacks the permission",
-        _ => "",
+/// What an OS error of `op` means here, and the fix where there is one: the message of
+/// [`Error::Os`] around its source.
+pub(crate) fn os_advice(op: &str, err: &io::Error) -> (Option<&'static str>, Option<&'static str>) {
+    match (op, err.raw_os_error()) {
+        ("madvise(MADV_COLLAPSE)", Some(libc::EAGAIN | libc::ENOMEM)) => (
+            Some("the kernel found no free huge page"),
+            Some("run `echo 1 | sudo tee /proc/sys/vm/compact_memory` and retry"),
+        ),
+        // The other causes of ENOMEM (the limit, the mapping count) have variants of their own.
+        ("mlock" | "munlock", Some(libc::ENOMEM)) => (
+            Some(
+                "part of the range is not mapped in this process (a Region made up by hand, or \
+                 a Backing that broke its contract)",
+            ),
+            None,
+        ),
+        (_, Some(libc::ENOMEM)) => (
+            Some("not enough memory or address space (free memory, `ulimit -v`, overcommit)"),
+            None,
+        ),
+        (_, Some(libc::EPERM | libc::EACCES)) => (Some("the process lacks the permission"), None),
+        _ => (None, None),
     }
 }
 
@@ -127,7 +140,8 @@ pub(crate) fn lock(ptr: *mut u8, len: usize) -> Result<(), Error> {
         // EPERM: the limit is 0 and no CAP_IPC_LOCK.
         Some(libc::EPERM) => Err(Error::MemlockLimit {
             needed: len,
-            limit: memlock_limit().to_string(),
+            limit: memlock_limit(),
+            locked: 0,
         }),
         _ => Err(Error::os("mlock", len, err)),
     }

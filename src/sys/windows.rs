@@ -152,8 +152,8 @@ fn last_error() -> io::Error {
 }
 
 /// How to give an account the privilege large pages need.
-const GRANT_LOCK_MEMORY: &str = "grant the account SeLockMemoryPrivilege: secpol.msc > Local \
-     Policies > User Rights Assignment > \"Lock pages in memory\" (then sign out and in again)";
+const GRANT_LOCK_MEMORY: &str = "grant \"Lock pages in memory\" in secpol.msc (Local Policies > \
+     User Rights Assignment), then sign in again";
 
 /// The base page size, read once.
 pub(crate) fn page_size() -> usize {
@@ -230,26 +230,34 @@ pub(crate) fn available_memory() -> Option<usize> {
     None
 }
 
-/// What to add to an OS error's message.
-pub(crate) fn hint_for(err: &io::Error) -> &'static str {
+/// What an OS error of `op` means here, and the fix where there is one: the message of
+/// [`Error::Os`] around its source.
+pub(crate) fn os_advice(
+    _op: &str,
+    err: &io::Error,
+) -> (Option<&'static str>, Option<&'static str>) {
     match err.raw_os_error() {
-        Some(ERROR_NOT_ENOUGH_MEMORY | ERROR_OUTOFMEMORY | ERROR_COMMITMENT_LIMIT) => {
-            "; not enough memory or commit charge: check free memory and the size of the page \
-             file (the commit limit)"
-        }
-        Some(ERROR_NO_SYSTEM_RESOURCES) => {
-            "; Windows found too little free physically contiguous memory: large pages are \
-             easiest to get soon after boot, before memory fragments"
-        }
-        Some(ERROR_WORKING_SET_QUOTA) => {
-            "; the process working set is too small: raise it with SetProcessWorkingSetSize"
-        }
-        Some(ERROR_PRIVILEGE_NOT_HELD) => {
-            "; the account lacks a privilege (large pages need SeLockMemoryPrivilege, \"Lock \
-             pages in memory\" in secpol.msc)"
-        }
-        Some(ERROR_ACCESS_DENIED) => "; the process lacks the permission",
-        _ => "",
+        Some(ERROR_NOT_ENOUGH_MEMORY | ERROR_OUTOFMEMORY | ERROR_COMMITMENT_LIMIT) => (
+            Some("not enough memory or commit charge (the page file sets the commit limit)"),
+            None,
+        ),
+        Some(ERROR_NO_SYSTEM_RESOURCES) => (
+            Some(
+                "too little free contiguous memory for large pages (easiest to get soon after \
+                 boot)",
+            ),
+            None,
+        ),
+        Some(ERROR_WORKING_SET_QUOTA) => (
+            Some("the process working set is too small"),
+            Some("raise its minimum with SetProcessWorkingSetSize before the call"),
+        ),
+        Some(ERROR_PRIVILEGE_NOT_HELD) => (
+            Some("the account lacks SeLockMemoryPrivilege"),
+            Some(GRANT_LOCK_MEMORY),
+        ),
+        Some(ERROR_ACCESS_DENIED) => (Some("the process lacks the permission"), None),
+        _ => (None, None),
     }
 }
 
@@ -287,14 +295,8 @@ pub(crate) fn lock(ptr: *mut u8, len: usize) -> Result<(), Error> {
     match err.raw_os_error() {
         Some(ERROR_WORKING_SET_QUOTA) => Err(Error::MemlockLimit {
             needed: len,
-            limit: match working_set_size() {
-                Some((min, max)) => format!(
-                    "minimum working set {} per GetProcessWorkingSetSize, maximum {}",
-                    Limit::Bytes(min as u64),
-                    Limit::Bytes(max as u64)
-                ),
-                None => "unknown: GetProcessWorkingSetSize failed".to_string(),
-            },
+            limit: memlock_limit(),
+            locked: 0,
         }),
         _ => Err(Error::os("VirtualLock", len, err)),
     }
@@ -314,12 +316,10 @@ pub(crate) fn unlock(ptr: *mut u8, len: usize) -> Result<(), Error> {
 }
 
 fn no_thp() -> Error {
-    Error::Unsupported {
-        what: "MADV_COLLAPSE",
-        reason: "Windows has no transparent huge pages; for large pages allocate on them from \
-                 the start (the HugeTlb backing: VirtualAlloc with MEM_LARGE_PAGES)"
-            .to_string(),
-    }
+    Error::unsupported(
+        "MADV_COLLAPSE",
+        "Windows has no transparent huge pages: allocate on large pages from the start (HugeTlb)",
+    )
 }
 
 pub(crate) fn collapse(_: *mut u8, _: usize) -> Result<(), Error> {
@@ -328,10 +328,10 @@ pub(crate) fn collapse(_: *mut u8, _: usize) -> Result<(), Error> {
 
 /// Unsupported: the caller then touches every page, which commits and faults them in.
 pub(crate) fn populate(_: *mut u8, _: usize) -> Result<(), Error> {
-    Err(Error::Unsupported {
-        what: "MADV_POPULATE_WRITE",
-        reason: "Windows has no populate call; pages are touched instead".to_string(),
-    })
+    Err(Error::unsupported(
+        "MADV_POPULATE_WRITE",
+        "Windows has no populate call (pages are touched instead)",
+    ))
 }
 
 /// No transparent huge pages to ask for.
@@ -352,19 +352,19 @@ pub(crate) fn map_huge(len: usize, page: usize) -> Result<NonNull<u8>, Error> {
 fn map_large(len: usize, page: usize, node: Option<u32>) -> Result<NonNull<u8>, Error> {
     let large = large_page_minimum();
     if large == 0 || page != large {
-        return Err(Error::Unsupported {
-            what: "large pages of this size",
-            reason: if large == 0 {
+        return Err(Error::unsupported(
+            "large pages of this size",
+            if large == 0 {
                 "this system offers no large pages (GetLargePageMinimum returns 0)".to_string()
             } else {
                 format!(
-                    "Windows allocates large pages of {} KiB only (GetLargePageMinimum); {} KiB \
-                     pages are not available through VirtualAlloc",
+                    "Windows allocates large pages of {} KiB only (GetLargePageMinimum), not \
+                     {} KiB",
                     large / 1024,
                     page / 1024
                 )
             },
-        });
+        ));
     }
     debug_assert!(len % page == 0);
     let mut result = map_raw(len, MEM_LARGE_PAGES, node);
@@ -375,23 +375,23 @@ fn map_large(len: usize, page: usize, node: Option<u32>) -> Result<NonNull<u8>, 
         }
     }
     result.map_err(|e| match e.raw_os_error() {
-        Some(ERROR_PRIVILEGE_NOT_HELD) => Error::Unsupported {
-            what: "large pages",
-            reason: format!(
-                "VirtualAlloc(MEM_LARGE_PAGES) needs SeLockMemoryPrivilege, which this process \
-                 does not hold (error 1314, ERROR_PRIVILEGE_NOT_HELD); {GRANT_LOCK_MEMORY}"
+        Some(ERROR_PRIVILEGE_NOT_HELD) => Error::unsupported(
+            "large pages",
+            format!(
+                "they need SeLockMemoryPrivilege (error 1314), which this process lacks: \
+                 {GRANT_LOCK_MEMORY}"
             ),
-        },
+        ),
         // The size is whole large pages and the flags are the documented ones: a system that
         // still calls them invalid does not implement large pages (wine 8 is one).
-        Some(ERROR_INVALID_PARAMETER) => Error::Unsupported {
-            what: "large pages",
-            reason: format!(
-                "VirtualAlloc rejected MEM_LARGE_PAGES for {len} bytes (whole pages of {} KiB) \
-                 as an invalid parameter (error 87): this system does not implement large pages",
+        Some(ERROR_INVALID_PARAMETER) => Error::unsupported(
+            "large pages",
+            format!(
+                "VirtualAlloc calls MEM_LARGE_PAGES for {len} bytes (whole pages of {} KiB) an \
+                 invalid parameter (error 87): this system does not implement them",
                 page / 1024
             ),
-        },
+        ),
         _ => Error::os("VirtualAlloc(MEM_LARGE_PAGES)", len, e),
     })
 }
@@ -625,13 +625,10 @@ pub(crate) fn node_huge_pool(_: usize, _: usize) -> Option<NodeHugePool> {
 
 /// Why Windows cannot bind strictly.
 fn no_strict_binding() -> Error {
-    Error::Unsupported {
-        what: "a strict NUMA binding",
-        reason: "Windows places memory on a node by preference only (VirtualAllocExNuma falls \
-                 back to other nodes when the node is short) and has no strict binding; use \
-                 numa_preferred(node)"
-            .to_string(),
-    }
+    Error::unsupported(
+        "a strict NUMA binding",
+        "Windows places memory on a node by preference only: use numa_preferred(node)",
+    )
 }
 
 /// Maps `len` bytes preferably on the node of `policy` (`VirtualAllocExNuma`), on large pages
@@ -649,7 +646,12 @@ pub(crate) fn map_on_node(
     let nodes = numa_nodes_usable().unwrap_or_default();
     let node32 = match u32::try_from(node) {
         Ok(n) if nodes.contains(&node) => n,
-        _ => return Err(Error::NumaNode { node, nodes }),
+        _ => {
+            return Err(Error::NodeUnavailable {
+                node,
+                nodes: nodes.into(),
+            })
+        }
     };
     match huge_page {
         Some(page) => map_large(len, page, Some(node32)).map(Some),
@@ -672,12 +674,10 @@ pub(crate) fn bind(_: *mut u8, _: usize, policy: NumaPolicy) -> Result<(), Error
 /// out by the process.
 pub(crate) fn exclude(_: *mut u8, _: usize, _fork: bool, dump: bool) -> Result<(), Error> {
     if dump {
-        return Err(Error::Unsupported {
-            what: "leaving memory out of core dumps",
-            reason: "Windows has no MADV_DONTDUMP: a full dump or minidump with memory includes \
-                     every committed page the dump writer asks for"
-                .to_string(),
-        });
+        return Err(Error::unsupported(
+            "leaving memory out of core dumps",
+            "Windows has no MADV_DONTDUMP: a dump with memory includes every page asked for",
+        ));
     }
     Ok(())
 }

@@ -135,7 +135,7 @@ macro_rules! backing_module {
 macro_rules! on_every_backing {
     ($($name:ident),* $(,)?) => {
         $crate::common::backing_tests!(
-            mmap => nexus_slab::Mmap, heap => nexus_slab::Heap; [$($name),*]
+            mmap => nexus_slab::backing::Mmap, heap => nexus_slab::backing::Heap; [$($name),*]
         );
     };
 }

@@ -9,7 +9,9 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use nexus_slab::{
-    Backing, Error, Heap, HugePageSize, HugeTlb, Key, Locked, Mmap, Slab, SystemInfo,
+    backing::{Backing, Heap, HugePageSize, HugeTlb, Locked, Mmap},
+    system::SystemInfo,
+    Error, Key, Slab,
 };
 
 /// An order-book entry of a typical size: 64 bytes, one cache line.
@@ -118,7 +120,7 @@ fn tour<B: Backing>(name: &str, backing: B) {
         x ^= x << 25;
         x ^= x >> 27;
         let k = (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as usize % cap;
-        sum = sum.wrapping_add(slab[Key::new(k)].id);
+        sum = sum.wrapping_add(slab[Key::new_saturating(k)].id);
     }
     black_box(sum);
     let get_ns = t.elapsed().as_nanos() as f64 / cap as f64;

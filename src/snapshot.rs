@@ -32,14 +32,14 @@
 //! keys they would have returned. Input no slab could have written — duplicate or
 //! out-of-range keys, a slot both occupied and free, an even generation on an entry, slots
 //! unaccounted for, more entries than slots in use, a missing or repeated field, a truncated
-//! stream — is a typed error ([`Error::Corrupt`] and the allocation errors, as the format's
-//! error), never undefined behaviour: values restored before the error are dropped and the
-//! memory released.
+//! stream — is an error ([`SnapshotError`], as the format's error: see [Errors](#errors)),
+//! never undefined behaviour: values restored before the error are dropped and the memory
+//! released.
 //!
 //! ```
-//! use nexus_slab::{GenSlab, Heap, Slab};
+//! use nexus_slab::{GenSlab, Slab, backing::Heap};
 //!
-//! let mut slab: GenSlab<String> = GenSlab::with_capacity(64).unwrap();
+//! let mut slab: GenSlab<String> = GenSlab::with_capacity(64);
 //! let a = slab.insert("a".to_string()).unwrap();
 //! let b = slab.insert("b".to_string()).unwrap();
 //! slab.remove(a);
@@ -67,16 +67,16 @@
 //! base pages, within the memory available now (`MemAvailable`); high water within capacity;
 //! and where the format states the number of entries (postcard does) or they came before the
 //! sizes, no more of them than slots in use. A slab over the limit is
-//! [`Error::SnapshotTooLarge`], which names the call that raises the limit.
+//! [`SnapshotError::TooLarge`], which names the limit that lets it through.
 //!
 //! The plain `Deserialize` impl allows [`RestoreLimits::DEFAULT_MAX_BYTES`], **32 MiB**: no
 //! input makes it allocate more. A slab larger than that, restored from a snapshot you trust,
 //! takes an explicit limit:
 //!
 //! ```
-//! use nexus_slab::{Mmap, RestoreLimits, Slab};
+//! use nexus_slab::{Slab, backing::Mmap, snapshot::RestoreLimits};
 //!
-//! let orders: Slab<u64> = Slab::with_capacity(5 << 20).unwrap(); // 40 MiB
+//! let orders: Slab<u64> = Slab::with_capacity(5 << 20); // 40 MiB
 //! let saved = serde_json::to_vec(&orders).unwrap();
 //!
 //! let refused = serde_json::from_slice::<Slab<u64>>(&saved).unwrap_err();
@@ -91,7 +91,7 @@
 //! A slab inside a struct of your own takes its limit through `deserialize_with`:
 //!
 //! ```
-//! use nexus_slab::{Mmap, RestoreLimits, Slab};
+//! use nexus_slab::{Slab, backing::Mmap, snapshot::RestoreLimits};
 //! use serde::Deserializer;
 //!
 //! fn large_slab<'de, D: Deserializer<'de>>(d: D) -> Result<Slab<u64>, D::Error> {
@@ -103,7 +103,7 @@
 //! //     #[serde(deserialize_with = "large_slab")]
 //! //     orders: Slab<u64>,
 //! // }
-//! let orders = Slab::<u64>::with_capacity(5 << 20).unwrap();
+//! let orders = Slab::<u64>::with_capacity(5 << 20);
 //! let json = serde_json::to_string(&orders).unwrap();
 //! let back = large_slab(&mut serde_json::Deserializer::from_str(&json)).unwrap();
 //! assert_eq!(back.capacity(), orders.capacity());
@@ -113,7 +113,53 @@
 //! read (each slot below it is marked "not yet accounted for"); with the limit in place that is
 //! bounded by the limit too. A slab restored onto a `Locked` backing must also fit the memory
 //! lock limit (`RLIMIT_MEMLOCK`, or `CAP_IPC_LOCK`), and one onto huge pages the pool.
+//!
+//! # Errors
+//!
+//! Why a snapshot was refused is a [`SnapshotError`]: [`Corrupt`](SnapshotError::Corrupt)
+//! (what is impossible about it), [`TooLarge`](SnapshotError::TooLarge) (with the limit that
+//! lets a trusted one through), [`Alloc`](SnapshotError::Alloc) (the backing's
+//! [`Error`], with its own fix, as the source). `Deserialize` and
+//! [`Slab::deserialize_in`] hand it to the format as the message of the format's error — the
+//! whole chain, "…: mlock of 8 MiB exceeds RLIMIT_MEMLOCK …" — which text formats
+//! (`serde_json`, CBOR) show with the position. Some formats keep only that there was a
+//! message: every refusal through postcard is "Serde Deserialization Error".
+//! [`Slab::restore_in`] returns the `SnapshotError` itself, whatever the format, and the
+//! format's own errors (truncated input, a wrong type, a failed read) as
+//! [`SnapshotError::Format`]:
+//!
+//! ```
+//! use nexus_slab::{Slab, backing::Heap, snapshot::{RestoreLimits, SnapshotError}};
+//!
+//! let mut slab: Slab<u32, Heap> = Slab::new_in(Heap::new());
+//! slab.alloc(1 << 20).unwrap(); // 4 MiB and a bit
+//! let bytes = postcard::to_allocvec(&slab).unwrap();
+//! let limits = RestoreLimits::new().with_max_bytes(1 << 20);
+//!
+//! // Through postcard alone, the reason is lost:
+//! let err = postcard::from_bytes::<Slab<u32, Heap>>(&bytes[..3]).unwrap_err();
+//! assert_eq!(err, postcard::Error::DeserializeUnexpectedEnd);
+//! let mut de = postcard::Deserializer::from_bytes(&bytes);
+//! let err = Slab::<u32, Heap>::deserialize_in(Heap::new(), limits, &mut de).unwrap_err();
+//! assert_eq!(err.to_string(), "Serde Deserialization Error");
+//!
+//! // restore_in says why, and how to let a trusted snapshot through:
+//! let mut de = postcard::Deserializer::from_bytes(&bytes);
+//! match Slab::<u32, Heap>::restore_in(Heap::new(), limits, &mut de) {
+//!     Err(e @ SnapshotError::TooLarge { .. }) => {
+//!         assert!(e.to_string().contains("over the restore limit of 1 MiB"));
+//!         let fix = e.hint().unwrap(); // if you trust it, pass `RestoreLimits::new()…`
+//!         assert!(fix.contains(&format!("with_max_bytes({})", slab.memory_size())));
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! let limits = RestoreLimits::new().with_max_bytes(slab.memory_size());
+//! let mut de = postcard::Deserializer::from_bytes(&bytes);
+//! let back = Slab::<u32, Heap>::restore_in(Heap::new(), limits, &mut de).unwrap();
+//! assert_eq!(back.capacity(), slab.capacity());
+//! ```
 
+use core::cell::Cell;
 use core::fmt;
 use core::marker::PhantomData;
 
@@ -121,8 +167,9 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
+use crate::error::Size;
 use crate::key::sealed::RawKey;
-use crate::{Backing, Error, GenKey, Key, Slab, SlabKey};
+use crate::{backing::Backing, Error, GenKey, Key, Slab, SlabKey};
 
 const FIELDS: &[&str] = &["capacity", "high_water", "entries", "free"];
 
@@ -142,7 +189,9 @@ impl<'de> Deserialize<'de> for Key {
                 f.write_str("a slot index (an unsigned integer)")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Key, E> {
-                Ok(Key::new(usize::try_from(v).unwrap_or(usize::MAX)))
+                Ok(Key::new_saturating(
+                    usize::try_from(v).unwrap_or(usize::MAX),
+                ))
             }
         }
         d.deserialize_u32(V)
@@ -223,19 +272,19 @@ where
 /// with a default, without breaking code that builds one this way.
 ///
 /// The slab's size is its [`memory_size`](Slab::memory_size): its slots, bitmap or generations
-/// rounded up to whole pages of the backing (2 MiB for a [`HugeTlb`](crate::HugeTlb) backing).
+/// rounded up to whole pages of the backing (2 MiB for a [`HugeTlb`](crate::backing::HugeTlb) backing).
 /// Besides the cap, a backing of base pages (`Mmap`, `Heap`, `Locked<Mmap>`) must fit in the
 /// memory available now (`MemAvailable` of /proc/meminfo on Linux); memory from a huge-page
 /// pool is not counted there, and the pool itself refuses a shortage before any page is taken.
-/// Either refusal is [`Error::SnapshotTooLarge`], and nothing was allocated.
+/// Either refusal is [`SnapshotError::TooLarge`], and nothing was allocated.
 ///
 /// [`DEFAULT_MAX_BYTES`]: RestoreLimits::DEFAULT_MAX_BYTES
 ///
 /// ```
-/// use nexus_slab::{Mmap, RestoreLimits, Slab};
+/// use nexus_slab::{Slab, backing::Mmap, snapshot::RestoreLimits};
 ///
 /// // A trusted snapshot of a 1Mi-slot slab of u64 (8 MiB and a bit), saved by this process.
-/// let big: Slab<u64> = Slab::with_capacity(1 << 20).unwrap();
+/// let big: Slab<u64> = Slab::with_capacity(1 << 20);
 /// let json = serde_json::to_vec(&big).unwrap();
 ///
 /// // Under a 4 MiB cap it is refused, before any memory is allocated.
@@ -263,7 +312,7 @@ impl RestoreLimits {
     /// a million values of 24 bytes. A whole number of 2 MiB huge pages (16).
     ///
     /// ```
-    /// use nexus_slab::RestoreLimits;
+    /// use nexus_slab::snapshot::RestoreLimits;
     /// assert_eq!(RestoreLimits::DEFAULT_MAX_BYTES, 32 << 20);
     /// assert_eq!(RestoreLimits::default().max_bytes(), RestoreLimits::DEFAULT_MAX_BYTES);
     /// ```
@@ -274,7 +323,7 @@ impl RestoreLimits {
     /// [`DEFAULT_MAX_BYTES`]: RestoreLimits::DEFAULT_MAX_BYTES
     ///
     /// ```
-    /// use nexus_slab::RestoreLimits;
+    /// use nexus_slab::snapshot::RestoreLimits;
     /// assert_eq!(RestoreLimits::new(), RestoreLimits::default());
     /// ```
     pub const fn new() -> Self {
@@ -287,7 +336,7 @@ impl RestoreLimits {
     /// of base pages must still fit in the memory available now.
     ///
     /// ```
-    /// use nexus_slab::RestoreLimits;
+    /// use nexus_slab::snapshot::RestoreLimits;
     /// assert_eq!(RestoreLimits::unlimited().max_bytes(), usize::MAX);
     /// ```
     pub const fn unlimited() -> Self {
@@ -300,7 +349,7 @@ impl RestoreLimits {
     /// `bytes`.
     ///
     /// ```
-    /// use nexus_slab::{GenKey, Heap, RestoreLimits, Slab};
+    /// use nexus_slab::{GenKey, Slab, backing::Heap, snapshot::RestoreLimits};
     ///
     /// let limits = RestoreLimits::new().with_max_bytes(1 << 30); // slabs up to 1 GiB
     /// assert_eq!(limits.max_bytes(), 1 << 30);
@@ -321,7 +370,7 @@ impl RestoreLimits {
     /// The cap on the restored slab's memory size, in bytes.
     ///
     /// ```
-    /// use nexus_slab::RestoreLimits;
+    /// use nexus_slab::snapshot::RestoreLimits;
     /// assert_eq!(RestoreLimits::new().with_max_bytes(4096).max_bytes(), 4096);
     /// ```
     pub const fn max_bytes(&self) -> usize {
@@ -330,8 +379,13 @@ impl RestoreLimits {
 
     /// Refuses a slab of `capacity` slots taking `bytes` (page-rounded) on a backing of
     /// `granularity`-byte pages, if it is over the cap or over the memory available now.
-    fn check(&self, capacity: usize, bytes: usize, granularity: usize) -> Result<(), Error> {
-        let refuse = |available| Error::SnapshotTooLarge {
+    fn check(
+        &self,
+        capacity: usize,
+        bytes: usize,
+        granularity: usize,
+    ) -> Result<(), SnapshotError> {
+        let refuse = |available| SnapshotError::TooLarge {
             capacity,
             bytes,
             limit: self.max_bytes,
@@ -350,6 +404,204 @@ impl RestoreLimits {
             }
         }
         Ok(())
+    }
+}
+
+/// Why a snapshot could not be restored: [`Slab::restore_in`] returns it, and
+/// [`Slab::deserialize_in`] and the `Deserialize` impl give it to the format as the message of
+/// its error (with the causes after it: "…: mlock of 8 MiB exceeds …").
+///
+/// Like [`Error`], the message is one line and ends with the fix where there is
+/// one ([`hint`](SnapshotError::hint)); `Debug` shows the fields and then the message; a cause
+/// is the [`source`](std::error::Error::source), never part of the message. The enum and each
+/// variant are `#[non_exhaustive]`: match with `{ .. }`.
+///
+/// ```
+/// use nexus_slab::{Slab, backing::Heap, snapshot::{RestoreLimits, SnapshotError}};
+///
+/// // A snapshot no slab could have written: 3 slots in use of 2.
+/// let json = r#"{"capacity":2,"high_water":3,"entries":[],"free":[]}"#;
+/// let mut de = serde_json::Deserializer::from_str(json);
+/// let err = Slab::<u8, Heap>::restore_in(Heap::new(), RestoreLimits::new(), &mut de).unwrap_err();
+/// assert!(matches!(err, SnapshotError::Corrupt { .. }));
+/// assert_eq!(err.to_string(), "the snapshot is corrupt: 3 slots in use in a slab of 2 slots");
+///
+/// // The same through the format: the message, and where the format found it.
+/// let err = serde_json::from_str::<Slab<u8, Heap>>(json).unwrap_err();
+/// assert!(err.to_string().starts_with("the snapshot is corrupt: 3 slots in use"));
+/// ```
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// The snapshot is one no slab could have written: duplicate or out-of-range keys, a slot
+    /// both occupied and free, an even generation on an entry, slots unaccounted for, more
+    /// entries than slots in use, an impossible capacity. Nothing stays allocated.
+    #[non_exhaustive]
+    Corrupt {
+        /// What is impossible about it.
+        what: String,
+    },
+
+    /// The snapshot declares a slab larger than the restore may allocate: over the restore's
+    /// byte limit ([`RestoreLimits`]; 32 MiB for the plain `Deserialize`) or, on a backing of
+    /// base pages, over the memory available now. Refused before the backing was asked for
+    /// anything. Over the limit, [`hint`](SnapshotError::hint) names the limit that lets it
+    /// through (for a snapshot you trust).
+    #[non_exhaustive]
+    TooLarge {
+        /// Slots the snapshot declares.
+        capacity: usize,
+        /// Bytes the slab would take: its `memory_size()`, the slots rounded up to whole pages
+        /// of the backing.
+        bytes: usize,
+        /// The restore's limit in bytes ([`RestoreLimits::max_bytes`]).
+        limit: usize,
+        /// The memory available now (`MemAvailable` of /proc/meminfo on Linux) when that, not
+        /// the limit, refused the snapshot; `None` when the limit did.
+        available: Option<usize>,
+    },
+
+    /// The backing could not allocate the restored slab; the [`Error`] is the
+    /// [`source`](std::error::Error::source), with its own fix.
+    #[non_exhaustive]
+    Alloc {
+        /// Slots the snapshot declares.
+        capacity: usize,
+        /// The backing's error.
+        source: Error,
+    },
+
+    /// The format's own error (from [`Slab::restore_in`] only): truncated or malformed input,
+    /// a value of the wrong type, an I/O error of the reader. It is the
+    /// [`source`](std::error::Error::source).
+    #[non_exhaustive]
+    Format {
+        /// The format's error.
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl SnapshotError {
+    pub(crate) fn corrupt(what: String) -> Self {
+        SnapshotError::Corrupt { what }
+    }
+
+    /// The fix alone, as the message ends with it: for a snapshot over the restore limit, the
+    /// limit that lets it through; `None` otherwise (an allocation error has its own, in the
+    /// [`Error`] that is its source).
+    ///
+    /// ```
+    /// use nexus_slab::{Slab, backing::Mmap, snapshot::RestoreLimits};
+    ///
+    /// let saved = serde_json::to_vec(&Slab::<u64>::with_capacity(1 << 20)).unwrap();
+    /// let mut de = serde_json::Deserializer::from_slice(&saved);
+    /// let limits = RestoreLimits::new().with_max_bytes(1 << 20);
+    /// let err = Slab::<u64>::restore_in(Mmap::new(), limits, &mut de).unwrap_err();
+    /// let fix = err.hint().unwrap(); // "if you trust it, pass `RestoreLimits::…`"
+    /// assert!(fix.contains("RestoreLimits::new().with_max_bytes("));
+    /// assert!(err.to_string().ends_with(&fix));
+    /// ```
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SnapshotError::TooLarge {
+                bytes,
+                available: None,
+                ..
+            } => Some(format!(
+                "if you trust it, pass `RestoreLimits::new().with_max_bytes({bytes})`"
+            )),
+            _ => None,
+        }
+    }
+
+    fn reason(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SnapshotError::Corrupt { what } => write!(f, "the snapshot is corrupt: {what}"),
+            SnapshotError::TooLarge {
+                capacity,
+                bytes,
+                limit,
+                available: None,
+            } => write!(
+                f,
+                "the snapshot declares a slab of {} ({capacity} slots), over the restore limit \
+                 of {}",
+                Size(*bytes),
+                Size(*limit)
+            ),
+            SnapshotError::TooLarge {
+                capacity,
+                bytes,
+                available: Some(available),
+                ..
+            } => write!(
+                f,
+                "the snapshot declares a slab of {} ({capacity} slots), more than the {} of \
+                 memory available now",
+                Size(*bytes),
+                Size(*available)
+            ),
+            SnapshotError::Alloc { capacity, .. } => write!(
+                f,
+                "the memory of the restored slab ({capacity} slots) could not be allocated"
+            ),
+            SnapshotError::Format { .. } => f.write_str("the format could not read the snapshot"),
+        }
+    }
+
+    fn fields(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SnapshotError::Corrupt { what } => {
+                f.debug_struct("Corrupt").field("what", what).finish()
+            }
+            SnapshotError::TooLarge {
+                capacity,
+                bytes,
+                limit,
+                available,
+            } => f
+                .debug_struct("TooLarge")
+                .field("capacity", capacity)
+                .field("bytes", bytes)
+                .field("limit", limit)
+                .field("available", available)
+                .finish(),
+            SnapshotError::Alloc { capacity, source } => f
+                .debug_struct("Alloc")
+                .field("capacity", capacity)
+                .field("source", source)
+                .finish(),
+            SnapshotError::Format { error } => {
+                f.debug_struct("Format").field("error", error).finish()
+            }
+        }
+    }
+}
+
+impl fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.reason(f)?;
+        match self.hint() {
+            Some(hint) => write!(f, ": {hint}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for SnapshotError {
+    /// The variant with its fields, then the message.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fields(f)?;
+        write!(f, ": {self}")
+    }
+}
+
+impl std::error::Error for SnapshotError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SnapshotError::Alloc { source, .. } => Some(source),
+            SnapshotError::Format { error } => Some(&**error),
+            _ => None,
+        }
     }
 }
 
@@ -374,7 +626,7 @@ where
 }
 
 impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
-    /// Deserialises a slab (see the [format](crate::serde)) into memory from `backing`, taking
+    /// Deserialises a slab (see the [format](crate::snapshot)) into memory from `backing`, taking
     /// at most what `limits` allow — for a restore onto huge pages, locked memory or a NUMA
     /// node of your choice, or of a slab larger than the 32 MiB that `Deserialize` (which does
     /// the same on `B::default()` with [`RestoreLimits::new`]) allows.
@@ -385,25 +637,92 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     ///
     /// # Errors
     ///
-    /// The format's error, carrying as its message [`Error::SnapshotTooLarge`] (nothing was
-    /// allocated), [`Error::Corrupt`], or the backing's allocation error. (Formats that keep
-    /// only the kind of a custom error, like postcard's `SerdeDeCustom`, lose the message.)
+    /// The format's error `D::Error`. When the snapshot itself is refused, its message is the
+    /// [`SnapshotError`] (and its causes): [`SnapshotError::TooLarge`] (nothing was
+    /// allocated), [`SnapshotError::Corrupt`], [`SnapshotError::Alloc`]. Formats that keep only
+    /// the kind of a custom error (postcard: "Serde Deserialization Error") lose that message:
+    /// [`Slab::restore_in`] returns the `SnapshotError` itself.
     ///
     /// ```
-    /// use nexus_slab::{Heap, Key, RestoreLimits, Slab};
+    /// use nexus_slab::{Key, Slab, backing::Heap, snapshot::RestoreLimits};
     ///
     /// let mut slab: Slab<u32, Heap> = Slab::new_in(Heap::new());
     /// slab.alloc(100).unwrap();
-    /// slab.insert_at(Key::new(42), 7).unwrap();
+    /// slab.insert_at(Key::new_saturating(42), 7).unwrap();
     /// let bytes = postcard::to_allocvec(&slab).unwrap();
     ///
     /// let mut de = postcard::Deserializer::from_bytes(&bytes);
     /// let limits = RestoreLimits::new().with_max_bytes(1 << 20);
     /// let back: Slab<u32, Heap> = Slab::deserialize_in(Heap::new(), limits, &mut de).unwrap();
-    /// assert_eq!(back[Key::new(42)], 7);
+    /// assert_eq!(back[Key::new_saturating(42)], 7);
     /// assert_eq!(back.capacity(), slab.capacity());
     /// ```
     pub fn deserialize_in<'de, D>(backing: B, limits: RestoreLimits, d: D) -> Result<Self, D::Error>
+    where
+        T: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Self::deserialize_reporting(backing, limits, d, &Cell::new(None))
+    }
+
+    /// [`deserialize_in`](Slab::deserialize_in), with the reason a snapshot was refused as a
+    /// typed [`SnapshotError`], whatever the format does with custom messages: postcard, for
+    /// one, reports every refusal as "Serde Deserialization Error".
+    ///
+    /// # Errors
+    ///
+    /// [`SnapshotError::TooLarge`] (nothing was allocated), [`SnapshotError::Corrupt`],
+    /// [`SnapshotError::Alloc`]; [`SnapshotError::Format`] with the format's own error
+    /// (truncated input, a value of the wrong type, an I/O error of the reader).
+    ///
+    /// ```
+    /// use nexus_slab::{Slab, backing::Mmap, snapshot::{RestoreLimits, SnapshotError}};
+    ///
+    /// let big: Slab<u64> = Slab::with_capacity(1 << 20); // 8 MiB and a bit
+    /// let bytes = postcard::to_allocvec(&big).unwrap();
+    /// let small = RestoreLimits::new().with_max_bytes(4 << 20);
+    ///
+    /// // Through the format, the reason is lost:
+    /// let mut de = postcard::Deserializer::from_bytes(&bytes);
+    /// let err = Slab::<u64>::deserialize_in(Mmap::new(), small, &mut de).unwrap_err();
+    /// assert_eq!(err.to_string(), "Serde Deserialization Error");
+    ///
+    /// // restore_in keeps it:
+    /// let mut de = postcard::Deserializer::from_bytes(&bytes);
+    /// let err = Slab::<u64>::restore_in(Mmap::new(), small, &mut de).unwrap_err();
+    /// assert!(matches!(err, SnapshotError::TooLarge { limit, .. } if limit == 4 << 20));
+    /// assert!(err.hint().unwrap().contains("RestoreLimits::new().with_max_bytes("));
+    ///
+    /// // A truncated snapshot is the format's error, kept as the source:
+    /// let mut de = postcard::Deserializer::from_bytes(&bytes[..3]);
+    /// let err = Slab::<u64>::restore_in(Mmap::new(), small, &mut de).unwrap_err();
+    /// assert!(matches!(err, SnapshotError::Format { .. }));
+    /// ```
+    pub fn restore_in<'de, D>(
+        backing: B,
+        limits: RestoreLimits,
+        d: D,
+    ) -> Result<Self, SnapshotError>
+    where
+        T: Deserialize<'de>,
+        D: Deserializer<'de>,
+        D::Error: Send + Sync + 'static,
+    {
+        let report = Cell::new(None);
+        Self::deserialize_reporting(backing, limits, d, &report).map_err(|error| {
+            report.take().unwrap_or_else(|| SnapshotError::Format {
+                error: Box::new(error),
+            })
+        })
+    }
+
+    /// Deserialises, leaving in `report` the [`SnapshotError`] given to the format, if any.
+    fn deserialize_reporting<'de, D>(
+        backing: B,
+        limits: RestoreLimits,
+        d: D,
+        report: &Report,
+    ) -> Result<Self, D::Error>
     where
         T: Deserialize<'de>,
         D: Deserializer<'de>,
@@ -414,6 +733,7 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
             SlabVisitor {
                 backing,
                 limits,
+                report,
                 _slab: PhantomData,
             },
         )
@@ -476,17 +796,41 @@ impl<'de> Deserialize<'de> for Field {
     }
 }
 
-struct SlabVisitor<T, B, K> {
+/// Where a restore leaves the [`SnapshotError`] it gives the format as a message, for
+/// [`Slab::restore_in`] to return as it is.
+type Report = Cell<Option<SnapshotError>>;
+
+struct SlabVisitor<'r, T, B, K> {
     backing: B,
     limits: RestoreLimits,
+    report: &'r Report,
     _slab: PhantomData<fn() -> (T, K)>,
 }
 
-fn corrupt<E: de::Error>(what: impl Into<String>) -> E {
-    E::custom(Error::Corrupt { what: what.into() })
+/// `err` as the format's error, its message the whole chain of causes (formats keep one
+/// string), and kept in `report`.
+fn fail<E: de::Error>(report: &Report, err: SnapshotError) -> E {
+    let e = E::custom(Chain(&err));
+    report.set(Some(err));
+    e
 }
 
-impl<'de, T, B, K> Visitor<'de> for SlabVisitor<T, B, K>
+/// An error and its sources, one after another: "a: b: c".
+struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}
+
+impl<'de, T, B, K> Visitor<'de> for SlabVisitor<'_, T, B, K>
 where
     T: Deserialize<'de>,
     B: Backing,
@@ -502,7 +846,9 @@ where
         let missing = |n: usize| de::Error::invalid_length(n, &"4 fields");
         let capacity: u64 = seq.next_element()?.ok_or_else(|| missing(0))?;
         let high_water: u64 = seq.next_element()?.ok_or_else(|| missing(1))?;
-        let mut r = Restore::<T, B, K>::new(self.backing, self.limits, capacity, high_water)?;
+        let mut r =
+            Restore::<T, B, K>::new(self.backing, self.limits, capacity, high_water, self.report)
+                .map_err(|e| fail(self.report, e))?;
         seq.next_element_seed(EntriesSeed(&mut r))?
             .ok_or_else(|| missing(2))?;
         seq.next_element_seed(FreeSeed(&mut r))?
@@ -534,7 +880,8 @@ where
             }
             if let (None, Some(c), Some(h)) = (&restore, capacity, high_water) {
                 let backing = backing.take().expect("the sizes are read once");
-                let mut r = Restore::new(backing, self.limits, c, h)?;
+                let mut r = Restore::new(backing, self.limits, c, h, self.report)
+                    .map_err(|e| fail(self.report, e))?;
                 // Both lists held back are checked against the slots in use before the first
                 // is restored (which allocates).
                 let what = match (&early_entries, &early_free) {
@@ -572,7 +919,7 @@ where
 
 /// A slab being restored: its declared sizes, checked; its memory, allocated once the first
 /// entry or free slot is about to be read; and the state of its free list.
-struct Restore<T, B: Backing, K: SlabKey> {
+struct Restore<'r, T, B: Backing, K: SlabKey> {
     slab: Slab<T, B, K>,
     /// `Some` once the memory is allocated and the restore begun.
     restoring: Option<crate::raw::Restoring>,
@@ -580,39 +927,49 @@ struct Restore<T, B: Backing, K: SlabKey> {
     high_water: usize,
     /// Free slots restored so far.
     free: usize,
+    report: &'r Report,
 }
 
-impl<T, B: Backing, K: SlabKey> Restore<T, B, K> {
+impl<'r, T, B: Backing, K: SlabKey> Restore<'r, T, B, K> {
     /// Checks the declared sizes — consistent, addressable, within `limits` — and allocates
     /// nothing.
-    fn new<E: de::Error>(
+    fn new(
         backing: B,
         limits: RestoreLimits,
         capacity: u64,
         high_water: u64,
-    ) -> Result<Self, E> {
+        report: &'r Report,
+    ) -> Result<Self, SnapshotError> {
         let slab = Slab::new_in(backing);
-        let cap = usize::try_from(capacity).map_err(|_| corrupt::<E>("a capacity beyond usize"))?;
-        let hwm =
-            usize::try_from(high_water).map_err(|_| corrupt::<E>("a high water beyond usize"))?;
+        let cap = usize::try_from(capacity)
+            .map_err(|_| SnapshotError::corrupt(format!("a capacity of {capacity} slots")))?;
+        let hwm = usize::try_from(high_water)
+            .map_err(|_| SnapshotError::corrupt(format!("a high water of {high_water} slots")))?;
         if cap == 0 && hwm != 0 {
-            return Err(corrupt(format!(
+            return Err(SnapshotError::corrupt(format!(
                 "{hwm} slots in use in an unallocated slab"
             )));
         }
         if hwm > cap {
-            return Err(corrupt(format!(
+            return Err(SnapshotError::corrupt(format!(
                 "{hwm} slots in use in a slab of {cap} slots"
             )));
         }
         if cap != 0 {
-            let layout = Slab::<T, B, K>::exact_layout(cap).map_err(E::custom)?;
+            let layout = Slab::<T, B, K>::exact_layout(cap).map_err(|e| match e {
+                Error::CapacityOverflow { max, .. } => SnapshotError::corrupt(format!(
+                    "a capacity of {cap} slots, more than a slab holds ({max})"
+                )),
+                _ => SnapshotError::corrupt(format!(
+                    "a capacity of {cap} slots, more than the address space holds"
+                )),
+            })?;
             let granularity = slab.backing().granularity().max(1);
             let bytes = layout
                 .size()
                 .checked_next_multiple_of(granularity)
                 .unwrap_or(usize::MAX);
-            limits.check(cap, bytes, granularity).map_err(E::custom)?;
+            limits.check(cap, bytes, granularity)?;
         }
         Ok(Restore {
             slab,
@@ -620,7 +977,13 @@ impl<T, B: Backing, K: SlabKey> Restore<T, B, K> {
             capacity: cap,
             high_water: hwm,
             free: 0,
+            report,
         })
+    }
+
+    /// `err` as the format's error `E`, kept for [`Slab::restore_in`].
+    fn fail<E: de::Error>(&self, err: SnapshotError) -> E {
+        fail(self.report, err)
     }
 
     /// Before a sequence of `len` (if the format says) entries or free slots: refuses more than
@@ -636,39 +999,38 @@ impl<T, B: Backing, K: SlabKey> Restore<T, B, K> {
             .saturating_sub(self.free);
         match len {
             Some(n) if n > left => {
-                return Err(corrupt(format!(
+                return Err(self.fail(SnapshotError::corrupt(format!(
                     "{n} {what} declared, but only {left} of the {} slots in use are left \
                      for them",
                     self.high_water
-                )))
+                ))))
             }
             _ => {}
         }
         if self.restoring.is_none() {
             if self.capacity != 0 {
-                self.slab.alloc_exact(self.capacity).map_err(E::custom)?;
+                if let Err(source) = self.slab.alloc_exact(self.capacity) {
+                    return Err(self.fail(SnapshotError::Alloc {
+                        capacity: self.capacity,
+                        source,
+                    }));
+                }
             }
-            let restoring = self
-                .slab
-                .raw_mut()
-                .begin_restore(self.high_water)
-                .map_err(E::custom)?;
-            self.restoring = Some(restoring);
+            let restoring = self.slab.raw_mut().begin_restore(self.high_water);
+            self.restoring = Some(restoring.map_err(|e| self.fail(e))?);
         }
         Ok(())
     }
 
     /// Restores one saved entry (after [`open`](Restore::open)).
     fn entry<E: de::Error>(&mut self, bits: u64, value: T) -> Result<(), E> {
-        let key = <K::Raw as RawKey>::from_wire(bits).ok_or_else(|| {
-            corrupt::<E>(format!(
+        let Some(key) = <K::Raw as RawKey>::from_wire(bits) else {
+            return Err(self.fail(SnapshotError::corrupt(format!(
                 "entry key {bits:#x} has generation 0 or an even one"
-            ))
-        })?;
-        self.slab
-            .raw_mut()
-            .restore_entry(key, value)
-            .map_err(E::custom)
+            ))));
+        };
+        let restored = self.slab.raw_mut().restore_entry(key, value);
+        restored.map_err(|e| self.fail(e))
     }
 
     /// Restores one saved free slot, below the ones restored so far (after
@@ -677,15 +1039,16 @@ impl<T, B: Backing, K: SlabKey> Restore<T, B, K> {
         let index = (bits & 0xffff_ffff) as usize;
         let generation = (bits >> 32) as u32;
         if !<K::Raw as RawKey>::GENERATIONAL && generation != 0 {
-            return Err(corrupt(format!(
+            return Err(self.fail(SnapshotError::corrupt(format!(
                 "free slot {bits:#x} of a plain-key slab carries a generation"
-            )));
+            ))));
         }
         let restoring = self.restoring.as_mut().expect("opened before a free slot");
-        self.slab
+        let restored = self
+            .slab
             .raw_mut()
-            .restore_free(restoring, index, generation)
-            .map_err(E::custom)?;
+            .restore_free(restoring, index, generation);
+        restored.map_err(|e| self.fail(e))?;
         self.free += 1;
         Ok(())
     }
@@ -693,17 +1056,15 @@ impl<T, B: Backing, K: SlabKey> Restore<T, B, K> {
     fn finish<E: de::Error>(mut self) -> Result<Slab<T, B, K>, E> {
         self.open::<E>(None, "")?;
         let restoring = self.restoring.take().expect("opened just above");
-        self.slab
-            .raw_mut()
-            .finish_restore(restoring)
-            .map_err(E::custom)?;
+        let finished = self.slab.raw_mut().finish_restore(restoring);
+        finished.map_err(|e| self.fail(e))?;
         Ok(self.slab)
     }
 }
 
-struct EntriesSeed<'a, T, B: Backing, K: SlabKey>(&'a mut Restore<T, B, K>);
+struct EntriesSeed<'a, 'r, T, B: Backing, K: SlabKey>(&'a mut Restore<'r, T, B, K>);
 
-impl<'de, T, B, K> DeserializeSeed<'de> for EntriesSeed<'_, T, B, K>
+impl<'de, T, B, K> DeserializeSeed<'de> for EntriesSeed<'_, '_, T, B, K>
 where
     T: Deserialize<'de>,
     B: Backing,
@@ -716,7 +1077,7 @@ where
     }
 }
 
-impl<'de, T, B, K> Visitor<'de> for EntriesSeed<'_, T, B, K>
+impl<'de, T, B, K> Visitor<'de> for EntriesSeed<'_, '_, T, B, K>
 where
     T: Deserialize<'de>,
     B: Backing,
@@ -737,9 +1098,9 @@ where
     }
 }
 
-struct FreeSeed<'a, T, B: Backing, K: SlabKey>(&'a mut Restore<T, B, K>);
+struct FreeSeed<'a, 'r, T, B: Backing, K: SlabKey>(&'a mut Restore<'r, T, B, K>);
 
-impl<'de, T, B: Backing, K: SlabKey> DeserializeSeed<'de> for FreeSeed<'_, T, B, K> {
+impl<'de, T, B: Backing, K: SlabKey> DeserializeSeed<'de> for FreeSeed<'_, '_, T, B, K> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -747,7 +1108,7 @@ impl<'de, T, B: Backing, K: SlabKey> DeserializeSeed<'de> for FreeSeed<'_, T, B,
     }
 }
 
-impl<'de, T, B: Backing, K: SlabKey> Visitor<'de> for FreeSeed<'_, T, B, K> {
+impl<'de, T, B: Backing, K: SlabKey> Visitor<'de> for FreeSeed<'_, '_, T, B, K> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -760,5 +1121,59 @@ impl<'de, T, B: Backing, K: SlabKey> Visitor<'de> for FreeSeed<'_, T, B, K> {
             self.0.free_slot(bits)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::check_error;
+
+    /// Every variant keeps the message rules of the other errors; the message a format gets is
+    /// the whole chain, each cause once.
+    #[test]
+    fn snapshot_errors_keep_the_message_rules() {
+        let errors = [
+            SnapshotError::corrupt("3 slots in use in a slab of 2 slots".to_string()),
+            SnapshotError::TooLarge {
+                capacity: 5 << 20,
+                bytes: 40 << 20,
+                limit: 32 << 20,
+                available: None,
+            },
+            SnapshotError::TooLarge {
+                capacity: 5 << 20,
+                bytes: 40 << 20,
+                limit: usize::MAX,
+                available: Some(16 << 20),
+            },
+            SnapshotError::Alloc {
+                capacity: 1 << 20,
+                source: Error::MemlockLimit {
+                    needed: 8 << 20,
+                    limit: crate::system::Limit::Bytes(8 << 20),
+                    locked: 4096,
+                },
+            },
+            SnapshotError::Alloc {
+                capacity: 1 << 20,
+                source: Error::os("mmap", 8 << 20, std::io::Error::other("no memory")),
+            },
+            SnapshotError::Format {
+                error: "Hit the end of buffer, expected more data".into(),
+            },
+        ];
+        for e in &errors {
+            let text = check_error(e, e.hint());
+            let chain = Chain(e).to_string();
+            eprintln!(
+                "{:3} {text}\n    as the format's message: {chain}",
+                text.len()
+            );
+            assert!(chain.starts_with(&text));
+            if let Some(source) = std::error::Error::source(e) {
+                assert!(chain.ends_with(&Chain(source).to_string()), "{chain}");
+            }
+        }
     }
 }
