@@ -283,6 +283,11 @@ fn script() -> Vec<(u32, u32)> {
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "nexus".into());
+    if which == "fill" {
+        let mut s = Slab::<u64>::with_capacity(N);
+        hpf_nexus_u64(&mut s, N as u64);
+        return;
+    }
     if which.starts_with("replace-") {
         println!("{which}: checksum {}", black_box(replace_main(&which)));
         return;
@@ -346,4 +351,14 @@ fn main() {
         other => panic!("unknown implementation {other}: nexus, gen, slab, 012 or slotmap"),
     }
     println!("{which}: checksum {}", black_box(sum));
+}
+
+/// A fill: `n` inserts into a fresh slab, each key to `black_box` (as `fill_*` in the consumers
+/// bench), for reading the never-used-slot path in a loop.
+#[no_mangle]
+#[inline(never)]
+pub fn hpf_nexus_u64(s: &mut Slab<u64>, n: u64) {
+    for v in 0..n {
+        black_box(s.insert(v).unwrap());
+    }
 }
