@@ -14,6 +14,11 @@
 //! one random `get`, one `remove` of a random live key and one `insert`, all through the
 //! wrappers. Every wrapper is called `ROUNDS` times (insert: `ROUNDS + 4096`), so
 //! instructions per call = the wrapper's inclusive count / calls.
+//!
+//! Also: `replace-nexus`, `replace-gen`, `replace-slab`, `replace-slotmap` (and `-64b` after
+//! each) run the order-cancel-replace loop of `benches/consumers.rs` over state reached through
+//! references (`hpr_*`: ns per step, and instructions per step = `hpr_*`'s count / 1e6); `fill`
+//! times 2000 fills of a fresh slab of `N` `u64`s through `hpf_nexus_u64` (min and median).
 
 use std::hint::black_box;
 
@@ -284,8 +289,23 @@ fn script() -> Vec<(u32, u32)> {
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "nexus".into());
     if which == "fill" {
+        // Rounds of N inserts into a fresh slab (cleared between rounds, untimed).
         let mut s = Slab::<u64>::with_capacity(N);
-        hpf_nexus_u64(&mut s, N as u64);
+        let rounds = 2000;
+        let mut all = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            s.clear();
+            let t = std::time::Instant::now();
+            hpf_nexus_u64(&mut s, N as u64);
+            all.push(t.elapsed().as_nanos());
+        }
+        all.sort_unstable();
+        let per = |x: u128| x as f64 / N as f64;
+        eprintln!(
+            "fill: min {:.2}, median {:.2} ns/insert",
+            per(all[0]),
+            per(all[rounds / 2])
+        );
         return;
     }
     if which.starts_with("replace-") {
