@@ -1170,7 +1170,8 @@ impl<T, B: Backing, K: SlabKey> Drop for Owner<T, B, K> {
 /// slot back to the owner — also when the value's `Drop` panics. [`RemoteFree::take`] moves
 /// the value out instead; [`FreeBatch`] hands many slots back at once.
 ///
-/// A `Lent` keeps the slab's memory alive, even past the owner.
+/// A `Lent` keeps the slab's memory alive, even past the owner. It is two pointers in size
+/// (16 bytes on 64-bit targets), whatever `T`: cheap to send through a channel or a ring.
 ///
 /// ```
 /// use nexus_slab::{Slab, split::Lent};
