@@ -18,6 +18,11 @@
 //! - churn (remove a random live key, insert): 0 `remove(k).unwrap()`, 1
 //!   `remove(k).unwrap_or(ZERO)`, 2 `if let Some(v) = remove(k)`.
 //!
+//! `replace_*` is the same churn in the shape of an order-cancel-replace loop as users write
+//! it (and as an independent harness measured it): the random position is drawn inside the
+//! loop, `remove(k).unwrap()`, and the new value does not depend on the removed one, so
+//! the insert does not wait for the remove's load (in `churn` it does, through the sum).
+//!
 //! ns/op = time / items.
 
 use std::hint::black_box;
@@ -320,6 +325,63 @@ fn churn_u64<S: Store<u64>, const P: u8>(b: Bencher, n: usize) {
 )]
 fn churn_64b<S: Store<B64>, const P: u8>(b: Bencher, n: usize) {
     churn::<B64, S, P>(b, n);
+}
+
+/// A fast generator for positions drawn inside the timed loop: xorshift64 and a
+/// multiply-high range reduction (no division, whose latency would hide the slab's).
+struct Fast(u64);
+
+impl Fast {
+    #[inline]
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        ((u128::from(self.0) * n as u128) >> 64) as usize
+    }
+}
+
+/// Order-cancel-replace at 50 % occupancy of `n` slots: live keys in a `Vec`, a random
+/// position (drawn in the loop), `remove(k).unwrap()` of that key, `insert` of a new value
+/// (independent of the removed one), its key stored back at that position.
+fn replace<V: Val, S: Store<V>>(b: Bencher, n: usize) {
+    let mut s = S::make(n);
+    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let mut live: Vec<S::K> = (0..n as u64).map(|v| s.put(V::make(v))).collect();
+    while live.len() > n / 2 {
+        let j = rng.below(live.len());
+        s.take(live.swap_remove(j));
+    }
+    let mut pos = Fast(0x9e37_79b9_7f4a_7c15);
+    let mut id = 0u64;
+    b.counter(ItemsCount::new(CHURN_OPS)).bench_local(|| {
+        let mut sum = 0u64;
+        for _ in 0..CHURN_OPS {
+            let j = pos.below(live.len());
+            sum = sum.wrapping_add(s.take(live[j]).unwrap().first());
+            id += 1;
+            live[j] = s.put(V::make(id));
+        }
+        sum
+    });
+}
+
+#[divan::bench(
+    types = [Plain<u64>, Gen<u64>, SlabCrate<u64>, Nexus012<u64>, SlotMapCrate<u64>],
+    args = SIZES,
+    max_time = 1
+)]
+fn replace_u64<S: Store<u64>>(b: Bencher, n: usize) {
+    replace::<u64, S>(b, n);
+}
+
+#[divan::bench(
+    types = [Plain<B64>, Gen<B64>, SlabCrate<B64>, Nexus012<B64>, SlotMapCrate<B64>],
+    args = SIZES,
+    max_time = 1
+)]
+fn replace_64b<S: Store<B64>>(b: Bencher, n: usize) {
+    replace::<B64, S>(b, n);
 }
 
 /// `n` inserts into a fresh structure (allocated, or for growing ones created with room for

@@ -7,11 +7,13 @@
 
 `--rows REGEX` keeps the rows whose "workload pattern size" matches.
 
-Each cell is the median over the runs of divan's median time per item (ns/op). Ratios are taken
-within the same run set: plain keys against the faster of `slab` and nexus-slab 0.1.2, generational
-keys against `slotmap` and against plain keys. Below 1 means we are faster.
+Each cell is the median over the runs of divan's median time per item (ns/op). Each ratio is taken
+within each run (both figures from the same run) and the median of those is printed: plain keys
+against the faster of `slab` and nexus-slab 0.1.2 and against `slab` alone, generational keys
+against `slotmap` and against plain keys. Below 1 means we are faster.
 """
 import re
+import statistics
 import sys
 
 from divan_tree import measurements, medians
@@ -36,7 +38,7 @@ def parse(path):
         bench, impl = stack[0], stack[1].split("<")[0]
         pattern = stack[2] if len(stack) == 4 else "-"
         arg = stack[-1]
-        items = CHURN_OPS if bench.startswith("churn") else int(arg)
+        items = CHURN_OPS if bench.startswith(("churn", "replace")) else int(arg)
         out.setdefault((bench, pattern, size(arg)), {})[impl] = ns / items
     return out
 
@@ -49,7 +51,7 @@ def main(args):
     keys = sorted({k for r in runs for k in r}, key=lambda k: (k[0], k[2].endswith("Mi"), k[1]))
     print(f"{len(runs)} run(s); ns/op, median of the runs' medians\n", file=sys.stderr)
     hdr = ["workload", "pattern", "size"] + [HEAD[i] for i in IMPLS]
-    hdr += ["Key / best(slab, 0.1.2)", "GenKey / slotmap", "GenKey / Key"]
+    hdr += ["Key / best(slab, 0.1.2)", "Key / slab", "GenKey / slotmap", "GenKey / Key"]
     print("| " + " | ".join(hdr) + " |")
     print("|" + "|".join(["---"] * 3 + ["---:"] * (len(hdr) - 3)) + "|")
     for k in keys:
@@ -60,14 +62,22 @@ def main(args):
         if rows and not rows.search(" ".join(cells)):
             continue
         cells += [f"{med[i]:.2f}" if i in med else "–" for i in IMPLS]
-        best = [med[b] for b in ("SlabCrate", "Nexus012") if b in med]
 
-        def ratio(a, b):
-            return f"{a / b:.2f}" if a is not None and b else "–"
+        def ratio(num, den):
+            """Median over the runs of num/den, each run's two figures (den: the smallest of
+            the implementations listed)."""
+            vals = []
+            for r in runs:
+                row = r.get(k, {})
+                d = [row[i] for i in den if i in row]
+                if num in row and d:
+                    vals.append(row[num] / min(d))
+            return f"{statistics.median(vals):.2f}" if vals else "–"
 
-        cells.append(ratio(med.get("Plain"), min(best) if best else None))
-        cells.append(ratio(med.get("Gen"), med.get("SlotMapCrate")))
-        cells.append(ratio(med.get("Gen"), med.get("Plain")))
+        cells.append(ratio("Plain", ("SlabCrate", "Nexus012")))
+        cells.append(ratio("Plain", ("SlabCrate",)))
+        cells.append(ratio("Gen", ("SlotMapCrate",)))
+        cells.append(ratio("Gen", ("Plain",)))
         print("| " + " | ".join(cells) + " |")
 
 

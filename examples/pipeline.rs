@@ -1,6 +1,6 @@
 //! Objects that cross threads: an order created on one pinned thread and retired on another,
-//! timed per operation with the TSC, for a split nexus-slab against sharded-slab 0.1.7 and
-//! `Mutex<slab::Slab>`.
+//! timed per operation with the TSC, for a split nexus-slab against sharded-slab 0.1.7,
+//! `Mutex<slab::Slab>` and a `Box` on mimalloc and on the system's malloc (glibc).
 //!
 //! ```text
 //! cargo run --release --example pipeline                 # 1Mi orders per implementation
@@ -13,16 +13,19 @@
 //! step), `--rt` (the two measured threads under `SCHED_FIFO`, when allowed).
 //!
 //! The producer (pinned to the first CPU) makes a 64-byte order, takes a slot for it — `lend`
-//! from the [`Owner`], `insert` into sharded-slab, `lock().insert` into the mutex-guarded slab
-//! — and sends the handle (a `Lent`, or the key) over a bounded single-producer ring to the
-//! consumer (pinned to the second CPU), which reads the order and gives the slot back: a
-//! `FreeBatch` of 32, `RemoteFree::free` one by one, sharded-slab's `remove`,
-//! `lock().remove`. Only the slab operation is inside the timed region
+//! from the [`Owner`], `insert` into sharded-slab, `lock().insert` into the mutex-guarded slab,
+//! a `Box::new` (the allocator called directly, as a global allocator would be: mimalloc on
+//! x86-64 Linux with glibc, and the system's) — and sends the handle (a `Lent`, the key, the
+//! pointer) over a bounded single-producer ring to the consumer (pinned to the second CPU),
+//! which reads the order and gives the slot back: a `FreeBatch` of 32, `RemoteFree::free` one
+//! by one, sharded-slab's `remove`, `lock().remove`, the `Box`'s drop. Only the slab operation is inside the timed region
 //! (`lfence; rdtsc` … `rdtscp; lfence`, after an untimed `mfence`, so that no sample pays for
 //! the stores the previous iteration left in flight), one sample per operation; the cost of
 //! the timing
 //! itself (an empty timed region, measured the same way) is printed and subtracted from every
-//! percentile. Each implementation first runs 64Ki orders untimed (warm-up), then the
+//! percentile (and from the mean, which includes what the rare slow samples cost: an
+//! allocator that takes its returned blocks back in one long walk pays for them there). Each
+//! implementation first runs 64Ki orders untimed (warm-up), then the
 //! measured ones; over the measured window the example counts the process's minor page faults
 //! (`getrusage`) and heap allocations (a counting global allocator): steady state means zero.
 //!
@@ -33,6 +36,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
 use std::hint::black_box;
 use std::mem::MaybeUninit;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
@@ -430,7 +434,49 @@ fn mutex(n: usize, cpus: (usize, usize)) -> Run {
     )
 }
 
+/// A pointer to an order, sent to the consumer (who frees it).
+struct Sent(NonNull<Order>);
+
+// SAFETY: the order is plain data, owned by whichever thread holds the pointer.
+unsafe impl Send for Sent {}
+
+/// `Box::new` / drop through `alloc`, called directly as `Box` calls the global allocator: the
+/// order allocated and written on the producer, read and freed on the consumer.
+fn boxed<A: GlobalAlloc + Sync>(n: usize, cpus: (usize, usize), alloc: &'static A) -> Run {
+    let layout = Layout::new::<Order>();
+    run(
+        n,
+        cpus,
+        move |side, out| {
+            produce(side, out, |o| {
+                // SAFETY: `Order` has a non-zero size.
+                let p = unsafe { alloc.alloc(layout) }.cast::<Order>();
+                let Some(p) = NonNull::new(p) else {
+                    std::alloc::handle_alloc_error(layout)
+                };
+                // SAFETY: a fresh allocation of an `Order`'s layout.
+                unsafe { p.as_ptr().write(o) };
+                Sent(p)
+            })
+        },
+        move |side, out| {
+            consume(side, out, |p: Sent| {
+                // SAFETY: written by the producer before the ring handed it over; freed once,
+                // with the layout it was allocated with.
+                unsafe {
+                    black_box((*p.0.as_ptr()).id);
+                    alloc.dealloc(p.0.as_ptr().cast(), layout);
+                }
+            })
+        },
+    )
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+static MIMALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Stats {
+    mean: f64,
     p50: f64,
     p99: f64,
     p999: f64,
@@ -444,7 +490,9 @@ fn stats(ticks: &[u64], timer: f64) -> Stats {
     }
     let per = PER.load(Ordering::Relaxed) as f64;
     let net = |q: f64| (h.value_at_quantile(q) as f64 - timer).max(0.0) / per;
+    let mean = ticks.iter().map(|&t| t as f64).sum::<f64>() / ticks.len() as f64;
     Stats {
+        mean: (mean - timer).max(0.0) / per,
         p50: net(0.5),
         p99: net(0.99),
         p999: net(0.999),
@@ -465,6 +513,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 struct Row {
     name: &'static str,
     op: &'static str,
+    mean: Vec<f64>,
     p50: Vec<f64>,
     p99: Vec<f64>,
     p999: Vec<f64>,
@@ -474,6 +523,7 @@ struct Row {
 
 fn record(rows: &mut Vec<Row>, name: &'static str, op: &'static str, s: Stats, f: i64, a: u64) {
     if let Some(r) = rows.iter_mut().find(|r| r.name == name && r.op == op) {
+        r.mean.push(s.mean);
         r.p50.push(s.p50);
         r.p99.push(s.p99);
         r.p999.push(s.p999);
@@ -483,6 +533,7 @@ fn record(rows: &mut Vec<Row>, name: &'static str, op: &'static str, s: Stats, f
         rows.push(Row {
             name,
             op,
+            mean: vec![s.mean],
             p50: vec![s.p50],
             p99: vec![s.p99],
             p999: vec![s.p999],
@@ -578,6 +629,33 @@ fn single_thread(rows: &mut Vec<Row>, n: usize, cpu: usize, timer: f64, run: usi
             );
         }
     }
+    // The lend itself, with no other thread: `PER` lends from a slab whose slots are all in
+    // this core's cache (timed), then their values handed back and taken back (untimed).
+    let (mut owner, remote) = Slab::<Order>::with_capacity(SLOTS).split();
+    let per = PER.load(Ordering::Relaxed);
+    let mut ticks = vec![0u64; n];
+    let mut lent: Vec<Lent<Order>> = Vec::with_capacity(64);
+    let mut orders = [Order::new(0); 64];
+    for (i, t) in ticks.iter_mut().enumerate() {
+        for (j, o) in orders[..per].iter_mut().enumerate() {
+            *o = Order::new((i + j) as u64);
+        }
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let t0 = clock::start();
+        for o in &orders[..per] {
+            lent.push(lend(&mut owner, *o));
+        }
+        *t = clock::end() - t0;
+        remote.free_all(lent.drain(..));
+    }
+    record(
+        rows,
+        "nexus-slab Owner, alone",
+        "lend",
+        stats(&ticks, timer),
+        0,
+        0,
+    );
     realtime(false);
 }
 
@@ -667,15 +745,30 @@ fn main() {
             r,
             timer,
         );
+        #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+        {
+            let r = boxed(n, cpus, &MIMALLOC);
+            pipeline(&mut rows, "Box, mimalloc", ["Box::new", "drop"], r, timer);
+        }
+        let r = boxed(n, cpus, &System);
+        pipeline(
+            &mut rows,
+            "Box, system malloc",
+            ["Box::new", "drop"],
+            r,
+            timer,
+        );
         single_thread(&mut rows, n, cpus.0, timer, run);
     }
     println!(
-        "{:<28} {:<16} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>7} {:>7}",
+        "{:<28} {:<16} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7}",
         "implementation",
         "op (per op)",
+        "mean tk",
         "p50 tk",
         "p99 tk",
         "p99.9 tk",
+        "mean ns",
         "p50 ns",
         "p99 ns",
         "p99.9 ns",
@@ -683,24 +776,27 @@ fn main() {
         "allocs"
     );
     for r in &rows {
-        let (p50, p99, p999) = (
+        let (mean, p50, p99, p999) = (
+            median(r.mean.clone()),
             median(r.p50.clone()),
             median(r.p99.clone()),
             median(r.p999.clone()),
         );
-        let pipe = !r.name.ends_with("Slab") && !r.name.ends_with("Owner");
+        let pipe = !r.name.ends_with("Slab") && !r.name.contains("Owner");
         let (faults, allocs) = if pipe && (r.op == "lend" || r.op == "insert") {
             (r.faults.to_string(), r.allocs.to_string())
         } else {
             ("".into(), "".into())
         };
         println!(
-            "{:<28} {:<16} {:>8.0} {:>8.0} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>7} {:>7}",
+            "{:<28} {:<16} {:>8.0} {:>8.0} {:>8.0} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>7} {:>7}",
             r.name,
             r.op,
+            mean,
             p50,
             p99,
             p999,
+            mean / per_ns,
             p50 / per_ns,
             p99 / per_ns,
             p999 / per_ns,
@@ -710,6 +806,7 @@ fn main() {
     }
     println!(
         "\nfaults, allocs: minor page faults and heap allocations of the whole process over \
-         the measured window of each pipeline (both threads), all runs"
+         the measured window of each pipeline (both threads), all runs (the `Box` rows call \
+         their allocator directly, past the count: one allocation per order)"
     );
 }

@@ -9,8 +9,9 @@
 //! objdump -d --no-show-raw-insn -M intel target/release/examples/split_hotpath | grep -A40 '<sp_'
 //! ```
 //!
-//! The owner's fast paths call out of line only when no slot is free (`insert_after_collect`,
-//! `lend_after_collect`: one swap, then the same code again).
+//! The owner's fast paths call out of line only when no slot is free (`claim_after`,
+//! `claim_out_after`: one swap, then the same slot-taking code again; the value stays
+//! where it is).
 
 use std::hint::black_box;
 

@@ -404,6 +404,24 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
     /// ```
     #[inline]
     pub fn insert(&mut self, value: T) -> Result<K, Full<T>> {
+        // The core's steps written out, so that the out-of-line path returns this result (see
+        // `RawSlab::SMALL`).
+        let (i, n) = match self.raw.claim() {
+            Some(slot) => slot,
+            None if RawSlab::<T, K::Raw>::SMALL => return self.insert_slow(value),
+            None => match self.raw.claim_after(|_| false) {
+                Some(slot) => slot,
+                None => return Err(Full::new(value, self.raw.capacity())),
+            },
+        };
+        // SAFETY: `claim` (or `claim_after`) took slot `i` (numbered `n`), vacant.
+        Ok(K::from_raw(unsafe { self.raw.fill(i, n, value) }))
+    }
+
+    /// The rest of `insert` when no slot is listed or never used (small values).
+    #[cold]
+    #[inline(never)]
+    fn insert_slow(&mut self, value: T) -> Result<K, Full<T>> {
         match self.raw.insert(value) {
             Ok(key) => Ok(K::from_raw(key)),
             Err(value) => Err(Full::new(value, self.raw.capacity())),

@@ -22,6 +22,7 @@ use crate::entry::VacantEntry;
 use crate::iter::{Drain, Iter, IterMut, Keys, Values, ValuesMut};
 use crate::key::SlabKey;
 use crate::raw::remote::{write_link, Pushed, Refs, RemoteHead};
+use crate::raw::RawSlab;
 use crate::{Error, Full, InsertAtError, Key, KeyError, Slab};
 
 /// What the threads of a split slab share; at offset 0 of [`Shared`], which is what is
@@ -32,6 +33,10 @@ struct Header {
     refs: Refs,
     /// Frees the whole block (a `Shared<T, B, K>`) and the slab parked in it.
     destroy: unsafe fn(NonNull<Header>),
+    /// The address of the slab's slot 0 (fixed while split: an owner never moves its memory),
+    /// from which a `Lent` finds its slot's link: a `Lent` holds two pointers, not a third
+    /// field.
+    slots: usize,
     /// The loom model check's view of the block's life (see `crate::sync::check`).
     #[cfg(all(loom, test))]
     life: crate::sync::check::BlockLife,
@@ -145,6 +150,22 @@ unsafe fn release(h: NonNull<Header>, n: usize) {
     }
 }
 
+/// The link (slot index + 1) of the out slot whose value pointer is `value`, in the slab of
+/// block `h`.
+///
+/// # Safety
+/// `h` is a live block and `value` the value pointer of one of its slab's slots.
+#[inline]
+unsafe fn link_of<T>(h: NonNull<Header>, value: NonNull<T>) -> u32 {
+    // SAFETY: the block is live; `slots` is written once, by `split`, before any other thread
+    // had the block. Only the field is read (no reference to the header).
+    let base = unsafe {
+        touch(h);
+        ptr::addr_of!((*h.as_ptr()).slots).read()
+    };
+    crate::raw::remote::link_at::<T>(base, value)
+}
+
 /// Hands an out slot back: pushes it onto the remote stack, or, when the owner is gone, drops
 /// the reference the owner left for it.
 ///
@@ -198,6 +219,7 @@ impl<T, B: Backing + Send + 'static, K: SlabKey + 'static> Slab<T, B, K> {
                 head: RemoteHead::new(),
                 refs: Refs::new(2),
                 destroy: destroy::<T, B, K>,
+                slots: self.raw().slots_addr(),
                 #[cfg(all(loom, test))]
                 life: crate::sync::check::BlockLife::new(),
             },
@@ -269,6 +291,29 @@ unsafe impl<T, B: Backing, K: SlabKey> Send for Owner<T, B, K> where Slab<T, B, 
 // `RemoteFree` with an atomic increment.
 unsafe impl<T, B: Backing, K: SlabKey> Sync for Owner<T, B, K> where Slab<T, B, K>: Sync {}
 
+/// Takes back every slot returned to the stack of block `h` (an owner's) into `raw`, its
+/// slab, counting them off `lent`: how many.
+fn take_back<T, K: crate::key::sealed::RawKey>(
+    h: NonNull<Header>,
+    raw: &mut RawSlab<T, K>,
+    lent: &mut usize,
+) -> usize {
+    // SAFETY: the owner (the caller) holds a reference to the block until its drop; a whole
+    // `&RemoteHead` is fine for the owner (see `Owner::head`).
+    let head = unsafe {
+        touch(h);
+        &*ptr::addr_of!((*h.as_ptr()).head)
+    };
+    let Some((top, count)) = head.take() else {
+        return 0;
+    };
+    // SAFETY: the chain is what the remote stack held: slots this owner lent, handed back
+    // with their links written before the push the swap synchronised with.
+    unsafe { raw.adopt(top, count) };
+    *lent -= count as usize;
+    count as usize
+}
+
 impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// The remote stack. A whole `&RemoteHead` is fine here: the owner's own reference keeps
     /// the block alive until the end of its drop, after its last use of the stack.
@@ -314,23 +359,34 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     #[inline]
     pub fn lend(&mut self, value: T) -> Result<Lent<T>, Full<T>> {
-        match self.slab.raw_mut().lend(value) {
-            Ok((value, link)) => {
-                self.lent += 1;
-                Ok(Lent {
-                    value,
-                    header: self.header,
-                    link,
-                    _owns: PhantomData,
-                })
+        // The core's steps written out, so that the out-of-line path returns this result (see
+        // `RawSlab::SMALL`).
+        let i = match self.slab.raw_mut().claim_out() {
+            Some(i) => i,
+            None if RawSlab::<T, K::Raw>::SMALL => return self.lend_slow(value),
+            None => {
+                let (header, lent) = (self.header, &mut self.lent);
+                let refill = move |raw: &mut RawSlab<T, K::Raw>| take_back(header, raw, lent) > 0;
+                match self.slab.raw_mut().claim_out_after(refill) {
+                    Some(i) => i,
+                    None => return Err(Full::new(value, self.slab.capacity())),
+                }
             }
-            Err(value) => self.lend_after_reclaim(value),
-        }
+        };
+        // SAFETY: `claim_out` (or `claim_out_after`) just took slot `i`.
+        let value = unsafe { self.slab.raw_mut().put_out(i, value) };
+        self.lent += 1;
+        Ok(Lent {
+            value,
+            header: self.header,
+            _owns: PhantomData,
+        })
     }
 
+    /// The rest of `lend` when no slot is free (small values): takes the returned ones back.
     #[cold]
     #[inline(never)]
-    fn lend_after_reclaim(&mut self, value: T) -> Result<Lent<T>, Full<T>> {
+    fn lend_slow(&mut self, value: T) -> Result<Lent<T>, Full<T>> {
         if self.reclaim() == 0 {
             return Err(Full::new(value, self.slab.capacity()));
         }
@@ -357,15 +413,30 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// ```
     #[inline]
     pub fn insert(&mut self, value: T) -> Result<K, Full<T>> {
-        match self.slab.raw_mut().insert(value) {
-            Ok(key) => Ok(K::from_raw(key)),
-            Err(value) => self.insert_after_reclaim(value),
-        }
+        // The core's steps written out, so that the out-of-line path returns this result (see
+        // `RawSlab::SMALL`).
+        let (i, n) = match self.slab.raw_mut().claim() {
+            Some(slot) => slot,
+            None if RawSlab::<T, K::Raw>::SMALL => return self.insert_slow(value),
+            None => {
+                let (header, lent) = (self.header, &mut self.lent);
+                let refill = move |raw: &mut RawSlab<T, K::Raw>| take_back(header, raw, lent) > 0;
+                match self.slab.raw_mut().claim_after(refill) {
+                    Some(slot) => slot,
+                    None => return Err(Full::new(value, self.slab.capacity())),
+                }
+            }
+        };
+        // SAFETY: `claim` (or `claim_after`) took slot `i` (numbered `n`), vacant.
+        Ok(K::from_raw(unsafe {
+            self.slab.raw_mut().fill(i, n, value)
+        }))
     }
 
+    /// The rest of `insert` when no slot is free (small values): takes the returned ones back.
     #[cold]
     #[inline(never)]
-    fn insert_after_reclaim(&mut self, value: T) -> Result<K, Full<T>> {
+    fn insert_slow(&mut self, value: T) -> Result<K, Full<T>> {
         if self.reclaim() == 0 {
             return Err(Full::new(value, self.slab.capacity()));
         }
@@ -386,14 +457,7 @@ impl<T, B: Backing, K: SlabKey> Owner<T, B, K> {
     /// assert_eq!(owner.reclaim(), 2);
     /// ```
     pub fn reclaim(&mut self) -> usize {
-        let Some((top, count)) = self.head().take() else {
-            return 0;
-        };
-        // SAFETY: the chain is what the remote stack held: slots this owner lent, handed back
-        // with their links written before the push the swap synchronised with.
-        unsafe { self.slab.raw_mut().adopt(top, count) };
-        self.lent -= count as usize;
-        count as usize
+        take_back(self.header, self.slab.raw_mut(), &mut self.lent)
     }
 
     /// Slots out on loan: lent and not yet taken back by [`reclaim`](Owner::reclaim) (so
@@ -1106,7 +1170,8 @@ impl<T, B: Backing, K: SlabKey> Drop for Owner<T, B, K> {
 /// slot back to the owner — also when the value's `Drop` panics. [`RemoteFree::take`] moves
 /// the value out instead; [`FreeBatch`] hands many slots back at once.
 ///
-/// A `Lent` keeps the slab's memory alive, even past the owner.
+/// A `Lent` keeps the slab's memory alive, even past the owner. It is two pointers in size
+/// (16 bytes on 64-bit targets), whatever `T`: cheap to send through a channel or a ring.
 ///
 /// ```
 /// use nexus_slab::{Slab, split::Lent};
@@ -1130,7 +1195,6 @@ impl<T, B: Backing, K: SlabKey> Drop for Owner<T, B, K> {
 pub struct Lent<T> {
     value: NonNull<T>,
     header: NonNull<Header>,
-    link: u32,
     _owns: PhantomData<T>,
 }
 
@@ -1141,6 +1205,13 @@ unsafe impl<T: Send> Send for Lent<T> {}
 unsafe impl<T: Sync> Sync for Lent<T> {}
 
 impl<T> Lent<T> {
+    /// The link of this `Lent`'s slot.
+    #[inline]
+    fn link(&self) -> u32 {
+        // SAFETY: a `Lent` keeps its block alive, and its value pointer is one of the slab's.
+        unsafe { link_of(self.header, self.value) }
+    }
+
     /// Moves the value out and hands the slot back (the slot first, then the value is
     /// returned).
     fn into_value(self) -> T {
@@ -1149,7 +1220,7 @@ impl<T> Lent<T> {
         // `ManuallyDrop`), read out once; then the empty slot is handed back.
         unsafe {
             let value = this.value.as_ptr().read();
-            give_back(this.header, this.value, this.link);
+            give_back(this.header, this.value, this.link());
             value
         }
     }
@@ -1186,7 +1257,7 @@ impl<T> Drop for Lent<T> {
                 unsafe { give_back(self.0, self.1, self.2) };
             }
         }
-        let _back = GiveBack(self.header, self.value.cast(), self.link);
+        let _back = GiveBack(self.header, self.value.cast(), self.link());
         // SAFETY: the value is owned by this `Lent` and dropped once; the slot is handed back
         // after, by `_back`.
         unsafe { ptr::drop_in_place(self.value.as_ptr()) };
@@ -1420,7 +1491,7 @@ impl<T> FreeBatch<'_, T> {
             }
         }
         let lent = ManuallyDrop::new(lent);
-        let _add = AddSlot(self, lent.value.cast(), lent.link);
+        let _add = AddSlot(self, lent.value.cast(), lent.link());
         // SAFETY: the value is owned by the `Lent` (kept from dropping it again by
         // `ManuallyDrop`) and dropped once; the slot is added after, by `_add`.
         unsafe { ptr::drop_in_place(lent.value.as_ptr()) };
@@ -1448,7 +1519,7 @@ impl<T> FreeBatch<'_, T> {
         // once; then its empty slot joins the batch.
         unsafe {
             let value = lent.value.as_ptr().read();
-            self.add(lent.value.cast(), lent.link);
+            self.add(lent.value.cast(), lent.link());
             value
         }
     }

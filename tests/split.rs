@@ -671,3 +671,36 @@ fn vacant_key_reads_through_a_shared_owner() {
     let next = peek(&owner).unwrap();
     assert_eq!(owner.insert(2).unwrap(), next);
 }
+
+/// A `Lent` is two pointers (the value's and the shared block's; the slot's link is worked
+/// out from the value's address when it is handed back), whatever the value: a ring or a
+/// channel of them carries 16 bytes per entry.
+#[test]
+fn a_lent_is_two_pointers() {
+    use std::mem::size_of;
+    assert_eq!(size_of::<Lent<u8>>(), 2 * size_of::<usize>());
+    assert_eq!(size_of::<Lent<[u64; 8]>>(), 2 * size_of::<usize>());
+    assert_eq!(size_of::<Lent<String>>(), 2 * size_of::<usize>());
+    // Handed back from 24-byte slots (no power of two), the links still name the right
+    // slots: every slot comes back exactly once.
+    let (mut owner, remote) = Slab::<[u8; 24]>::with_capacity(100).split();
+    let cap = owner.capacity();
+    let lent: Vec<_> = (0..cap)
+        .map(|v| owner.lend([v as u8; 24]).unwrap())
+        .collect();
+    assert!(owner.is_full());
+    for (i, l) in lent.into_iter().enumerate() {
+        assert_eq!(l[0], i as u8);
+        remote.free(l);
+    }
+    assert_eq!(owner.reclaim(), cap);
+    let mut seen = std::collections::BTreeSet::new();
+    while let Ok(k) = owner.insert([7; 24]) {
+        assert!(
+            seen.insert(k.index()),
+            "slot {} handed out twice",
+            k.index()
+        );
+    }
+    assert_eq!(seen.len(), cap);
+}

@@ -114,18 +114,6 @@ impl<T, K: RawKey> RawSlab<T, K> {
         self.fill_end = self.hwm;
     }
 
-    /// The insert path when no slot is listed and no never-used one may be taken: settles the
-    /// loose slots, if any, and tries again; else the slab is full.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn insert_after_settling(&mut self, value: T) -> Result<K, T> {
-        if !self.loose {
-            return Err(value);
-        }
-        self.settle();
-        self.insert(value)
-    }
-
     /// Puts every loose slot on the bottom of the free list, lowest first, and ends the loose
     /// state. O(high-water mark) (plus the list's length when it is not empty). Nothing to do
     /// when no slot is loose.

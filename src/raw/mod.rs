@@ -293,6 +293,13 @@ impl<T, K: RawKey> RawSlab<T, K> {
         }
     }
 
+    /// The address of slot 0 (for telling a slot's index from a value's address).
+    #[cfg(target_has_atomic = "64")]
+    #[inline]
+    pub(crate) fn slots_addr(&self) -> usize {
+        self.slots.as_ptr() as usize
+    }
+
     /// Pointer to the value in slot `i` (which need not be occupied).
     ///
     /// # Safety
@@ -468,42 +475,38 @@ impl<T, K: RawKey> RawSlab<T, K> {
     }
 
     /// Stores `value` in the most recently freed slot (or the next never-used one).
+    ///
+    /// The façades ([`Slab::insert`](crate::Slab::insert), the split owner's) write the same
+    /// steps out themselves, so that their out-of-line path returns their own result (see
+    /// [`claim`](RawSlab::claim)).
     #[inline]
     pub(crate) fn insert(&mut self, value: T) -> Result<K, T> {
-        // SAFETY (for the bitmap words below): `i < hwm <= cap`, inside the bitmap.
-        // `n`: the slot's number from 1 (its link, and what a plain key stores).
-        let (i, n) = if self.free != NIL {
-            let n = self.free;
-            let i = slot_of_link(n);
-            // SAFETY: slots on the free list are vacant slots below `hwm <= cap` whose `next`
-            // field was written when they were freed.
-            self.free = unsafe { (*self.slots.as_ptr().add(i)).next };
-            if !K::GENERATIONAL {
-                let (w, mask) = bit_of(i);
-                // SAFETY: see above.
-                unsafe { *self.bits.as_ptr().add(w) |= mask };
-            }
-            (i, n)
-        } else if self.hwm < self.fill_end {
-            let i = self.hwm;
-            self.hwm += 1;
-            let n = link_of(i);
-            if !K::GENERATIONAL {
-                let b = i + 1;
-                // SAFETY: see above.
-                let word = unsafe { &mut *self.bits.as_ptr().add(b / 64) };
-                // The free list is empty, so with plain keys every slot below `i` is occupied
-                // (a vacated slot always goes on the free list), and bit 0 is the sentinel: the
-                // word is known and is stored without reading it, which keeps a fill from
-                // waiting on the previous insert's store.
-                let below = (1u64 << (b % 64)) - 1;
-                debug_assert_eq!(*word & below, below, "a vacant slot off the free list");
-                *word = u64::MAX >> (63 - b % 64);
-            }
-            (i, n)
-        } else {
-            return self.insert_after_settling(value);
+        let (i, n) = match self.claim() {
+            Some(slot) => slot,
+            None => match self.claim_after(|_| false) {
+                Some(slot) => slot,
+                None => return Err(value),
+            },
         };
+        // SAFETY: `claim` (or `claim_after`) took slot `i` (numbered `n`), vacant.
+        Ok(unsafe { self.fill(i, n, value) })
+    }
+
+    /// Whether a value of type `T` travels in registers (at most two words): such a value
+    /// may be handed whole to an out-of-line path that ends the call (a jump: the fast path
+    /// saves no registers for it). A larger one is not handed over: only the slot comes back
+    /// from the out-of-line path (`claim_after`), and the value is written where it is. (Were
+    /// it passed along, it would need a home in memory before the branch: it would be built
+    /// on the stack and copied from there, and the copy's loads would wait for the stores
+    /// that built it.)
+    pub(crate) const SMALL: bool = core::mem::size_of::<T>() <= 2 * core::mem::size_of::<usize>();
+
+    /// Stores `value` in slot `i` (numbered `n`), just taken by `claim`, and counts it: its key.
+    ///
+    /// # Safety
+    /// `claim` (or `claim_after`) just returned `(i, n)`.
+    #[inline(always)]
+    pub(crate) unsafe fn fill(&mut self, i: usize, n: u32, value: T) -> K {
         // SAFETY: `i < cap` and slot `i` is vacant, so writing does not overwrite a live value.
         unsafe { self.value_ptr(i).write(value) };
         self.len += 1;
@@ -519,7 +522,66 @@ impl<T, K: RawKey> RawSlab<T, K> {
             0
         };
         // SAFETY: `n = i + 1` with `i < cap <= MAX_CAPACITY`.
-        Ok(unsafe { K::from_ordinal(n, gen) })
+        unsafe { K::from_ordinal(n, gen) }
+    }
+
+    /// Takes the slot the next insert uses off the free list, or past the high-water mark,
+    /// and (plain keys) sets its bit: its index and number (index + 1, what a plain key
+    /// stores). `None` when neither has one: the slab is full, or loose slots need settling
+    /// ([`claim_after`](RawSlab::claim_after)). [`fill`](RawSlab::fill) then stores the value.
+    #[inline(always)]
+    pub(crate) fn claim(&mut self) -> Option<(usize, u32)> {
+        // SAFETY (for the bitmap words below): `i < hwm <= cap`, inside the bitmap.
+        if self.free != NIL {
+            let n = self.free;
+            let i = slot_of_link(n);
+            // SAFETY: slots on the free list are vacant slots below `hwm <= cap` whose `next`
+            // field was written when they were freed.
+            self.free = unsafe { (*self.slots.as_ptr().add(i)).next };
+            if !K::GENERATIONAL {
+                let (w, mask) = bit_of(i);
+                // SAFETY: see above.
+                unsafe { *self.bits.as_ptr().add(w) |= mask };
+            }
+            Some((i, n))
+        } else if self.hwm < self.fill_end {
+            let i = self.hwm;
+            self.hwm += 1;
+            if !K::GENERATIONAL {
+                let b = i + 1;
+                // SAFETY: see above.
+                let word = unsafe { &mut *self.bits.as_ptr().add(b / 64) };
+                // The free list is empty, so with plain keys every slot below `i` is occupied
+                // (a vacated slot always goes on the free list), and bit 0 is the sentinel: the
+                // word is known and is stored without reading it, which keeps a fill from
+                // waiting on the previous insert's store.
+                let below = (1u64 << (b % 64)) - 1;
+                debug_assert_eq!(*word & below, below, "a vacant slot off the free list");
+                *word = u64::MAX >> (63 - b % 64);
+            }
+            Some((i, link_of(i)))
+        } else {
+            None
+        }
+    }
+
+    /// [`claim`](RawSlab::claim) after settling the loose slots, if any, or else after
+    /// `refill`; `None` when the slab is full.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn claim_after(
+        &mut self,
+        refill: impl FnOnce(&mut Self) -> bool,
+    ) -> Option<(usize, u32)> {
+        if self.loose {
+            self.settle();
+            return self.claim();
+        }
+        if refill(self) {
+            self.claim()
+        } else {
+            None
+        }
     }
 
     /// Stores `value` at exactly the slot `key` names, with exactly its generation: for

@@ -237,6 +237,15 @@ fn count_op(op: Op) {
     let _ = op;
 }
 
+/// The link (index + 1) of the slot whose value pointer is `value`, in a slot array of `T`s
+/// that starts at address `base`. (Addresses only: no pointer is made from them.)
+#[inline]
+pub(crate) fn link_at<T>(base: usize, value: NonNull<T>) -> u32 {
+    let offset = value.as_ptr() as usize - base;
+    // A slot index below `MAX_CAPACITY`, so + 1 fits.
+    (offset / core::mem::size_of::<super::Slot<T>>()) as u32 + 1
+}
+
 /// Writes the free-list link `next` into the out slot whose value pointer is `value`.
 ///
 /// # Safety
@@ -296,13 +305,27 @@ impl<T, K: RawKey> RawSlab<T, K> {
         self.hwm = self.cap;
     }
 
-    /// Stores `value` in a vacant slot, as `insert` would choose it, but leaves the slot
-    /// vacant in the owner's view (bit clear, generation even and unchanged, `len` unchanged)
-    /// and off the free list: the slot is out. Returns the value's pointer and the slot's link.
-    #[inline]
-    pub(crate) fn lend(&mut self, value: T) -> Result<(NonNull<T>, u32), T> {
-        debug_assert!(self.split);
-        let i = if self.free != NIL {
+    /// Stores `value` in slot `i`, just taken by [`claim_out`](RawSlab::claim_out): the slot
+    /// is out (vacant in the owner's view, on no list). Returns the value's pointer.
+    ///
+    /// # Safety
+    /// `claim_out` (or `claim_out_after`) just returned `i`.
+    #[inline(always)]
+    pub(crate) unsafe fn put_out(&mut self, i: usize, value: T) -> NonNull<T> {
+        // SAFETY: `i < cap`, inside the slot array (`value` is at offset 0 of a slot).
+        let p = unsafe { self.value_nn(i) };
+        // SAFETY: the slot is vacant and now off every list: nothing else reads or writes it.
+        unsafe { p.as_ptr().write(value) };
+        p
+    }
+
+    /// Takes the slot the next lend uses off the free list (or, generational keys, past the
+    /// high-water mark), leaving it vacant in the owner's view (as `insert` would choose it,
+    /// but with the bit clear, the generation even and unchanged, `len` unchanged): its
+    /// index. [`put_out`](RawSlab::put_out) then stores the value.
+    #[inline(always)]
+    pub(crate) fn claim_out(&mut self) -> Option<usize> {
+        if self.free != NIL {
             let i = slot_of_link(self.free);
             // SAFETY: slots on the free list are vacant slots below `hwm <= cap` whose `next`
             // field was written when they were freed.
@@ -319,25 +342,33 @@ impl<T, K: RawKey> RawSlab<T, K> {
                     *g = (*g).max(2);
                 }
             }
-            i
-        } else if self.hwm < self.cap {
+            Some(i)
+        } else if K::GENERATIONAL && self.hwm < self.cap {
             // Generational keys only (plain ones have no never-used slots once split). The
             // slot goes out at generation 2 (vacant, and no key had generation 1 here): only a
             // retired slot is vacant at 0 below the high-water mark.
-            debug_assert!(K::GENERATIONAL);
             let i = self.hwm;
             self.hwm += 1;
             // SAFETY: `i < cap`, generational keys.
             unsafe { *self.gen_ptr(i) = 2 };
-            i
+            Some(i)
         } else {
-            return Err(value);
-        };
-        // SAFETY: `i < cap`, inside the slot array (`value` is at offset 0 of a slot).
-        let p = unsafe { self.value_nn(i) };
-        // SAFETY: the slot is vacant and now off every list: nothing else reads or writes it.
-        unsafe { p.as_ptr().write(value) };
-        Ok((p, link_of(i)))
+            None
+        }
+    }
+
+    /// [`claim_out`](RawSlab::claim_out) after `refill`, if it put slots on the free list.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn claim_out_after(
+        &mut self,
+        refill: impl FnOnce(&mut Self) -> bool,
+    ) -> Option<usize> {
+        if refill(self) {
+            self.claim_out()
+        } else {
+            None
+        }
     }
 
     /// Puts a chain of `count` returned slots, from the slot linked `top` down to one linked
