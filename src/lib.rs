@@ -1,357 +1,105 @@
 //! A pre-allocated slab with OS-level memory control, for latency-critical systems.
 //!
-//! [`Slab<T, B>`](Slab) stores values of one type in a fixed number of slots and hands out a
-//! [`Key`] for each: insert, get and remove are O(1), the slab never grows, and a value never
-//! moves while it is stored. Its memory comes from a [`Backing`](backing::Backing) chosen at the
-//! type level — [`Mmap`] (the default), [`HugeTlb`] (reserved huge pages),
-//! [`Locked<B>`](Locked) (pinned for the slab's life) or [`Heap`] over any allocator — is
-//! faulted in up front, and can be pinned in RAM ([`Slab::mlock`]) and moved onto huge pages
-//! ([`Slab::try_collapse`]), with the kernel's own accounting to check it
-//! ([`Slab::locked_bytes`], [`Slab::huge_page_bytes`],
-//! [`SystemInfo`](system::SystemInfo)).
-//!
-//! # Usage
+//! [`Slab<T, B, K>`](Slab) stores values of one type in a fixed number of slots and hands out a
+//! key for each: insert, get and remove are O(1) with no hashing, the slab never grows, and a
+//! value never moves while it is stored. Its memory is allocated once, from a [backing] chosen
+//! by type, and is yours to control at the OS level: faulted in before the first insert, locked
+//! in RAM, on huge pages, placed on a NUMA node — each checked against the kernel's own
+//! accounting. It is built for programs that cannot afford a page fault, a swap-in or a
+//! reallocation on the hot path: trading engines, market-data handlers, real-time audio, game
+//! servers. (For a collection that must grow, or many small ones, the `slab` crate is the better
+//! choice: see [`guide::from_slab`].)
 //!
 //! ```
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use nexus_slab::{Slab, Key};
+//! use nexus_slab::{Key, LockedSlab};
 //!
-//! // Create and allocate
-//! let mut slab: Slab<String> = Slab::new();
-//! slab.alloc(10_000)?;  // Pre-allocate for 10K items
+//! struct Order { id: u64, price: i64, qty: u32 }
 //!
-//! // Optional: lock pages in RAM (requires privileges)
-//! if let Err(e) = slab.mlock() {
-//!     eprintln!("mlock failed (may need CAP_IPC_LOCK): {}", e);
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // 100,000 orders, allocated once, faulted in and locked in RAM: no page fault after this.
+//!     let mut book: LockedSlab<Order> = LockedSlab::try_with_capacity(100_000)?;
+//!     let key: Key = book.insert(Order { id: 1, price: 100, qty: 5 })?;
+//!     book[key].qty -= 2;                                   // O(1) by key, no hashing
+//!     assert_eq!(book.remove(key).map(|o| o.qty), Some(3)); // the slot is reused next
+//!     println!("{} bytes, pinned", book.memory_size());
+//!     Ok(())
 //! }
-//!
-//! // O(1) operations
-//! let key: Key = slab.insert("hello".to_string())?;
-//! assert_eq!(slab.get(key), Some(&"hello".to_string()));
-//!
-//! let value = slab.remove(key);
-//! assert_eq!(value, Some("hello".to_string()));
-//! # Ok(())
-//! # }
 //! ```
 //!
-//! # Memory control
+//! # Backings and keys
 //!
-//! ## Page locking (`mlock`)
+//! A slab is `Slab<T, B, K>`: values `T`, memory from the backing `B`, keys `K`.
 //!
-//! ```
-//! # use nexus_slab::Slab;
-//! # #[allow(dead_code)]
-//! # struct Order { id: u64, price: i64, qty: u32 }
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut slab: Slab<Order> = Slab::new();
-//! slab.alloc(100_000)?;
+//! | backing `B` | memory | alias |
+//! |---|---|---|
+//! | [`Mmap`] (the default) | anonymous mmap, prefaulted; 2 MiB and larger regions start on transparent huge pages | `Slab<T>` |
+//! | [`Locked<Mmap>`](Locked) | the same, locked in RAM for the slab's whole life | [`LockedSlab<T>`](LockedSlab) |
+//! | [`HugeTlb`] | reserved huge pages (2 MiB, 1 GiB ...); a short pool is an error with the command that fixes it | [`HugeSlab<T>`](HugeSlab) |
+//! | [`Heap<A>`](Heap) | the global allocator or any allocator-api2 one, page-aligned | [`HeapSlab<T>`](HeapSlab) |
 //!
-//! // Lock all pages in physical RAM
-//! slab.mlock()?;
+//! | key `K` | size | a key kept after its value was removed |
+//! |---|---|---|
+//! | [`Key`] (the default) | 4 bytes | reaches the slot's next value, as in `slab` |
+//! | [`GenKey`] ([`GenSlab<T>`](GenSlab)) | 8 bytes; a slot takes 3.875 bytes more | is never found again |
+//! | your own, from [`new_key_type!`] | as its key | as its key; and a key of one slab does not compile as another's |
 //!
-//! // Pages remain locked until drop (or explicit munlock)
-//! # Ok(())
-//! # }
-//! ```
+//! # Modules
 //!
-//! ## Huge pages (Linux)
+//! - The crate root: [`Slab`], the keys ([`Key`], [`GenKey`], [`SlabKey`], [`new_key_type!`]),
+//!   [`VacantEntry`], the errors and the aliases — what a first program needs.
+//! - [`backing`]: where memory comes from — the [`Backing`](backing::Backing) trait, [`Mmap`],
+//!   [`HugeTlb`], [`Locked`], [`Heap`].
+//! - [`system`]: what this machine allows ([`SystemInfo`](system::SystemInfo)) and where a slab's
+//!   pages are.
+//! - [`split`]: a slab whose values cross threads ([`Slab::split`]).
+//! - `snapshot` (the `serde` feature): saving and restoring slabs with every key.
+//! - [`iter`]: the iterators.
+//! - [`guide`]: the guides below.
 //!
-//! ```
-//! # use nexus_slab::{Error, HugeSlab, Slab};
-//! # #[allow(dead_code)]
-//! # struct Order { id: u64, price: i64, qty: u32 }
-//! # fn huge() -> Result<(), Error> {
-//! // Guaranteed huge pages (fails if unavailable)
-//! let mut slab: HugeSlab<Order> = HugeSlab::new();
-//! slab.alloc(1_000_000)?;  // 1M entries on 2MB pages
-//! # assert_eq!(slab.huge_page_bytes()?, slab.memory_size());
-//! # Ok(())
-//! # }
-//! # fn thp() -> Result<(), Error> {
+//! # Guides
 //!
-//! // Or request collapse of existing allocation (best-effort)
-//! let mut slab: Slab<Order> = Slab::new();
-//! slab.alloc(1_000_000)?;
-//! let _ = slab.try_collapse();  // Hint to use huge pages if possible
-//! # Ok(())
-//! # }
-//! # match huge() {
-//! #     Ok(()) => {}
-//! #     // No reserved pages here: the documented failure, unless CI promised pages.
-//! #     Err(Error::HugePagesUnavailable { .. } | Error::Unsupported { .. })
-//! #         if std::env::var("NEXUS_SLAB_REQUIRE_HUGEPAGES").as_deref() != Ok("1") => {}
-//! #     Err(e) => panic!("{e}"),
-//! # }
-//! # thp().unwrap();
-//! ```
-//!
-//! ## NUMA placement and isolation (Linux)
-//!
-//! ```
-//! # use nexus_slab::{Error, Slab, backing::{Locked, Mmap}};
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // On node 0 only, locked, out of forked children and core dumps.
-//! let backing = Locked::<Mmap>::default().numa_node(0).exclude_from_fork().exclude_from_dumps();
-//! let mut slab: Slab<u64, Locked<Mmap>> = Slab::new_in(backing);
-//! # #[cfg(all(target_os = "linux", not(miri)))]
-//! # {
-//! slab.alloc(100_000)?;
-//! assert_eq!(slab.numa_bytes()?.on_node(0), slab.memory_size()); // from the kernel
-//! # }
-//!
-//! // What on this machine adds jitter, and the command that removes it.
-//! for risk in nexus_slab::system::SystemInfo::probe().preflight().iter().filter(|i| i.at_risk) {
-//!     eprintln!("{}: {} -> {}", risk.setting, risk.risk, risk.fix);
-//! }
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! ## Allocation modes
-//!
-//! ```
-//! # use nexus_slab::Slab;
-//! # #[allow(dead_code)]
-//! # struct Order { id: u64, price: i64, qty: u32 }
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let mut slab: Slab<Order> = Slab::new();
-//! // By capacity: "I need space for N items"
-//! slab.alloc(100_000)?;  // Capacity >= 100K guaranteed
-//! # assert!(slab.capacity() >= 100_000);
-//! # let mut slab: Slab<Order> = Slab::new();
-//!
-//! // By memory budget: "I have X bytes available"  
-//! slab.alloc_bytes(256 * 1024 * 1024)?;  // Uses <= 256MB
-//! # assert!(slab.memory_size() <= 256 * 1024 * 1024);
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! ## Vacant entry pattern
-//!
-//! For self-referential structures where you need the key before inserting:
-//!
-//! ```
-//! # use nexus_slab::{Key, Slab};
-//! # struct Node { self_key: Key, data: u32 }
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let mut slab: Slab<Node> = Slab::try_with_capacity(16)?;
-//! let entry = slab.vacant_entry()?;
-//! let key = entry.key();  // Know the key before insert
-//!
-//! let node = Node {
-//!     self_key: key,
-//!     data: 42,
-//! };
-//! entry.insert(node);
-//! # assert_eq!(slab[key].self_key, key);
-//! # assert_eq!(slab[key].data, 42);
-//! # Ok(())
-//! # }
-//! ```
+//! 1. [Memory control](guide::memory_control): prefault, locking and its limits, huge pages,
+//!    what the machine allows, what a slot costs.
+//! 2. [Placement and isolation](guide::placement): NUMA nodes, fork and core dumps, preflight.
+//! 3. [Keys](guide::keys): plain, generational, typed.
+//! 4. [Snapshots](guide::snapshots): serde, restore limits, rebuilding a slab.
+//! 5. [Objects that cross threads](guide::threads): lending, back-pressure, batches, shutdown.
+//! 6. [Coming from `slab`](guide::from_slab): what differs, growing, many small slabs.
+//! 7. [Coming from `slotmap`](guide::from_slotmap): secondary maps, detach and reattach.
+//! 8. [Writing a backing](guide::backings).
+//! 9. [Safety](guide::safety).
+//! 10. [Performance](guide::performance): the measurements, the machine, the commands.
 //!
 //! # Cargo features
 //!
 //! Both are off by default. Every item that a feature adds is marked with it in these docs.
 //!
 //! - `serde`: `Serialize`/`Deserialize` for keys and whole slabs, snapshot and restore with
-//!   every key kept (the `serde` module).
+//!   every key kept (the `snapshot` module; see [`guide::snapshots`]).
 //! - `unstable-windows`: the memory controls on Windows — `VirtualLock` against the working-set
 //!   quota, large pages (`MEM_LARGE_PAGES`) for [`HugeTlb`] — instead of
 //!   [`Error::Unsupported`]. Experimental. It adds no items, only the Windows behaviour of the
 //!   ones documented here.
 //!
-//! # Keys: plain or generational
-//!
-//! Like the `slab` crate, the default [`Key`] is a plain index without a generation counter:
-//! it is the caller's responsibility not to use stale keys. A key used after its value was
-//! removed and the slot reused reaches the new value. Any key value is memory-safe, though: a
-//! foreign, stale or made-up key finds nothing or another value, never undefined behaviour.
-//!
-//! [`GenSlab`] (`Slab<T, B, GenKey>`) hands out [`GenKey`]s instead, which are never found
-//! again once their value is removed, for 4 bytes per slot:
-//!
-//! ```
-//! # use nexus_slab::GenSlab;
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut slab: GenSlab<&str> = GenSlab::try_with_capacity(1024)?;
-//! let old = slab.insert("order 1")?;
-//! slab.remove(old);
-//! let new = slab.insert("order 2")?;  // same slot, new generation
-//! assert_eq!(new.index(), old.index());
-//! assert_eq!(slab.get(old), None);     // the stale key finds nothing
-//! # Ok(())
-//! # }
-//! ```
-
-//!
-//! ## Typed keys
-//!
-//! ```
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # use nexus_slab::{new_key_type, GenKey, Key, Slab, backing::Heap};
-//! new_key_type! {
-//!     pub struct OrderKey(Key);        // a plain key, 4 bytes
-//!     pub struct ConnKey(GenKey);      // a generational key, 8 bytes
-//! }
-//!
-//! let mut orders: Slab<u64, Heap, OrderKey> = Slab::new_in(Heap::new());
-//! orders.alloc(1024)?;
-//! let o: OrderKey = orders.insert(100)?;
-//! assert_eq!(orders[o], 100);
-//! assert_eq!(std::mem::size_of::<Option<OrderKey>>(), 4);
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! # Snapshot and restore
-//!
-//! [`Slab::insert_at`] puts a value back at exactly its old key, [`Slab::try_clone`] copies a
-//! slab, and with the `serde` feature a whole slab round-trips with every key, every stale key
-//! and the next keys (format: the `serde` module, with the `serde` feature).
-//!
-//! ```
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # #[cfg(feature = "serde")] {
-//! # use nexus_slab::GenSlab;
-//! let mut book: GenSlab<String> = GenSlab::try_with_capacity(1024)?;
-//! let a = book.insert("bid 100".to_string())?;
-//! let b = book.insert("ask 101".to_string())?;
-//! book.remove(a);
-//!
-//! let saved = serde_json::to_string(&book)?;           // or any serde format
-//! let mut restored: GenSlab<String> = serde_json::from_str(&saved)?;
-//! assert_eq!(restored[b], "ask 101");                   // same key, same value
-//! assert!(!restored.contains(a));                       // stale stays stale
-//! assert_eq!(restored.insert("x".into())?, book.insert("x".into())?); // same next key
-//! # }
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! A restore allocates at most 32 MiB unless told more, so that a few bytes of hostile input
-//! cannot claim the machine's memory; a larger slab from a snapshot you trust takes an
-//! explicit limit (`RestoreLimits`, with the `serde` feature):
-//!
-//! ```
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # #[cfg(feature = "serde")] {
-//! # use nexus_slab::{GenSlab, Slab, backing::Mmap, snapshot::RestoreLimits};
-//! # let path = std::env::temp_dir().join(format!("nexus-slab-doc-{}.json", std::process::id()));
-//! # std::fs::write(&path, serde_json::to_vec(&GenSlab::<String>::try_with_capacity(2 << 20)?)?)?;
-//! # let file = std::io::BufReader::new(std::fs::File::open(&path)?);
-//! let limits = RestoreLimits::new().with_max_bytes(1 << 30);  // slabs up to 1 GiB
-//! let mut de = serde_json::Deserializer::from_reader(file);
-//! let book: GenSlab<String> = Slab::deserialize_in(Mmap::new(), limits, &mut de)?;
-//! # assert!(book.capacity() >= 2 << 20 && book.memory_size() > 32 << 20);
-//! # std::fs::remove_file(&path)?;
-//! # }
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! # Coming from `slab` and `slotmap`
-//!
-//! ```
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # use nexus_slab::{Key, Slab};
-//! let mut slab: Slab<&str> = Slab::try_with_capacity(1024)?;   // fixed capacity, allocated once
-//! let k: Key = slab.insert("hello")?;                       // a full slab hands the value back
-//! assert_eq!(slab[k], "hello");
-//! assert_eq!(slab.vacant_key(), Some(Key::new_saturating(1)));
-//! assert_eq!(slab.remove(k), Some("hello"));                // slab's try_remove
-//! assert_eq!(slab.remove(k), None);                         // slab's remove would panic here
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! ```
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # use nexus_slab::{new_key_type, GenKey, Slab, backing::Mmap};
-//! new_key_type! { pub struct PlayerKey(GenKey); }
-//!
-//! let mut players: Slab<&str, Mmap, PlayerKey> = Slab::try_with_capacity(1024)?;
-//! let ada = players.insert("ada")?;
-//! players.remove(ada);
-//! let bob = players.insert("bob")?;             // same slot, next generation
-//! assert_eq!(bob.index(), ada.index());
-//! assert!(players.get(ada).is_none());          // the old key is never found again
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! # Objects that cross threads
-//!
-//! [`Slab::split`] turns a slab into an [`Owner`](split::Owner), which keeps the whole
-//! single-thread API and also [`lend`](split::Owner::lend)s values to other threads, and
-//! [`RemoteFree`](split::RemoteFree) handles, with which
-//! any thread hands the slots back. The owner inserts and lends with plain stores; a batch of
-//! returned slots costs one compare-and-swap; the owner takes them all back with one swap.
-//!
-//! ```
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use nexus_slab::{LockedSlab, split::Lent};
-//! use std::sync::mpsc;
-//!
-//! struct Order { id: u64, price: i64, qty: u32 }
-//!
-//! let mut slab: LockedSlab<Order> = LockedSlab::new();
-//! slab.alloc(100_000)?;                      // locked in RAM for its whole life
-//! let (mut gateway, retire) = slab.split();  // Owner + RemoteFree
-//! let (tx, rx) = mpsc::sync_channel::<Lent<Order>>(1024);
-//!
-//! let matcher = std::thread::spawn(move || {
-//!     let mut batch = retire.batch();
-//!     for order in rx {
-//!         assert!(order.qty > 0 && order.price > 0); // ... match it ...
-//!         batch.free(order);                 // no atomic: the slot joins the batch
-//!         if batch.len() == 32 {
-//!             batch.flush();                 // one compare-and-swap for 32 slots
-//!         }
-//!     }
-//! });
-//!
-//! for id in 0..10_000 {
-//!     let order = gateway.lend(Order { id, price: 100, qty: 1 })?; // no atomic
-//!     tx.send(order)?;
-//! }
-//! drop(tx);
-//! matcher.join().unwrap();
-//! gateway.reclaim();                         // one swap takes every returned slot back
-//! assert_eq!(gateway.lent(), 0);
-//! # Ok(())
-//! # }
-//! ```
-//!
 //! # Errors
 //!
 //! One error type per kind of operation: [`Error`] for allocation, the OS and the memory
-//! controls; [`KeyError`] (`Copy`, no allocation) for a key that names no value
-//! ([`Slab::get_disjoint_mut`], and inside [`InsertAtError`] from [`Slab::insert_at`]);
-//! [`Full`] from [`Slab::insert`] and [`Slab::vacant_entry`], with the value handed back;
-//! `SnapshotError` for a refused restore (with the `serde` feature). A failed call leaves the
-//! slab as it was. Every message is one line with the reason and, where something fixes it, the
-//! fix — a complete command (`echo 513 | sudo tee /sys/kernel/mm/hugepages/…`) or the call to
-//! make (`alloc(n)` on a slab with no memory yet) — which `hint()` also returns alone. `Debug`
-//! shows the fields and the message, so `?` in a `main` that returns
-//! `Result<(), Box<dyn std::error::Error>>` prints the fix; an OS error is the `source()`,
-//! never repeated in the message.
+//! controls; [`KeyError`] for a key that names no value; [`Full`] (the value handed back) from
+//! [`insert`](Slab::insert); [`InsertAtError`] from [`insert_at`](Slab::insert_at);
+//! `SnapshotError` for a refused restore (the `serde` feature). A failed call leaves the slab as
+//! it was. Every message is one line with the reason and, where something fixes it, the fix — a
+//! complete command that works through `sudo`, or the call to make — which `hint()` also returns
+//! alone; `Debug` shows the fields and the message, so `?` in a `main` returning
+//! `Result<(), Box<dyn Error>>` prints the fix.
 //!
 //! # Safety
 //!
-//! No value of any public key constructor can cause undefined behaviour, a panic (other than
-//! `slab[key]`) or a change to a slab's bookkeeping: a [`Key`] from any `usize`, a [`GenKey`]
-//! from any `u64` ([`GenKey::from_bits`] refuses the bits no slab hands out), a typed, stale or
-//! foreign key finds the value it was handed out for or nothing — never a vacant, retired or
-//! never-used slot. Key *types* are [`SlabKey`], an `unsafe trait`: the safe API trusts only the
-//! raw key a key type converts to, so no key type — however its conversions lie or panic — can
-//! reach undefined behaviour through it. A plain key does not know its value (a stale one reaches the slot's new
-//! occupant) and no key knows its slab. [`Backing`](backing::Backing) is an `unsafe trait`; a backing that keeps
-//! its contract may return any region at least as long as asked, fail or panic in any method,
-//! and override every memory control: the slab stays consistent and releases each region once,
-//! and a region that visibly breaks the contract is released and reported
-//! ([`Error::BrokenBacking`]), never written.
+//! No key value can cause undefined behaviour — a made-up, stale or foreign key finds its value
+//! or nothing — and neither can a key type, a panicking `Drop` or `Clone`, or any order of
+//! letting go of a split slab across threads. [`SlabKey`] and [`Backing`](backing::Backing) are
+//! `unsafe` to implement, each with a documented contract, and the `get_unchecked` family are
+//! the `unsafe fn`s. The [safety guide](guide::safety) says what each guarantee covers and how it
+//! is tested (Miri, loom, fuzzing).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
