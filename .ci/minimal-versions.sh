@@ -18,7 +18,12 @@ mkdir -p "$crate"
 for f in src tests benches examples docs README.md CHANGELOG.md LICENSE-APACHE LICENSE-MIT; do
     ln -sfn "$root/$f" "$crate/$f"
 done
-{ cat Cargo.toml; printf '\n[workspace]\n'; } >"$crate/Cargo.toml"
+cp Cargo.toml "$crate/Cargo.toml"
+# The workspace's other member, the tour program, beside the copy (its manifest names the
+# library as `path = ".."`, which is the copy here).
+mkdir -p "$crate/tour"
+ln -sfn "$root/tour/src" "$crate/tour/src"
+cp tour/Cargo.toml "$crate/tour/Cargo.toml"
 cp Cargo.lock "$crate/Cargo.lock"
 export CARGO_TARGET_DIR="$root/target/minimal-versions/target"
 cd "$crate"

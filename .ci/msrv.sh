@@ -21,7 +21,12 @@ mkdir -p "$crate"
 for f in src tests benches examples docs README.md CHANGELOG.md LICENSE-APACHE LICENSE-MIT; do
     ln -sfn "$root/$f" "$crate/$f"
 done
-{ grep -v '^nexus_slab_012 = ' Cargo.toml; printf '\n[workspace]\n'; } >"$crate/Cargo.toml"
+grep -v '^nexus_slab_012 = ' Cargo.toml >"$crate/Cargo.toml"
+# The workspace's other member, the tour program, beside the copy (its manifest names the
+# library as `path = ".."`, which is the copy here).
+mkdir -p "$crate/tour"
+ln -sfn "$root/tour/src" "$crate/tour/src"
+cp tour/Cargo.toml "$crate/tour/Cargo.toml"
 export CARGO_TARGET_DIR="$root/target/msrv/target"
 cd "$crate"
 rm -f Cargo.lock

@@ -55,7 +55,11 @@ mkdir -p "$crate"
 for f in src tests benches examples README.md; do ln -sfn "$root/$f" "$crate/$f"; done
 # Only the one dev-dependency that cannot build for Windows goes; benches are not built here.
 grep -v '^nexus_slab_012 = ' Cargo.toml >"$crate/Cargo.toml"
-printf '\n[workspace]\n' >>"$crate/Cargo.toml"
+# The workspace's other member, the tour program, beside the copy (its manifest names the
+# library as `path = ".."`, which is the copy here).
+mkdir -p "$crate/tour"
+ln -sfn "$root/tour/src" "$crate/tour/src"
+cp tour/Cargo.toml "$crate/tour/Cargo.toml"
 cp Cargo.lock "$crate/Cargo.lock"
 
 # The reserved huge pages are Linux's: wine has no large pages to give, so nothing is required.

@@ -55,6 +55,7 @@ pub(crate) use stub::{
 };
 // No MemAvailable off Linux: a restore is bounded by its limit alone.
 #[cfg(not(target_os = "linux"))]
+#[cfg_attr(not(feature = "serde"), allow(unused_imports))]
 pub(crate) use stub::available_memory;
 
 /// The base page size, read once.

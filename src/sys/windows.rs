@@ -152,8 +152,8 @@ fn last_error() -> io::Error {
 }
 
 /// How to give an account the privilege large pages need.
-const GRANT_LOCK_MEMORY: &str = "grant \"Lock pages in memory\" in secpol.msc (Local Policies > \
-     User Rights Assignment), then sign in again";
+const GRANT_LOCK_MEMORY: &str =
+    "grant \"Lock pages in memory\" (secpol.msc > User Rights Assignment), then sign in again";
 
 /// The base page size, read once.
 pub(crate) fn page_size() -> usize {
@@ -376,19 +376,16 @@ fn map_large(len: usize, page: usize, node: Option<u32>) -> Result<NonNull<u8>, 
     }
     result.map_err(|e| match e.raw_os_error() {
         Some(ERROR_PRIVILEGE_NOT_HELD) => Error::unsupported(
-            "large pages",
-            format!(
-                "they need SeLockMemoryPrivilege (error 1314), which this process lacks: \
-                 {GRANT_LOCK_MEMORY}"
-            ),
+            "large-page memory",
+            format!("SeLockMemoryPrivilege is not held (error 1314): {GRANT_LOCK_MEMORY}"),
         ),
         // The size is whole large pages and the flags are the documented ones: a system that
         // still calls them invalid does not implement large pages (wine 8 is one).
         Some(ERROR_INVALID_PARAMETER) => Error::unsupported(
-            "large pages",
+            "large-page memory",
             format!(
-                "VirtualAlloc calls MEM_LARGE_PAGES for {len} bytes (whole pages of {} KiB) an \
-                 invalid parameter (error 87): this system does not implement them",
+                "VirtualAlloc refuses MEM_LARGE_PAGES for {len} bytes, whole {} KiB pages, as an \
+                 invalid parameter (error 87)",
                 page / 1024
             ),
         ),
