@@ -134,7 +134,9 @@ pub enum Error {
     /// without privilege when the hard limit is as low, as it usually is). Other ways:
     /// `LimitMEMLOCK=infinity` in a systemd unit, a `memlock` line in
     /// /etc/security/limits.conf, or the capability for the binary
-    /// (`sudo setcap cap_ipc_lock=ep <binary>`, lost when the binary is rebuilt).
+    /// (`sudo setcap cap_ipc_lock=ep <binary>`, lost when the binary is rebuilt). In a
+    /// container, where even root lacks the `CAP_SYS_RESOURCE` that raising a hard limit needs,
+    /// start it with `--cap-add IPC_LOCK` or `--ulimit memlock=-1` instead.
     #[non_exhaustive]
     MemlockLimit {
         /// Bytes that had to be locked.

@@ -833,6 +833,10 @@ impl<T, B: Backing, K: SlabKey> Slab<T, B, K> {
 
     /// Drops every value (in key order) and invalidates every key.
     ///
+    /// The memory stays: the same capacity, still resident, still locked if it was, so a
+    /// warm-up pass followed by `clear` leaves nothing to fault in later. To give the memory
+    /// back, drop the slab.
+    ///
     /// With plain [`Key`]s the slab then starts afresh: the next insert gets key 0, as after
     /// `alloc`. With [`GenKey`](crate::GenKey)s the slots keep their generations, so no key
     /// handed out before `clear` is ever found again: freed slots are reused last-in,

@@ -119,6 +119,12 @@ fn parent() {
     if kernel::page_size() == 4096 {
         assert_eq!(stderr, expected);
     }
+    // The example's docs (and through tests/readme.rs, the README) show this very line.
+    let example = include_str!("../examples/first_program.rs");
+    assert!(
+        example.contains(&format!("//! {}", expected.trim_end())),
+        "examples/first_program.rs shows another line than {expected}"
+    );
     for must in [
         "Error: MemlockLimit {",
         "exceeds RLIMIT_MEMLOCK (8 MiB)",

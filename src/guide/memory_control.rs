@@ -84,6 +84,25 @@
 //! promise by calling [`Region::prefault`](crate::backing::Region::prefault) in `allocate` (see
 //! the [backings guide](super::backings)).
 //!
+//! ## The rest of the hot path
+//!
+//! The slab's promise covers the slab: its slots and bitmap. The structures around it fault
+//! like any heap memory. A `HashMap` from order ids to keys, made with `with_capacity`, still
+//! took 63 minor faults in a newcomer's order-book loop of 10,000 adds, 3,334 cancels and
+//! re-adds (137 made with `HashMap::new()`): the allocator hands out fresh pages, and each
+//! faults on its first write. Two ways to a loop with no fault at all:
+//!
+//! - Run the loop once before the part that counts and [`clear`](crate::Slab::clear) what it
+//!   filled: `clear` keeps a slab's memory allocated, resident and locked, and
+//!   `HashMap::clear` keeps its table. The same order book then measured 0 faults.
+//! - Keep the side structures in slabs too: an index whose values are keys, a second slab for
+//!   what hangs off each value.
+//!
+//! Count with `RUSAGE_THREAD` for the thread that runs the loop (as above), `RUSAGE_SELF` for
+//! the whole process; [`mlockall`](https://man7.org/linux/man-pages/man2/mlockall.2.html)
+//! `(MCL_CURRENT | MCL_FUTURE)` also keeps the rest of the process resident, at the price of
+//! locking every later allocation.
+//!
 //! # Locking in RAM
 //!
 //! A resident page can still be swapped out, and the next access to it waits for the disk.
@@ -152,7 +171,11 @@
 //! programs it starts. `ulimit -l unlimited` would fail there: the hard limit is 8 MiB too. For
 //! a service, `LimitMEMLOCK=infinity` in its systemd unit; for a binary,
 //! `sudo setcap cap_ipc_lock=ep <binary>` (lost when it is rebuilt); for a user, a `memlock`
-//! line in `/etc/security/limits.conf`.
+//! line in `/etc/security/limits.conf`. In a container, the command fails even as root
+//! (`prlimit: failed to set the MEMLOCK resource limit: Operation not permitted`: raising a hard
+//! limit needs `CAP_SYS_RESOURCE`, which containers drop); start the container with the
+//! capability or the limit instead: `docker run --cap-add IPC_LOCK` or `--ulimit memlock=-1`
+//! (Kubernetes: `IPC_LOCK` in the container's `securityContext.capabilities.add`).
 //!
 //! Before allocating, [`SystemInfo::can_lock`](crate::system::SystemInfo::can_lock) says whether
 //! a lock of so many more bytes can succeed (the capability, or room under the limit after what
