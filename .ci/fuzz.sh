@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs the cargo-fuzz target `model` for about a minute (FUZZ_SECONDS), or says why it could
+# Runs the cargo-fuzz target `model` for 45 s (FUZZ_SECONDS), or says why it could
 # not. A crash fails CI; a missing tool only skips (with the reason printed).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-SECONDS_TO_RUN="${FUZZ_SECONDS:-60}"
+SECONDS_TO_RUN="${FUZZ_SECONDS:-45}"
 
 skip() {
   echo "FUZZ SKIPPED: $*"
@@ -57,4 +57,4 @@ echo "fuzz model: $(ls seeds/model | wc -l) earlier failing input(s) replayed, O
 # Operations against the model (keys forged from raw bits among them; snapshots round-tripped).
 run model "$SECONDS_TO_RUN"
 # Hostile snapshots, starting from a few valid ones.
-run deserialize "${FUZZ_DESERIALIZE_SECONDS:-30}" seeds/deserialize
+run deserialize "${FUZZ_DESERIALIZE_SECONDS:-20}" seeds/deserialize
