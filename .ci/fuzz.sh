@@ -54,7 +54,17 @@ if ! cargo +nightly fuzz run model seeds/model -- -runs=0 > /tmp/nexus-slab-fuzz
   exit 1
 fi
 echo "fuzz model: $(ls seeds/model | wc -l) earlier failing input(s) replayed, OK"
-# Operations against the model (keys forged from raw bits among them; snapshots round-tripped).
-run model "$SECONDS_TO_RUN"
-# Hostile snapshots, starting from a few valid ones.
-run deserialize "${FUZZ_DESERIALIZE_SECONDS:-20}" seeds/deserialize
+# The two targets fuzz at once, one per core (libFuzzer runs one process): operations against
+# the model (keys forged from raw bits among them; snapshots round-tripped), and hostile
+# snapshots starting from a few valid ones. Each prints when both are done.
+run model "$SECONDS_TO_RUN" > /tmp/nexus-slab-fuzz-model.out 2>&1 &
+pid_model=$!
+run deserialize "${FUZZ_DESERIALIZE_SECONDS:-30}" seeds/deserialize \
+  > /tmp/nexus-slab-fuzz-deserialize.out 2>&1 &
+pid_deserialize=$!
+rc_model=0
+wait "$pid_model" || rc_model=$?
+rc_deserialize=0
+wait "$pid_deserialize" || rc_deserialize=$?
+cat /tmp/nexus-slab-fuzz-model.out /tmp/nexus-slab-fuzz-deserialize.out
+[ "$rc_model" -eq 0 ] && [ "$rc_deserialize" -eq 0 ] || exit 1
