@@ -211,7 +211,9 @@
 //! p50 2.5 ns (Mmap, Locked; Heap 3.1; GenKey 3.8) and remove p50 42 ns (plain keys), 51 ns
 //! (GenKey); GenKey churn p50 rose there to 125–321 ns over nine alternating runs (plain-key
 //! churn on Mmap: 66–153 ns), which the same loop timed alone and the consumers bench did not
-//! show; the cause is not resolved (`docs/perf.md`).
+//! show; a recheck on a quiet machine found the steps themselves unchanged (a plain loop 58–67
+//! ns per step before, 60–66 after; 69.9 → 60.9 instructions and the same simulated cache
+//! misses per step), and the example's batches still slower: not resolved (`docs/perf.md`).
 //!
 //! The `get` and `remove` rows, the 1 GiB `HugeTlb` rows and a 10-million-operation churn run
 //! (zero page faults on every slab; the worst batches, 50–130 µs, hit every implementation alike
