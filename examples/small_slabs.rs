@@ -14,7 +14,10 @@
 
 use std::time::Instant;
 
-use nexus_slab::{backing::Heap, backing::Mmap, Slab};
+use nexus_slab::{
+    backing::{Backing, Heap, Mmap},
+    Slab,
+};
 
 const N: usize = 10_000;
 
@@ -36,21 +39,21 @@ trait Small {
     fn bytes(&self) -> usize;
 }
 
-impl Small for Slab<u64, Mmap> {
-    const NAME: &'static str = "Slab<u64> (Mmap)";
-    fn make() -> Self {
-        Slab::with_capacity(1)
-    }
-    fn put(&mut self, v: u64) {
-        self.insert(v).unwrap();
-    }
-    fn bytes(&self) -> usize {
-        self.memory_size()
-    }
+/// The name each backing's row is printed under.
+trait Named: Backing + Default {
+    const NAME: &'static str;
 }
 
-impl Small for Slab<u64, Heap> {
+impl Named for Mmap {
+    const NAME: &'static str = "Slab<u64> (Mmap)";
+}
+
+impl Named for Heap {
     const NAME: &'static str = "HeapSlab<u64>";
+}
+
+impl<B: Named> Small for Slab<u64, B> {
+    const NAME: &'static str = B::NAME;
     fn make() -> Self {
         Slab::with_capacity(1)
     }
