@@ -268,8 +268,8 @@ impl fmt::Debug for Mmap {
             .field("mapped", &self.map.is_some())
             .field("prefault", &self.prefault)
             .field("numa", &self.options.numa)
-            .field("dont_fork", &self.options.dont_fork)
-            .field("dont_dump", &self.options.dont_dump)
+            .field("exclude_from_fork", &self.options.dont_fork)
+            .field("exclude_from_dumps", &self.options.dont_dump)
             .finish()
     }
 }

@@ -11,12 +11,23 @@ use super::Region;
 use crate::numa::NumaPolicy;
 use crate::{sys, Error};
 
-/// The placement and isolation settings of a backing. Copied by `clone_backing`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+/// The placement and isolation settings of a backing. Copied by `clone_backing`. `Debug`
+/// says them by the builder calls that set them.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub(crate) struct MapOptions {
     pub(crate) numa: Option<NumaPolicy>,
     pub(crate) dont_fork: bool,
     pub(crate) dont_dump: bool,
+}
+
+impl core::fmt::Debug for MapOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MapOptions")
+            .field("numa", &self.numa)
+            .field("exclude_from_fork", &self.dont_fork)
+            .field("exclude_from_dumps", &self.dont_dump)
+            .finish()
+    }
 }
 
 impl MapOptions {
