@@ -135,8 +135,9 @@ pub enum Error {
     /// `LimitMEMLOCK=infinity` in a systemd unit, a `memlock` line in
     /// /etc/security/limits.conf, or the capability for the binary
     /// (`sudo setcap cap_ipc_lock=ep <binary>`, lost when the binary is rebuilt). In a
-    /// container, where even root lacks the `CAP_SYS_RESOURCE` that raising a hard limit needs,
-    /// start it with `--cap-add IPC_LOCK` or `--ulimit memlock=-1` instead.
+    /// container whose capability bounding set lacks `CAP_SYS_RESOURCE`, which raising a hard
+    /// limit needs, no process can raise it, `sudo` included: there the hint is to start the
+    /// container with `--cap-add IPC_LOCK` or `--ulimit memlock=-1`.
     #[non_exhaustive]
     MemlockLimit {
         /// Bytes that had to be locked.
@@ -639,7 +640,9 @@ fn memlock_reason(
 
 /// The fix for [`Error::MemlockLimit`]: a limit lifted for the shell that starts the program
 /// (`ulimit -l` cannot raise the hard limit without privilege, and the hard limit is usually
-/// the same 8 MiB); on Windows, the working set raised before locking.
+/// the same 8 MiB); in a container without CAP_SYS_RESOURCE in its bounding set, where no
+/// process can raise a hard limit, the container's flags; on Windows, the working set raised
+/// before locking.
 fn memlock_fix(needed: usize, locked: usize) -> String {
     if cfg!(windows) {
         // Windows locks at most the minimum working set less a few pages: leave 1 MiB of
@@ -653,8 +656,13 @@ fn memlock_fix(needed: usize, locked: usize) -> String {
             min.saturating_mul(2)
         )
     } else if cfg!(target_os = "linux") {
-        "run `sudo prlimit --memlock=unlimited --pid $$` in the shell that starts the program"
-            .to_string()
+        if crate::sys::can_gain_cap_sys_resource() == Some(false) {
+            // A container without CAP_SYS_RESOURCE: `sudo prlimit` fails there too.
+            "start the container with `--cap-add IPC_LOCK` or `--ulimit memlock=-1`".to_string()
+        } else {
+            "run `sudo prlimit --memlock=unlimited --pid $$` in the shell that starts the program"
+                .to_string()
+        }
     } else {
         "run `ulimit -l unlimited` as root in the shell that starts the program".to_string()
     }

@@ -56,6 +56,34 @@ const CHILD_OK: &str = "memlock child: all checks passed";
 #[cfg(target_os = "linux")]
 #[cfg_attr(miri, allow(dead_code))] // the child process does not run under Miri
 const LIMIT: u64 = 8 << 20;
+/// The fix an ordinary user is given.
+#[cfg(target_os = "linux")]
+#[cfg_attr(miri, allow(dead_code))]
+const USER_FIX: &str =
+    "run `sudo prlimit --memlock=unlimited --pid $$` in the shell that starts the program";
+/// The fix where CAP_SYS_RESOURCE is out of the bounding set (a container), so that no
+/// process, `sudo` included, can raise the hard limit.
+#[cfg(target_os = "linux")]
+#[cfg_attr(miri, allow(dead_code))]
+const CONTAINER_FIX: &str =
+    "start the container with `--cap-add IPC_LOCK` or `--ulimit memlock=-1`";
+
+/// The fix this process is given: which one depends on its capability bounding set, read
+/// here from the kernel's /proc/self/status (CapBnd, bit 24 = CAP_SYS_RESOURCE).
+#[cfg(all(target_os = "linux", not(miri)))]
+fn expected_fix() -> &'static str {
+    let status = kernel::proc_text("/proc/self/status");
+    let bnd = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .map(|h| u64::from_str_radix(h.trim(), 16).unwrap())
+        .unwrap();
+    if bnd & (1 << 24) != 0 {
+        USER_FIX
+    } else {
+        CONTAINER_FIX
+    }
+}
 /// The value of [`CHILD`] that makes the child run `examples/first_program.rs`.
 #[cfg(target_os = "linux")]
 #[cfg_attr(miri, allow(dead_code))] // the child process does not run under Miri
@@ -67,18 +95,24 @@ fn parent() {
     use std::process::Command;
 
     // This binary again, without CAP_IPC_LOCK and with RLIMIT_MEMLOCK at 8 MiB.
-    let unprivileged = |mode: &str| {
+    // `as_container`: CAP_SYS_RESOURCE leaves the bounding set too, as in a container that
+    // withholds it.
+    let unprivileged = |mode: &str, as_container: bool| {
         let exe = std::env::current_exe().unwrap();
         let mut cmd = Command::new(exe);
         cmd.env(CHILD, mode);
         // SAFETY: between fork and exec the closure makes only async-signal-safe system calls
         // (prctl, setrlimit) and allocates nothing.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 const CAP_IPC_LOCK: libc::c_ulong = 14;
+                const CAP_SYS_RESOURCE: libc::c_ulong = 24;
                 // Without CAP_SETPCAP (not root) this fails, and the process has no
                 // CAP_IPC_LOCK to lose anyway; the child checks which it got.
                 libc::prctl(libc::PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0);
+                if as_container {
+                    libc::prctl(libc::PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0);
+                }
                 let lim = libc::rlimit {
                     rlim_cur: LIMIT,
                     rlim_max: LIMIT,
@@ -92,7 +126,7 @@ fn parent() {
         cmd.output().expect("spawn the child")
     };
 
-    let out = unprivileged("checks");
+    let out = unprivileged("checks", false);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     print!("{stdout}");
@@ -105,34 +139,59 @@ fn parent() {
 
     // A first program: `main() -> Result<(), Box<dyn Error>>` and `?`. What the user sees is
     // the error's Debug on stderr: it must carry the reason and the command that fixes it.
-    let out = unprivileged(FIRST_PROGRAM);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("examples/first_program.rs, unprivileged ({}):", out.status);
-    println!("{stderr}");
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let expected = format!(
-        "Error: MemlockLimit {{ needed: 8425472, limit: Bytes({LIMIT}), locked: 0 }}: \
-         mlock of 8.04 MiB exceeds RLIMIT_MEMLOCK (8 MiB): \
-         run `sudo prlimit --memlock=unlimited --pid $$` in the shell that starts the program\n"
-    );
-    // On 4 KiB pages the bytes are exact (2^18 slots of 32 bytes, and a bitmap of 36 KiB).
-    if kernel::page_size() == 4096 {
-        assert_eq!(stderr, expected);
+    // Which fix the child is given depends on its bounding set: the user's where
+    // CAP_SYS_RESOURCE can be had, the container's where it cannot (and always when it is
+    // dropped for the second run).
+    let inherits_user_fix = expected_fix() == USER_FIX;
+    if !inherits_user_fix {
+        skip::cannot_run(
+            "the ordinary user's fix (sudo prlimit) on stderr: this machine's capability \
+             bounding set lacks CAP_SYS_RESOURCE (a container), so every child gets the \
+             container's fix; the second run checks that one",
+        );
     }
-    // The example's docs (and through tests/readme.rs, the README) show this very line.
+    for as_container in [false, true] {
+        let out = unprivileged(FIRST_PROGRAM, as_container);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        println!(
+            "examples/first_program.rs, unprivileged, as_container {as_container} ({}):",
+            out.status
+        );
+        println!("{stderr}");
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let fix = if as_container || !inherits_user_fix {
+            CONTAINER_FIX
+        } else {
+            USER_FIX
+        };
+        let expected = format!(
+            "Error: MemlockLimit {{ needed: 8425472, limit: Bytes({LIMIT}), locked: 0 }}: \
+             mlock of 8.04 MiB exceeds RLIMIT_MEMLOCK (8 MiB): {fix}\n"
+        );
+        // On 4 KiB pages the bytes are exact (2^18 slots of 32 bytes, and a bitmap of 36 KiB).
+        if kernel::page_size() == 4096 {
+            assert_eq!(stderr, expected);
+        }
+        for must in [
+            "Error: MemlockLimit {",
+            "exceeds RLIMIT_MEMLOCK (8 MiB)",
+            fix,
+        ] {
+            assert!(stderr.contains(must), "stderr lacks {must:?}: {stderr}");
+        }
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    }
+    // The example's docs (and through tests/readme.rs, the README) show the ordinary user's
+    // line.
     let example = include_str!("../examples/first_program.rs");
-    assert!(
-        example.contains(&format!("//! {}", expected.trim_end())),
-        "examples/first_program.rs shows another line than {expected}"
+    let user_line = format!(
+        "//! Error: MemlockLimit {{ needed: 8425472, limit: Bytes({LIMIT}), locked: 0 }}: \
+         mlock of 8.04 MiB exceeds RLIMIT_MEMLOCK (8 MiB): {USER_FIX}"
     );
-    for must in [
-        "Error: MemlockLimit {",
-        "exceeds RLIMIT_MEMLOCK (8 MiB)",
-        "`sudo prlimit --memlock=unlimited --pid $$`",
-    ] {
-        assert!(stderr.contains(must), "stderr lacks {must:?}: {stderr}");
-    }
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        example.contains(&user_line),
+        "examples/first_program.rs shows another line than {user_line}"
+    );
     println!("memlock_limit: ok");
 }
 
@@ -181,8 +240,7 @@ fn child() {
         other => panic!("expected MemlockLimit, got {other:?}"),
     }
     // The reason and the command that lifts the limit, in the message, the hint and Debug.
-    let fix =
-        "run `sudo prlimit --memlock=unlimited --pid $$` in the shell that starts the program";
+    let fix = expected_fix();
     assert_eq!(err.hint().as_deref(), Some(fix));
     assert!(msg.starts_with("mlock of 64."), "{msg}");
     assert!(
@@ -235,10 +293,12 @@ fn child() {
             assert_eq!(locked, held);
             if held == 4 << 20 {
                 assert!(
-                    e.to_string().starts_with(
-                        "mlock of 6 MiB beside 4 MiB already locked exceeds RLIMIT_MEMLOCK \
-                         (8 MiB): run `sudo prlimit"
-                    ),
+                    e.to_string()
+                        == format!(
+                            "mlock of 6 MiB beside 4 MiB already locked exceeds RLIMIT_MEMLOCK \
+                         (8 MiB): {}",
+                            expected_fix()
+                        ),
                     "{e}"
                 );
             }

@@ -175,7 +175,9 @@
 //! (`prlimit: failed to set the MEMLOCK resource limit: Operation not permitted`: raising a hard
 //! limit needs `CAP_SYS_RESOURCE`, which containers drop); start the container with the
 //! capability or the limit instead: `docker run --cap-add IPC_LOCK` or `--ulimit memlock=-1`
-//! (Kubernetes: `IPC_LOCK` in the container's `securityContext.capabilities.add`).
+//! (Kubernetes: `IPC_LOCK` in the container's `securityContext.capabilities.add`). The error
+//! tells the two apart: where `CAP_SYS_RESOURCE` is out of the process's capability bounding
+//! set, its fix names those two flags instead of `sudo prlimit`.
 //!
 //! Before allocating, [`SystemInfo::can_lock`](crate::system::SystemInfo::can_lock) says whether
 //! a lock of so many more bytes can succeed (the capability, or room under the limit after what

@@ -163,15 +163,27 @@ pub(crate) fn status_bytes(field: &[u8]) -> Option<usize> {
         .map(|kb| kb.saturating_mul(1024))
 }
 
-/// Whether the effective capability set holds CAP_IPC_LOCK (bit 14 of CapEff).
-pub(crate) fn has_cap_ipc_lock() -> Option<bool> {
+/// Bit `bit` of the capability set `field` (`CapEff:`, `CapBnd:` ...) of /proc/self/status.
+fn capability(field: &[u8], bit: u32) -> Option<bool> {
     let status = fs::read("/proc/self/status").ok()?;
     let hex_caps = status
         .split(|&b| b == b'\n')
-        .find_map(|l| l.strip_prefix(b"CapEff:"))?
+        .find_map(|l| l.strip_prefix(field))?
         .trim_ascii();
     let caps = u64::from_str_radix(std::str::from_utf8(hex_caps).ok()?, 16).ok()?;
-    Some(caps & (1 << 14) != 0)
+    Some(caps & (1 << bit) != 0)
+}
+
+/// Whether the effective capability set holds CAP_IPC_LOCK (bit 14 of CapEff).
+pub(crate) fn has_cap_ipc_lock() -> Option<bool> {
+    capability(b"CapEff:", 14)
+}
+
+/// Whether CAP_SYS_RESOURCE (bit 24), which raising a hard limit needs, is in the bounding set:
+/// `false` in a container that withholds it, where no process, `sudo` included, can raise
+/// `RLIMIT_MEMLOCK` past its hard limit.
+pub(crate) fn can_gain_cap_sys_resource() -> Option<bool> {
+    capability(b"CapBnd:", 24)
 }
 
 /// Why `mlock` of `[ptr, ptr + len)` failed with `ENOMEM`, told apart as far as the kernel's

@@ -59,6 +59,10 @@ pub(crate) fn has_cap_ipc_lock() -> Option<bool> {
     None
 }
 
+pub(crate) fn can_gain_cap_sys_resource() -> Option<bool> {
+    None
+}
+
 pub(crate) fn lock(_: *mut u8, _: usize) -> Result<(), Error> {
     Err(unsupported("mlock"))
 }

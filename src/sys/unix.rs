@@ -17,7 +17,9 @@ mod procfs;
 #[cfg(target_os = "linux")]
 use procfs::mlock_enomem;
 #[cfg(target_os = "linux")]
-pub(crate) use procfs::{collapse_check, has_cap_ipc_lock, locked_bytes};
+pub(crate) use procfs::{
+    can_gain_cap_sys_resource, collapse_check, has_cap_ipc_lock, locked_bytes,
+};
 #[cfg(target_os = "linux")]
 #[path = "placement.rs"]
 mod placement;
@@ -44,9 +46,9 @@ fn mlock_enomem(_: *mut u8, len: usize, _: io::Error) -> Error {
 mod stub;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use stub::{
-    advise_hugepage, collapse, default_huge_page_size, has_cap_ipc_lock, huge_bytes,
-    huge_page_sizes, huge_pool, huge_pool_fix, locked_bytes, map_huge, populate, thp_mode,
-    thp_size, unmap_huge,
+    advise_hugepage, can_gain_cap_sys_resource, collapse, default_huge_page_size, has_cap_ipc_lock,
+    huge_bytes, huge_page_sizes, huge_pool, huge_pool_fix, locked_bytes, map_huge, populate,
+    thp_mode, thp_size, unmap_huge,
 };
 #[cfg(not(target_os = "linux"))]
 pub(crate) use stub::{

@@ -285,6 +285,11 @@ pub(crate) fn has_cap_ipc_lock() -> Option<bool> {
     None
 }
 
+/// `None`: Windows has no capabilities.
+pub(crate) fn can_gain_cap_sys_resource() -> Option<bool> {
+    None
+}
+
 pub(crate) fn lock(ptr: *mut u8, len: usize) -> Result<(), Error> {
     // SAFETY: VirtualLock reads and writes no memory; it pins the pages of [ptr, ptr+len), a
     // committed whole-page region the caller owns.
