@@ -89,14 +89,58 @@
 //! The slab's promise covers the slab: its slots and bitmap. The structures around it fault
 //! like any heap memory. A `HashMap` from order ids to keys, made with `with_capacity`, still
 //! took 63 minor faults in a newcomer's order-book loop of 10,000 adds, 3,334 cancels and
-//! re-adds (137 made with `HashMap::new()`): the allocator hands out fresh pages, and each
-//! faults on its first write. Two ways to a loop with no fault at all:
+//! re-adds (137 made with `HashMap::new()`), measured once in that program (not a test here):
+//! the allocator hands out fresh pages, and each faults on its first write. Two ways to a loop with no fault at all:
 //!
 //! - Run the loop once before the part that counts and [`clear`](crate::Slab::clear) what it
 //!   filled: `clear` keeps a slab's memory allocated, resident and locked, and
-//!   `HashMap::clear` keeps its table. The same order book then measured 0 faults.
+//!   `HashMap::clear` keeps its table. The same order book then measured 0 faults, as does
+//!   the example below.
 //! - Keep the side structures in slabs too: an index whose values are keys, a second slab for
 //!   what hangs off each value.
+//!
+//! The first way, checked (this example runs as a doc test and counts the faults):
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use nexus_slab::{Key, Slab};
+//!
+//! # #[cfg(target_os = "linux")]
+//! # fn minor_faults() -> i64 {
+//! #     // SAFETY: an all-zero `rusage` is valid; `getrusage` overwrites it.
+//! #     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+//! #     // SAFETY: `usage` is ours to write.
+//! #     assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) }, 0);
+//! #     usage.ru_minflt
+//! # }
+//! # #[cfg(not(target_os = "linux"))]
+//! # fn minor_faults() -> i64 { 0 }
+//! /// Adds 10,000 orders, cancels every third, adds those back: the loop whose faults count.
+//! fn book_loop(orders: &mut Slab<[u64; 4]>, index: &mut HashMap<u64, Key>) {
+//!     for id in 0..10_000u64 {
+//!         index.insert(id, orders.insert([id; 4]).unwrap());
+//!     }
+//!     for id in (0..10_000u64).step_by(3) {
+//!         orders.remove(index.remove(&id).unwrap());
+//!     }
+//!     for id in (0..10_000u64).step_by(3) {
+//!         index.insert(id, orders.insert([id; 4]).unwrap());
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut orders: Slab<[u64; 4]> = Slab::try_with_capacity(10_000)?;
+//! let mut index = HashMap::with_capacity(orders.capacity());
+//! book_loop(&mut orders, &mut index); // warm-up: the index's pages and the code come in
+//! orders.clear(); // the slab keeps its memory...
+//! index.clear(); // ...and the map its table
+//! let before = minor_faults();
+//! book_loop(&mut orders, &mut index);
+//! # #[cfg(all(target_os = "linux", not(miri)))]
+//! assert_eq!(minor_faults() - before, 0);
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! Count with `RUSAGE_THREAD` for the thread that runs the loop (as above), `RUSAGE_SELF` for
 //! the whole process; [`mlockall`](https://man7.org/linux/man-pages/man2/mlockall.2.html)

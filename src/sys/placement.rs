@@ -52,12 +52,9 @@ pub(crate) fn numa_nodes_with_memory() -> Option<Vec<usize>> {
 /// (`Mems_allowed_list` of /proc/self/status).
 pub(crate) fn numa_nodes_usable() -> Option<Vec<usize>> {
     let mut nodes = numa_nodes_with_memory()?;
-    let status = fs::read("/proc/self/status").unwrap_or_default();
-    let allowed = status
-        .split(|&b| b == b'\n')
-        .find_map(|l| l.strip_prefix(b"Mems_allowed_list:"))
-        .and_then(|l| std::str::from_utf8(l).ok())
-        .and_then(parse_node_list);
+    let allowed = super::procfs::status_value(b"Mems_allowed_list:")
+        .and_then(|l| String::from_utf8(l).ok())
+        .and_then(|l| parse_node_list(&l));
     if let Some(allowed) = allowed {
         nodes.retain(|n| allowed.contains(n));
     }

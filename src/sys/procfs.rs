@@ -154,23 +154,26 @@ fn resident_bytes(start: usize, end: usize) -> io::Result<usize> {
     Ok(total)
 }
 
+/// The value of field `field` (`VmLck:`, `CapBnd:` ...) of /proc/self/status, trimmed.
+pub(crate) fn status_value(field: &[u8]) -> Option<Vec<u8>> {
+    let status = fs::read("/proc/self/status").ok()?;
+    let value = status
+        .split(|&b| b == b'\n')
+        .find_map(|l| l.strip_prefix(field))?;
+    Some(value.trim_ascii().to_vec())
+}
+
 /// A `kB` field of /proc/self/status (`VmLck` ...), in bytes.
 pub(crate) fn status_bytes(field: &[u8]) -> Option<usize> {
-    let status = fs::read("/proc/self/status").ok()?;
-    status
-        .split(|&b| b == b'\n')
-        .find_map(|l| field_kb(l, field))
-        .map(|kb| kb.saturating_mul(1024))
+    let value = status_value(field)?;
+    let kb = decimal(value.strip_suffix(b"kB")?.trim_ascii())?;
+    Some(kb.saturating_mul(1024))
 }
 
 /// Bit `bit` of the capability set `field` (`CapEff:`, `CapBnd:` ...) of /proc/self/status.
 fn capability(field: &[u8], bit: u32) -> Option<bool> {
-    let status = fs::read("/proc/self/status").ok()?;
-    let hex_caps = status
-        .split(|&b| b == b'\n')
-        .find_map(|l| l.strip_prefix(field))?
-        .trim_ascii();
-    let caps = u64::from_str_radix(std::str::from_utf8(hex_caps).ok()?, 16).ok()?;
+    // 64 bits on every target (CapBnd is 0x000001ff... where capabilities go past bit 31).
+    let caps = u64::from_str_radix(std::str::from_utf8(&status_value(field)?).ok()?, 16).ok()?;
     Some(caps & (1 << bit) != 0)
 }
 
